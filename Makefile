@@ -1,0 +1,36 @@
+# genozoo: `make demo` and `make test` bootstrap .venv on a fresh machine; everything else assumes it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# torch first, pinned: the CPU wheel lies on disk here, and an unpinned torch pulled in later would be a CUDA build.
+TORCH ?= torch==2.13.0
+export HF_HUB_DISABLE_TELEMETRY := 1
+export GRADIO_ANALYTICS_ENABLED := False
+export PYTHONUNBUFFERED := 1
+
+.PHONY: install demo test bench clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[all]"
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install genozoo with every extra
+
+demo: $(STAMP)  ## run the main job on the bundled baselines
+	HF_HUB_OFFLINE=1 $(VENV)/bin/genozoo list
+
+test: $(STAMP)  ## run the test suite
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP)  ## run the speed and memory benchmarks in bench/
+	for f in bench/*.py; do $(PY) $$f || exit 1; done
+
+clean:  ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -1,0 +1,16 @@
+"""genozoo: pretrained neural-network baselines for genomic DNA sequence classification.
+
+``import zoo`` gives the registry (``list_models``, ``create_model``) and the encodings; the data loaders live in
+:mod:`zoo.data`, training in :mod:`zoo.engine`, the hub in :mod:`zoo.hub`, and the command line in :mod:`zoo.cli`.
+"""
+from zoo.encoding import Encoding, encode
+from zoo.errors import UserError
+from zoo.registry import (PretrainedCfg, create_model, list_families, list_models, model_family,
+                          pretrained_cfg, register_model)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Encoding", "encode", "UserError", "PretrainedCfg", "create_model", "list_families", "list_models",
+    "model_family", "pretrained_cfg", "register_model", "__version__",
+]

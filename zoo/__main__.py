@@ -1,0 +1,4 @@
+"""``python -m zoo`` runs the ``genozoo`` command line."""
+from zoo.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""The ``genozoo`` command line: it only parses and dispatches; the work lives in the library.
+
+Each command group is a module here with a ``register(subparsers)`` function that adds its subcommands and sets
+``func`` (called with the parsed namespace, returns an exit status). Errors a user can cause
+(:class:`zoo.errors.UserError`) print one sentence and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+GROUPS = ("models", "data", "train", "hub", "use", "space")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="genozoo",
+        description="Pretrained neural-network baselines for genomic DNA sequence classification: list and inspect "
+                    "models, load benchmarks, train, publish, predict, fine-tune and explain.",
+        epilog="Run `genozoo COMMAND --help` for the options of a command.",
+    )
+    from zoo import __version__
+
+    parser.add_argument("--version", action="version", version=f"genozoo {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for group in GROUPS:
+        try:
+            module = importlib.import_module(f"zoo.cli.{group}")
+        except ModuleNotFoundError as e:
+            if e.name == f"zoo.cli.{group}":
+                continue  # command group not written yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from zoo.errors import UserError
+
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UserError as e:
+        print(f"genozoo: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("genozoo: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,111 @@
+"""The base class of every genozoo model: the input/output contract, losses and hub (de)serialization.
+
+Subclasses build their layers in ``__init__`` from flat, JSON-serializable arguments (so ``config.json``
+round-trips through ``huggingface_hub``'s :class:`~huggingface_hub.PyTorchModelHubMixin`), expose the
+:class:`~zoo.encoding.Encoding` they expect as ``self.encoding``, and name their last layer ``self.head``.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+from zoo.encoding import Encoding
+
+PAPER_URL = "https://doi.org/10.1186/s12859-022-04660-8"
+
+
+class ZooModel(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="genozoo",
+    tags=["genomics", "dna", "sequence-classification"],
+    repo_url="https://github.com/genozoo/genozoo",
+    paper_url=PAPER_URL,
+    license="mit",
+):
+    """Encoded batch in, logits ``(N, 1)`` (binary) or ``(N, num_classes)`` out."""
+
+    arch: str = ""
+    classifier: str = "head"
+
+    def __init__(self, num_classes: int = 2, seq_len: int = 101, label_names: Sequence[str] | None = None):
+        super().__init__()
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, not {num_classes}")
+        if seq_len < 1:
+            raise ValueError(f"seq_len must be positive, not {seq_len}")
+        self.num_classes = int(num_classes)
+        self.seq_len = int(seq_len)
+        names = list(label_names) if label_names else [str(i) for i in range(num_classes)]
+        if len(names) != num_classes:
+            raise ValueError(f"{len(names)} label names given for {num_classes} classes")
+        self.label_names = names
+
+    # --------------------------------------------------------------------------------------- contract
+    @property
+    def num_outputs(self) -> int:
+        """One logit for a binary task, one per class otherwise."""
+        return 1 if self.num_classes == 2 else self.num_classes
+
+    @property
+    def encoding(self) -> Encoding:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
+             reduction: str = "mean") -> torch.Tensor:
+        """Binary cross-entropy on one logit, or cross-entropy over classes; ``weight`` = class weights."""
+        if self.num_outputs == 1:
+            y = target.float().view(-1)
+            pos_weight = None if weight is None else (weight[1] / weight[0]).view(1)
+            return F.binary_cross_entropy_with_logits(logits.view(-1), y, pos_weight=pos_weight,
+                                                      reduction=reduction)
+        return F.cross_entropy(logits, target.long(), weight=weight, reduction=reduction)
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """``(N, num_classes)`` class probabilities from logits."""
+        if self.num_outputs == 1:
+            p = torch.sigmoid(logits.view(-1).float())
+            return torch.stack([1 - p, p], dim=1)
+        return torch.softmax(logits.float(), dim=1)
+
+    def param_groups(self, weight_decay: float = 0.0) -> list[dict]:
+        """Optimizer parameter groups; layers with their own L2 (``self.l2_layers``) get their own group."""
+        special = {}
+        for module, wd in getattr(self, "l2_layers", lambda: [])():
+            special[id(module.weight)] = wd
+        groups: dict[float, list] = {}
+        for p in self.parameters():
+            if p.requires_grad:
+                groups.setdefault(special.get(id(p), weight_decay), []).append(p)
+        return [{"params": ps, "weight_decay": wd} for wd, ps in groups.items()]
+
+    def get_classifier(self) -> nn.Module:
+        return getattr(self, self.classifier)
+
+    def reset_classifier(self, num_classes: int, label_names: Sequence[str] | None = None) -> None:
+        """Replace the final layer with a freshly initialized one for ``num_classes`` classes."""
+        old = self.get_classifier()
+        if not isinstance(old, nn.Linear):
+            raise TypeError(f"{type(self).__name__}.{self.classifier} is not a Linear layer")
+        self.num_classes = int(num_classes)
+        self.label_names = list(label_names) if label_names else [str(i) for i in range(num_classes)]
+        setattr(self, self.classifier, nn.Linear(old.in_features, self.num_outputs))
+        if hasattr(self, "_hub_mixin_config") and isinstance(self._hub_mixin_config, dict):
+            self._hub_mixin_config.update(num_classes=self.num_classes, label_names=self.label_names)
+
+    def num_parameters(self, trainable: bool = True) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable)
+
+    @torch.no_grad()
+    def predict_encoded(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities for an already encoded batch (eval mode, no grad)."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.probabilities(self(x))
+        finally:
+            self.train(was_training)
