@@ -1,1 +1,144 @@
-"""(family module: being written)"""
+"""The DeepRAM family (Trabelsi et al. 2019) as the study trained it: Conv1D, Conv1D + LSTM and LSTM models on
+one-hot k-mers or learned token embeddings, ported layer for layer from the Keras originals.
+
+Zhang, Cheng & Solis-Lemus (BMC Bioinformatics 2022) built these six models in Keras (public repository
+``solislemuslab/dna-nn-theory``, ``cnn/dna_nn/model.py`` and ``cnn/jmlr-submission-code/deepram/``). This module
+owns the :class:`DeepRAM` class and one registered builder per variant.
+
+Contract: ``*_onehot`` models take the k-mer one-hot sequence ``(N, 64*(r+1), L-2)`` channels first
+(``kind="kmer_seq"``, k=3, region r=2 for every data set, i.e. 192 channels); ``*_embed`` models take tokens
+``(N, L)`` over :data:`zoo.encoding.TOKENS`. Output: logits ``(N, 1)`` (binary) or ``(N, num_classes)``.
+
+Findings from reading the original Keras code where PAPER.md's table is terse:
+
+* the first layer after the input (or after the embedding) is Dropout 0.5, applied element-wise;
+* every Conv1D has a ReLU, in the recurrent variants too (``Conv1D(64, 3, activation='relu')``);
+* ``deepram_conv1d_*`` pool only after the first convolution and end in GlobalMaxPool1D; ``*_conv1d_recurrent_*``
+  pool after both convolutions and feed the LSTMs (motif: 99 -> 97 -> 48 -> 46 -> 23 steps, as the saved
+  ``model.summary()`` shows);
+* LSTM 64 returns every step, LSTM 128 only its final hidden state; Keras defaults (tanh, sigmoid gates) are
+  torch's; Dense 128 after them is *linear* (no activation), followed by Dropout 0.5 and the head;
+* embeddings were ``Embedding(L, 256)``: sized by the sequence length, a flaw (it only worked because token ids
+  are smaller than L). Ours has one row per token of :data:`zoo.encoding.TOKENS` (6 rows; PAD = row 0 stays 0).
+
+Differences in trainable parameter counts with Keras, by design: torch's LSTM has two bias vectors
+(``bias_ih`` and ``bias_hh``; Keras one), i.e. ``4 * units`` more per LSTM layer, and the embedding table has
+``(6 - L) * embedding_dim`` parameters fewer. Initialization follows Keras (:func:`zoo.models.paper_cnn.keras_init_`).
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from zoo.encoding import TOKENS, Encoding
+from zoo.models.base import ZooModel
+from zoo.models.paper_cnn import keras_init_
+from zoo.registry import register_model
+
+__all__ = ["DeepRAM"]
+
+
+class DeepRAM(ZooModel):
+    """Input Dropout, optional Conv1D + ReLU stack, optional LSTM stack, Dense (linear), Dropout, head.
+
+    * ``embedding_dim = 0``: one-hot k-mer input with ``4**k * (region + 1)`` channels; otherwise an embedding
+      of :data:`zoo.encoding.TOKENS` of that width.
+    * ``conv_filters``: Conv1D layers (kernel ``kernel_size``, 'valid'). Without LSTMs a MaxPool1D 2 follows every
+      convolution but the last, and the last ends in GlobalMaxPool1D; with LSTMs one follows every convolution.
+    * ``lstm_units``: stacked LSTMs; all but the last return every step, the last its final hidden state.
+    """
+
+    def __init__(self, num_classes: int = 2, seq_len: int = 101, label_names: Sequence[str] | None = None, *,
+                 embedding_dim: int = 0, conv_filters: Sequence[int] = (64, 128), kernel_size: int = 3,
+                 lstm_units: Sequence[int] = (), dense: int = 128, dropout: float = 0.5, k: int = 3,
+                 region: int = 2):
+        super().__init__(num_classes, seq_len, label_names)
+        if not conv_filters and not lstm_units:
+            raise ValueError("DeepRAM needs convolutions, LSTMs or both")
+        self.embedding_dim, self.k, self.region = int(embedding_dim), int(k), int(region)
+        self.embedding = nn.Embedding(len(TOKENS), embedding_dim, padding_idx=0) if embedding_dim else None
+        in_ch = embedding_dim or self.encoding.shape()[0]
+        self.input_dropout = nn.Dropout(dropout)
+        layers: list[nn.Module] = []
+        for i, f in enumerate(conv_filters):
+            layers += [nn.Conv1d(in_ch, f, kernel_size), nn.ReLU()]
+            if lstm_units or i < len(conv_filters) - 1:
+                layers.append(nn.MaxPool1d(2))
+            in_ch = f
+        self.convs = nn.Sequential(*layers)
+        self.lstms = nn.ModuleList()
+        for units in lstm_units:
+            self.lstms.append(nn.LSTM(in_ch, units, batch_first=True))
+            in_ch = units
+        self.dense = nn.Sequential(nn.Linear(in_ch, dense), nn.Dropout(dropout))
+        self.head = nn.Linear(dense, self.num_outputs)
+        keras_init_(self)
+
+    @property
+    def encoding(self) -> Encoding:
+        if self.embedding is not None:
+            return Encoding(kind="tokens", length=self.seq_len)
+        return Encoding(kind="kmer_seq", length=self.seq_len, k=self.k, region=self.region)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.embedding is not None:
+            x = self.embedding(x).transpose(1, 2)  # (N, E, L): channels first like the one-hot input
+        x = self.convs(self.input_dropout(x))
+        if len(self.lstms):
+            x = x.transpose(1, 2)  # (N, steps, features) for batch_first LSTMs
+            for lstm in self.lstms[:-1]:
+                x, _ = lstm(x)
+            _, (h, _) = self.lstms[-1](x)
+            x = h[-1]
+        else:
+            x = torch.amax(x, dim=2)  # GlobalMaxPool1D
+        return self.head(self.dense(x))
+
+
+def _create(defaults: dict[str, Any], kwargs: dict[str, Any]) -> DeepRAM:
+    """Build a :class:`DeepRAM` from the variant's defaults overridden by the caller's arguments."""
+    return DeepRAM(**{**defaults, **kwargs})
+
+
+_CONV = dict(conv_filters=[64, 128], lstm_units=[])
+_CONV_RECURRENT = dict(conv_filters=[64, 128], lstm_units=[64, 128])
+_RECURRENT = dict(conv_filters=[], lstm_units=[64, 128])
+_EMBED = dict(embedding_dim=256)
+
+
+@register_model(family="deepram")
+def deepram_conv1d_onehot(**kwargs: Any) -> DeepRAM:
+    """Dropout 0.5, Conv1D 64, MaxPool, Conv1D 128, GlobalMaxPool, Dense 128, Dropout 0.5; one-hot 3-mers (r=2)."""
+    return _create(_CONV, kwargs)
+
+
+@register_model(family="deepram")
+def deepram_conv1d_embed(**kwargs: Any) -> DeepRAM:
+    """Embedding 256, then as ``deepram_conv1d_onehot``; token input."""
+    return _create({**_CONV, **_EMBED}, kwargs)
+
+
+@register_model(family="deepram")
+def deepram_conv1d_recurrent_onehot(**kwargs: Any) -> DeepRAM:
+    """Dropout 0.5, Conv1D 64, 128 (each MaxPool), LSTM 64, LSTM 128, Dense 128, Dropout 0.5; one-hot 3-mers."""
+    return _create(_CONV_RECURRENT, kwargs)
+
+
+@register_model(family="deepram")
+def deepram_conv1d_recurrent_embed(**kwargs: Any) -> DeepRAM:
+    """Embedding 256, then as ``deepram_conv1d_recurrent_onehot``; token input."""
+    return _create({**_CONV_RECURRENT, **_EMBED}, kwargs)
+
+
+@register_model(family="deepram")
+def deepram_recurrent_onehot(**kwargs: Any) -> DeepRAM:
+    """Dropout 0.5, LSTM 64 (sequences), LSTM 128 (last), Dense 128, Dropout 0.5; one-hot 3-mers (r=2)."""
+    return _create(_RECURRENT, kwargs)
+
+
+@register_model(family="deepram")
+def deepram_recurrent_embed(**kwargs: Any) -> DeepRAM:
+    """Embedding 256, then as ``deepram_recurrent_onehot``; token input."""
+    return _create({**_RECURRENT, **_EMBED}, kwargs)
