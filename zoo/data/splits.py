@@ -1,0 +1,85 @@
+"""Split protocols: deterministic, stratified train/validation/test partitions and the study's fixed protocols.
+
+Every function here works on label arrays and returns row indices, so the same code splits a ``datasets.Dataset``,
+a numpy array or a list. Determinism: a split depends only on the labels, the fractions and the seed (numpy's
+``PCG64`` generator), never on global random state. Stratification allocates each class's rows to the splits by
+the largest-remainder method, so every split holds each class in the requested proportion up to one row, and the
+split sizes add up to the input size exactly.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["SPLITS", "stratified_split", "carve_validation", "paper_splice_split", "split_sizes"]
+
+SPLITS = ("train", "validation", "test")
+
+
+def split_sizes(n: int, fractions: Sequence[float]) -> list[int]:
+    """Sizes of a partition of ``n`` rows in the given fractions (largest remainder; they sum to ``n``)."""
+    f = np.asarray(fractions, dtype=np.float64)
+    if (f < 0).any() or f.sum() <= 0:
+        raise ValueError(f"split fractions must be non-negative and not all zero, got {list(fractions)}")
+    f = f / f.sum()
+    raw = f * n
+    sizes = np.floor(raw).astype(np.int64)
+    # Hand the rows lost to flooring to the largest remainders; ties go to the earlier split (train first).
+    order = np.argsort(-(raw - sizes), kind="stable")
+    sizes[order[: n - int(sizes.sum())]] += 1
+    return sizes.tolist()
+
+
+def stratified_split(labels: Sequence[int] | np.ndarray, fractions: Sequence[float] = (0.7, 0.15, 0.15),
+                     seed: int = 0, stratify: bool = True) -> list[np.ndarray]:
+    """Partition rows ``0..len(labels)-1`` into ``len(fractions)`` index arrays (each sorted ascending).
+
+    With ``stratify`` each class is shuffled and cut separately, then the per-split totals are rebalanced so the
+    split sizes equal :func:`split_sizes` of the whole set.
+    """
+    y = np.asarray(labels)
+    n = len(y)
+    rng = np.random.default_rng(seed)
+    k = len(fractions)
+    if not stratify:
+        perm = rng.permutation(n)
+        cuts = np.cumsum(split_sizes(n, fractions))[:-1]
+        return [np.sort(p) for p in np.split(perm, cuts)]
+    target = np.asarray(split_sizes(n, fractions))
+    classes = np.unique(y)
+    per_class = np.array([split_sizes(int((y == c).sum()), fractions) for c in classes])  # (C, k)
+    # Per-class rounding can miss the global sizes by a few rows; move single rows from splits that got too many
+    # to splits that got too few, taking them from the largest classes (least distortion of the class ratios).
+    diff = per_class.sum(axis=0) - target
+    while diff.any():
+        src, dst = int(np.argmax(diff)), int(np.argmin(diff))
+        c = int(np.argmax(per_class[:, src]))
+        per_class[c, src] -= 1
+        per_class[c, dst] += 1
+        diff = per_class.sum(axis=0) - target
+    out: list[list[np.ndarray]] = [[] for _ in range(k)]
+    for ci, c in enumerate(classes):
+        rows = np.flatnonzero(y == c)
+        rows = rows[rng.permutation(len(rows))]
+        for s, part in enumerate(np.split(rows, np.cumsum(per_class[ci])[:-1])):
+            out[s].append(part)
+    return [np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64) for parts in out]
+
+
+def carve_validation(labels: Sequence[int] | np.ndarray, fraction: float = 0.1,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Split a source's train rows into (train, validation) indices, stratified, for sources with no validation."""
+    train, val = stratified_split(labels, (1.0 - fraction, fraction), seed=seed)
+    return train, val
+
+
+def paper_splice_split(labels: Sequence[int] | np.ndarray, seed: int = 0) -> list[np.ndarray]:
+    """The study's splice protocol: stratified 75/25 train/test, then 15% of train as validation.
+
+    The original did not fix a seed (not reproducible); here ``seed`` makes it so. Returns train, validation, test.
+    """
+    y = np.asarray(labels)
+    train_all, test = stratified_split(y, (0.75, 0.25), seed=seed)
+    tr, va = stratified_split(y[train_all], (0.85, 0.15), seed=seed + 1)
+    return [train_all[tr], train_all[va], test]
