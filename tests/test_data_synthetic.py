@@ -101,4 +101,4 @@ def test_stratified_split_exact_sizes_and_ratios():
     again = stratified_split(y, (0.7, 0.15, 0.15), seed=3264)
     assert all((a == b).all() for a, b in zip(parts, again))
     train, val, test = paper_splice_split(y, seed=0)
-    assert len(test) == round(0.25 * 3190) and len(set(train) | set(val) | set(test)) == 3190
+    assert len(test) == split_sizes(3190, (0.75, 0.25))[1] == 797 and len(set(train) | set(val) | set(test)) == 3190
