@@ -31,6 +31,9 @@ class ZooModel(
 
     arch: str = ""
     classifier: str = "head"
+    #: False for models that do not classify by themselves (the LSTM autoencoder): their forward returns
+    #: something else than class logits, so classifier-only checks and training must skip them.
+    is_classifier: bool = True
 
     def __init__(self, num_classes: int = 2, seq_len: int = 101, label_names: Sequence[str] | None = None):
         super().__init__()
