@@ -64,6 +64,7 @@ def _build_lut(ambiguity: str | dict[str, str]) -> np.ndarray:
 
 
 _LUTS = {"N": _build_lut("N"), "splice": _build_lut("splice")}
+_LUT_BYTES = {name: lut.tobytes() for name, lut in _LUTS.items()}
 _COMPLEMENT_CODES = np.array([T, G, C, A, N, PAD], dtype=np.uint8)
 _CODE_TO_CHAR = np.frombuffer(b"ACGTN-", dtype=np.uint8)
 _BASES = np.arange(4, dtype=np.uint8)
@@ -139,16 +140,13 @@ def _raw_codes(seqs: list[str], ambiguity: str, ids: Sequence[str] | None) -> tu
         raise EncodingError("no sequences to encode")
     joined = "".join(seqs)
     lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
-    try:
-        buf = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
-    except UnicodeEncodeError as e:
-        buf, bad = None, e.start
-    else:
-        codes = _LUTS[ambiguity][buf]
-        bad_at = np.flatnonzero(codes == 255)
-        if not len(bad_at):
-            return codes, lengths
-        bad = int(bad_at[0])
+    # Non-ASCII characters become '?' (one byte per character, so positions hold), which the table rejects.
+    # bytes.translate is a C loop over a 256-byte table: about 5x faster than a numpy gather.
+    raw = joined.encode("ascii", errors="replace").translate(_LUT_BYTES[ambiguity])
+    codes = np.frombuffer(bytearray(raw), dtype=np.uint8)
+    if not codes.size or codes.max() <= PAD:
+        return codes, lengths
+    bad = int(np.flatnonzero(codes == 255)[0])
     seq_i = int(np.searchsorted(np.cumsum(lengths), bad, side="right"))
     pos = bad - int(lengths[:seq_i].sum())
     raise EncodingError(
@@ -233,14 +231,14 @@ def one_hot(codes: np.ndarray, n_value: float = 0.0) -> np.ndarray:
     return out
 
 
-def one_hot_to_strings(x: np.ndarray) -> list[str]:
-    """Inverse of :func:`one_hot`: the argmax base, ``N`` where no single base is hot, PAD dropped."""
+def one_hot_to_strings(x: np.ndarray, lengths: Sequence[int] | None = None) -> list[str]:
+    """Inverse of :func:`one_hot`: the hot base, else ``N``. With ``n_value=0`` an N column and a PAD column are
+    both all-zero, so pass ``lengths`` to drop padding."""
     x = np.asarray(x)
-    hot = x.max(axis=1)
     codes = x.argmax(axis=1).astype(np.uint8)
-    codes[(hot < 1) | ((x == hot[:, None, :]).sum(axis=1) > 1)] = N
-    codes[x.sum(axis=1) == 0] = PAD
-    return codes_to_strings(codes)
+    codes[(x == 1).sum(axis=1) != 1] = N
+    rows = codes_to_strings(codes)
+    return rows if lengths is None else [r[:n] for r, n in zip(rows, lengths)]
 
 
 def kmer_index(codes: np.ndarray, k: int = 3) -> np.ndarray:
@@ -269,17 +267,21 @@ def kmer_onehot(codes: np.ndarray, k: int = 3, region: int = 0, layout: str = "i
     idx = kmer_index(codes, k)
     n, P = idx.shape
     V = 4 ** k
-    stacked = np.full((n, P + region), -1, dtype=np.int64)
-    stacked[:, :P] = idx
-    out = np.zeros((n, P, region + 1, V), dtype=np.float32)
-    flat = out.reshape(-1)
-    base = (np.arange(n)[:, None] * P + np.arange(P)[None, :]) * (region + 1)
-    for j in range(region + 1):
-        w = stacked[:, j:j + P]
+    # Scatter the ones into a zeroed array (the output is 64-192x larger than the input, so touching it once
+    # is what matters); windows holding N/PAD (index -1) stay all-zero.
+    image = layout == "image"
+    out = np.zeros((n, P, V * (region + 1)) if image else (n, V * (region + 1), P), dtype=np.float32)
+    rows = np.broadcast_to(np.arange(n)[:, None], (n, P))
+    cols = np.broadcast_to(np.arange(P)[None, :], (n, P))
+    for j in range(min(region + 1, P)):
+        w = idx[:, j:]
         ok = w >= 0
-        flat[((base + j) * V + w)[ok]] = 1.0
-    out = out.reshape(n, P, V * (region + 1))
-    return out[:, None] if layout == "image" else np.ascontiguousarray(out.transpose(0, 2, 1))
+        r, p, word = rows[:, :P - j][ok], cols[:, :P - j][ok], j * V + w[ok]
+        if image:
+            out[r, p, word] = 1.0
+        else:
+            out[r, word, p] = 1.0
+    return out[:, None] if image else out
 
 
 _CODE_TO_TOKEN = np.array([2, 3, 4, 5, N_TOKEN, PAD_TOKEN], dtype=np.int64)
@@ -321,7 +323,7 @@ def reverse_complement_encoded(x, enc: Encoding):
         words = seq[:, ::-1, :V][:, :, np.argsort(_kmer_rc_permutation(enc.k))]
         n, P, _ = words.shape
         out = np.zeros_like(seq)
-        for j in range(enc.region + 1):
+        for j in range(min(enc.region + 1, P)):
             out[:, :P - j, j * V:(j + 1) * V] = words[:, j:]
         out = out[:, None] if enc.kind == "kmer_image" else out.transpose(0, 2, 1)
     out = np.ascontiguousarray(out)

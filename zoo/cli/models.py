@@ -1,0 +1,89 @@
+"""``genozoo list`` and ``genozoo info``: the model catalogue and one architecture's layers."""
+from __future__ import annotations
+
+import argparse
+
+from zoo.registry import GEOMETRIES
+
+
+def _geometry_args(arch: str, args: argparse.Namespace) -> dict:
+    from zoo.registry import study_kwargs
+
+    kw = study_kwargs(arch, args.geometry)
+    if args.seq_len:
+        kw["seq_len"] = args.seq_len
+    if args.num_classes:
+        kw["num_classes"] = args.num_classes
+    return kw
+
+
+def _add_geometry(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--geometry", choices=sorted(GEOMETRIES), default="splice",
+                   help="build for one of the study's input geometries: splice (60 bp, 3 classes), histone "
+                        "(500 bp, binary) or motif (101 bp, binary; k-mer region 2). Default: %(default)s")
+    p.add_argument("--seq-len", type=int, help="override the sequence length of the geometry")
+    p.add_argument("--num-classes", type=int, help="override the number of classes of the geometry")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from zoo.registry import create_model, list_models, model_family, pretrained_cfg
+    from zoo.summary import describe_encoding, format_table
+
+    names = list_models(args.pattern, pretrained=args.pretrained)
+    if not names:
+        kind = "published weights" if args.pretrained else "architectures"
+        print(f"no {kind} match {args.pattern!r}")
+        return 0
+    if args.pretrained:
+        rows = []
+        for name in names:
+            cfg = pretrained_cfg(name)
+            acc = cfg.metrics.get("accuracy", {})
+            metric = f"{acc['mean']:.3f} ± {acc.get('sd', 0):.3f}" if "mean" in acc else "-"
+            size = f"{cfg.num_params * 4 / 2**20:.2f}" if cfg.num_params else "-"
+            rows.append([name, cfg.dataset, model_family(cfg.arch), f"{cfg.num_params or 0:,}", metric, size])
+        print(format_table(["name", "dataset", "family", "params", "test accuracy", "MB (fp32)"], rows,
+                           "lllrrr"))
+        return 0
+    rows = []
+    for arch in names:
+        model = create_model(arch, **_geometry_args(arch, args))
+        rows.append([arch, model_family(arch), describe_encoding(model.encoding), f"{model.num_parameters():,}"])
+    print(format_table(["architecture", "family", "encoding", f"params ({args.geometry})"], rows, "lllr"))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from zoo.registry import create_model, model_family
+    from zoo.summary import format_table, layer_table
+
+    arch = args.model.split(".", 1)[0]
+    model = create_model(arch, **_geometry_args(arch, args))
+    doc = (type(model).__doc__ or "").strip().splitlines()
+    print(f"{arch}  (family {model_family(arch)}, class {type(model).__name__})")
+    if doc:
+        print(doc[0])
+    enc = model.encoding
+    print(f"input: {enc.kind} {tuple(['N', *enc.shape()])}, {model.seq_len} bp; "
+          f"output: {model.num_outputs} logit(s) for {model.num_classes} classes\n")
+    rows = [[r.name, r.kind, r.output_shape, f"{r.params:,}"] for r in layer_table(model)]
+    print(format_table(["layer", "type", "output shape", "params"], rows, "lllr"))
+    print(f"\ntrainable parameters: {model.num_parameters():,}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("list", help="list architectures or published weights",
+                       description="List registered architectures (with their encoding and parameter count for a "
+                                   "geometry), or with --pretrained the published weights with their test metric.")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern, e.g. 'deepram_*' (default: all)")
+    p.add_argument("--pretrained", action="store_true", help="list published arch.tag weights instead")
+    _add_geometry(p)
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", help="show an architecture's layers and parameter counts",
+                       description="Print the layers of an architecture with their output shapes and trainable "
+                                   "parameter counts, built for one of the study's geometries.")
+    p.add_argument("model", help="architecture name (or arch.tag), e.g. deepram_recurrent_onehot")
+    _add_geometry(p)
+    p.set_defaults(func=cmd_info)
