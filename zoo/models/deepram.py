@@ -34,7 +34,8 @@ from torch import nn
 
 from zoo.encoding import TOKENS, Encoding
 from zoo.models.base import ZooModel
-from zoo.models.paper_cnn import keras_init_
+from zoo.errors import UserError
+from zoo.models.paper_cnn import check_seq_len, keras_init_, shrink
 from zoo.registry import register_model
 
 __all__ = ["DeepRAM"]
@@ -56,8 +57,13 @@ class DeepRAM(ZooModel):
                  region: int = 2):
         super().__init__(num_classes, seq_len, label_names)
         if not conv_filters and not lstm_units:
-            raise ValueError("DeepRAM needs convolutions, LSTMs or both")
+            raise UserError("DeepRAM needs convolutions, LSTMs or both; give conv_filters or lstm_units")
         self.embedding_dim, self.k, self.region = int(embedding_dim), int(k), int(region)
+        ops = [("conv", kernel_size), ("pool", 2)] * len(conv_filters)
+        ops = ops if lstm_units else ops[:-1]
+        steps = (lambda n: n) if embedding_dim else (lambda n: n - self.k + 1)
+        check_seq_len(f"{type(self).__name__} with conv_filters {list(conv_filters)}", self.seq_len,
+                      lambda n: shrink(steps(n), ops) > 0)
         self.embedding = nn.Embedding(len(TOKENS), embedding_dim, padding_idx=0) if embedding_dim else None
         in_ch = embedding_dim or self.encoding.shape()[0]
         self.input_dropout = nn.Dropout(dropout)

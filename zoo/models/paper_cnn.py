@@ -27,16 +27,17 @@ alone. Initialization follows Keras defaults (:func:`keras_init_`), so training 
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
 
 from zoo.encoding import TOKENS, Encoding
+from zoo.errors import UserError
 from zoo.models.base import ZooModel
 from zoo.registry import register_model
 
-__all__ = ["NguyenCNN", "ZengCNN", "DeepDBP", "keras_init_", "KERAS_BN_MOMENTUM", "KERAS_BN_EPS"]
+__all__ = ["NguyenCNN", "ZengCNN", "DeepDBP", "keras_init_", "check_seq_len", "KERAS_BN_MOMENTUM", "KERAS_BN_EPS"]
 
 #: Keras BatchNormalization defaults in torch terms (torch momentum = 1 - Keras momentum).
 KERAS_BN_MOMENTUM, KERAS_BN_EPS = 0.01, 1e-3
@@ -76,6 +77,25 @@ def keras_init_(module: nn.Module) -> nn.Module:
     return module
 
 
+def shrink(n: int, ops: Sequence[tuple[str, int]]) -> int:
+    """Length left of ``n`` after 'valid' ``("conv", kernel)`` and ``("pool", size)`` steps (0: nothing left)."""
+    for op, size in ops:
+        n = n - size + 1 if op == "conv" else n // size
+        if n < 1:
+            return 0
+    return n
+
+
+def check_seq_len(model: str, seq_len: int, fits: Callable[[int], bool]) -> None:
+    """Raise :class:`UserError` naming the shortest usable length when ``fits(seq_len)`` is false."""
+    if fits(seq_len):
+        return
+    shortest = next((n for n in range(seq_len + 1, 100_000) if fits(n)), None)
+    hint = f"use seq_len {shortest} or more" if shortest else "no sequence length fits these hyperparameters"
+    raise UserError(f"seq_len {seq_len} is too short for {model}: its convolutions and poolings leave nothing; "
+                    f"{hint}")
+
+
 def _flatten_channels_last(x: torch.Tensor) -> torch.Tensor:
     """Flatten ``(N, C, H, W)`` in Keras' ``(H, W, C)`` order so Dense weights line up with a Keras model."""
     return x.permute(0, 2, 3, 1).flatten(1)
@@ -99,23 +119,33 @@ class NguyenCNN(ZooModel):
                  dropout: float = 0.5, k: int = 3, region: int = 0):
         super().__init__(num_classes, seq_len, label_names)
         self.k, self.region = int(k), int(region)
-        _, h, w = self.encoding.shape()
-        if min(h, w) < 1:
-            raise ValueError(f"seq_len {seq_len} is too short for {k}-mers")
+        width = 4 ** self.k * (self.region + 1)
+
+        def plan(length: int) -> tuple[tuple[int, int] | None, int]:
+            """(first kernel or None, flattened size) for a sequence length; size 0 = does not fit."""
+            h = length - self.k + 1
+            if h < 1:
+                return None, 0
+            line = ((h - width + 1, 1) if h > width else (1, width - h + 1)) if line_filters else None
+            ops: list[tuple[str, int]] = []
+            for _ in filters:
+                ops += [("conv", kernel_size), ("pool", 2)]
+            hh = shrink(h, ([("conv", line[0]), ("pool", 2)] if line else []) + ops)
+            ww = shrink(width, ([("conv", line[1]), ("pool", 2)] if line else []) + ops)
+            return line, hh * ww * (list(filters)[-1] if filters else (line_filters or 1))
+
+        check_seq_len(type(self).__name__ + f" with filters {list(filters)}", self.seq_len,
+                      lambda n: plan(n)[1] > 0)
+        kernel, n_flat = plan(self.seq_len)
         layers: list[nn.Module] = []
         in_ch = 1
-        if line_filters:
-            kernel = (h - w + 1, 1) if h > w else (1, w - h + 1)
+        if kernel:
             layers += [nn.Conv2d(in_ch, line_filters, kernel), nn.ReLU(), nn.MaxPool2d(2)]
             in_ch = line_filters
         for f in filters:
             layers += [nn.Conv2d(in_ch, f, kernel_size), nn.ReLU(), nn.MaxPool2d(2)]
             in_ch = f
         self.features = nn.Sequential(*layers)
-        with torch.no_grad():  # the flattened size, as Keras infers it from the input shape
-            n_flat = self.features(torch.zeros(1, 1, h, w)).numel()
-        if n_flat == 0:
-            raise ValueError(f"seq_len {seq_len} is too short for {type(self).__name__} with filters {list(filters)}")
         self.dense = nn.Sequential(nn.Linear(n_flat, dense), nn.ReLU(), nn.Dropout(dropout))
         self.head = nn.Linear(dense, self.num_outputs)
         keras_init_(self)
@@ -146,15 +176,17 @@ class ZengCNN(ZooModel):
                  l2: float = 0.0, k: int = 3, region: int = 0):
         super().__init__(num_classes, seq_len, label_names)
         if not filters:
-            raise ValueError("ZengCNN needs at least one convolution")
+            raise UserError("ZengCNN needs at least one convolution; give a non-empty filters list")
         self.k, self.region, self.l2 = int(k), int(region), float(l2)
+        ops = [("conv", kernel_size), ("pool", 2)] * len(filters)
+        width = shrink(4 ** self.k * (self.region + 1), ops[:-1])
+        check_seq_len(f"{type(self).__name__} with filters {list(filters)}", self.seq_len,
+                      lambda n: min(shrink(n - self.k + 1, ops[:-1]), width) > 0)
         layers: list[nn.Module] = []
-        self.convs = nn.ModuleList()
         in_ch = 1
         for i, f in enumerate(filters):
-            conv = nn.Conv2d(in_ch, f, kernel_size)
-            self.convs.append(conv)
-            layers += [conv, nn.ReLU(), nn.BatchNorm2d(f, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM)]
+            layers += [nn.Conv2d(in_ch, f, kernel_size), nn.ReLU(),
+                       nn.BatchNorm2d(f, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM)]
             if i < len(filters) - 1:
                 layers.append(nn.MaxPool2d(2))
             in_ch = f
@@ -171,7 +203,8 @@ class ZengCNN(ZooModel):
         """``(conv, weight_decay)`` for the L2-regularized kernels: all convolutions but the first."""
         if not self.l2:
             return []
-        return [(conv, 2.0 * self.l2) for conv in list(self.convs)[1:]]
+        convs = [m for m in self.features if isinstance(m, nn.Conv2d)]
+        return [(conv, 2.0 * self.l2) for conv in convs[1:]]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.amax(self.features(x), dim=(2, 3))  # GlobalMaxPool2D
@@ -192,9 +225,10 @@ class DeepDBP(ZooModel):
                  dense: Sequence[int] = (32, 16), dropout: float = 0.3):
         super().__init__(num_classes, seq_len, label_names)
         if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd for symmetric 'same' padding, not {kernel_size}")
+            raise UserError(f"DeepDBP kernel_size must be odd for symmetric 'same' padding, not {kernel_size}")
         if embedding_dim < pool:
-            raise ValueError(f"embedding_dim {embedding_dim} is narrower than the pool width {pool}")
+            raise UserError(f"DeepDBP embedding_dim {embedding_dim} is narrower than the pool width {pool}; "
+                            "raise embedding_dim or lower pool")
         self.embedding = nn.Embedding(len(TOKENS), embedding_dim, padding_idx=0)
         self.conv = nn.Conv2d(1, filters, (1, kernel_size), padding=(0, kernel_size // 2))
         self.pool = nn.MaxPool2d((1, pool))
