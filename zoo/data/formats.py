@@ -1,0 +1,264 @@
+"""File formats of genomic benchmarks, parsed as streams of ``(id, sequence, label)`` records.
+
+Owns every on-disk format genozoo reads; parsers are generators, so files larger than memory stream through them.
+Formats (``format=`` name, what a line looks like):
+
+* ``fasta``: ``>ID [description]`` then sequence lines. The label is taken from the header (``label=X``, the last
+  ``|`` field as in ``>name|1``, or the last whitespace-separated word), from a separate labels file, or, with
+  ``label_last_char=True``, is the last character of the sequence (the Nguyen et al. histone files: 500 bp plus
+  the label as the 501st character).
+* ``csv`` / ``tsv``: a header row with named columns (default ``sequence`` and ``label``; ``seq``/``class`` and the
+  like are found too).
+* ``uci``: ``CLASS, GENE-ID, SEQUENCE`` (the UCI splice-junction file).
+* ``zeng``: ``NAME SEQUENCE LABEL`` separated by blanks (Zeng et al. 2016 motif discovery; NAME may start with
+  ``>``, negatives carry ``_shuf``).
+
+Any of them may be gzipped (detected from the magic bytes, not the name). A malformed line raises
+:class:`FormatError` naming the file and line number.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+import re
+from pathlib import Path
+from typing import IO, Iterator, Optional, Tuple
+
+from zoo.errors import UserError
+
+__all__ = ["FORMATS", "FormatError", "Record", "open_text", "detect_format", "iter_records", "iter_fasta",
+           "iter_delimited", "iter_uci", "iter_zeng", "read_labels_file", "strip_compression"]
+
+FORMATS = ("fasta", "csv", "tsv", "uci", "zeng")
+Record = Tuple[str, str, Optional[str]]
+
+_FASTA_EXT = {".fa", ".fasta", ".fna", ".fas", ".ffn", ".seq"}
+_SEQ_COLUMNS = ("sequence", "seq", "sequences", "dna", "text")
+_LABEL_COLUMNS = ("label", "labels", "class", "target", "y")
+_ID_COLUMNS = ("id", "name", "seq_id", "identifier")
+
+
+class FormatError(UserError):
+    """A file does not have the format it was read as (the message names file, line and what to do)."""
+
+
+def open_text(path: str | os.PathLike) -> IO[str]:
+    """Open a text file for reading, transparently un-gzipping it when it starts with the gzip magic bytes."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"file {str(p)!r} does not exist; check the path")
+    with open(p, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf-8", newline="")
+    return open(p, encoding="utf-8", newline="")
+
+
+def strip_compression(name: str) -> str:
+    return name[:-3] if name.lower().endswith(".gz") else name
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """Guess the format from the extension, then from the first non-empty line."""
+    name = strip_compression(Path(path).name.lower())
+    ext = Path(name).suffix
+    if ext in _FASTA_EXT:
+        return "fasta"
+    if ext == ".csv":
+        return "csv"
+    if ext in (".tsv", ".tab"):
+        return "tsv"
+    with open_text(path) as fh:
+        first = next((line.strip() for line in fh if line.strip()), "")
+    parts_comma = [p.strip() for p in first.split(",")]
+    parts_blank = first.split()
+    if first.startswith(">") and len(parts_blank) <= 2 and not _is_dna(parts_blank[-1]):
+        return "fasta"
+    if len(parts_blank) == 3 and _is_dna(parts_blank[1]):
+        return "zeng"
+    if len(parts_comma) == 3 and _is_dna(parts_comma[2]):
+        return "uci"
+    if first.startswith(">"):
+        return "fasta"
+    if "\t" in first:
+        return "tsv"
+    if "," in first:
+        return "csv"
+    raise FormatError(f"cannot tell the format of {str(path)!r}; pass format= one of {', '.join(FORMATS)}")
+
+
+_DNA_RE = re.compile(r"^[ACGTUNRYSWKMBDHVacgtunryswkmbdhv]+$")
+
+
+def _is_dna(s: str) -> bool:
+    return bool(_DNA_RE.match(s)) and len(s) >= 8
+
+
+# ------------------------------------------------------------------------------------------------ FASTA
+_LABEL_KV = re.compile(r"(?:^|[\s|;])label[=:](\S+?)(?:[|;]|\s|$)")
+
+
+def _header_label(header: str) -> tuple[str, Optional[str]]:
+    """Split a FASTA header (without ``>``) into (id, label or None)."""
+    m = _LABEL_KV.search(header)
+    if m:
+        return header.split()[0].split("|")[0], m.group(1)
+    if "|" in header:
+        first, *_, last = header.split("|")
+        return first.strip(), last.strip() or None
+    parts = header.split()
+    if len(parts) >= 2:
+        return parts[0], parts[-1]
+    return header.strip(), None
+
+
+def iter_fasta(path: str | os.PathLike, *, label_in_header: bool = True,
+               label_last_char: bool = False) -> Iterator[Record]:
+    """FASTA records; the label comes from the header (``label_in_header``) or the last sequence character."""
+    ident: Optional[str] = None
+    label: Optional[str] = None
+    chunks: list[str] = []
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            line = line.strip()
+            if not line or line.startswith(";"):
+                continue
+            if line.startswith(">"):
+                if ident is not None:
+                    yield _fasta_record(path, ident, label, chunks, label_last_char)
+                header = line[1:].strip()
+                if label_in_header and not label_last_char:
+                    ident, label = _header_label(header)
+                else:
+                    ident, label = (header.split()[0] if header else ""), None
+                chunks = []
+            elif ident is None:
+                raise FormatError(f"{str(path)!r} line {lineno} holds sequence before any '>' header; "
+                                  "is it really FASTA? pass the right format=")
+            else:
+                chunks.append(line)
+    if ident is not None:
+        yield _fasta_record(path, ident, label, chunks, label_last_char)
+
+
+def _fasta_record(path, ident, label, chunks, label_last_char) -> Record:
+    seq = "".join(chunks)
+    if label_last_char:
+        if not seq:
+            raise FormatError(f"{str(path)!r}: record {ident!r} is empty, so it has no label character")
+        return ident, seq[:-1], seq[-1]
+    return ident, seq, label
+
+
+def read_labels_file(path: str | os.PathLike) -> dict[str, str] | list[str]:
+    """Labels for a FASTA file: ``ID LABEL`` per line (dict) or one label per line in record order (list).
+
+    A header line (``id,label``/``id<TAB>label``) is skipped."""
+    ids, labels = [], []
+    with open_text(path) as fh:
+        rows = [re.split(r"[\s,]+", line.strip()) for line in fh if line.strip()]
+    if rows and rows[0] and rows[0][0].lower() in _ID_COLUMNS + ("label",):
+        rows = rows[1:]
+    two = all(len(r) == 2 for r in rows)
+    for i, r in enumerate(rows, 1):
+        if len(r) > 2 or (two is False and len(r) != 1):
+            raise FormatError(f"labels file {str(path)!r} line {i} should hold 'ID LABEL' or one label")
+        if two:
+            ids.append(r[0])
+        labels.append(r[-1])
+    return dict(zip(ids, labels)) if two else labels
+
+
+# --------------------------------------------------------------------------------------- CSV / TSV
+def _pick(columns: list[str], wanted: Optional[str], candidates: tuple[str, ...], what: str, path) -> Optional[str]:
+    lower = {c.lower().strip(): c for c in columns}
+    if wanted is not None:
+        if wanted in columns:
+            return wanted
+        if wanted.lower() in lower:
+            return lower[wanted.lower()]
+        raise FormatError(f"{str(path)!r} has no column {wanted!r} for the {what}; its columns are "
+                          f"{', '.join(columns)}; pass the right {what}_column=")
+    return next((lower[c] for c in candidates if c in lower), None)
+
+
+def iter_delimited(path: str | os.PathLike, *, sequence_column: Optional[str] = None,
+                   label_column: Optional[str] = None, id_column: Optional[str] = None,
+                   delimiter: Optional[str] = None) -> Iterator[Record]:
+    """Rows of a CSV/TSV file with a header; ids default to ``<file stem>-<row>`` when there is no id column."""
+    stem = Path(strip_compression(Path(path).name)).stem
+    with open_text(path) as fh:
+        if delimiter is None:
+            first = fh.readline()
+            delimiter = "\t" if "\t" in first else ","
+            fh = _chain_line(first, fh)
+        reader = csv.reader(fh, delimiter=delimiter)
+        header = next(reader, None)
+        if not header:
+            raise FormatError(f"{str(path)!r} is empty; expected a header row such as 'sequence,label'")
+        seq_col = _pick(header, sequence_column, _SEQ_COLUMNS, "sequence", path)
+        if seq_col is None:
+            raise FormatError(f"{str(path)!r} has no sequence column (columns: {', '.join(header)}); "
+                              "pass sequence_column=")
+        lab_col = _pick(header, label_column, _LABEL_COLUMNS, "label", path)
+        id_col = _pick(header, id_column, _ID_COLUMNS, "id", path)
+        si = header.index(seq_col)
+        li = header.index(lab_col) if lab_col is not None else None
+        ii = header.index(id_col) if id_col is not None else None
+        for rowno, row in enumerate(reader, 1):
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise FormatError(f"{str(path)!r} row {rowno + 1} has {len(row)} fields, the header has "
+                                  f"{len(header)}")
+            yield (row[ii] if ii is not None else f"{stem}-{rowno - 1}", row[si].strip(),
+                   row[li].strip() if li is not None else None)
+
+
+def _chain_line(first: str, fh: IO[str]) -> Iterator[str]:
+    yield first
+    yield from fh
+
+
+# -------------------------------------------------------------------------------------- UCI / Zeng
+def iter_uci(path: str | os.PathLike) -> Iterator[Record]:
+    """``CLASS, GENE-ID, SEQUENCE`` lines (blanks around the commas are ignored)."""
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            parts = [p.strip() for p in line.split(",")]
+            if len(parts) != 3:
+                raise FormatError(f"{str(path)!r} line {lineno} should be 'CLASS, GENE-ID, SEQUENCE' (UCI format), "
+                                  f"got {len(parts)} comma-separated fields")
+            yield parts[1], parts[2], parts[0]
+
+
+def iter_zeng(path: str | os.PathLike) -> Iterator[Record]:
+    """``NAME SEQUENCE LABEL`` lines (Zeng et al. motif discovery); a leading ``>`` on NAME is dropped."""
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 3:
+                raise FormatError(f"{str(path)!r} line {lineno} should be 'NAME SEQUENCE LABEL' (Zeng format), "
+                                  f"got {len(parts)} fields")
+            yield parts[0].lstrip(">"), parts[1], parts[2]
+
+
+def iter_records(path: str | os.PathLike, format: str = "auto", **options) -> Iterator[Record]:
+    """Records of one file in any supported format (``format="auto"`` guesses; see :func:`detect_format`)."""
+    fmt = detect_format(path) if format == "auto" else format
+    if fmt == "fasta":
+        return iter_fasta(path, **options)
+    if fmt in ("csv", "tsv"):
+        options.setdefault("delimiter", "\t" if fmt == "tsv" else ",")
+        return iter_delimited(path, **options)
+    if fmt == "uci":
+        return iter_uci(path)
+    if fmt == "zeng":
+        return iter_zeng(path)
+    raise UserError(f"unknown file format {format!r}; use one of auto, {', '.join(FORMATS)}")
