@@ -103,6 +103,13 @@ class ZooModel(
     def num_parameters(self, trainable: bool = True) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable)
 
+    def predict(self, sequences, **kwargs):
+        """Class probabilities with label names for raw DNA sequences: a :class:`zoo.predict.Predictions` table.
+        Options (batch size, reverse-complement averaging, device) as :func:`zoo.predict.predict`."""
+        from zoo.predict import predict  # lazy: prediction sits above the models in the data flow
+
+        return predict(self, sequences, **kwargs)
+
     @torch.no_grad()
     def predict_encoded(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities for an already encoded batch (eval mode, no grad)."""

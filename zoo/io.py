@@ -1,0 +1,147 @@
+"""Sequence input for prediction and explanation: files, standard input and literal sequences as a stream of
+``(id, sequence)`` records, read in batches with bounded memory.
+
+The file formats themselves (FASTA, CSV/TSV, UCI, Zeng; gzipped or not) are parsed by :mod:`zoo.data.formats`;
+this module adds what a *prediction* input needs on top: standard input (``-``), a literal sequence given on the
+command line, a progress total (records counted by a cheap pre-scan), batching, and a clear error for an input
+that holds no sequence at all. Standard input is spooled to a temporary file in chunks (the parsers read paths),
+so memory stays bounded whatever the size of the stream.
+"""
+from __future__ import annotations
+
+import gzip
+import itertools
+import os
+import re
+import shutil
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, Iterable, Iterator, TypeVar
+
+from zoo.errors import UserError
+
+__all__ = ["SequenceInput", "open_input", "looks_like_sequence", "batched", "count_records"]
+
+T = TypeVar("T")
+_SEQUENCE_RE = re.compile(r"^[ACGTUNRYSWKMBDHVacgtunryswkmbdhv]+$")
+_CHUNK = 1 << 20
+
+
+def looks_like_sequence(text: str) -> bool:
+    """True when ``text`` is a literal DNA sequence (IUPAC letters only) rather than a file name."""
+    return bool(_SEQUENCE_RE.match(text))
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of at most ``size`` items (the last one may be shorter)."""
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    fh = open(path, "rb")
+    if fh.read(2) == b"\x1f\x8b":
+        fh.close()
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    fh.seek(0)
+    return fh
+
+
+def count_records(path: str | os.PathLike, fmt: str) -> int:
+    """Number of records in a file, counted without parsing (FASTA: header lines; other formats: lines, less
+    the header row of CSV/TSV). Only the total of a progress bar: blank lines may make it a little high."""
+    n, lines, prev = 0, 0, b"\n"
+    with _open_binary(Path(path)) as fh:
+        while chunk := fh.read(_CHUNK):
+            if fmt == "fasta":
+                n += chunk.count(b"\n>") + (prev == b"\n" and chunk.startswith(b">"))
+            else:
+                lines += chunk.count(b"\n")
+            prev = chunk[-1:]
+        if fmt != "fasta":
+            n = lines + (prev != b"\n")  # a last line without a newline
+            n -= fmt in ("csv", "tsv")
+    return max(n, 0)
+
+
+class SequenceInput:
+    """One input of ``(id, sequence)`` records: a file, a spooled standard input, or literal sequences.
+
+    Iterate it for records; ``total`` is the record count (for a progress bar; ``None`` if unknown).
+    """
+
+    def __init__(self, records: Iterable[tuple[str, str]], name: str, total: int | None = None):
+        self._records, self.name, self.total = records, name, total
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        seen = False
+        for ident, seq in self._records:
+            seen = True
+            yield ident, seq
+        if not seen:
+            raise UserError(f"input {self.name} holds no sequences; give a FASTA, CSV or TSV file with at least "
+                            "one record")
+
+
+def _file_records(path: Path, fmt: str, sequence_column: str | None, id_column: str | None
+                  ) -> Iterator[tuple[str, str]]:
+    from zoo.data.formats import iter_records
+
+    options: dict = {}
+    if fmt == "fasta":
+        options["label_in_header"] = False  # the whole first word of the header is the id
+    elif fmt in ("csv", "tsv"):
+        options.update(sequence_column=sequence_column, id_column=id_column)
+    for ident, seq, _label in iter_records(path, format=fmt, **options):
+        yield ident, seq
+
+
+def _spool_stdin(directory: str | None = None) -> Path:
+    """Copy standard input to a temporary file in chunks (bounded memory) and return its path."""
+    stream = sys.stdin.buffer
+    fd, name = tempfile.mkstemp(prefix="genozoo-stdin-", dir=directory)
+    with os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(stream, out, _CHUNK)
+    return Path(name)
+
+
+@contextmanager
+def open_input(source: str | os.PathLike, *, format: str = "auto", sequence_column: str | None = None,
+               id_column: str | None = None, allow_literal: bool = False) -> Iterator[SequenceInput]:
+    """Open a prediction input: a path (FASTA / FASTA.gz / CSV / TSV / UCI / Zeng), ``-`` for standard input,
+    or (with ``allow_literal``) a literal sequence, which gets the id ``seq1``.
+
+    CSV/TSV files take the sequence from ``sequence_column`` (default: a column named ``sequence``, ``seq``, ...)
+    and the id from ``id_column`` (default: ``id``/``name``, else ``<file stem>-<row>``).
+    """
+    from zoo.data.formats import FORMATS, detect_format
+
+    if format != "auto" and format not in FORMATS:
+        raise UserError(f"unknown input format {format!r}; use one of auto, {', '.join(FORMATS)}")
+    text = str(source)
+    spooled: Path | None = None
+    try:
+        if text == "-":
+            spooled = _spool_stdin()
+            path, name = spooled, "<stdin>"
+        else:
+            path, name = Path(text), repr(text)
+            if not path.exists():
+                if allow_literal and looks_like_sequence(text):
+                    yield SequenceInput([("seq1", text)], "the sequence given", total=1)
+                    return
+                what = "neither a file nor a DNA sequence" if allow_literal else "not a file"
+                raise UserError(f"input {text!r} is {what}; check the path")
+            if path.is_dir():
+                raise UserError(f"input {text!r} is a folder; give a FASTA, CSV or TSV file")
+        if path.stat().st_size == 0:
+            raise UserError(f"input {name} is empty; give a FASTA, CSV or TSV file with at least one sequence")
+        fmt = detect_format(path) if format == "auto" else format
+        total = count_records(path, fmt)
+        yield SequenceInput(_file_records(path, fmt, sequence_column, id_column), name, total)
+    finally:
+        if spooled is not None:
+            spooled.unlink(missing_ok=True)

@@ -1,0 +1,338 @@
+"""Predict with a baseline: class probabilities with label names for raw DNA sequences, in Python and as a stream.
+
+This module owns prediction: :func:`predict` (what ``model.predict(sequences)`` calls) returns a
+:class:`Predictions` table; :func:`predict_records` streams any iterable of ``(id, sequence)`` records in batches
+(memory bounded by the batch size, not the input size); :func:`predict_file` reads a FASTA / FASTA.gz / CSV / TSV
+file or standard input (:mod:`zoo.io`) and writes a CSV (``id``, one ``prob_<label>`` column per class,
+``predicted``) atomically; :func:`load_model` turns a model folder, Hub repo id or published ``arch.tag`` name into
+a model. The Python function and the command line share :func:`predict_records`, so they give identical numbers.
+
+Sequences are cleaned, padded or cropped exactly as the model's :class:`~zoo.encoding.Encoding` declares
+(``length``, ``pad_mode``); how many were padded or cropped is counted and reported as a warning. A sequence more
+than :data:`MAX_LENGTH_FACTOR` times longer than the model's input is refused rather than silently cut to a small
+fraction of itself. Reverse-complement averaging scores each sequence and its reverse complement (each encoded
+from the raw sequence with the same pad/crop policy, in two same-shaped forward passes) and averages the two
+probability vectors, so ``predict(s) == predict(rc(s))`` holds exactly.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from zoo.encoding import encode_codes, reverse_complement, to_codes
+from zoo.errors import UserError
+from zoo.io import batched, open_input
+
+__all__ = ["MAX_LENGTH_FACTOR", "Predictions", "LengthStats", "PredictSummary", "load_model", "resolve_device",
+           "predict", "predict_records", "predict_file"]
+
+#: Sequences longer than this many times the model's input length are refused (cropping would discard >90%).
+MAX_LENGTH_FACTOR = 10
+DEFAULT_BATCH_SIZE = 256
+
+
+# --------------------------------------------------------------------------------------------- results
+@dataclass
+class Predictions:
+    """Class probabilities of a set of sequences: ``probabilities[i, c]`` for sequence ``ids[i]`` and class
+    ``label_names[c]`` (float32, rows sum to 1). ``to_columns()`` / ``to_records()`` give plain Python tables."""
+
+    ids: list[str]
+    probabilities: np.ndarray
+    label_names: list[str]
+    lengths: "LengthStats" = field(default_factory=lambda: LengthStats())
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def predicted_index(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+    @property
+    def predicted(self) -> list[str]:
+        """The predicted label name of each sequence (the most probable class)."""
+        names = np.asarray(self.label_names, dtype=object)
+        return names[self.predicted_index].tolist()
+
+    def columns(self) -> list[str]:
+        return ["id", *(f"prob_{name}" for name in self.label_names), "predicted"]
+
+    def to_columns(self) -> dict[str, list]:
+        """``{"id": [...], "prob_<label>": [...], ..., "predicted": [...]}``."""
+        out: dict[str, list] = {"id": list(self.ids)}
+        for c, name in enumerate(self.label_names):
+            out[f"prob_{name}"] = self.probabilities[:, c].tolist()
+        out["predicted"] = self.predicted
+        return out
+
+    def to_records(self) -> list[dict]:
+        """One dict per sequence with the same keys as :meth:`to_columns`."""
+        cols = self.to_columns()
+        return [dict(zip(cols, row)) for row in zip(*cols.values())]
+
+    def __repr__(self) -> str:
+        head = self.to_records()[:5]
+        lines = [f"Predictions({len(self)} sequences, labels {self.label_names})"]
+        lines += ["  " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items())
+                  for r in head]
+        if len(self) > len(head):
+            lines.append("  ...")
+        return "\n".join(lines)
+
+
+@dataclass
+class LengthStats:
+    """How many sequences were padded (shorter than the model's length) or cropped (longer)."""
+
+    length: int | None = None
+    pad_mode: str = "right"
+    padded: int = 0
+    cropped: int = 0
+
+    def add(self, other: "LengthStats") -> None:
+        self.padded += other.padded
+        self.cropped += other.cropped
+
+    def message(self) -> str | None:
+        if not (self.padded or self.cropped):
+            return None
+        where = "at the right end" if self.pad_mode == "right" else "evenly at both ends"
+        return (f"{self.padded} sequence(s) shorter than the model's {self.length} bp were padded and "
+                f"{self.cropped} longer one(s) were cropped ({where}), as the model's encoding declares")
+
+
+@dataclass
+class PredictSummary:
+    """What :func:`predict_file` did: rows written, length handling, time taken."""
+
+    output: str
+    sequences: int
+    lengths: LengthStats
+    seconds: float
+    device: str
+
+    @property
+    def sequences_per_second(self) -> float:
+        return self.sequences / self.seconds if self.seconds > 0 else math.inf
+
+
+# ---------------------------------------------------------------------------------------------- models
+def load_model(spec: str | os.PathLike, revision: str | None = None):
+    """A model from a local model folder, a Hub repo id (``org/arch.tag``) or a published ``arch.tag`` name."""
+    from zoo.registry import create_model, is_model
+
+    text = str(spec)
+    path = Path(text)
+    if path.is_dir() or path.suffix == ".safetensors":
+        from zoo import hub
+
+        if path.suffix == ".safetensors":
+            path = path.parent
+        return hub.load_model(path, revision=revision)
+    if is_model(text):
+        if "." not in text:
+            raise UserError(f"{text!r} is an architecture without weights; give a published name such as "
+                            f"'{text}.splice' (see `genozoo list --pretrained`) or a trained model folder")
+        return create_model(text, pretrained=True)
+    if text.count("/") == 1 and not path.exists():
+        from zoo import hub
+
+        return hub.load_model(text, revision=revision)
+    return create_model(text, pretrained=True)  # raises the registry's "unknown model ..." sentence
+
+
+def resolve_device(device: str | torch.device | None, model: torch.nn.Module | None = None) -> torch.device:
+    """``None``: where the model already is; ``"auto"``: CUDA when present, else CPU; or an explicit device."""
+    if device is None:
+        param = next(iter(model.parameters()), None) if model is not None else None
+        return param.device if param is not None else torch.device("cpu")
+    if isinstance(device, torch.device):
+        return device
+    from zoo.engine import resolve_device as engine_device
+
+    try:
+        return engine_device(device)
+    except RuntimeError as e:
+        raise UserError(f"device {device!r} is not understood ({e}); use auto, cpu, cuda or cuda:N") from e
+
+
+@contextlib.contextmanager
+def _inference(model: torch.nn.Module, device: torch.device):
+    """Eval mode on ``device`` for the duration; the model's mode and device are restored afterwards."""
+    was_training = model.training
+    before = resolve_device(None, model)
+    model.to(device).eval()
+    try:
+        yield
+    finally:
+        model.to(before).train(was_training)
+
+
+def _check_classifier(model) -> None:
+    if not getattr(model, "is_classifier", True):
+        raise UserError(f"{type(model).__name__} is not a classifier (its output is not class logits), so it "
+                        "cannot predict labels; build a classifier on top of it first")
+
+
+# ------------------------------------------------------------------------------------------- prediction
+def _max_length(model, max_length: int | None) -> int | None:
+    if max_length is not None:
+        return max_length
+    L = model.encoding.length
+    return None if L is None else MAX_LENGTH_FACTOR * L
+
+
+def _length_stats(ids: Sequence[str], seqs: Sequence[str], model, limit: int | None) -> LengthStats:
+    enc = model.encoding
+    lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+    stats = LengthStats(enc.length, enc.pad_mode)
+    if (lengths == 0).any():
+        i = int(np.flatnonzero(lengths == 0)[0])
+        raise UserError(f"sequence {ids[i]!r} is empty; remove it or give it its bases")
+    if limit is not None and (lengths > limit).any():
+        i = int(np.flatnonzero(lengths > limit)[0])
+        raise UserError(
+            f"sequence {ids[i]!r} is {lengths[i]:,} bp long, far longer than this model's {enc.length} bp input "
+            f"(the limit is {limit:,} bp); cut it into windows of {enc.length} bp and predict those")
+    if enc.length is not None:
+        stats.padded = int((lengths < enc.length).sum())
+        stats.cropped = int((lengths > enc.length).sum())
+    return stats
+
+
+def _forward_probs(model, codes: np.ndarray, device: torch.device) -> torch.Tensor:
+    x = encode_codes(codes, model.encoding).to(device)
+    return model.probabilities(model(x)).float()
+
+
+def _predict_batch(model, ids: Sequence[str], seqs: Sequence[str], device: torch.device,
+                   rc: bool, limit: int | None) -> tuple[np.ndarray, LengthStats]:
+    enc = model.encoding
+    stats = _length_stats(ids, seqs, model, limit)
+    codes = to_codes(seqs, enc.length, pad_mode=enc.pad_mode, ambiguity=enc.ambiguity, ids=ids)
+    probs = _forward_probs(model, codes, device)
+    if rc:
+        # The reverse strand is built from the raw sequence (then padded/cropped like the forward one) and run as
+        # its own batch of the same shape: predicting rc(s) then evaluates exactly the same two tensors, swapped.
+        rc_codes = to_codes(reverse_complement(seqs, ambiguity=enc.ambiguity), enc.length,
+                            pad_mode=enc.pad_mode, ambiguity=enc.ambiguity)
+        probs = (probs + _forward_probs(model, rc_codes, device)) / 2
+    return probs.cpu().numpy(), stats
+
+
+def predict_records(model, records: Iterable[tuple[str, str]], *, batch_size: int = DEFAULT_BATCH_SIZE,
+                    reverse_complement: bool = False, device: str | torch.device | None = None,
+                    max_length: int | None = None, progress: bool = False, total: int | None = None
+                    ) -> Iterator[Predictions]:
+    """Stream ``(id, sequence)`` records through ``model`` in batches; yields one :class:`Predictions` per batch
+    (each carries its own :class:`LengthStats`). Memory is bounded by ``batch_size``."""
+    from tqdm.auto import tqdm
+
+    _check_classifier(model)
+    if batch_size < 1:
+        raise UserError(f"batch size must be at least 1, not {batch_size}")
+    dev = resolve_device(device, model)
+    limit = _max_length(model, max_length)
+    bar = tqdm(total=total, unit="seq", unit_scale=True, desc="predict", disable=not progress,
+               dynamic_ncols=True, mininterval=0.5, file=sys.stderr)
+    try:
+        with _inference(model, dev):
+            for batch in batched(records, batch_size):
+                ids = [str(r[0]) for r in batch]
+                seqs = [r[1] for r in batch]
+                with torch.inference_mode():  # per batch: the mode must not leak to the consumer between yields
+                    probs, stats = _predict_batch(model, ids, seqs, dev, reverse_complement, limit)
+                bar.update(len(batch))
+                yield Predictions(ids, probs, list(model.label_names), stats)
+    finally:
+        bar.close()
+
+
+def predict(model, sequences: str | Sequence[str], *, ids: Sequence[str] | None = None,
+            batch_size: int = DEFAULT_BATCH_SIZE, reverse_complement: bool = False,
+            device: str | torch.device | None = None, max_length: int | None = None,
+            progress: bool = False) -> Predictions:
+    """Class probabilities with label names for raw sequences (``model.predict(sequences)`` calls this).
+
+    ``reverse_complement=True`` averages the probabilities of each sequence and its reverse complement.
+    ``device``: ``None`` keeps the model where it is, ``"auto"`` takes CUDA when present. Sequences of another
+    length than the model's are padded/cropped by its encoding (a warning says how many).
+    """
+    seqs = [sequences] if isinstance(sequences, str) else list(sequences)
+    if not seqs:
+        raise UserError("no sequences to predict; pass a list of DNA strings")
+    names = [f"seq{i + 1}" for i in range(len(seqs))] if ids is None else [str(i) for i in ids]
+    if len(names) != len(seqs):
+        raise UserError(f"{len(names)} ids given for {len(seqs)} sequences")
+    parts = list(predict_records(model, zip(names, seqs), batch_size=batch_size,
+                                 reverse_complement=reverse_complement, device=device, max_length=max_length,
+                                 progress=progress, total=len(seqs)))
+    stats = LengthStats(model.encoding.length, model.encoding.pad_mode)
+    for p in parts:
+        stats.add(p.lengths)
+    if (msg := stats.message()) is not None:
+        warnings.warn(msg, stacklevel=2)
+    return Predictions(names, np.concatenate([p.probabilities for p in parts]), list(model.label_names), stats)
+
+
+def _format_rows(p: Predictions) -> Iterator[list[str]]:
+    # %.9g round-trips float32 exactly, so the CSV holds the very numbers the Python API returns.
+    probs = [[f"{v:.9g}" for v in row] for row in p.probabilities.tolist()]
+    for ident, row, label in zip(p.ids, probs, p.predicted):
+        yield [ident, *row, label]
+
+
+def predict_file(model, source: str | os.PathLike, output: str | os.PathLike, *, format: str = "auto",
+                 sequence_column: str | None = None, id_column: str | None = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE, reverse_complement: bool = False,
+                 device: str | torch.device | None = "auto", max_length: int | None = None,
+                 progress: bool = True) -> PredictSummary:
+    """Predict every sequence of a file (or ``-`` for standard input) and write a CSV to ``output`` (``-`` for
+    standard output). The CSV is written to a temporary file and renamed at the end: an interrupted run leaves no
+    half-written output."""
+    _check_classifier(model)
+    out_path = None if str(output) == "-" else Path(output)
+    if out_path is not None and out_path.is_dir():
+        raise UserError(f"output {str(output)!r} is a folder; give a file name such as predictions.csv")
+    dev = resolve_device(device, model)
+    stats = LengthStats(model.encoding.length, model.encoding.pad_mode)
+    t0, n = time.perf_counter(), 0
+    tmp: Path | None = None
+    with open_input(source, format=format, sequence_column=sequence_column, id_column=id_column) as inp:
+        if out_path is None:
+            fh = sys.stdout
+        else:
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
+            fh = open(tmp, "w", newline="", encoding="utf-8")
+        try:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(Predictions([], np.zeros((0, model.num_classes)), list(model.label_names)).columns())
+            for part in predict_records(model, inp, batch_size=batch_size, reverse_complement=reverse_complement,
+                                        device=dev, max_length=max_length, progress=progress, total=inp.total):
+                writer.writerows(_format_rows(part))
+                stats.add(part.lengths)
+                n += len(part)
+            if tmp is not None:
+                fh.flush()
+                os.fsync(fh.fileno())
+                fh.close()
+                os.replace(tmp, out_path)
+                tmp = None
+        finally:
+            if tmp is not None:
+                fh.close()
+                tmp.unlink(missing_ok=True)
+    return PredictSummary(str(output), n, stats, time.perf_counter() - t0, str(dev))
