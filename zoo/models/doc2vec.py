@@ -19,16 +19,14 @@ same way as gensim's own ``infer_vector`` (mean cosine about 0.9; tested).
 from __future__ import annotations
 
 import itertools
-from typing import Callable
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from zoo.encoding import TOKENS
 
-__all__ = ["kmer_words", "kmer_counts", "vocabulary", "fit_paragraph_vectors", "infer_paragraph_vectors",
-           "NS_EXPONENT"]
+__all__ = ["kmer_words", "kmer_counts", "vocabulary", "documents", "fit_paragraph_vectors", "train_doc2vec",
+           "arrays_from_gensim", "infer_paragraph_vectors", "NS_EXPONENT"]
 
 #: gensim's default exponent of the negative-sampling distribution (word counts ** 0.75).
 NS_EXPONENT = 0.75
@@ -82,12 +80,13 @@ def infer_paragraph_vectors(counts: torch.Tensor, out_weights: torch.Tensor, noi
     replaced by their expectation. The loss is strictly convex, so damped Newton steps from ``d = 0`` converge
     (5 steps reach float32 precision on typical data).
     """
-    counts = counts.float()
-    U = out_weights.float()
+    # float64: float32 rounding of a loss summed over hundreds of words stalls the damping test near the optimum.
+    counts = counts.double()
+    U = out_weights.double()
     n = counts.sum(1, keepdim=True)
-    expected_neg = negative * n * noise.float()[None, :]
-    eye = torch.eye(U.shape[1], device=U.device)
-    d = torch.zeros(counts.shape[0], U.shape[1], device=U.device)
+    expected_neg = negative * n * noise.double()[None, :]
+    eye = torch.eye(U.shape[1], device=U.device, dtype=U.dtype)
+    d = torch.zeros(counts.shape[0], U.shape[1], device=U.device, dtype=U.dtype)
     f = _objective(d, counts, expected_neg, U, l2)
     for _ in range(iters):
         sig = torch.sigmoid(d @ U.T)
@@ -104,17 +103,31 @@ def infer_paragraph_vectors(counts: torch.Tensor, out_weights: torch.Tensor, noi
             best = torch.where(better[:, None], cand, best)
             best_f = torch.where(better, cand_f, best_f)
         d, f = best, best_f
-    return d
+    return d.float()
 
 
 def fit_paragraph_vectors(x: torch.Tensor, k: int, vector_size: int, *, negative: int = 5, epochs: int = 20,
-                          seed: int = 0, workers: int = 1, progress: bool = True,
-                          on_epoch: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Train gensim ``Doc2Vec`` (PV-DBOW, negative sampling) on token rows ``x`` written as k-mer words.
+                          seed: int = 0, workers: int = 1, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Train gensim ``Doc2Vec`` on token rows ``x`` (:func:`train_doc2vec`) and keep its inference arrays
+    (:func:`arrays_from_gensim`): ``(out_weights (4**k, vector_size), noise (4**k,))``."""
+    model = train_doc2vec(x, k, vector_size, negative=negative, epochs=epochs, seed=seed, workers=workers,
+                          progress=progress)
+    return arrays_from_gensim(model, k)
 
-    Returns ``(out_weights (4**k, vector_size), noise (4**k,))`` in :func:`vocabulary` order; words never seen
-    keep zero weights and zero noise probability. Frequent-word downsampling is off (``sample=0``): with
-    ``4**k`` words every word is "frequent" and would be mostly dropped. One worker keeps a fit reproducible.
+
+def documents(x: torch.Tensor, k: int) -> list[list[str]]:
+    """Token rows as lists of k-mer words (windows holding N or PAD left out)."""
+    words = np.asarray(vocabulary(k), dtype=object)
+    ids = kmer_words(x.cpu(), k).numpy()
+    return [list(words[row[row >= 0]]) for row in ids]
+
+
+def train_doc2vec(x: torch.Tensor, k: int, vector_size: int, *, negative: int = 5, epochs: int = 20,
+                  seed: int = 0, workers: int = 1, progress: bool = True):
+    """A gensim ``Doc2Vec`` in PV-DBOW mode with negative sampling, trained on token rows ``x`` as k-mer words.
+
+    Frequent-word downsampling is off (``sample=0``): with ``4**k`` words every word is "frequent" and would be
+    mostly dropped. One worker keeps a fit reproducible. The model is returned, never saved (gensim pickles).
     """
     try:
         from gensim.models.callbacks import CallbackAny2Vec
@@ -123,34 +136,30 @@ def fit_paragraph_vectors(x: torch.Tensor, k: int, vector_size: int, *, negative
         raise ImportError("fitting doc2vec needs gensim: pip install 'genozoo[nlp]'") from e
     from tqdm.auto import tqdm
 
-    words = np.asarray(vocabulary(k), dtype=object)
-    ids = kmer_words(x.cpu(), k).numpy()
-    docs = [TaggedDocument(list(words[row[row >= 0]]), [i]) for i, row in enumerate(ids)]
+    docs = [TaggedDocument(words, [i]) for i, words in enumerate(documents(x, k))]
     if not any(d.words for d in docs):
         raise ValueError(f"no valid {k}-mer in the training sequences (all N or shorter than k)")
-
     bar = tqdm(total=epochs, desc="doc2vec", disable=not progress, leave=False)
 
     class _Progress(CallbackAny2Vec):
-        def __init__(self) -> None:
-            self.epoch = 0
-
         def on_epoch_end(self, model) -> None:  # noqa: ANN001 - gensim's signature
-            self.epoch += 1
             bar.update()
-            if on_epoch is not None:
-                on_epoch(self.epoch)
 
     try:
-        model = Doc2Vec(documents=docs, dm=0, vector_size=vector_size, negative=negative, hs=0, min_count=1,
-                        sample=0, ns_exponent=NS_EXPONENT, epochs=epochs, seed=seed, workers=workers,
-                        callbacks=[_Progress()])
+        return Doc2Vec(documents=docs, dm=0, vector_size=vector_size, negative=negative, hs=0, min_count=1,
+                       sample=0, ns_exponent=NS_EXPONENT, epochs=epochs, seed=seed, workers=workers,
+                       callbacks=[_Progress()])
     finally:
         bar.close()
+
+
+def arrays_from_gensim(model, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(out_weights (4**k, D), noise (4**k,))`` of a trained PV-DBOW gensim model in :func:`vocabulary` order;
+    words never seen keep zero weights and zero noise probability."""
     V = 4 ** k
-    out_weights = np.zeros((V, vector_size), dtype=np.float32)
+    out_weights = np.zeros((V, model.vector_size), dtype=np.float32)
     counts = np.zeros(V, dtype=np.float64)
-    index = {w: i for i, w in enumerate(words)}
+    index = {w: i for i, w in enumerate(vocabulary(k))}
     for j, word in enumerate(model.wv.index_to_key):
         out_weights[index[word]] = model.syn1neg[j]
         counts[index[word]] = model.wv.get_vecattr(word, "count")
