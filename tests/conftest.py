@@ -12,6 +12,8 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
+pytest_plugins = ["hubserver"]  # the `hub_server` fixture: a loopback Hugging Face Hub (tests/hubserver.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

@@ -1,0 +1,97 @@
+"""The errors of :mod:`zoo.hub`, and the one place where huggingface_hub and network exceptions become them.
+
+Every failure a user can meet while loading or publishing weights is a :class:`HubError` (a
+:class:`zoo.errors.UserError`, so the CLI prints one sentence and exits with status 2): an unknown repo or
+revision, a missing file, an unreachable Hub (or offline mode) with nothing cached, truncated or tampered weights,
+a config naming an unknown architecture, and a config or weights that do not fit the model the registry builds.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from zoo.errors import UserError
+
+__all__ = ["HubError", "RepoNotFoundError", "WeightsNotFoundError", "HubUnreachableError", "IntegrityError",
+           "UnknownArchitectureError", "ContractMismatchError", "hub_errors"]
+
+
+class HubError(UserError):
+    """A model folder or published weight cannot be found, fetched, trusted or built."""
+
+
+class RepoNotFoundError(HubError):
+    """The Hub repo (or the revision asked for) does not exist, or is private and no token was given."""
+
+
+class WeightsNotFoundError(HubError):
+    """The folder or repo exists but lacks a file a model needs."""
+
+
+class HubUnreachableError(HubError):
+    """The Hub cannot be reached (network down, or offline mode) and the file is not in the cache."""
+
+
+class IntegrityError(HubError):
+    """The weights file is truncated, corrupt or differs from the recorded sha256."""
+
+
+class UnknownArchitectureError(HubError):
+    """config.json names an architecture this version of genozoo does not have."""
+
+
+class ContractMismatchError(HubError):
+    """config.json or the weights do not fit the model the registry builds."""
+
+
+# ------------------------------------------------------------------------------------- Hub downloads
+def _network_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for mod in ("httpx2", "httpx", "requests"):
+        try:
+            m = __import__(mod)
+        except ImportError:
+            continue
+        errors.append(getattr(m, "TransportError", None) or getattr(m, "RequestException"))
+    return tuple(errors)
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+@contextmanager
+def hub_errors(repo_id: str, filename: str | None = None, revision: str | None = None,
+               repo_type: str = "model") -> Iterator[None]:
+    """Turn huggingface_hub and network exceptions into one-sentence :class:`HubError` s."""
+    from huggingface_hub import constants
+    from huggingface_hub import errors as e
+
+    what = f"{repo_type} repo {repo_id!r}" + (f" at revision {revision!r}" if revision else "")
+    try:
+        yield
+    except e.RevisionNotFoundError as err:
+        raise RepoNotFoundError(f"the {what} does not exist on {constants.ENDPOINT}; check the revision "
+                                f"(a branch, tag or commit of the repo)") from err
+    except e.RepositoryNotFoundError as err:
+        raise RepoNotFoundError(f"the {repo_type} repo {repo_id!r} does not exist on {constants.ENDPOINT} (or is "
+                                f"private and no token is set); check the name or set HF_TOKEN") from err
+    except e.RemoteEntryNotFoundError as err:
+        raise WeightsNotFoundError(f"the {what} has no file {filename!r}; is it a genozoo model repo?") from err
+    except (e.LocalEntryNotFoundError, e.OfflineModeIsEnabled) as err:
+        why = "offline mode is on (HF_HUB_OFFLINE=1)" if _offline() else f"{constants.ENDPOINT} cannot be reached"
+        raise HubUnreachableError(f"{why} and {filename or 'the files'} of the {what} is not in the cache; "
+                                  f"connect to the network once, or point GENOZOO_HUB_DIR at a folder holding "
+                                  f"the model") from err
+    except e.HfHubHTTPError as err:
+        status = getattr(getattr(err, "response", None), "status_code", "?")
+        raise HubError(f"the Hub answered HTTP {status} for the {what}: {str(err).splitlines()[0]}; check "
+                       f"the name and your token (HF_TOKEN)") from err
+    except _network_errors() as err:
+        raise HubUnreachableError(f"{constants.ENDPOINT} cannot be reached ({type(err).__name__}) while "
+                                  f"fetching the {what}; check the network or use HF_HUB_OFFLINE=1 with a "
+                                  f"cached or bundled model") from err
+
+

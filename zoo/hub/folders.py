@@ -1,0 +1,159 @@
+"""Model folders: ``model.safetensors`` + ``config.json`` + ``README.md``, written atomically and read back strictly.
+
+``config.json`` holds the constructor arguments (so ``huggingface_hub``'s
+:class:`~huggingface_hub.PyTorchModelHubMixin` round-trips it: ``TheClass.from_pretrained(folder)`` works) plus
+the genozoo metadata in :data:`META_KEYS`: the architecture ``arch``, the published name, the family, the full
+input contract ``encoding`` (:meth:`zoo.encoding.Encoding.to_dict`), the classifier layer and the training
+dataset, split and revision. :func:`load_model` rebuilds a model from it through the registry, never by
+unpickling anything.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+from zoo.hub.errors import ContractMismatchError, IntegrityError, WeightsNotFoundError
+
+__all__ = ["WEIGHTS_NAME", "CONFIG_NAME", "CARD_NAME", "META_KEYS", "load_weights", "model_config", "save_model",
+           "read_config"]
+
+WEIGHTS_NAME, CONFIG_NAME, CARD_NAME = "model.safetensors", "config.json", "README.md"
+#: config.json keys that describe the weight rather than construct the model.
+META_KEYS = ("arch", "name", "family", "encoding", "dataset", "split", "data_revision", "classifier",
+             "genozoo_version")
+
+
+def _weights_in(path: Path) -> Path:
+    return path / WEIGHTS_NAME if path.is_dir() else path
+
+
+def _read_state(path: Path) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise IntegrityError(f"{path} is not a readable safetensors file ({err}); it is truncated or corrupt, "
+                             f"replace it") from err
+
+
+def load_weights(model, path: str | Path, *, skip_prefixes: tuple[str, ...] = (),
+                 skip_shape_mismatch: bool = False) -> list[str]:
+    """Load ``model.safetensors`` (a file or a folder holding one) into ``model``, strictly.
+
+    Keys under ``skip_prefixes`` (a replaced classifier head) are not loaded; with ``skip_shape_mismatch``, keys
+    whose shapes differ (length-dependent layers after a ``seq_len`` change) are not either. Returns the skipped
+    keys; any other missing, unexpected or mis-shaped key raises :class:`ContractMismatchError`.
+    """
+    path = _weights_in(Path(path))
+    if not path.is_file():
+        raise WeightsNotFoundError(f"no weights at {str(path)!r}; pass a model.safetensors file or a model folder")
+    state, own = _read_state(path), model.state_dict()
+    skipped = sorted(k for k in own if k.startswith(skip_prefixes))
+    bad = []
+    for k, v in own.items():
+        if k in skipped:
+            continue
+        if k not in state:
+            bad.append(f"{k} is missing from the file")
+        elif tuple(state[k].shape) != tuple(v.shape):
+            if skip_shape_mismatch:
+                skipped.append(k)
+            else:
+                bad.append(f"{k} has shape {tuple(state[k].shape)} in the file but {tuple(v.shape)} in the model")
+    bad += [f"{k} is in the file but not in the model" for k in state if k not in own]
+    if bad:
+        more = f" (and {len(bad) - 2} more)" if len(bad) > 2 else ""
+        raise ContractMismatchError(f"the weights in {path} do not fit {getattr(model, 'arch', '') or type(model).__name__}"
+                                    f" as built: {'; '.join(bad[:2])}{more}; check num_classes, seq_len and the "
+                                    f"architecture")
+    model.load_state_dict({k: v for k, v in state.items() if k not in skipped}, strict=False)
+    return sorted(skipped)
+
+
+# -------------------------------------------------------------------------------------- model folders
+def model_config(model, cfg=None, *, dataset: str | None = None, split: str | None = None,
+                 data_revision: str | None = None) -> dict[str, Any]:
+    """config.json of a model: its constructor arguments plus architecture, input contract and training data
+    (from the arguments, else the published record ``cfg``, else ``model.pretrained_cfg``)."""
+    import zoo
+    from zoo.registry import model_family
+
+    cfg = cfg if cfg is not None else getattr(model, "pretrained_cfg", None)
+    arch = getattr(model, "arch", "") or (cfg.arch if cfg is not None else "")
+    if not arch:
+        raise ContractMismatchError("the model has no architecture name (model.arch); build it with "
+                                    "zoo.create_model so config.json can name it")
+    ctor = dict(getattr(model, "_hub_mixin_config", None) or {})
+    clash = sorted(set(ctor) & set(META_KEYS))
+    if clash:
+        raise ValueError(f"{type(model).__name__} has constructor argument(s) {clash} named like genozoo metadata")
+    ctor.update(num_classes=model.num_classes, seq_len=model.seq_len, label_names=list(model.label_names))
+    meta = {"arch": arch, "name": cfg.name if cfg is not None else None, "family": model_family(arch),
+            "encoding": model.encoding.to_dict(), "classifier": getattr(model, "classifier", "head"),
+            "dataset": dataset if dataset is not None else (cfg.dataset if cfg is not None else None),
+            "split": split if split is not None else (cfg.split if cfg is not None else None),
+            "data_revision": data_revision if data_revision is not None else
+            (cfg.data_revision if cfg is not None else None),
+            "genozoo_version": zoo.__version__}
+    return {**ctor, **meta}
+
+
+def _family_io(family: str) -> tuple[Callable | None, Callable | None]:
+    """Family-specific save/load hooks. DISPATCH POINT: the transformer family saves and loads through
+    ``transformers`` (so its folders load without genozoo) when :mod:`zoo.models.transformer` provides
+    ``save_transformers(model, directory)`` and ``load_transformers(directory) -> model``."""
+    if family == "transformer":
+        import zoo.models.transformer as tm
+
+        return getattr(tm, "save_transformers", None), getattr(tm, "load_transformers", None)
+    return None, None
+
+
+def save_model(model, directory: str | Path, cfg=None, *, dataset: str | None = None, split: str | None = None,
+               data_revision: str | None = None, card: bool = True) -> Path:
+    """Write ``model.safetensors``, ``config.json`` and (``card=True``) ``README.md`` into ``directory``.
+
+    The files are written into a temporary sibling folder first and moved in one by one with ``os.replace``, so a
+    crash never leaves a half-written file; other files in ``directory`` are kept.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    config = model_config(model, cfg, dataset=dataset, split=split, data_revision=data_revision)
+    tmp = directory.parent / f".{directory.name}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        if card:
+            from zoo.cards import render_model_card
+
+            (tmp / CARD_NAME).write_text(render_model_card(config, cfg), encoding="utf-8")
+        save_hook, _ = _family_io(config["family"])
+        if save_hook is not None:
+            save_hook(model, tmp)
+            merged = {**json.loads((tmp / CONFIG_NAME).read_text()), **config}
+            (tmp / CONFIG_NAME).write_text(json.dumps(merged, indent=2, sort_keys=True))
+        else:
+            model.save_pretrained(tmp, config=config)  # mixin: safetensors + config.json (+ its card if none)
+        if not card:
+            (tmp / CARD_NAME).unlink(missing_ok=True)
+        for f in sorted(tmp.iterdir()):
+            os.replace(f, directory / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return directory
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ContractMismatchError(f"{path} is not a readable JSON config ({err}); re-save the model") from err
+    if not isinstance(config, dict):
+        raise ContractMismatchError(f"{path} does not hold a JSON object; re-save the model")
+    return config

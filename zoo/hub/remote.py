@@ -1,0 +1,136 @@
+"""Publishing to and fetching from the Hugging Face Hub: model folders and benchmark datasets.
+
+:func:`push` uploads a model folder (checked first: it must build and load strictly, and its card must parse) to a
+model repo in one commit, on ``main`` or on a branch; :func:`pull` fetches a model repo into the Hugging Face cache
+(or a folder), verifies the weights against the sha256 the Hub reports and checks the model builds.
+:func:`push_dataset` uploads a ``datasets.DatasetDict`` as parquet files with a dataset card (no loading script),
+:func:`pull_dataset` loads one back. All of them speak to ``HF_ENDPOINT`` through the unmodified
+``huggingface_hub`` client; the tests run them against a loopback server (``tests/hubserver.py``).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from zoo.hub.errors import HubError, WeightsNotFoundError, hub_errors
+from zoo.hub.folders import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
+from zoo.hub.resolve import download_model, load_model
+
+__all__ = ["push", "pull", "push_dataset", "pull_dataset"]
+
+#: Files of a model folder that are published: weights, config, card and small JSON side files (e.g. reference
+#: predictions). Hidden and temporary files never are.
+MODEL_PATTERNS = [WEIGHTS_NAME, CONFIG_NAME, CARD_NAME, "*.json"]
+
+
+def _require_token() -> None:
+    from huggingface_hub import get_token
+
+    if not get_token():
+        raise HubError("no Hugging Face token found; run `hf auth login` or set HF_TOKEN to a token with write access")
+
+
+def _check_card(path: Path, kind: str = "model") -> None:
+    from huggingface_hub import DatasetCard, ModelCard
+
+    try:
+        (ModelCard if kind == "model" else DatasetCard).load(path)
+    except Exception as err:  # noqa: BLE001 - any parse failure means the card is broken
+        raise HubError(f"the card {path} does not parse ({err}); re-render it with `genozoo card`") from err
+
+
+def push(model_dir: str | Path, repo_id: str, *, private: bool = False, revision: str | None = None,
+         commit_message: str | None = None) -> str:
+    """Upload a model folder to the Hub model repo ``repo_id`` (created if missing, ``private`` if asked) on
+    branch ``revision`` (created from ``main`` if missing). Returns the commit URL."""
+    from huggingface_hub import HfApi
+
+    folder = Path(model_dir)
+    for name in (WEIGHTS_NAME, CONFIG_NAME, CARD_NAME):
+        if not (folder / name).is_file():
+            raise WeightsNotFoundError(f"{folder} has no {name}; save the model with zoo.hub.save_model (or "
+                                       f"`genozoo card {folder}` for a missing card) before pushing")
+    load_model(folder)  # refuse to publish a folder that does not build and load strictly
+    _check_card(folder / CARD_NAME)
+    _require_token()
+    api = HfApi()
+    with hub_errors(repo_id, revision=revision):
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        if revision and revision != "main":
+            api.create_branch(repo_id, branch=revision, exist_ok=True)
+        commit = api.upload_folder(repo_id=repo_id, folder_path=folder, revision=revision,
+                                   allow_patterns=MODEL_PATTERNS, ignore_patterns=[".*", "*.tmp"],
+                                   commit_message=commit_message or f"Upload {folder.name} with genozoo")
+    return str(commit)
+
+
+def pull(repo_id: str, revision: str | None = None, local_dir: str | Path | None = None) -> Path:
+    """Fetch a model repo into the Hugging Face cache (and copy it to ``local_dir`` when given), check that the
+    model builds and its weights load, and return the folder. Works offline from the cache."""
+    from huggingface_hub import HfApi, constants, hf_hub_download
+    from huggingface_hub import errors as e
+
+    folder = download_model(repo_id, revision)
+    extra = [CARD_NAME]
+    if not constants.HF_HUB_OFFLINE:
+        with hub_errors(repo_id, revision=revision):
+            files = HfApi().list_repo_files(repo_id, revision=revision)
+        extra = [f for f in files if (f == CARD_NAME or f.endswith(".json")) and "/" not in f
+                 and f != CONFIG_NAME]
+    for name in extra:
+        try:
+            with hub_errors(repo_id, name, revision):
+                hf_hub_download(repo_id, name, revision=revision)
+        except WeightsNotFoundError:
+            continue  # a repo without a card still loads
+        except HubError as err:
+            if not isinstance(err.__cause__, e.LocalEntryNotFoundError):
+                raise
+    load_model(folder)
+    if local_dir is None:
+        return folder
+    target = Path(local_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    for f in sorted(folder.iterdir()):
+        tmp = target / f".{f.name}.{os.getpid()}.tmp"
+        shutil.copyfile(f, tmp)  # copies the blob behind the cache's symlink
+        os.replace(tmp, target / f.name)
+    return target
+
+
+def push_dataset(dataset_dict: Any, repo_id: str, card_text: str | None = None, *, private: bool = False,
+                 revision: str | None = None, commit_message: str | None = None) -> str:
+    """Upload a ``datasets.DatasetDict`` to the Hub dataset repo ``repo_id`` as parquet shards, with
+    ``card_text`` (a dataset card: YAML front matter + Markdown) as README.md. ``datasets`` adds the
+    ``dataset_info`` and ``configs`` metadata to the card, so ``load_dataset(repo_id)`` needs no loading script.
+    Returns the URL of the data commit."""
+    from huggingface_hub import DatasetCard, HfApi
+
+    _require_token()
+    if card_text is not None:
+        try:
+            DatasetCard(card_text)
+        except Exception as err:  # noqa: BLE001
+            raise HubError(f"the dataset card for {repo_id!r} does not parse ({err}); fix its YAML header") from err
+    api = HfApi()
+    with hub_errors(repo_id, revision=revision, repo_type="dataset"):
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        if revision and revision != "main":
+            api.create_branch(repo_id, repo_type="dataset", branch=revision, exist_ok=True)
+        if card_text is not None:
+            # The card goes first: datasets' push_to_hub keeps an existing README and merges its metadata into it.
+            api.upload_file(path_or_fileobj=card_text.encode("utf-8"), path_in_repo=CARD_NAME, repo_id=repo_id,
+                            repo_type="dataset", revision=revision, commit_message="Add dataset card")
+        commit = dataset_dict.push_to_hub(repo_id, private=private, revision=revision,
+                                          commit_message=commit_message or "Upload benchmark with genozoo")
+    return str(getattr(commit, "commit_url", commit))
+
+
+def pull_dataset(repo_id: str, revision: str | None = None):
+    """Load a dataset repo pushed by :func:`push_dataset` back as a ``datasets.DatasetDict``."""
+    import datasets
+
+    with hub_errors(repo_id, revision=revision, repo_type="dataset"):
+        return datasets.load_dataset(repo_id, revision=revision)

@@ -1,0 +1,211 @@
+"""Where published weights come from: an explicit path, the bundled ``hub/`` folder, or the Hugging Face Hub.
+
+:func:`load_pretrained` is what ``zoo.create_model("arch.tag", pretrained=True)`` calls. It looks for
+``model.safetensors`` in this order: an explicit ``checkpoint_path``; the bundled folder ``hub/<org>/<arch>.<tag>/``
+of the repository (or ``$GENOZOO_HUB_DIR/<org>/<arch>.<tag>/``); the Hub repo ``<org>/<arch>.<tag>`` (the record's
+``hub_id``, else ``$GENOZOO_HUB_ORG``, default ``genozoo``) through ``hf_hub_download`` and its cache, at the
+record's pinned revision. The file's sha256 is checked against the record wherever it came from, so a bundled,
+cached or downloaded file that was truncated or altered is refused (and evicted from the cache). With
+``HF_HUB_OFFLINE=1`` the cache and the bundle are used and nothing is fetched.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+from zoo.hub.errors import (ContractMismatchError, IntegrityError, UnknownArchitectureError, WeightsNotFoundError,
+                            hub_errors)
+from zoo.hub.folders import (CONFIG_NAME, META_KEYS, WEIGHTS_NAME, _family_io, _weights_in, load_weights,
+                             read_config)
+
+__all__ = ["DEFAULT_ORG", "hub_org", "hub_dir", "repo_id_for", "sha256_file", "download_model",
+           "resolve_pretrained", "load_pretrained", "load_model"]
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ORG = "genozoo"
+
+
+# ------------------------------------------------------------------------------------------- locations
+def hub_org() -> str:
+    """The Hub organization of published weights: ``$GENOZOO_HUB_ORG`` or ``genozoo``."""
+    return os.environ.get("GENOZOO_HUB_ORG") or DEFAULT_ORG
+
+
+def hub_dir() -> Path:
+    """The bundled local hub: ``$GENOZOO_HUB_DIR`` or the repository's ``hub/`` folder."""
+    return Path(os.environ.get("GENOZOO_HUB_DIR") or ROOT / "hub")
+
+
+def repo_id_for(cfg) -> str:
+    """The Hub repo id of a published weight: its recorded ``hub_id`` or ``<org>/<arch>.<tag>``."""
+    return cfg.hub_id or f"{hub_org()}/{cfg.name}"
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _is_repo_id(s: str) -> bool:
+    parts = s.split("/")
+    return len(parts) == 2 and all(parts) and not s.startswith((".", "~")) and not Path(s).exists()
+
+
+def _cache_folder(repo_id: str, repo_type: str = "model") -> Path:
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE) / f"{repo_type}s--{repo_id.replace('/', '--')}"
+
+
+def _drop_partial(repo_id: str, repo_type: str = "model") -> None:
+    """Remove interrupted downloads (``*.incomplete`` blobs) of a repo from the cache."""
+    for p in (_cache_folder(repo_id, repo_type) / "blobs").glob("*.incomplete"):
+        p.unlink(missing_ok=True)
+
+
+def _evict(path: Path) -> None:
+    """Remove a cached file: its snapshot link and the blob it points to."""
+    blob = path.resolve()
+    path.unlink(missing_ok=True)
+    if blob != path and "blobs" in blob.parts:
+        blob.unlink(missing_ok=True)
+
+
+def download_model(repo_id: str, revision: str | None = None,
+                   filenames: tuple[str, ...] = (CONFIG_NAME, WEIGHTS_NAME)) -> Path:
+    """Fetch ``filenames`` of a Hub model repo into the Hugging Face cache; return the snapshot folder.
+
+    The weights are checked against the sha256 the Hub reports for the LFS object (the cache names blobs by it);
+    a truncated or altered file is removed from the cache and refused.
+    """
+    from huggingface_hub import hf_hub_download
+
+    paths: dict[str, Path] = {}
+    for name in filenames:
+        try:
+            with hub_errors(repo_id, name, revision):
+                paths[name] = Path(hf_hub_download(repo_id, name, revision=revision))
+        finally:
+            _drop_partial(repo_id)
+    weights = paths.get(WEIGHTS_NAME)
+    if weights is not None:
+        etag = weights.resolve().name
+        if len(etag) == 64 and all(c in "0123456789abcdef" for c in etag) and sha256_file(weights) != etag:
+            _evict(weights)
+            raise IntegrityError(f"{WEIGHTS_NAME} of {repo_id!r} does not match the sha256 the Hub reports (a "
+                                 f"truncated or altered download); it was removed from the cache, try again")
+    return next(iter(paths.values())).parent
+
+
+# ---------------------------------------------------------------------------------------- resolution
+def resolve_pretrained(cfg, checkpoint_path: str | Path | None = None) -> tuple[Path, str]:
+    """Where the weights of a published record come from: ``(path of model.safetensors, source)`` with source
+    ``"path"`` (explicit), ``"bundle"`` (``hub/`` or ``$GENOZOO_HUB_DIR``) or ``"hub"`` (the Hugging Face cache).
+    The file's sha256 is verified against ``cfg.sha256`` when the record has one."""
+    if checkpoint_path is not None:
+        path, source = _weights_in(Path(checkpoint_path)), "path"
+        if not path.is_file():
+            raise WeightsNotFoundError(f"checkpoint {str(checkpoint_path)!r} is neither a model.safetensors file "
+                                       f"nor a folder holding one")
+    else:
+        repo_id = repo_id_for(cfg)
+        bundled = hub_dir() / repo_id / WEIGHTS_NAME
+        if bundled.is_file():
+            path, source = bundled, "bundle"
+        else:
+            path, source = download_model(repo_id, cfg.revision) / WEIGHTS_NAME, "hub"
+    if cfg.sha256 and sha256_file(path) != cfg.sha256:
+        if source == "hub":
+            _evict(path)
+            fix = "it was removed from the cache; try again, and report it if it persists"
+        elif source == "bundle":
+            fix = "restore the bundled file (git checkout -- hub/) or delete it to fetch from the Hub"
+        else:
+            fix = "it is not the published file (truncated, altered or another weight); pass the right file"
+        raise IntegrityError(f"{path} does not match the sha256 recorded for {cfg.name} ({cfg.sha256[:12]}...); "
+                             f"{fix}")
+    return path, source
+
+
+def load_pretrained(cfg, builder: Callable[..., Any], args: dict[str, Any],
+                    checkpoint_path: str | Path | None = None):
+    """Build ``builder(**args)`` and load the published weights of ``cfg`` (see the module docstring for where
+    they are looked up). A different ``num_classes`` leaves the classifier fresh (fine-tuning); a different
+    ``seq_len`` leaves the length-dependent layers whose shapes changed fresh. Both are reported as a warning and
+    in ``model.skipped_weights``."""
+    path, source = resolve_pretrained(cfg, checkpoint_path)
+    config_path = path.with_name(CONFIG_NAME)
+    if config_path.is_file():
+        saved = read_config(config_path)
+        if saved.get("arch", cfg.arch) != cfg.arch:
+            raise ContractMismatchError(f"{config_path} is for architecture {saved['arch']!r}, not {cfg.arch!r}; "
+                                        f"pass the folder of a {cfg.name} weight")
+    model = builder(**args)
+    model.arch = cfg.arch
+    new_head = int(args.get("num_classes", cfg.num_classes)) != cfg.num_classes
+    new_len = int(args.get("seq_len", cfg.seq_len)) != cfg.seq_len
+    prefix = (getattr(model, "classifier", None) or cfg.classifier) + "."
+    skipped = load_weights(model, path, skip_prefixes=(prefix,) if new_head else (), skip_shape_mismatch=new_len)
+    if skipped:
+        warnings.warn(f"{cfg.name}: {len(skipped)} tensor(s) not loaded and left freshly initialized "
+                      f"({', '.join(skipped)}) because {'num_classes' if new_head else 'seq_len'} changed",
+                      stacklevel=3)
+    model.skipped_weights = skipped
+    model.pretrained_cfg = cfg
+    model.weights_source = source
+    return model.eval()
+
+
+def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_location: str = "cpu"):
+    """Build a model from a model folder or Hub repo (``ORG/NAME``, at ``revision``): the architecture named in
+    config.json comes from the registry, built from the saved constructor arguments; the weights load strictly
+    and the input contract (``encoding``) must match the one the built model declares."""
+    from zoo.registry import model_entrypoint, UnknownModelError
+
+    src = Path(dir_or_repo_id)
+    if src.is_dir():
+        folder = src
+    elif isinstance(dir_or_repo_id, str) and _is_repo_id(dir_or_repo_id):
+        folder = download_model(dir_or_repo_id, revision)
+    else:
+        raise WeightsNotFoundError(f"{str(dir_or_repo_id)!r} is neither a model folder nor a Hub repo id "
+                                   f"(ORG/NAME)")
+    if not (folder / CONFIG_NAME).is_file():
+        raise WeightsNotFoundError(f"{folder} has no {CONFIG_NAME}; it is not a saved genozoo model folder")
+    config = read_config(folder / CONFIG_NAME)
+    arch = config.get("arch")
+    if not arch:
+        raise ContractMismatchError(f"{folder / CONFIG_NAME} names no architecture ('arch'); it was not saved by "
+                                    f"genozoo (use zoo.hub.save_model)")
+    try:
+        builder = model_entrypoint(arch)
+    except UnknownModelError as err:
+        raise UnknownArchitectureError(f"{folder / CONFIG_NAME} names architecture {arch!r}, which this genozoo "
+                                       f"does not have; upgrade genozoo or check the file") from err
+    _, load_hook = _family_io(config.get("family", ""))
+    if load_hook is not None:
+        model = load_hook(folder)
+    else:
+        ctor = {k: v for k, v in config.items() if k not in META_KEYS}
+        try:
+            model = builder(**ctor)
+        except (TypeError, ValueError) as err:
+            raise ContractMismatchError(f"the arguments in {folder / CONFIG_NAME} do not build {arch!r} ({err}); "
+                                        f"re-save the model with this genozoo") from err
+        load_weights(model, folder)
+    if "encoding" in config and model.encoding.to_dict() != config["encoding"]:
+        raise ContractMismatchError(f"{folder / CONFIG_NAME} declares input encoding {config['encoding']} but "
+                                    f"{arch!r} built from it expects {model.encoding.to_dict()}; re-save the model")
+    model.arch = arch
+    if config.get("name"):
+        from zoo.registry import is_model, pretrained_cfg
+
+        if is_model(config["name"]):
+            model.pretrained_cfg = pretrained_cfg(config["name"])
+    return model.to(map_location).eval()
