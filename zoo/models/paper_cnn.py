@@ -24,6 +24,9 @@ Findings from reading the original Keras code where PAPER.md's table is terse:
 
 Flatten follows the Keras channel-last order (``H, W, C``) so Keras weights map onto these layers by transposition
 alone. Initialization follows Keras defaults (:func:`keras_init_`), so training starts where the study's did.
+Checked once against Keras 3.15 / TensorFlow 2.21 (not in the test suite, which has no TensorFlow): with the
+random weights (biases and BatchNorm statistics included) of Keras models of the same layers copied in, the
+inference probabilities of all 13 ports agree within 1.2e-7 on the three geometries.
 """
 from __future__ import annotations
 
