@@ -1,0 +1,189 @@
+"""zoo.engine / zoo.checkpoint: training improves a tiny model, resume is exact (in process and after SIGKILL),
+early stopping restores the best epoch, checkpoints load without pickle."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine_tiny import TinyCNN, tiny_benchmark
+from zoo import checkpoint as ckpt
+from zoo.engine import TrainConfig, evaluate, fit, prepare, seed_everything
+from zoo.errors import UserError
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return tiny_benchmark(n=240, length=40)
+
+
+def _model(seed=0, **kw):
+    seed_everything(seed)
+    return TinyCNN(seq_len=40, **kw)
+
+
+def test_fit_improves_loss_and_keeps_best_epoch(ds):
+    model = _model()
+    before = evaluate(model, ds["validation"]).loss
+    result = fit(model, ds["train"], ds["validation"], TrainConfig(epochs=6, lr=1e-2, quiet=True))
+    after = evaluate(model, ds["validation"])
+    assert after.loss < before - 0.05, (before, after.loss)
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    val_losses = [h["val_loss"] for h in result.history]
+    assert result.best_epoch == 1 + val_losses.index(min(val_losses))
+    # The weights left in the model are the best epoch's: they reproduce its validation loss.
+    assert after.loss == pytest.approx(min(val_losses), abs=1e-6)
+    assert after.metrics["accuracy"] > 0.6 and len(result.history) == 6
+
+
+class Crash(RuntimeError):
+    pass
+
+
+CONFIGS = {
+    "adam": dict(epochs=5, lr=1e-2),
+    "sgd_cosine_clip_weights": dict(epochs=5, lr=5e-2, optimizer="sgd", momentum=0.9, schedule="cosine",
+                                    warmup_epochs=1, clip_grad_norm=1.0, class_weights="balanced",
+                                    weight_decay=1e-4),
+}
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_resume_after_crash_matches_uninterrupted(ds, tmp_path, name):
+    cfg = TrainConfig(quiet=True, **CONFIGS[name])
+
+    def train(run_dir, crash_at=None, resume=False):
+        model = _model()
+
+        def hook(epoch, record):
+            if epoch == crash_at:
+                raise Crash(epoch)
+
+        return model, fit(model, ds["train"], ds["validation"], cfg, run_dir=run_dir, resume=resume,
+                          on_epoch_end=hook)
+
+    full_model, full = train(tmp_path / "full")
+    with pytest.raises(Crash):
+        train(tmp_path / "cut", crash_at=2)
+    assert ckpt.latest_checkpoint(tmp_path / "cut").name == "epoch-0002"
+    model, resumed = train(tmp_path / "cut", resume=True)
+    assert resumed.resumed_from == 2 and resumed.epochs_run == cfg.epochs
+    a, b = full_model.state_dict(), model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
+    assert strip(full.history) == strip(resumed.history)
+    assert full.best_epoch == resumed.best_epoch
+    if name.startswith("sgd"):  # the cosine schedule ran its course across the interruption
+        lrs = [r["lr"] for r in resumed.history]
+        assert lrs == sorted(lrs, reverse=True) and lrs[-1] < 1e-6
+    # The per-epoch log on disk holds every epoch once.
+    log = json.loads((tmp_path / "cut" / "epochs.json").read_text())
+    assert [r["epoch"] for r in log] == list(range(1, cfg.epochs + 1))
+
+
+def test_checkpoint_files_load_without_pickle(ds, tmp_path):
+    model = _model()
+    fit(model, ds["train"], ds["validation"], TrainConfig(epochs=2, quiet=True), run_dir=tmp_path)
+    path = ckpt.latest_checkpoint(tmp_path)
+    optim = torch.load(path / "optim.pt", weights_only=True)
+    rng = torch.load(path / "rng-rank0.pt", weights_only=True)
+    assert "state" in optim["optimizer"] and isinstance(rng["torch"], torch.Tensor)
+    weights = ckpt.load_weights(path / "best.safetensors")
+    assert set(weights) == set(model.state_dict())  # BatchNorm buffers included
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["LATEST", "epoch-0002"]
+
+
+def test_early_stopping_restores_best(ds, tmp_path):
+    model = _model()
+    # A min_delta no epoch can beat: epoch 1 stays the best, training stops after `patience` more epochs.
+    cfg = TrainConfig(epochs=20, lr=1e-2, patience=2, min_delta=10.0, quiet=True)
+    result = fit(model, ds["train"], ds["validation"], cfg, run_dir=tmp_path)
+    assert result.stopped_early and result.epochs_run == 3 and result.best_epoch == 1
+    best = ckpt.load_weights(ckpt.latest_checkpoint(tmp_path) / "best.safetensors")
+    assert all(torch.equal(v, best[k]) for k, v in model.state_dict().items())
+
+
+def test_config_errors_are_user_errors(ds):
+    with pytest.raises(UserError, match="optimizer"):
+        TrainConfig(optimizer="lbfgs")
+    with pytest.raises(UserError, match="class_weights"):
+        fit(_model(), ds["train"], ds["validation"], TrainConfig(epochs=1, class_weights=[1.0], quiet=True))
+    data = prepare({"sequence": ["ACGT" * 10, "ACGT" * 10], "label": [0, 5]}, _model().encoding)
+    with pytest.raises(UserError, match="labels must lie"):
+        fit(_model(), data, data, TrainConfig(epochs=1, quiet=True))
+
+
+SCRIPT = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+import torch
+torch.set_num_threads(1)
+import engine_tiny  # registers _tiny_cnn
+import zoo.checkpoint as ckpt
+die_at = os.environ.get("GZ_DIE_WRITING")
+if die_at:  # SIGKILL in the middle of writing that epoch's checkpoint (after its model.safetensors)
+    original = ckpt.save_weights
+    def save_weights(state, path, metadata=None):
+        if path.parent.name == f".epoch-{{int(die_at):04d}}.tmp" and path.name == "best.safetensors":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(state, path, metadata)
+    ckpt.save_weights = save_weights
+from zoo.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def write_script(tmp_path: Path) -> Path:
+    script = tmp_path / "genozoo_tiny.py"
+    script.write_text(SCRIPT.format(tests=str(TESTS)))
+    return script
+
+
+def test_resume_after_sigkill_matches_uninterrupted(ds, tmp_path):
+    from zoo.recipes import load_recipe, run
+
+    data_dir = tmp_path / "tiny"
+    ds.save_to_disk(str(data_dir))
+    args = ["train", "--arch", "_tiny_cnn", "--dataset", str(data_dir), "--seed", "0", "--quiet",
+            "--epochs=5", "--lr=0.01", "--batch_size=16"]
+    script = write_script(tmp_path)
+    env = {**os.environ, "GZ_DIE_WRITING": "3", "OMP_NUM_THREADS": "1"}
+    killed = subprocess.run([sys.executable, str(script), *args, "--out", str(tmp_path / "cut")], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    run_dir = tmp_path / "cut" / "_tiny_cnn.tiny" / "seed0"
+    assert ckpt.latest_checkpoint(run_dir).name == "epoch-0002"  # epoch 3's half-written checkpoint is ignored
+    assert not (run_dir / "metrics.json").exists()
+    env.pop("GZ_DIE_WRITING")
+    resumed = subprocess.run([sys.executable, str(script), *args, "--out", str(tmp_path / "cut"), "--resume"],
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "best epoch" in resumed.stdout
+    # The uninterrupted reference, in this process.
+    recipe = load_recipe(None, ["--epochs=5", "--lr=0.01", "--batch_size=16", "--quiet=true"], arch="_tiny_cnn",
+                         dataset=str(data_dir))
+    reference = run(recipe, 0, tmp_path / "full")
+    got = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("train_seconds",):
+        got.pop(key), reference.pop(key)
+    assert got == reference
+    a = ckpt.load_weights(run_dir / "model.safetensors")
+    b = ckpt.load_weights(tmp_path / "full" / "_tiny_cnn.tiny" / "seed0" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in b)
+    assert json.loads((run_dir / "run.json").read_text())["resumed_from_epoch"] == 2
+    assert not list((run_dir / "checkpoints").glob(".*tmp"))  # the leftover was replaced, not kept
+
+
+def test_train_cli_rejects_unknown_key(tmp_path, capsys):
+    from zoo.cli import main
+
+    assert main(["train", "--arch", "_tiny_cnn", "--dataset", str(tmp_path), "--epoch=3"]) == 2
+    assert "unknown recipe key 'epoch'" in capsys.readouterr().err
+    assert main(["train", "--arch", "_tiny_cnn", "--dataset", str(tmp_path), "--lr", "3"]) == 2
+    assert "--key=value" in capsys.readouterr().err

@@ -1,0 +1,147 @@
+"""``genozoo train``, ``genozoo evaluate`` and ``genozoo benchmark``: parse, then call zoo.recipes / zoo.grid.
+
+Free ``--key=value`` arguments override recipe keys (``--epochs=5 --lr=3e-4 --model_args.dropout=0.2``); an
+unknown key fails. Every command runs unchanged under ``torchrun --nproc_per_node=N`` (DistributedDataParallel).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+RECIPE_HELP = ("Free --key=value arguments override recipe keys, e.g. --epochs=5 --lr=3e-4 --batch_size=64 "
+               "--patience=null --model_args.dropout=0.2; an unknown key is an error. Keys: see train/README.md.")
+
+
+def _recipe_path(ref: str) -> Path:
+    """A recipe file, or a published name (``arch.tag``) looked up in train/recipes/."""
+    from zoo.errors import UserError
+    from zoo.grid import RECIPES_DIR
+
+    path = Path(ref)
+    if path.is_file():
+        return path
+    candidate = RECIPES_DIR / f"{ref}.yaml"
+    if candidate.is_file():
+        return candidate
+    raise UserError(f"recipe {ref!r} is neither a file nor a name in {RECIPES_DIR}; give a YAML path or "
+                    f"--arch and --dataset")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from zoo.engine import distributed_context
+    from zoo.errors import UserError
+    from zoo.recipes import load_recipe, parse_overrides, run, run_dir_for
+
+    overrides = parse_overrides(getattr(args, "overrides", []))  # first: a malformed override is the error
+    base = {k: v for k, v in (("arch", args.arch), ("dataset", args.dataset), ("source", args.source)) if v}
+    if args.quiet:
+        base["quiet"] = True
+    if args.recipe:
+        recipe = load_recipe(_recipe_path(args.recipe), base | overrides)
+    elif args.arch and args.dataset:
+        recipe = load_recipe(None, overrides, **base)
+    else:
+        raise UserError("give a RECIPE, or both --arch and --dataset")
+    seeds = [args.seed] if args.seed is not None else recipe.seeds
+    rank, _, _ = distributed_context()
+    for seed in seeds:
+        metrics = run(recipe, seed, args.out, resume=args.resume)
+        if rank == 0:
+            test = metrics.get("test", metrics.get("validation", {}))
+            shown = " ".join(f"{k} {v:.4f}" for k, v in test.items())
+            print(f"{recipe.name} seed {seed}: best epoch {metrics['best_epoch']} | test {shown}")
+            print(f"  run folder: {run_dir_for(recipe, seed, args.out)}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from zoo.recipes import evaluate_model
+
+    result = evaluate_model(args.model, args.dataset, args.split, source=args.source,
+                            batch_size=args.batch_size, device=args.device)
+    text = json.dumps(result, indent=1)
+    if args.output:
+        from zoo.checkpoint import atomic_write_text
+
+        atomic_write_text(args.output, text + "\n")
+    print(text)
+    return 0
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from zoo.grid import benchmark, summarize
+
+    if args.summarize_only:
+        summary = summarize(args.out, figures=not args.no_figures)
+    else:
+        datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
+        summary = benchmark(args.archs, datasets, args.seeds, out_dir=args.out, recipes_dir=args.recipes,
+                            overrides=list(getattr(args, "overrides", [])) + (["--quiet=true"] if args.quiet
+                                                                             else []),
+                            quiet=args.quiet, figures=not args.no_figures)
+    print(f"{summary['rows']} finished runs -> {summary['results']}, {summary['leaderboard']}")
+    for fig in summary.get("figures", []):
+        print(f"  figure: {fig}")
+    for f in summary.get("failures", []):
+        print(f"  FAILED {f['cell']}: {f['error']}")
+    return 1 if summary.get("failures") else 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train", allow_abbrev=False, help="train a model from a recipe (or --arch/--dataset)",
+        description="Train one architecture on one dataset, every seed of the recipe (or --seed), each into its "
+                    "run folder OUT/<arch>.<tag>/seed<S>/ (resolved recipe, run.json with git commit and package "
+                    "versions, per-epoch log, metrics.json, model.safetensors). Under torchrun it trains with "
+                    "DistributedDataParallel.",
+        epilog=RECIPE_HELP + " Examples: genozoo train train/recipes/cnn_zeng_2_conv2d.splice.yaml --epochs=5; "
+               "genozoo train --arch deepram_recurrent_onehot --dataset splice")
+    p.add_argument("recipe", nargs="?", help="a recipe YAML file, or a published name arch.tag found in "
+                                             "train/recipes/")
+    p.add_argument("--arch", help="architecture to train (without RECIPE: default settings)")
+    p.add_argument("--dataset", help="a zoo.data benchmark name or a data folder (saved DatasetDict, or "
+                                     "train/validation/test CSV files with sequence,label columns)")
+    p.add_argument("--source", help="where zoo.data reads the dataset from (a local folder or URL)")
+    p.add_argument("--seed", type=int, help="train only this seed (default: every seed of the recipe)")
+    p.add_argument("--out", default="runs", help="parent folder of the run folders (default: %(default)s)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its last checkpoint (a finished run is kept as is); "
+                        "ends exactly as an uninterrupted run with the same seed")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    p.set_defaults(func=cmd_train, accepts_overrides=True)
+
+    p = subparsers.add_parser(
+        "evaluate", allow_abbrev=False, help="loss and metrics of a trained model on a dataset split",
+        description="Evaluate a run folder (from genozoo train), or a published model arch.tag, on a dataset "
+                    "split: loss, accuracy, balanced accuracy, macro F1, MCC, AUROC, AUPRC (JSON).")
+    p.add_argument("model", help="a run folder (holding recipe.yaml and model.safetensors) or a published name")
+    p.add_argument("--dataset", required=True, help="a zoo.data benchmark name or a data folder")
+    p.add_argument("--split", default="test", help="which split to score (default: %(default)s)")
+    p.add_argument("--source", help="where zoo.data reads the dataset from")
+    p.add_argument("--batch-size", type=int, default=512, help="evaluation batch size (default: %(default)s)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    p.add_argument("--output", help="also write the JSON to this file")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = subparsers.add_parser(
+        "benchmark", allow_abbrev=False, help="train the arch x dataset x seed grid and write the leaderboard",
+        description="Train every architecture matching --archs on every dataset of --datasets with --seeds seeds, "
+                    "skipping finished cells (re-run the same command to resume), then write OUT/results.csv, "
+                    "OUT/leaderboard.md (mean ± sd, study figures, ranks) and OUT/figures/*.png (ROC and PR "
+                    "curves, training dynamics, overfitting gap, ranks).",
+        epilog=RECIPE_HELP + " Example: genozoo benchmark --archs study --datasets splice --seeds 3")
+    p.add_argument("--archs", default="study",
+                   help="comma-separated shell patterns of architectures; 'study' = the study's 13 "
+                        "(default: %(default)s)")
+    p.add_argument("--datasets", default="splice",
+                   help="comma-separated recipe tags (splice, histone_h3_gue, motif_ctcf: uses "
+                        "train/recipes/<arch>.<tag>.yaml) or data names/folders (default: %(default)s)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per cell (default: %(default)s)")
+    p.add_argument("--out", default="runs/benchmark", help="grid folder (default: %(default)s)")
+    p.add_argument("--recipes", help="folder of recipe YAML files (default: the repository's train/recipes)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    p.add_argument("--summarize-only", action="store_true",
+                   help="train nothing; rebuild results.csv, leaderboard and figures from finished runs in --out")
+    p.set_defaults(func=cmd_benchmark, accepts_overrides=True)

@@ -1,0 +1,411 @@
+"""The training loop: fit a genozoo model on a benchmark split and evaluate it, in one process or under DDP.
+
+Read it top to bottom: a :class:`TrainConfig` dataclass, the data plumbing (sequences are cleaned into a compact
+uint8 code matrix once, and every batch is encoded into the model's own representation, ``model.encoding``, as it
+is drawn), :func:`evaluate`, then :func:`fit`: one loop over epochs with Adam/AdamW/SGD, an optional LR
+schedule, class weights, gradient clipping, mixed precision on GPU, early stopping on the validation loss and the
+best epoch's weights restored at the end. With a ``run_dir`` every epoch ends with an atomic checkpoint
+(:mod:`zoo.checkpoint`) and the epoch log (``epochs.csv``/``epochs.json``); ``resume=True`` continues from the
+checkpoint and ends exactly where an uninterrupted run with the same seed ends. Launched by ``torchrun``, the same
+code trains with DistributedDataParallel (gloo on CPU, nccl on GPU) and computes metrics on the predictions of
+all ranks gathered together.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
+from tqdm.auto import tqdm
+
+from zoo import checkpoint as ckpt
+from zoo.encoding import Encoding, encode_codes, to_codes
+from zoo.errors import UserError
+from zoo.metrics import compute_metrics, format_metrics, gather_predictions
+
+__all__ = ["TrainConfig", "SplitData", "Evaluation", "FitResult", "prepare", "seed_everything",
+           "distributed_context", "resolve_device", "evaluate", "fit"]
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("none", "cosine", "plateau")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Keys that may change between a run and its resume without changing the result.
+RUNTIME_KEYS = ("quiet", "num_workers", "eval_batch_size", "device", "compile")
+_SHOWN = ("loss", "accuracy", "auroc")  # the epoch line; the log has every metric
+
+
+@dataclass
+class TrainConfig:
+    """Everything the loop needs to know; the study's settings are the defaults (Adam 1e-3, 50 epochs, batch 32,
+    best epoch by validation loss)."""
+
+    optimizer: str = "adam"            # adam | adamw | sgd (with momentum)
+    lr: float = 1e-3
+    weight_decay: float = 0.0          # on top of any per-layer L2 the model declares (model.param_groups)
+    momentum: float = 0.9              # sgd only
+    schedule: str = "none"             # none | cosine (per step, after linear warm-up) | plateau (halve on stall)
+    warmup_epochs: int = 0
+    epochs: int = 50
+    batch_size: int = 32
+    eval_batch_size: int = 512
+    patience: int | None = None        # early stopping after this many epochs without a better validation loss
+    min_delta: float = 0.0
+    clip_grad_norm: float | None = None
+    class_weights: str | list[float] | None = None  # None | "balanced" | one weight per class
+    precision: str = "auto"            # auto = bf16 (or fp16) autocast on CUDA, fp32 on CPU
+    compile: bool = False
+    device: str = "auto"
+    num_workers: int = 0
+    seed: int = 0
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        for key, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("precision", PRECISIONS)):
+            if getattr(self, key) not in allowed:
+                raise UserError(f"{key} {getattr(self, key)!r} is not supported; choose one of {', '.join(allowed)}")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise UserError("epochs, batch_size and lr must be positive")
+        if isinstance(self.class_weights, str) and self.class_weights != "balanced":
+            raise UserError(f"class_weights {self.class_weights!r} is not supported; use 'balanced' or a list")
+
+
+# ----------------------------------------------------------------------------------------------- data
+@dataclass
+class SplitData:
+    """One split, cleaned once: codes ``(N, L)`` uint8 (see :func:`zoo.encoding.to_codes`) and labels ``(N,)``."""
+
+    codes: torch.Tensor
+    labels: torch.Tensor
+    ids: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def prepare(split: Any, encoding: Encoding) -> SplitData:
+    """Clean a split with columns ``sequence`` and ``label`` (a ``datasets.Dataset`` or a dict of lists)."""
+    if isinstance(split, SplitData):
+        return split
+    try:
+        seqs, labels = list(split["sequence"]), list(split["label"])
+    except (KeyError, TypeError) as e:
+        raise UserError("a training split needs the columns 'sequence' and 'label'") from e
+    columns = getattr(split, "column_names", None) or list(split)
+    ids = [str(i) for i in split["id"]] if "id" in columns else None
+    codes = to_codes(seqs, encoding.length, pad_mode=encoding.pad_mode, ambiguity=encoding.ambiguity, ids=ids)
+    return SplitData(torch.from_numpy(codes), torch.as_tensor(np.asarray(labels, dtype=np.int64)), ids)
+
+
+class _EncodedBatches(torch.utils.data.Dataset):
+    """Indexed by a list of row numbers (a whole batch): gathers the codes and encodes them in one call."""
+
+    def __init__(self, data: SplitData, encoding: Encoding):
+        self.data, self.encoding = data, encoding
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, rows: list[int]):
+        idx = torch.as_tensor(rows, dtype=torch.long)
+        x = encode_codes(self.data.codes[idx].numpy(), self.encoding)
+        return x, self.data.labels[idx], idx
+
+
+def _loader(data: SplitData, encoding: Encoding, batches: Any, cfg: TrainConfig, generator: torch.Generator):
+    return DataLoader(_EncodedBatches(data, encoding), sampler=batches, batch_size=None,
+                      num_workers=cfg.num_workers, generator=generator, pin_memory=torch.cuda.is_available())
+
+
+def _class_weights(cfg: TrainConfig, labels: torch.Tensor, num_classes: int) -> torch.Tensor | None:
+    if cfg.class_weights is None:
+        return None
+    if cfg.class_weights == "balanced":  # n / (C * count_c), as scikit-learn's compute_class_weight
+        counts = torch.bincount(labels, minlength=num_classes).double().clamp(min=1)
+        return (len(labels) / (num_classes * counts)).float()
+    w = torch.tensor([float(v) for v in cfg.class_weights])
+    if len(w) != num_classes:
+        raise UserError(f"class_weights has {len(w)} values for {num_classes} classes")
+    return w
+
+
+# ---------------------------------------------------------------------------------------- environment
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA), numpy and random; make cuDNN deterministic."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def distributed_context() -> tuple[int, int, int]:
+    """``(rank, world_size, local_rank)``; joins the process group when launched by ``torchrun``."""
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend)
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0"))
+    return 0, 1, 0
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device {name!r} was asked for but CUDA is not available; use --device=cpu")
+    return torch.device(name)
+
+
+def _autocast(cfg: TrainConfig, device: torch.device):
+    """Mixed precision only on CUDA: bf16 where supported, else fp16 (with a grad scaler)."""
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
+    if cfg.precision == "auto" and device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if dtype is None or device.type != "cuda":
+        return contextlib.nullcontext, False
+    return (lambda: torch.autocast("cuda", dtype=dtype)), dtype == torch.float16
+
+
+# ------------------------------------------------------------------------------------------ evaluation
+@dataclass
+class Evaluation:
+    loss: float
+    metrics: dict[str, float]
+    probs: torch.Tensor      # (N, C), rows in split order
+    labels: torch.Tensor     # (N,)
+
+    def as_dict(self) -> dict[str, float]:
+        return {"loss": self.loss, **self.metrics}
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, data: Any, *, batch_size: int = 512, device: torch.device | str = "cpu",
+             class_weights: torch.Tensor | None = None, autocast: Callable = contextlib.nullcontext) -> Evaluation:
+    """Loss and metrics of ``model`` on a split (every rank scores its share; predictions are gathered)."""
+    model = getattr(model, "module", model)
+    device = torch.device(device)
+    data = prepare(data, model.encoding)
+    rank, world = ckpt.rank_world()
+    was_training = model.training
+    model.eval()
+    rows = torch.arange(rank, len(data), world)
+    logits, labels = [], []
+    for chunk in rows.split(batch_size):
+        x = encode_codes(data.codes[chunk].numpy(), model.encoding).to(device)
+        with autocast():
+            logits.append(model(x).float().cpu())
+        labels.append(data.labels[chunk])
+    model.train(was_training)
+    width = model.num_outputs
+    _, logits_all, y = gather_predictions(rows, torch.cat(logits) if logits else torch.zeros(0, width),
+                                          torch.cat(labels) if labels else torch.zeros(0, dtype=torch.long))
+    w = None if class_weights is None else class_weights.cpu()
+    loss = float(model.loss(logits_all, y, weight=w))
+    probs = model.probabilities(logits_all)
+    return Evaluation(loss, compute_metrics(y, probs), probs, y)
+
+
+# ------------------------------------------------------------------------------------------------ fit
+@dataclass
+class FitResult:
+    history: list[dict[str, float]]
+    best_epoch: int
+    best_val_loss: float
+    epochs_run: int
+    stopped_early: bool
+    train_seconds: float
+    resumed_from: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
+    groups = model.param_groups(cfg.weight_decay) if hasattr(model, "param_groups") else \
+        [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": cfg.weight_decay}]
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=cfg.lr)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+
+
+def _scheduler(opt, cfg: TrainConfig, steps_per_epoch: int):
+    if cfg.schedule == "cosine":
+        warm, total = cfg.warmup_epochs * steps_per_epoch, cfg.epochs * steps_per_epoch
+
+        def factor(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+        return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    if cfg.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(1, (cfg.patience or 10) // 3))
+    return None
+
+
+def _write_log(run_dir: Path, history: list[dict]) -> None:
+    ckpt.atomic_write_text(run_dir / "epochs.json", json.dumps(history, indent=1))
+    keys = list(dict.fromkeys(k for rec in history for k in rec))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    ckpt.atomic_write_text(run_dir / "epochs.csv", buf.getvalue())
+
+
+def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *,
+        run_dir: str | Path | None = None, resume: bool = False,
+        on_epoch_end: Callable[[int, dict], None] | None = None) -> FitResult:
+    """Train ``model`` (a :class:`~zoo.models.base.ZooModel`) in place and leave the best epoch's weights in it.
+
+    ``train``/``validation``: splits with ``sequence`` and ``label`` columns. The model must be created after
+    :func:`seed_everything` for a run to be reproducible. ``on_epoch_end(epoch, record)`` is called after each
+    epoch's checkpoint is written (tests use it to simulate a crash).
+    """
+    rank, world, _ = distributed_context()
+    device = resolve_device(cfg.device)
+    show = not cfg.quiet and rank == 0
+    run_dir = Path(run_dir) if run_dir is not None else None
+    if run_dir is not None and rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    enc = model.encoding
+    train_data, val_data = prepare(train, enc), prepare(validation, enc)
+    num_classes = model.num_classes
+    if int(train_data.labels.max()) >= num_classes or int(train_data.labels.min()) < 0:
+        raise UserError(f"labels must lie in 0..{num_classes - 1} for a {num_classes}-class model")
+    weights = _class_weights(cfg, train_data.labels, num_classes)
+    weights_dev = None if weights is None else weights.to(device)
+
+    model.to(device)
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
+                                                        else None)
+    if cfg.compile:
+        net = torch.compile(net)
+    autocast, use_scaler = _autocast(cfg, device)
+    scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+
+    # Each rank sees a disjoint shard, reshuffled every epoch from (seed, epoch) alone: resume needs no sampler state.
+    sampler = DistributedSampler(range(len(train_data)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
+    # A last batch of one example breaks BatchNorm in training mode; drop it only then.
+    drop_last = len(sampler) % cfg.batch_size == 1
+    batches = BatchSampler(sampler, cfg.batch_size, drop_last=drop_last)
+    opt = _optimizer(model, cfg)
+    sched = _scheduler(opt, cfg, len(batches))
+
+    history: list[dict[str, float]] = []
+    best_state, best_epoch, best_loss, bad_epochs, start_epoch = ckpt.state_to_cpu(model), 0, math.inf, 0, 0
+    config_dict = asdict(cfg)
+    torch.manual_seed(cfg.seed + rank)  # dropout differs per rank; the initial weights were drawn before
+    previous = ckpt.latest_checkpoint(run_dir) if (resume and run_dir is not None) else None
+    if previous is not None:
+        saved = ckpt.load_checkpoint(previous)
+        s = saved["state"]
+        changed = [k for k, v in s["config"].items() if k not in RUNTIME_KEYS and config_dict.get(k) != v]
+        if changed:
+            raise UserError(f"cannot resume {run_dir}: its checkpoint was trained with other settings for "
+                            f"{', '.join(changed)}; use the same settings or a new output folder")
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optim"]["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(saved["optim"]["scheduler"])
+        scaler.load_state_dict(saved["optim"]["scaler"])
+        ckpt.set_rng_state(saved["rng"])
+        best_state, history = saved["best"], s["history"]
+        best_epoch, best_loss, bad_epochs, start_epoch = s["best_epoch"], s["best_val_loss"], s["bad_epochs"], s["epoch"]
+        if show:
+            tqdm.write(f"resuming {run_dir} after epoch {start_epoch}")
+
+    t_start = time.perf_counter() - sum(r.get("seconds", 0.0) for r in history)
+    stopped_early = bad_epochs >= (cfg.patience or math.inf)
+    generator = torch.Generator()
+    for epoch in range(start_epoch + 1, cfg.epochs + 1):
+        if stopped_early:
+            break
+        t0 = time.perf_counter()
+        sampler.set_epoch(epoch)
+        generator.manual_seed(cfg.seed * 1000 + epoch)  # DataLoader draws worker seeds from it
+        net.train()
+        sums = torch.zeros(3, dtype=torch.float64)  # loss * n, correct, n
+        bar = tqdm(_loader(train_data, enc, batches, cfg, generator), total=len(batches), leave=False,
+                   disable=not show, desc=f"epoch {epoch}/{cfg.epochs}", dynamic_ncols=True)
+        for step, (x, y, _) in enumerate(bar):
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with autocast():
+                logits = net(x)
+            loss = model.loss(logits.float(), y, weight=weights_dev)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if cfg.clip_grad_norm:
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
+            scaler.step(opt)
+            scaler.update()
+            if cfg.schedule == "cosine":
+                sched.step()
+            with torch.no_grad():
+                pred = model.probabilities(logits.detach().float()).argmax(1)
+                sums += torch.tensor([loss.item() * len(y), (pred == y).sum().item(), len(y)], dtype=torch.float64)
+            if show and step % 10 == 0:
+                bar.set_postfix(loss=f"{sums[0] / sums[2]:.4f}", acc=f"{sums[1] / sums[2]:.3f}")
+        if world > 1:
+            import torch.distributed as dist
+
+            dist.all_reduce(sums)  # the epoch's training loss/accuracy over every rank's share
+            for b in model.buffers():  # BatchNorm statistics: rank 0's are the canonical ones
+                dist.broadcast(b.data if device.type == "cpu" else b, 0)
+        val = evaluate(model, val_data, batch_size=cfg.eval_batch_size, device=device,
+                       class_weights=weights, autocast=autocast)
+        if cfg.schedule == "plateau":
+            sched.step(val.loss)
+        record = {"epoch": epoch, "lr": opt.param_groups[0]["lr"], "train_loss": float(sums[0] / sums[2]),
+                  "train_accuracy": float(sums[1] / sums[2]),
+                  **{f"val_{k}": v for k, v in val.as_dict().items()}}
+        improved = val.loss < best_loss - cfg.min_delta
+        if improved:
+            best_state, best_epoch, best_loss, bad_epochs = ckpt.state_to_cpu(model), epoch, val.loss, 0
+        else:
+            bad_epochs += 1
+        stopped_early = cfg.patience is not None and bad_epochs >= cfg.patience and epoch < cfg.epochs
+        record["seconds"] = time.perf_counter() - t0
+        history.append(record)
+        if show:
+            tqdm.write(f"epoch {epoch:3d}/{cfg.epochs} train loss {record['train_loss']:.4f} acc "
+                       f"{record['train_accuracy']:.4f} | {format_metrics(val.as_dict(), _SHOWN, prefix='val ')} "
+                       f"| {record['seconds']:.1f}s{' *' if improved else ''}")
+        if run_dir is not None:
+            optim_state = {"optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
+                           "scheduler": sched.state_dict() if sched is not None else {}}
+            trainer_state = {"best_epoch": best_epoch, "best_val_loss": best_loss, "bad_epochs": bad_epochs,
+                             "history": history, "config": config_dict}
+            ckpt.save_checkpoint(run_dir, epoch=epoch, model=model, best_state=best_state,
+                                 optim_state=optim_state, trainer_state=trainer_state)
+            if rank == 0:
+                _write_log(run_dir, history)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, record)
+    if show and stopped_early:
+        tqdm.write(f"early stop: validation loss has not improved for {cfg.patience} epochs")
+    model.load_state_dict(best_state)
+    return FitResult(history=history, best_epoch=best_epoch, best_val_loss=best_loss, epochs_run=len(history),
+                     stopped_early=stopped_early, train_seconds=time.perf_counter() - t_start,
+                     resumed_from=start_epoch)

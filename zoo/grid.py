@@ -1,0 +1,242 @@
+"""The benchmark grid: every architecture x dataset x seed, resumable, summarized as a table, a leaderboard and plots.
+
+:func:`benchmark` trains each cell with :func:`zoo.recipes.run` (a cell whose ``metrics.json`` exists is skipped,
+one with a checkpoint is resumed, so re-running the same command continues an interrupted grid), then
+:func:`summarize` writes into the grid folder
+
+* ``results.csv``: one row per arch x dataset x seed with train/validation/test loss and metrics;
+* ``leaderboard.md``: per dataset, mean +- sd over seeds of every metric, the overfitting gap (train minus test
+  accuracy), the mean rank of each model across datasets, and the study's figure beside ours;
+* ``figures/*.png`` (:mod:`zoo.plots`): ROC and PR curves per dataset, training dynamics, overfitting gap, ranks.
+
+A dataset is named by its recipe tag (``splice``, ``histone_h3_gue``, ``motif_ctcf``): the cell then uses
+``train/recipes/<arch>.<tag>.yaml``. Any other name (a ``zoo.data`` benchmark or a data folder) gets the default
+recipe. Command-line overrides (``--epochs=2``) apply to every cell.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+import traceback
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from tqdm.auto import tqdm
+
+from zoo.checkpoint import atomic_write_text
+from zoo.errors import UserError
+from zoo.metrics import METRICS
+from zoo.recipes import Recipe, load_data, load_recipe, parse_overrides, run, run_dir_for
+
+__all__ = ["STUDY_RESULTS", "STUDY_TASK", "RECIPES_DIR", "expand_archs", "plan", "benchmark", "collect",
+           "write_results_csv", "leaderboard", "summarize"]
+
+RECIPES_DIR = Path(__file__).resolve().parents[1] / "train" / "recipes"
+
+#: The study's test accuracy and AUROC (PAPER.md, Zhang et al. 2022, single runs) per architecture and task.
+STUDY_RESULTS: dict[str, dict[str, tuple[float, float]]] = {
+    "cnn_deepdbp": {"splice": (.931, .989), "histone": (.512, .500), "motif": (.499, .500)},
+    "cnn_nguyen_2_conv2d": {"splice": (.950, .990), "histone": (.789, .855), "motif": (.659, .722)},
+    "cnn_nguyen_conv1d_2_conv2d": {"splice": (.939, .990), "histone": (.799, .883), "motif": (.712, .787)},
+    "cnn_zeng_2_conv2d": {"splice": (.640, .798), "histone": (.751, .839), "motif": (.644, .703)},
+    "cnn_zeng_3_conv2d": {"splice": (.848, .936), "histone": (.747, .836), "motif": (.687, .757)},
+    "cnn_zeng_4_conv2d": {"splice": (.900, .975), "histone": (.797, .881), "motif": (.681, .752)},
+    "cnn_zeng_4_conv2d_l2": {"splice": (.947, .987), "histone": (.799, .878), "motif": (.698, .772)},
+    "deepram_conv1d_embed": {"splice": (.843, .947), "histone": (.812, .882), "motif": (.740, .821)},
+    "deepram_conv1d_onehot": {"splice": (.841, .953), "histone": (.823, .898), "motif": (.761, .844)},
+    "deepram_conv1d_recurrent_embed": {"splice": (.944, .987), "histone": (.824, .902), "motif": (.756, .838)},
+    "deepram_conv1d_recurrent_onehot": {"splice": (.937, .992), "histone": (.871, .947), "motif": (.777, .861)},
+    "deepram_recurrent_embed": {"splice": (.877, .964), "histone": (.857, .930), "motif": (.742, .823)},
+    "deepram_recurrent_onehot": {"splice": (.927, .986), "histone": (.865, .944), "motif": (.768, .851)},
+}
+#: Which study column a recipe tag compares with.
+STUDY_TASK = {"splice": "splice", "histone_h3_gue": "histone", "motif_ctcf": "motif"}
+STUDY_ARCHS = tuple(STUDY_RESULTS)
+_SUMMARY_METRICS = ("accuracy",) + tuple(m for m in METRICS if m != "accuracy")
+
+
+def expand_archs(pattern: str | Sequence[str]) -> list[str]:
+    """Architectures matching comma-separated shell patterns; ``study`` names the study's 13."""
+    from zoo.registry import list_models
+
+    patterns = pattern.split(",") if isinstance(pattern, str) else list(pattern)
+    names: list[str] = []
+    for p in (p.strip() for p in patterns if p.strip()):
+        found = list(STUDY_ARCHS) if p == "study" else list_models(p)
+        if not found:
+            raise UserError(f"no architecture matches {p!r}; run `genozoo list` to see them")
+        names += [n for n in found if n not in names]
+    return names
+
+
+def plan(archs: Sequence[str], datasets: Sequence[str], seeds: int | Sequence[int],
+         recipes_dir: str | Path | None = None, overrides: Sequence[str] | dict = ()) -> list[tuple[Recipe, int]]:
+    """The cells of the grid: ``(recipe, seed)`` per dataset x arch x seed, recipes resolved and checked."""
+    recipes_dir = Path(recipes_dir) if recipes_dir is not None else RECIPES_DIR
+    extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
+    cells = []
+    for dataset in datasets:
+        for arch in archs:
+            path = recipes_dir / f"{arch}.{dataset}.yaml"
+            recipe = load_recipe(path, extra) if path.exists() else load_recipe(None, extra, arch=arch,
+                                                                                 dataset=dataset)
+            chosen = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+            if isinstance(seeds, int) and path.exists() and len(recipe.seeds) >= seeds:
+                chosen = recipe.seeds[:seeds]  # the recipe's own seeds, as published weights used them
+            cells += [(recipe, s) for s in chosen]
+    return cells
+
+
+def benchmark(archs: str | Sequence[str], datasets: Sequence[str], seeds: int | Sequence[int] = 3, *,
+              out_dir: str | Path = "runs/benchmark", recipes_dir: str | Path | None = None,
+              overrides: Sequence[str] | dict = (), quiet: bool = False, figures: bool = True) -> dict[str, Any]:
+    """Run every unfinished cell, then :func:`summarize`. Returns the summary plus the cells that failed."""
+    out_dir = Path(out_dir)
+    cells = plan(expand_archs(archs), list(datasets), seeds, recipes_dir, overrides)
+    failures: list[dict[str, str]] = []
+    cache: dict[str, Any] = {}
+    bar = tqdm(cells, desc="grid", disable=quiet, dynamic_ncols=True)
+    for recipe, seed in bar:
+        folder = run_dir_for(recipe, seed, out_dir)
+        bar.set_postfix_str(f"{recipe.name} seed {seed}")
+        if (folder / "metrics.json").exists():
+            continue
+        key = json.dumps([recipe.dataset, recipe.source, recipe.data_args], sort_keys=True)
+        try:
+            if key not in cache:
+                cache[key] = load_data(recipe)
+            run(recipe, seed, out_dir, resume=True, data=cache[key])
+        except Exception as e:  # one broken cell must not stop a day-long grid; it is reported below
+            failures.append({"cell": f"{recipe.name} seed {seed}", "error": f"{type(e).__name__}: {e}"})
+            atomic_write_text(out_dir / "failures.log", "\n".join(
+                f"{f['cell']}: {f['error']}" for f in failures) + "\n")
+            if not quiet:
+                tqdm.write(f"FAILED {recipe.name} seed {seed}: {type(e).__name__}: {e}")
+                tqdm.write(traceback.format_exc(limit=3))
+    summary = summarize(out_dir, figures=figures)
+    summary["failures"] = failures
+    return summary
+
+
+# -------------------------------------------------------------------------------------------- results
+def collect(out_dir: str | Path) -> list[dict[str, Any]]:
+    """One flat row per finished run folder under ``out_dir`` (``<arch>.<tag>/seed<S>/metrics.json``)."""
+    rows = []
+    for done in sorted(Path(out_dir).glob("*/seed*/metrics.json")):
+        m = json.loads(done.read_text())
+        recipe = load_recipe(done.parent / "recipe.yaml")
+        row: dict[str, Any] = {"arch": recipe.arch, "tag": recipe.tag, "dataset": recipe.dataset,
+                               "seed": m["seed"], "best_epoch": m["best_epoch"], "epochs_run": m["epochs_run"],
+                               "train_seconds": round(m["train_seconds"], 2), "num_params": m["num_params"]}
+        for split in ("test", "validation", "train"):
+            for k, v in m.get(split, {}).items():
+                row[f"{split}_{k}"] = v
+        row["run_dir"] = str(done.parent)
+        rows.append(row)
+    return rows
+
+
+def write_results_csv(rows: list[dict[str, Any]], path: str | Path) -> None:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+def _mean_sd(values: Iterable[float]) -> tuple[float, float]:
+    v = [x for x in values if x is not None and not math.isnan(x)]
+    if not v:
+        return math.nan, math.nan
+    return statistics.fmean(v), (statistics.stdev(v) if len(v) > 1 else 0.0)
+
+
+def _fmt(mean: float, sd: float) -> str:
+    return "-" if math.isnan(mean) else f"{mean:.3f} ± {sd:.3f}"
+
+
+def aggregate(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, tuple[float, float]]]]:
+    """``{tag: {arch: {column: (mean, sd)}}}`` over seeds, plus the ``gap`` (train - test accuracy)."""
+    out: dict[str, dict[str, dict[str, tuple[float, float]]]] = {}
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["tag"], r["arch"]), []).append(r)
+    for (tag, arch), rs in sorted(groups.items()):
+        cols = {c: _mean_sd(float(r[c]) for r in rs if c in r)
+                for c in rs[0] if c.startswith(("test_", "validation_", "train_")) and c != "train_seconds"}
+        cols["gap"] = _mean_sd(float(r["train_accuracy"]) - float(r["test_accuracy"]) for r in rs
+                               if "train_accuracy" in r and "test_accuracy" in r)
+        cols["n"] = (len(rs), 0.0)
+        cols["best_epoch"] = _mean_sd(float(r["best_epoch"]) for r in rs)
+        cols["num_params"] = (float(rs[0]["num_params"]), 0.0)
+        out.setdefault(tag, {})[arch] = cols
+    return out
+
+
+def ranks(agg: dict, metric: str = "test_accuracy") -> dict[str, dict[str, float]]:
+    """``{arch: {tag: rank}}``: 1 is the best mean ``metric`` on that dataset (ties share the mean rank)."""
+    out: dict[str, dict[str, float]] = {}
+    for tag, archs in agg.items():
+        scores = {a: c.get(metric, (math.nan, 0))[0] for a, c in archs.items()}
+        ordered = sorted(scores, key=lambda a: -scores[a] if not math.isnan(scores[a]) else math.inf)
+        i = 0
+        while i < len(ordered):
+            j = i
+            while j + 1 < len(ordered) and scores[ordered[j + 1]] == scores[ordered[i]]:
+                j += 1
+            for a in ordered[i:j + 1]:
+                out.setdefault(a, {})[tag] = (i + j) / 2 + 1
+            i = j + 1
+    return out
+
+
+def leaderboard(rows: list[dict[str, Any]]) -> str:
+    """The Markdown leaderboard: one table per dataset (sorted by mean test accuracy), then the rank table."""
+    agg = aggregate(rows)
+    lines = ["# Benchmark leaderboard", "",
+             "Test-set metrics, mean ± sd over seeds (n = number of seeds). *gap* = train accuracy - test accuracy "
+             "(overfitting). *study* = test accuracy (AUROC) reported by Zhang et al. 2022 for the same "
+             "architecture, a single run on the study's own split.", ""]
+    header = ["model", "n", *[f"test {m}" for m in _SUMMARY_METRICS], "train accuracy", "gap", "best epoch",
+              "params", "study"]
+    for tag, archs in agg.items():
+        lines += [f"## {tag}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        order = sorted(archs, key=lambda a: -archs[a].get("test_accuracy", (-1, 0))[0])
+        for arch in order:
+            c = archs[arch]
+            study = STUDY_RESULTS.get(arch, {}).get(STUDY_TASK.get(tag, tag))
+            cells = [arch, str(c["n"][0]), *[_fmt(*c.get(f"test_{m}", (math.nan, 0))) for m in _SUMMARY_METRICS],
+                     _fmt(*c.get("train_accuracy", (math.nan, 0))), _fmt(*c["gap"]),
+                     f"{c['best_epoch'][0]:.1f}", f"{int(c['num_params'][0]):,}",
+                     f"{study[0]:.3f} ({study[1]:.3f})" if study else "-"]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    r = ranks(agg)
+    tags = list(agg)
+    lines += ["## Rank across datasets (1 = best mean test accuracy)", "",
+              "| model | " + " | ".join(tags) + " | mean rank |", "|" + "---|" * (len(tags) + 2)]
+    for arch in sorted(r, key=lambda a: statistics.fmean(r[a].values())):
+        cells = [f"{r[arch][t]:g}" if t in r[arch] else "-" for t in tags]
+        lines.append(f"| {arch} | " + " | ".join(cells) + f" | {statistics.fmean(r[arch].values()):.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def summarize(out_dir: str | Path, figures: bool = True) -> dict[str, Any]:
+    """Write ``results.csv``, ``leaderboard.md`` and (optionally) the figures for the runs under ``out_dir``."""
+    out_dir = Path(out_dir)
+    rows = collect(out_dir)
+    if not rows:
+        raise UserError(f"no finished runs under {out_dir}; nothing to summarize")
+    write_results_csv(rows, out_dir / "results.csv")
+    atomic_write_text(out_dir / "leaderboard.md", leaderboard(rows))
+    written = []
+    if figures:
+        from zoo import plots  # matplotlib is only needed here
+
+        written = plots.all_figures(rows, aggregate(rows), ranks(aggregate(rows)), out_dir / "figures")
+    return {"rows": len(rows), "results": str(out_dir / "results.csv"),
+            "leaderboard": str(out_dir / "leaderboard.md"), "figures": [str(p) for p in written]}
