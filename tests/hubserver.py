@@ -7,8 +7,10 @@ for a missing folder), paths-info, commits, refs, create branch/tag, preupload (
 *.parquet and other binaries), the LFS batch endpoint with a PUT upload link (sha256 and size checked), the NDJSON
 commit endpoint, and HEAD/GET ``resolve`` with ``X-Repo-Commit``, ``ETag`` (git sha1, or sha256 for LFS),
 ``Content-Length`` and byte ranges. Every request body is read, so keep-alive connections stay in sync. Writes and
-private repos need a bearer token (any value). ``server.offline()`` makes every request fail at the socket level
-to play a network outage, and ``server.requests`` logs ``(method, path)`` for assertions.
+private repos need a bearer token (any value). Faults for failure tests: ``server.offline()`` makes every request
+fail at the socket level (a network outage), ``server.truncate[path] = n`` hangs up after ``n`` bytes of a file,
+``server.corrupt[path] = data`` serves other bytes under the true ETag. ``server.requests`` logs
+``(method, path)``; ``server.file(repo_id, path)`` reads a stored file.
 
 Use it with ``pytest_plugins = ["tests.hubserver"]`` (tests/conftest.py does this): a test that names the
 ``hub_server`` fixture gets a running server, ``HF_ENDPOINT`` pointing at it, a dummy ``HF_TOKEN``,
@@ -120,6 +122,10 @@ class HubServer(ThreadingHTTPServer):
         self.requests: list[tuple[str, str]] = []
         self.lock = threading.Lock()
         self.down = False
+        #: Faults to play on GET resolve, keyed by path in repo: serve only the first N bytes then hang up
+        #: (``truncate``), or serve other bytes of the same length under the true ETag (``corrupt``).
+        self.truncate: dict[str, int] = {}
+        self.corrupt: dict[str, bytes] = {}
         self._thread: threading.Thread | None = None
 
     @property
@@ -449,6 +455,18 @@ class _Handler(BaseHTTPRequestHandler):
             end = min(end, len(data) - 1)
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
             data, status = data[start:end + 1], 206
+        if self.command == "GET" and path in self.server.corrupt:
+            data = self.server.corrupt[path][:len(data)]
+        if self.command == "GET" and path in self.server.truncate:
+            self.send_response(status)
+            for k, v in {**headers, "Content-Length": len(data)}.items():
+                self.send_header(k, str(v))
+            self.end_headers()
+            self.wfile.write(data[:self.server.truncate[path]])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self._send(status, data, headers, content_type="application/octet-stream")
 
 

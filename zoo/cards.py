@@ -193,8 +193,11 @@ def rerender_card(model_dir: str | Path, name: str | None = None) -> Path:
 
         raise ContractMismatchError(f"{folder / CONFIG_NAME} lacks 'arch' or 'encoding'; re-save the model with "
                                     f"zoo.hub.save_model")
-    name = name or config.get("name")
-    cfg = pretrained_cfg(name) if name and is_model(name) and "." in name else None
+    if name:  # asked for by the user: an unknown name is an error
+        cfg = pretrained_cfg(name)
+    else:  # named in config.json: a model saved outside the registry renders without a record
+        name = config.get("name")
+        cfg = pretrained_cfg(name) if name and "." in name and is_model(name) else None
     text = render_model_card(config, cfg)
     tmp = folder / f".{CARD_NAME}.{os.getpid()}.tmp"
     tmp.write_text(text, encoding="utf-8")

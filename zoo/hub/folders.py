@@ -23,7 +23,7 @@ __all__ = ["WEIGHTS_NAME", "CONFIG_NAME", "CARD_NAME", "META_KEYS", "load_weight
 WEIGHTS_NAME, CONFIG_NAME, CARD_NAME = "model.safetensors", "config.json", "README.md"
 #: config.json keys that describe the weight rather than construct the model.
 META_KEYS = ("arch", "name", "family", "encoding", "dataset", "split", "data_revision", "classifier",
-             "genozoo_version")
+             "base_model", "genozoo_version")
 
 
 def _weights_in(path: Path) -> Path:
@@ -78,12 +78,17 @@ def load_weights(model, path: str | Path, *, skip_prefixes: tuple[str, ...] = ()
 # -------------------------------------------------------------------------------------- model folders
 def model_config(model, cfg=None, *, dataset: str | None = None, split: str | None = None,
                  data_revision: str | None = None) -> dict[str, Any]:
-    """config.json of a model: its constructor arguments plus architecture, input contract and training data
-    (from the arguments, else the published record ``cfg``, else ``model.pretrained_cfg``)."""
+    """config.json of a model: its constructor arguments plus architecture, input contract and training data.
+
+    ``cfg`` is the published record of the weight being saved (the publishing step passes it); without one the
+    model is a new weight, described only by the arguments given here. A model that started from published
+    weights (``model.pretrained_cfg``, set by ``create_model(..., pretrained=True)``) names them as
+    ``base_model`` unless it is saved as that same record.
+    """
     import zoo
+    from zoo.hub.resolve import repo_id_for
     from zoo.registry import model_family
 
-    cfg = cfg if cfg is not None else getattr(model, "pretrained_cfg", None)
     arch = getattr(model, "arch", "") or (cfg.arch if cfg is not None else "")
     if not arch:
         raise ContractMismatchError("the model has no architecture name (model.arch); build it with "
@@ -93,12 +98,13 @@ def model_config(model, cfg=None, *, dataset: str | None = None, split: str | No
     if clash:
         raise ValueError(f"{type(model).__name__} has constructor argument(s) {clash} named like genozoo metadata")
     ctor.update(num_classes=model.num_classes, seq_len=model.seq_len, label_names=list(model.label_names))
+    base = getattr(model, "pretrained_cfg", None)
+    pick = lambda given, attr: given if given is not None else (getattr(cfg, attr) or None if cfg else None)  # noqa: E731
     meta = {"arch": arch, "name": cfg.name if cfg is not None else None, "family": model_family(arch),
             "encoding": model.encoding.to_dict(), "classifier": getattr(model, "classifier", "head"),
-            "dataset": dataset if dataset is not None else (cfg.dataset if cfg is not None else None),
-            "split": split if split is not None else (cfg.split if cfg is not None else None),
-            "data_revision": data_revision if data_revision is not None else
-            (cfg.data_revision if cfg is not None else None),
+            "dataset": pick(dataset, "dataset"), "split": pick(split, "split"),
+            "data_revision": pick(data_revision, "data_revision"),
+            "base_model": repo_id_for(base) if base is not None and (cfg is None or base.name != cfg.name) else None,
             "genozoo_version": zoo.__version__}
     return {**ctor, **meta}
 

@@ -1,0 +1,231 @@
+"""zoo.hub and zoo.cards without a network: model folders, bundled and explicit weights (offline), fine-tuning
+loads, every refusal (tampered, truncated, unknown architecture, contract mismatch), cards, and a grep for
+unsafe deserialization."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from huggingface_hub import ModelCard, constants
+
+import zoo
+from zoo import hub
+from zoo.cards import ARCH_PAPERS, arch_paper, render_model_card
+from zoo.cli import main
+from zoo.registry import create_model, list_models, model_family
+
+from hub_helpers import ARCH, LABELS, NAME, probe_inputs, register, train_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return train_model()
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """HF_HUB_OFFLINE=1 with an empty cache: nothing may be fetched."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+
+
+@pytest.fixture
+def bundle(monkeypatch, tmp_path, trained):
+    """A bundled hub folder (GENOZOO_HUB_DIR) holding the trained test weight, and its record."""
+    model, metrics = trained
+    cfg = register(monkeypatch, model, metrics)
+    folder = hub.save_model(model, tmp_path / "hub" / hub.repo_id_for(cfg), cfg)
+    cfg = register(monkeypatch, model, metrics, sha256=hub.sha256_file(folder / hub.WEIGHTS_NAME))
+    monkeypatch.setenv("GENOZOO_HUB_DIR", str(tmp_path / "hub"))
+    return cfg, folder
+
+
+def test_save_writes_hub_layout_and_full_contract(bundle, trained):
+    cfg, folder = bundle
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    config = json.loads((folder / "config.json").read_text())
+    model = trained[0]
+    assert config["arch"] == ARCH and config["name"] == NAME and config["family"] == "paper_cnn"
+    assert config["encoding"] == model.encoding.to_dict() == {
+        "kind": "kmer_image", "length": 60, "k": 3, "region": 0, "pad_mode": "right", "n_value": 0.0,
+        "ambiguity": "N"}
+    assert config["label_names"] == list(LABELS) and config["num_classes"] == 3 and config["seq_len"] == 60
+    assert (config["dataset"], config["split"], config["data_revision"]) == (
+        "planted_motif_3", "stratified-70-15-15", "synthetic-seed0")
+    assert not list(folder.parent.glob(".*tmp"))  # the temporary folder is gone
+    # The folder stays loadable by huggingface_hub's mixin alone (constructor arguments in config.json).
+    again = type(model).from_pretrained(folder, strict=True)
+    x = probe_inputs(model)
+    assert torch.equal(again(x), model(x))
+
+
+def test_bundled_load_offline_gives_identical_predictions(bundle, trained, offline):
+    model = trained[0]
+    loaded = zoo.create_model(NAME, pretrained=True)
+    assert loaded.weights_source == "bundle" and loaded.pretrained_cfg.name == NAME and not loaded.training
+    x = probe_inputs(model)
+    assert torch.equal(loaded(x), model(x))
+    assert torch.equal(hub.load_model(bundle[1])(x), model(x))
+
+
+def test_explicit_checkpoint_path_wins(monkeypatch, trained, tmp_path, offline):
+    other, _ = train_model(steps=3, seed=5)
+    path = hub.save_model(other, tmp_path / "elsewhere")
+    register(monkeypatch, other, {"accuracy": 0.5})  # a record without sha256, and no bundle
+    m = create_model(NAME, pretrained=True, checkpoint_path=path)
+    x = probe_inputs(other)
+    assert m.weights_source == "path" and torch.equal(m(x), other(x))
+    plain = create_model(ARCH, num_classes=3, seq_len=60, checkpoint_path=path / "model.safetensors")
+    assert torch.equal(plain.eval()(x), other(x))
+    with pytest.raises(hub.HubUnreachableError, match="offline mode is on"):
+        create_model(NAME, pretrained=True)  # neither bundled nor cached, and nothing may be fetched
+
+
+def test_fine_tuning_skips_head_and_resized_layers(monkeypatch, tmp_path, offline):
+    # cnn_nguyen_2_conv2d flattens its feature map, so its dense layer depends on the sequence length.
+    base = create_model("cnn_nguyen_2_conv2d", num_classes=3, seq_len=60).eval()
+    cfg = zoo.PretrainedCfg(arch="cnn_nguyen_2_conv2d", tag="hubtest", num_classes=3, seq_len=60,
+                            label_names=("a", "b", "c"), encoding=base.encoding.to_dict())
+    zoo.registry.list_models(pretrained=True)
+    monkeypatch.setitem(zoo.registry._pretrained, cfg.name, cfg)
+    monkeypatch.setenv("GENOZOO_HUB_DIR", str(tmp_path))
+    hub.save_model(base, tmp_path / hub.repo_id_for(cfg), cfg)
+    with pytest.warns(UserWarning, match="num_classes changed"):
+        ft = create_model(cfg.name, pretrained=True, num_classes=2)
+    assert ft.skipped_weights == ["head.bias", "head.weight"] and ft.num_outputs == 1
+    assert torch.equal(ft.features[0].weight, base.features[0].weight)
+    with pytest.warns(UserWarning, match="seq_len changed") as rec:
+        longer = create_model(cfg.name, pretrained=True, seq_len=100)
+    assert longer.skipped_weights == ["dense.0.weight"], str(rec[0].message)
+    assert torch.equal(longer.head.weight, base.head.weight)
+    # Saved after fine-tuning, the new weight names the published one as its base model.
+    config = hub.model_config(ft, dataset="my-data")
+    assert config["base_model"] == "genozoo/cnn_nguyen_2_conv2d.hubtest" and config["dataset"] == "my-data"
+    assert config["name"] is None and config["num_classes"] == 2
+
+
+def test_tampered_and_truncated_weights_are_refused(bundle, offline):
+    cfg, folder = bundle
+    weights = folder / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-5] ^= 0xFF  # one flipped byte in the last tensor
+    weights.write_bytes(bytes(data))
+    with pytest.raises(hub.IntegrityError, match="does not match the sha256 recorded"):
+        zoo.create_model(NAME, pretrained=True)
+    weights.write_bytes(bytes(data[: len(data) // 2]))
+    with pytest.raises(hub.IntegrityError, match="not a readable safetensors file"):
+        hub.load_model(folder)  # no record to compare with: the file itself is unreadable
+
+
+def test_unknown_architecture_and_contract_mismatch(bundle, tmp_path):
+    _, folder = bundle
+    config = json.loads((folder / "config.json").read_text())
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes())
+    (bad / "config.json").write_text(json.dumps({**config, "arch": "cnn_from_the_future"}))
+    with pytest.raises(hub.UnknownArchitectureError, match="cnn_from_the_future"):
+        hub.load_model(bad)
+    (bad / "config.json").write_text(json.dumps({**config, "num_classes": 2, "label_names": ["x", "y"]}))
+    with pytest.raises(hub.ContractMismatchError, match=r"head.weight has shape \(3, 32\) in the file but \(1, 32\)"):
+        hub.load_model(bad)
+    (bad / "config.json").write_text(json.dumps({**config, "encoding": {**config["encoding"], "k": 4}}))
+    with pytest.raises(hub.ContractMismatchError, match="declares input encoding"):
+        hub.load_model(bad)
+    (bad / "config.json").write_text("{not json")
+    with pytest.raises(hub.ContractMismatchError, match="not a readable JSON"):
+        hub.load_model(bad)
+    with pytest.raises(hub.WeightsNotFoundError):
+        hub.load_model(tmp_path / "nowhere" / "at-all")
+
+
+def test_card_parses_and_holds_every_metric(bundle):
+    cfg, folder = bundle
+    card = ModelCard.load(folder / "README.md")
+    d = card.data
+    assert d.library_name == "genozoo" and d.license == "mit" and d.datasets == ["genozoo/planted_motif_3"]
+    results = {r.metric_type: r for r in d.eval_results}
+    assert set(results) == {"accuracy", "roc_auc"}
+    acc = results["accuracy"]
+    assert acc.metric_value == pytest.approx(cfg.metrics["accuracy"]["mean"], abs=1e-6)
+    assert acc.metric_args["sd"] == 0.012 and acc.metric_args["n_seeds"] == 3
+    assert (acc.dataset_split, acc.dataset_revision) == ("test", "synthetic-seed0")
+    text = card.text
+    for section in ("## Intended use", "## Input contract", "## Training", "## Results", "## Limitations",
+                    "## Citation"):
+        assert section in text
+    assert cfg.recipe in text and "0.640" in text and "10.1186/s12859-022-04660-8" in text
+    assert "10.1093/bioinformatics/btw255" in text  # Zeng et al., who introduced the architecture
+
+
+def test_card_of_an_unpublished_model_invents_nothing(trained):
+    model = trained[0]
+    text = render_model_card(hub.model_config(model))
+    card = ModelCard(text)
+    assert card.data.eval_results is None and "No evaluation was recorded" in text
+    assert "not recorded" in text
+
+
+def test_card_command_rerenders(bundle, capsys):
+    _, folder = bundle
+    (folder / "README.md").write_text("stale")
+    assert main(["card", str(folder)]) == 0
+    assert ModelCard.load(folder / "README.md").data.eval_results
+    assert main(["card", str(folder), "--name", "no_such.model"]) == 2
+    assert "unknown model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arch", list_models())
+def test_every_architecture_has_its_paper(arch):
+    assert arch_paper(arch, model_family(arch)) is not None, f"add {arch} to zoo.cards.ARCH_PAPERS"
+
+
+def test_arch_papers_are_reachable_dois_or_arxiv():
+    for paper in ARCH_PAPERS.values():
+        assert re.match(r"https://(doi\.org/10\.\d+/|arxiv\.org/abs/\d{4}\.\d+)", paper["url"])
+
+
+UNSAFE = re.compile(r"\bpickle\b|\bcPickle\b|\bdill\b|torch\.load\(|np\.load\([^)]*allow_pickle\s*=\s*True")
+
+
+def test_no_unsafe_deserialization_in_the_code_base():
+    """No pickle anywhere; torch.load only with weights_only=True (checked over the whole call)."""
+    offenders = []
+    for top in ("zoo", "space", "train"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            for m in UNSAFE.finditer(text):
+                line = text.count("\n", 0, m.start()) + 1
+                if m.group().startswith("torch.load("):
+                    depth, i = 1, m.end()
+                    while depth and i < len(text):
+                        depth += {"(": 1, ")": -1}.get(text[i], 0)
+                        i += 1
+                    if re.search(r"weights_only\s*=\s*True", text[m.end():i]):
+                        continue
+                elif text[:m.start()].rsplit("\n", 1)[-1].lstrip().startswith("#") or \
+                        _in_docstring_or_string(text, m.start()):
+                    continue
+                offenders.append(f"{path.relative_to(ROOT)}:{line}: {m.group()}")
+    assert not offenders, "unsafe deserialization:\n" + "\n".join(offenders)
+
+
+def _in_docstring_or_string(text: str, pos: int) -> bool:
+    """True when ``pos`` lies inside a string literal (docstrings mention pickle to say it is not used)."""
+    import io
+    import tokenize
+
+    line = text.count("\n", 0, pos) + 1
+    col = pos - (text.rfind("\n", 0, pos) + 1)
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type == tokenize.STRING and tok.start <= (line, col) < tok.end:
+            return True
+        if tok.start[0] > line:
+            break
+    return False
