@@ -22,7 +22,7 @@ from zoo.data.splits import SPLITS, carve_validation, paper_splice_split, study_
 from zoo.errors import UserError
 
 BINARY = ("negative", "positive")
-_STUDY = f"Used by {STUDY_CITATION}."
+_STUDY = f"Used by {STUDY_CITATION}"
 
 
 def _need(files: dict, role: str, name: str) -> Path:

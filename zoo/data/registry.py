@@ -21,7 +21,7 @@ __all__ = ["BenchmarkInfo", "Benchmark", "UnknownBenchmarkError", "register_benc
            "get_benchmark", "list_benchmarks", "benchmark_info", "STUDY_CITATION"]
 
 STUDY_CITATION = ("Zhang, Cheng & Solis-Lemus (2022). Towards a robust out-of-the-box neural network model for "
-                  "genomic data. BMC Bioinformatics 23:125. doi:10.1186/s12859-022-04660-8")
+                  "genomic data. BMC Bioinformatics 23:125. doi:10.1186/s12859-022-04660-8.")
 
 
 class UnknownBenchmarkError(UserError, KeyError):
