@@ -1,0 +1,8 @@
+"""Explain what a baseline learned: per-nucleotide attributions (:mod:`zoo.explain.attribution`), sequence logos of
+them (:mod:`zoo.explain.logos`), and first-layer convolution filters as position weight matrices in MEME format with
+optional JASPAR matching (:mod:`zoo.explain.motifs`)."""
+from zoo.explain.attribution import (METHODS, Attributions, GradientUnsupportedError, attribute,
+                                     in_silico_mutagenesis, integrated_gradients, saliency)
+
+__all__ = ["METHODS", "Attributions", "GradientUnsupportedError", "attribute", "saliency", "integrated_gradients",
+           "in_silico_mutagenesis"]
