@@ -105,9 +105,9 @@ class Repo:
 
 
 class HubError(Exception):
-    def __init__(self, status: int, code: str | None, message: str):
+    def __init__(self, status: int, code: str | None, message: str, **extra):
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.extra = status, code, message, extra
 
 
 class HubServer(ThreadingHTTPServer):
@@ -193,7 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {"X-Error-Message": e.message}
         if e.code:
             headers["X-Error-Code"] = e.code
-        self._json({"error": e.message}, e.status, headers)
+        self._json({"error": e.message, **e.extra}, e.status, headers)
 
     def _authed(self) -> bool:
         return self.headers.get("Authorization", "").startswith("Bearer ")
@@ -273,8 +273,9 @@ class _Handler(BaseHTTPRequestHandler):
         repo_type = d.get("type") or "model"
         rid = f"{d.get('organization') or USER}/{d['name']}"
         prefix = "" if repo_type == "model" else f"{repo_type}s/"
-        if (repo_type, rid) in self.server.repos:
-            raise HubError(409, None, "You already created this model repo")
+        if (repo_type, rid) in self.server.repos:  # the Hub answers 409 with the repo's URL
+            raise HubError(409, None, f"You already created this {repo_type} repo",
+                           url=f"{self.server.url}/{prefix}{rid}")
         repo = Repo(repo_type, rid, private=d.get("visibility") == "private" or bool(d.get("private")))
         repo.commit("main", {".gitattributes": Blob(GITATTRIBUTES, lfs=False)}, "initial commit")
         self.server.repos[(repo_type, rid)] = repo

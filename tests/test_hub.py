@@ -229,3 +229,29 @@ def _in_docstring_or_string(text: str, pos: int) -> bool:
         if tok.start[0] > line:
             break
     return False
+
+
+def test_transformer_family_saves_the_transformers_way(monkeypatch, tmp_path, offline):
+    """bert_* folders load with genozoo (by name, offline, fine-tunable) and with plain transformers alike."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    base = create_model("bert_tiny_nt", num_classes=2, seq_len=40, label_names=["neg", "pos"],
+                        num_layers=1, hidden_size=32, intermediate_size=64).eval()
+    cfg = zoo.PretrainedCfg(arch="bert_tiny_nt", tag="hubtest", num_classes=2, seq_len=40,
+                            label_names=("neg", "pos"), encoding=base.encoding.to_dict(),
+                            model_args={"num_layers": 1, "hidden_size": 32, "intermediate_size": 64})
+    zoo.registry.list_models(pretrained=True)
+    monkeypatch.setitem(zoo.registry._pretrained, cfg.name, cfg)
+    monkeypatch.setenv("GENOZOO_HUB_DIR", str(tmp_path))
+    folder = hub.save_model(base, tmp_path / hub.repo_id_for(cfg), cfg)
+    assert {"tokenizer.json", "README.md"} <= {p.name for p in folder.iterdir()}
+    assert json.loads((folder / "config.json").read_text())["arch"] == "bert_tiny_nt"
+    seqs = ["ACGTN" * 8, "GGGCCCAA" * 5]
+    x = zoo.encode(seqs, base.encoding)
+    assert torch.equal(hub.load_model(folder)(x), base(x))
+    assert torch.equal(create_model(cfg.name, pretrained=True)(x), base(x))
+    with pytest.warns(UserWarning, match="num_classes changed"):
+        assert create_model(cfg.name, pretrained=True, num_classes=3).skipped_weights == ["head.bias", "head.weight"]
+    plain = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    inputs = AutoTokenizer.from_pretrained(folder)(seqs, return_tensors="pt", padding=True)
+    assert torch.allclose(plain(**inputs).logits, base(x), atol=1e-5)

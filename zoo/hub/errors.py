@@ -90,8 +90,8 @@ def hub_errors(repo_id: str, filename: str | None = None, revision: str | None =
         raise HubError(f"the Hub answered HTTP {status} for the {what}: {str(err).splitlines()[0]}; check "
                        f"the name and your token (HF_TOKEN)") from err
     except _network_errors() as err:
-        raise HubUnreachableError(f"{constants.ENDPOINT} cannot be reached ({type(err).__name__}) while "
-                                  f"fetching the {what}; check the network or use HF_HUB_OFFLINE=1 with a "
-                                  f"cached or bundled model") from err
+        raise HubUnreachableError(f"{constants.ENDPOINT} cannot be reached or dropped the connection "
+                                  f"({type(err).__name__}) while fetching the {what}; check the network or use "
+                                  f"HF_HUB_OFFLINE=1 with a cached or bundled model") from err
 
 

@@ -31,11 +31,16 @@ def _weights_in(path: Path) -> Path:
 
 
 def _read_state(path: Path) -> dict:
+    """The tensors of a weights file; a folder of a family with its own format (transformers) is read by its
+    load hook and its model's state dict returned, so every family fine-tunes the same way."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    config = path.with_name(CONFIG_NAME)
+    family = read_config(config).get("family", "") if config.is_file() else ""
+    _, load_hook = _family_io(family)
     try:
-        return load_file(str(path))
+        return load_hook(path.parent).state_dict() if load_hook else load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
         raise IntegrityError(f"{path} is not a readable safetensors file ({err}); it is truncated or corrupt, "
                              f"replace it") from err
@@ -139,9 +144,12 @@ def save_model(model, directory: str | Path, cfg=None, *, dataset: str | None = 
 
             (tmp / CARD_NAME).write_text(render_model_card(config, cfg), encoding="utf-8")
         save_hook, _ = _family_io(config["family"])
-        if save_hook is not None:
-            save_hook(model, tmp)
-            merged = {**json.loads((tmp / CONFIG_NAME).read_text()), **config}
+        if save_hook is not None:  # the family's own layout (transformers), plus genozoo's metadata keys
+            save_hook(model, tmp / "family")
+            for f in (tmp / "family").iterdir():
+                os.replace(f, tmp / f.name)
+            (tmp / "family").rmdir()
+            merged = {**json.loads((tmp / CONFIG_NAME).read_text()), **{k: config[k] for k in META_KEYS}}
             (tmp / CONFIG_NAME).write_text(json.dumps(merged, indent=2, sort_keys=True))
         else:
             model.save_pretrained(tmp, config=config)  # mixin: safetensors + config.json (+ its card if none)

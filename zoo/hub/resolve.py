@@ -189,8 +189,14 @@ def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_l
         raise UnknownArchitectureError(f"{folder / CONFIG_NAME} names architecture {arch!r}, which this genozoo "
                                        f"does not have; upgrade genozoo or check the file") from err
     _, load_hook = _family_io(config.get("family", ""))
-    if load_hook is not None:
-        model = load_hook(folder)
+    if load_hook is not None:  # a family with its own layout (transformers) rebuilds itself
+        from safetensors import SafetensorError
+
+        try:
+            model = load_hook(folder)
+        except (SafetensorError, OSError) as err:
+            raise IntegrityError(f"{folder / WEIGHTS_NAME} is not a readable safetensors file ({err}); it is "
+                                 f"truncated or corrupt, replace it") from err
     else:
         ctor = {k: v for k, v in config.items() if k not in META_KEYS}
         try:
