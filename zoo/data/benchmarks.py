@@ -225,7 +225,7 @@ def _motif_experiment_builder(exp: str):
 
 
 def _motif_info(exp: str) -> BenchmarkInfo:
-    srcs = tuple(SourceFile(f"{MOTIF_URL}{exp}/{r}", _MOTIF_PINS.get((exp, r)), r)
+    srcs = tuple(SourceFile(f"{MOTIF_URL}{exp}/{r}", _MOTIF_PINS.get((exp, r)), f"{exp}/{r}")
                  for r in ("train.data", "test.data"))
     return BenchmarkInfo(
         name=f"motif/{exp}", task="binary classification (TF binding vs shuffled sequence)",
@@ -236,7 +236,7 @@ def _motif_info(exp: str) -> BenchmarkInfo:
         split_protocol="train.data -> train + 10% validation (stratified, seed 3264), test.data -> test; with "
                        "only one of the files, a stratified 70/15/15 split of it (seed 3264); rows with N dropped",
         sources=srcs, homepage="http://cnn.csail.mit.edu/", family="motif",
-        notes="sha256 pinned for " + (", ".join(s.path for s in srcs if s.sha256) or "no file") +
+        notes="sha256 pinned for " + (", ".join(Path(s.path).name for s in srcs if s.sha256) or "no file") +
               "; others unverified.")
 
 
@@ -244,21 +244,21 @@ register_family("motif", lambda exp: Benchmark(info=_motif_info(exp), build=_mot
                 lambda: sorted({e for e, _ in _MOTIF_PINS}))
 
 
-def _interleaved(paths: list[Path], need: int) -> list[Columns]:
+def _interleaved(paths: list[tuple[str, Path]], need: int) -> Columns:
     """Rows of several Zeng files interleaved by row index (row 0 of every file, then row 1, ...), rows with N
     dropped, until ``need`` rows: the order the study's pandas concat + sort_index produced. Reads only the
     first rows of each file, doubling the window until enough rows are found."""
     window = 256
     while True:
-        heads = [read_columns(itertools.islice(iter_zeng(p), window)) for p in paths]
+        heads = [read_columns(itertools.islice(iter_zeng(p), window)) for _, p in paths]
         out = Columns(id=[], sequence=[], label=[], experiment=[])
         for i in range(window):
-            for p, h in zip(paths, heads):
+            for (exp, _), h in zip(paths, heads):
                 if i < len(h) and "N" not in h["sequence"][i].upper():
                     out["id"].append(h["id"][i])
                     out["sequence"].append(h["sequence"][i])
                     out["label"].append(h["label"][i])
-                    out["experiment"].append(p.parent.name)
+                    out["experiment"].append(exp)
         truncated = any(len(h) == window for h in heads)
         if len(out) >= need or not truncated:
             return out.take(range(min(need, len(out))))
@@ -270,8 +270,8 @@ def build_motif_discovery(files, protocol: str = "default", seed: int = DEFAULT_
     if protocol != "default":
         raise UserError("motif_discovery has only the protocol 'default' (the study's)")
     exps = files["experiments"]
-    trains = [files[e]["train.data"] for e in exps if files[e].get("train.data") is not None]
-    tests = [files[e]["test.data"] for e in exps if files[e].get("test.data") is not None]
+    trains = [(e, files[e]["train.data"]) for e in exps if files[e].get("train.data") is not None]
+    tests = [(e, files[e]["test.data"]) for e in exps if files[e].get("test.data") is not None]
     if not trains or not tests:
         raise UserError("motif_discovery needs train.data and test.data files in the experiment folders")
     n_tr, n_va, n_te = per_experiment

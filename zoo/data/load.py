@@ -30,20 +30,27 @@ def _default_resolve(bench: Benchmark, source, cache_dir, revision, progress) ->
         raise UserError(f"{bench.info.name} is downloaded from its original URL, which has no revisions; drop "
                         "revision=")
     files: dict[str, Any] = {}
+    single_file = source is not None and Path(source).is_file()
     for src in bench.info.sources:
-        if source is not None:
+        role = Path(src.name).name
+        if single_file:
+            # One file stands for a one-file benchmark, or for the source file of the same name.
+            match = len(bench.info.sources) == 1 or Path(source).name.removesuffix(".gz") == role
+            files[role] = Path(source) if match else None
+        elif source is not None:
             path = find_local(source, src, required=False)
-            if path is not None and src.sha256 and Path(source).is_dir() and sha256_file(path) != src.sha256:
+            if path is not None and src.sha256 and sha256_file(path) != src.sha256:
                 import logging
 
                 logging.getLogger(__name__).warning("%s differs from the pinned %s (sha256); using it as given",
                                                     path, src.url)
-            files[src.name] = path
+            files[role] = path
         else:
-            files[src.name] = fetch(src, cache_dir, progress=progress)
+            files[role] = fetch(src, cache_dir, progress=progress)
     if source is not None and not any(files.values()):
         wanted = ", ".join(s.name for s in bench.info.sources)
-        raise UserError(f"source {str(source)!r} holds none of the files of {bench.info.name} ({wanted})")
+        raise UserError(f"source {str(source)!r} holds none of the files of {bench.info.name} ({wanted}); pass the "
+                        "file itself or the folder that holds it")
     return files, None
 
 
@@ -60,10 +67,15 @@ def arrow_cache_dir(name: str, key: str, cache_dir=None) -> Path:
     return cache_root(cache_dir) / "arrow" / safe / key
 
 
-def _save_atomically(dd, dest: Path) -> None:
+def _save_atomically(dd, dest: Path, progress: bool = True) -> None:
+    import datasets as ds_tqdm  # its progress-bar switches are global
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    quiet = not progress and not ds_tqdm.are_progress_bars_disabled()
     try:
+        if quiet:
+            ds_tqdm.disable_progress_bars()
         dd.save_to_disk(str(tmp))
         try:
             os.replace(tmp, dest)
@@ -71,6 +83,8 @@ def _save_atomically(dd, dest: Path) -> None:
             if not dest.exists():  # another process won the race with the same content: keep theirs
                 raise
     finally:
+        if quiet:
+            ds_tqdm.enable_progress_bars()
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -131,7 +145,7 @@ def load_benchmark(name: str, *, source: str | os.PathLike | None = None, cache_
     _describe(dd, bench, protocol_text, provenance)
     if key is not None:
         dest = arrow_cache_dir(bench.info.name, key, cache_dir)
-        _save_atomically(dd, dest)
+        _save_atomically(dd, dest, progress)
         import datasets
 
         return datasets.load_from_disk(str(dest))  # memory-mapped, like every later load
