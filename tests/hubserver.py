@@ -487,7 +487,8 @@ def _patch_clients(monkeypatch: pytest.MonkeyPatch, url: str, home) -> None:
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     from huggingface_hub import constants, hf_api
 
-    for name, value in {"ENDPOINT": url, "HUGGINGFACE_CO_URL_TEMPLATE": url + "/{repo_id}/resolve/{revision}/{filename}",
+    template = url + "/{repo_id}/resolve/{revision}/{filename}"
+    for name, value in {"ENDPOINT": url, "HUGGINGFACE_CO_URL_TEMPLATE": template,
                         "HF_HOME": str(home), "HF_HUB_CACHE": str(hub_cache), "HUGGINGFACE_HUB_CACHE": str(hub_cache),
                         "HF_ASSETS_CACHE": str(home / "assets"), "HF_XET_CACHE": str(home / "xet"),
                         "HF_TOKEN_PATH": str(home / "token"), "HF_STORED_TOKENS_PATH": str(home / "stored_tokens"),

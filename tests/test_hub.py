@@ -145,6 +145,17 @@ def test_unknown_architecture_and_contract_mismatch(bundle, tmp_path):
         hub.load_model(tmp_path / "nowhere" / "at-all")
 
 
+def test_bundle_whose_config_disagrees_with_the_record_is_refused(bundle, offline):
+    _, folder = bundle
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "encoding": {**config["encoding"], "region": 2}}))
+    with pytest.raises(hub.ContractMismatchError, match="trained for another input"):
+        zoo.create_model(NAME, pretrained=True)
+    (folder / "config.json").write_text(json.dumps({**config, "arch": "cnn_zeng_3_conv2d"}))
+    with pytest.raises(hub.ContractMismatchError, match="is for architecture 'cnn_zeng_3_conv2d'"):
+        zoo.create_model(NAME, pretrained=True)
+
+
 def test_card_parses_and_holds_every_metric(bundle):
     cfg, folder = bundle
     card = ModelCard.load(folder / "README.md")

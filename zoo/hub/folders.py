@@ -4,8 +4,8 @@
 :class:`~huggingface_hub.PyTorchModelHubMixin` round-trips it: ``TheClass.from_pretrained(folder)`` works) plus
 the genozoo metadata in :data:`META_KEYS`: the architecture ``arch``, the published name, the family, the full
 input contract ``encoding`` (:meth:`zoo.encoding.Encoding.to_dict`), the classifier layer and the training
-dataset, split and revision. :func:`load_model` rebuilds a model from it through the registry, never by
-unpickling anything.
+dataset, split and revision. :func:`zoo.hub.resolve.load_model` rebuilds a model from it through the
+registry, never by unpickling anything.
 """
 from __future__ import annotations
 
@@ -73,9 +73,9 @@ def load_weights(model, path: str | Path, *, skip_prefixes: tuple[str, ...] = ()
     bad += [f"{k} is in the file but not in the model" for k in state if k not in own]
     if bad:
         more = f" (and {len(bad) - 2} more)" if len(bad) > 2 else ""
-        raise ContractMismatchError(f"the weights in {path} do not fit {getattr(model, 'arch', '') or type(model).__name__}"
-                                    f" as built: {'; '.join(bad[:2])}{more}; check num_classes, seq_len and the "
-                                    f"architecture")
+        what = getattr(model, "arch", "") or type(model).__name__
+        raise ContractMismatchError(f"the weights in {path} do not fit {what} as built: {'; '.join(bad[:2])}{more}; "
+                                    f"check num_classes, seq_len and the architecture")
     model.load_state_dict({k: v for k, v in state.items() if k not in skipped}, strict=False)
     return sorted(skipped)
 
@@ -104,7 +104,10 @@ def model_config(model, cfg=None, *, dataset: str | None = None, split: str | No
         raise ValueError(f"{type(model).__name__} has constructor argument(s) {clash} named like genozoo metadata")
     ctor.update(num_classes=model.num_classes, seq_len=model.seq_len, label_names=list(model.label_names))
     base = getattr(model, "pretrained_cfg", None)
-    pick = lambda given, attr: given if given is not None else (getattr(cfg, attr) or None if cfg else None)  # noqa: E731
+
+    def pick(given: str | None, attr: str) -> str | None:
+        return given if given is not None else ((getattr(cfg, attr) or None) if cfg is not None else None)
+
     meta = {"arch": arch, "name": cfg.name if cfg is not None else None, "family": model_family(arch),
             "encoding": model.encoding.to_dict(), "classifier": getattr(model, "classifier", "head"),
             "dataset": pick(dataset, "dataset"), "split": pick(split, "split"),

@@ -140,22 +140,28 @@ def load_pretrained(cfg, builder: Callable[..., Any], args: dict[str, Any],
     ``seq_len`` leaves the length-dependent layers whose shapes changed fresh. Both are reported as a warning and
     in ``model.skipped_weights``."""
     path, source = resolve_pretrained(cfg, checkpoint_path)
-    config_path = path.with_name(CONFIG_NAME)
-    if config_path.is_file():
-        saved = read_config(config_path)
-        if saved.get("arch", cfg.arch) != cfg.arch:
-            raise ContractMismatchError(f"{config_path} is for architecture {saved['arch']!r}, not {cfg.arch!r}; "
-                                        f"pass the folder of a {cfg.name} weight")
     model = builder(**args)
     model.arch = cfg.arch
     new_head = int(args.get("num_classes", cfg.num_classes)) != cfg.num_classes
     new_len = int(args.get("seq_len", cfg.seq_len)) != cfg.seq_len
+    config_path = path.with_name(CONFIG_NAME)
+    if config_path.is_file():  # the folder's own record must agree with what the registry builds
+        saved = read_config(config_path)
+        if saved.get("arch", cfg.arch) != cfg.arch:
+            raise ContractMismatchError(f"{config_path} is for architecture {saved['arch']!r}, not {cfg.arch!r}; "
+                                        f"pass the folder of a {cfg.name} weight")
+        ours = {k: v for k, v in model.encoding.to_dict().items() if not (new_len and k == "length")}
+        theirs = {k: v for k, v in (saved.get("encoding") or ours).items() if not (new_len and k == "length")}
+        if theirs != ours:
+            raise ContractMismatchError(f"{config_path} declares input encoding {saved['encoding']} but "
+                                        f"{cfg.name} as built expects {model.encoding.to_dict()}; the weights were "
+                                        f"trained for another input")
     prefix = (getattr(model, "classifier", None) or cfg.classifier) + "."
     skipped = load_weights(model, path, skip_prefixes=(prefix,) if new_head else (), skip_shape_mismatch=new_len)
     if skipped:
+        why = " and ".join(w for w, changed in (("num_classes", new_head), ("seq_len", new_len)) if changed)
         warnings.warn(f"{cfg.name}: {len(skipped)} tensor(s) not loaded and left freshly initialized "
-                      f"({', '.join(skipped)}) because {'num_classes' if new_head else 'seq_len'} changed",
-                      stacklevel=3)
+                      f"({', '.join(skipped)}) because {why} changed", stacklevel=3)
     model.skipped_weights = skipped
     model.pretrained_cfg = cfg
     model.weights_source = source
