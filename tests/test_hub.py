@@ -266,3 +266,12 @@ def test_transformer_family_saves_the_transformers_way(monkeypatch, tmp_path, of
     plain = AutoModelForSequenceClassification.from_pretrained(folder).eval()
     inputs = AutoTokenizer.from_pretrained(folder)(seqs, return_tensors="pt", padding=True)
     assert torch.allclose(plain(**inputs).logits, base(x), atol=1e-5)
+
+
+def test_repo_ids_follow_the_configured_org(monkeypatch, trained):
+    cfg = zoo.PretrainedCfg(arch=ARCH, tag="splice", num_classes=3, seq_len=60, label_names=LABELS,
+                            encoding=trained[0].encoding.to_dict())
+    assert hub.repo_id_for(cfg) == f"genozoo/{ARCH}.splice"
+    monkeypatch.setenv("GENOZOO_HUB_ORG", "my-lab")
+    assert hub.repo_id_for(cfg) == f"my-lab/{ARCH}.splice"
+    assert hub.repo_id_for(zoo.PretrainedCfg(**{**cfg.to_dict(), "hub_id": "elsewhere/model"})) == "elsewhere/model"
