@@ -79,7 +79,7 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 2, max_
                for s in seqs]
         table = pd.DataFrame({"id": ids, "length": [len(s) for s in seqs]})
         for j, c in enumerate(labels):
-            table[f"p({c})"] = probs[:, j].round(4)
+            table[f"p({c})"] = probs[:, j].astype(float).round(4)
         table["predicted"] = [labels[int(i)] for i in probs.argmax(axis=1)]
         table["note"] = fit
         chart = pd.DataFrame([{"id": i, "class": c, "probability": float(p[j])}

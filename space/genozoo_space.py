@@ -162,7 +162,7 @@ class Entry:
         return list(self.config.get("label_names") or [str(i) for i in range(n)])
 
     def metric(self) -> str:
-        """The headline test metric, ``accuracy 0.951 ± 0.004`` or ``-`` when the record has none."""
+        """The headline test metric, ``accuracy 0.951 ± 0.004``, or ``""`` when the record has none."""
         metrics = (self.cfg.metrics if self.cfg is not None else self.config.get("metrics")) or {}
         for key in ("accuracy", "auroc", "auc", "mcc", *metrics):
             m = metrics.get(key)
@@ -171,7 +171,7 @@ class Entry:
                 return f"{key} {m['mean']:.3f}{sd}"
             if isinstance(m, (int, float)):
                 return f"{key} {m:.3f}"
-        return "-"
+        return ""
 
     def summary(self) -> str:
         """Markdown card summary: what it is, what it was trained on, how good it is."""
@@ -183,15 +183,17 @@ class Entry:
             params = f"{c.num_params:,} parameters" if c.num_params else ""
             lines.append(f"Architecture `{c.arch}` ({family}{', ' + params if params else ''}); "
                          f"trained on {c.dataset or 'unstated data'}{' (' + c.split + ')' if c.split else ''}.")
-            lines.append(f"Test {self.metric()}" + (f" (seeds {', '.join(map(str, c.seeds))})" if c.seeds else ""))
+            lines.append(f"Test {self.metric() or 'metric not recorded'}"
+                         + (f" (seeds {', '.join(map(str, c.seeds))})" if c.seeds else ""))
             paper = c.paper_metrics.get("accuracy") if c.paper_metrics else None
             if paper is not None:
                 lines.append(f"Study's figure for this architecture: accuracy {paper}")
             if c.notes:
                 lines.append(c.notes)
         else:
-            lines.append(f"Unpublished model folder `{self.path}` (architecture `{self.config.get('arch')}`); "
-                         f"test {self.metric()}.")
+            lines.append(f"Unpublished model folder `{self.path}` (architecture `{self.config.get('arch')}`"
+                         f"{', trained on ' + self.config['dataset'] if self.config.get('dataset') else ''}); "
+                         f"{'test ' + self.metric() if self.metric() else 'no test metric recorded'}.")
         return "\n\n".join(lines)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -25,6 +26,10 @@ def _app_module():
     return module
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def cmd_space(args: argparse.Namespace) -> int:
     # Before gradio or huggingface_hub are imported: they read these once.
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -33,6 +38,8 @@ def cmd_space(args: argparse.Namespace) -> int:
         os.environ["HF_HUB_OFFLINE"] = "1"
     if args.hub_dir:
         os.environ["GENOZOO_HUB_DIR"] = str(args.hub_dir)
+    # SIGTERM (docker stop, tini) ends the space like Ctrl-C: gradio closes its server and the command returns 0.
+    signal.signal(signal.SIGTERM, _interrupt)
     app = _app_module()
     from genozoo_space import Limits
 

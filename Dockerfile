@@ -1,0 +1,49 @@
+# genozoo: the Gradio space by default (port 7860); any CLI command instead, e.g.
+#   docker run --rm IMAGE genozoo list --pretrained
+# CPU build by default; a CUDA build by build argument (run it with the GPU passed through):
+#   docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu126 -t genozoo:cuda .
+ARG BASE=python:3.11-slim
+FROM ${BASE}
+
+# torch comes from the PyTorch index named here (CPU wheels by default); empty = PyPI only, where pip also finds a
+# local wheel folder given by PIP_FIND_LINKS (docker/smoke.sh does that offline).
+ARG TORCH_VERSION="2.13.0"
+ARG TORCH_INDEX="https://download.pytorch.org/whl/cpu"
+ARG TINI_VERSION="0.19.*"
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    GRADIO_ANALYTICS_ENABLED=False \
+    HF_HUB_DISABLE_TELEMETRY=1 \
+    HF_HUB_OFFLINE=1 \
+    GENOZOO_HUB_DIR=/app/hub \
+    GENOZOO_SPACE_DIR=/app/space
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+# tini as PID 1: Python as PID 1 ignores SIGTERM, tini forwards it so `docker stop` ends the space at once.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends "tini=${TINI_VERSION}" \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --create-home --uid 1000 --shell /bin/bash genozoo
+
+# torch first and pinned, in its own layer: an unpinned torch pulled in later would be a multi-GB CUDA build.
+RUN python3 -m venv "$VIRTUAL_ENV" \
+    && pip install --extra-index-url "${TORCH_INDEX:-https://pypi.org/simple}" "torch==${TORCH_VERSION}"
+
+WORKDIR /app
+# .dockerignore lets through only pyproject.toml, README.md, zoo/, space/ and hub/ (absent until models are published).
+COPY . .
+RUN pip install "torch==${TORCH_VERSION}" -e ".[space]" \
+    && python -c "import zoo, gradio; print('genozoo', zoo.__version__, 'gradio', gradio.__version__)"
+
+USER 1000:1000
+EXPOSE 7860
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:7860/', timeout=8)"]
+ENTRYPOINT ["tini", "--"]
+CMD ["genozoo", "space", "--host", "0.0.0.0", "--port", "7860"]
