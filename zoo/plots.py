@@ -159,10 +159,12 @@ def plot_overfitting(agg: dict, path: Path) -> Path:
             if not math.isnan(gap):
                 ax.text(1.0, yi, f" gap {gap:+.3f}", va="center", fontsize=7)
         ax.set_yticks(y, archs, fontsize=7)
-        lo = min(agg[tag][a].get("test_accuracy", (1, 0))[0] for a in archs)
-        ax.set(xlim=(max(0.0, lo - 0.1), 1.0), xlabel="accuracy", title=f"{tag}: train vs test accuracy")
+        lo = min(agg[tag][a].get(s, (1, 0))[0] - agg[tag][a].get(s, (0, 0))[1]
+                 for a in archs for s in ("train_accuracy", "test_accuracy"))
+        ax.set(xlim=(max(0.0, lo - 0.05), 1.0), xlabel="accuracy", title=f"{tag}: train vs test accuracy")
         ax.grid(axis="x", alpha=0.3)
-    axes[0].legend(fontsize=7, loc="lower left")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncols=2, bbox_to_anchor=(0.5, 1.0))
     return _save(fig, path)
 
 

@@ -44,7 +44,6 @@ __all__ = ["Recipe", "load_recipe", "parse_overrides", "run_dir_for", "load_data
 
 PACKAGES = ("genozoo", "torch", "numpy", "scikit-learn", "datasets", "safetensors", "huggingface_hub", "pyyaml")
 SPLITS = ("train", "validation", "test")
-# Keys that change the trained weights; run folders are compared on these alone.
 _REPO = Path(__file__).resolve().parents[1]
 
 
@@ -148,10 +147,11 @@ def _coerce(key: str, value: Any, hint: Any = None) -> Any:
 
 
 def _check_keys(keys: Sequence[str], where: str) -> None:
+    known = sorted(k for k in _HINTS if k != "seed")  # a recipe lists its seeds; --seed picks one on the CLI
     for key in keys:
-        if key not in _HINTS or key == "seed":
-            close = difflib.get_close_matches(key, list(_HINTS), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(_HINTS))}"
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
             raise UserError(f"unknown recipe key {key!r} in {where}{hint}")
 
 
@@ -224,11 +224,22 @@ def load_data(recipe: Recipe):
     else:
         from zoo.data import load_benchmark
 
-        ds = load_benchmark(recipe.dataset, source=recipe.source, **recipe.data_args)
+        ds = load_benchmark(recipe.dataset, source=_source(recipe.source), progress=not recipe.quiet,
+                            **recipe.data_args)
     missing = [s for s in ("train", "validation") if s not in ds]
     if missing:
         raise UserError(f"dataset {recipe.dataset!r} has no {' or '.join(missing)} split; training needs both")
     return ds
+
+
+def _source(source: str | None) -> str | None:
+    """A local copy named by the recipe: as given, or relative to the repository (recipes name ../shared/data)."""
+    if source is None or "://" in source or Path(source).exists():
+        return source
+    if not Path(source).is_absolute() and (_REPO / source).exists():
+        return str(_REPO / source)
+    raise UserError(f"data source {source!r} does not exist; pass --source=PATH to a local copy of the files, or "
+                    f"--source=null to download them from their original URLs")
 
 
 def _label_names(ds) -> list[str]:

@@ -1,0 +1,125 @@
+"""zoo.recipes: YAML + --key=value overrides that fail loudly, the run folder, evaluate, and the committed recipes."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine_tiny import tiny_benchmark
+from zoo.checkpoint import load_weights
+from zoo.cli import main
+from zoo.errors import UserError
+from zoo.recipes import evaluate_model, load_recipe, load_run_model, parse_overrides, run
+from zoo.registry import create_model, study_kwargs
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = sorted((ROOT / "train" / "recipes").glob("*.yaml"))
+
+
+def test_overrides_are_typed_and_unknown_keys_fail(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("arch: _tiny_cnn\ndataset: somewhere\nlr: 1e-3\nseeds: [0, 1]\nmodel_args: {width: 4}\n")
+    r = load_recipe(path, ["--lr=3e-4", "--epochs=5", "--patience=null", "--class_weights=balanced",
+                           "--seeds=3,4", "--model_args.dropout=0.1", "--compile=false", "--tag=x"])
+    assert (r.lr, r.epochs, r.patience, r.class_weights, r.seeds) == (3e-4, 5, None, "balanced", [3, 4])
+    assert r.model_args == {"width": 4, "dropout": 0.1} and r.compile is False and r.name == "_tiny_cnn.x"
+    assert load_recipe(path, ["--class_weights=[1, 2.5]"]).class_weights == [1.0, 2.5]
+    assert isinstance(load_recipe(path).lr, float)  # YAML reads "1e-3" as a string; the type wins
+    for bad, match in [("--epochs=2.5", "'epochs' must be int"), ("--epochs=many", "'epochs' must be int"),
+                       ("--lr=fast", "'lr' must be float"), ("--lrate=1", "unknown recipe key 'lrate'.*'lr'"),
+                       ("--seed=1", "unknown recipe key 'seed'"), ("--optimizer=rmsprop", "optimizer"),
+                       ("epochs=3", "--key=value"), ("--lr.x=1", "has no sub-keys")]:
+        with pytest.raises(UserError, match=match):
+            load_recipe(path, [bad])
+    (tmp_path / "bad.yaml").write_text("arch: a\ndataset: b\nbatchsize: 3\n")
+    with pytest.raises(UserError, match="unknown recipe key 'batchsize' in .*bad.yaml.*'batch_size'"):
+        load_recipe(tmp_path / "bad.yaml")
+    assert parse_overrides(["--source=null"]) == {"source": None}
+
+
+def test_recipe_yaml_round_trip(tmp_path):
+    r = load_recipe(None, ["--lr=0.01", "--model_args.width=4"], arch="_tiny_cnn", dataset="d", tag="t")
+    (tmp_path / "r.yaml").write_text(r.to_yaml())
+    assert load_recipe(tmp_path / "r.yaml") == r
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    tiny_benchmark(n=200, length=40).save_to_disk(str(root / "tiny"))
+    recipe = load_recipe(None, ["--epochs=2", "--quiet=true", "--lr=0.01"], arch="_tiny_cnn",
+                         dataset=str(root / "tiny"))
+    metrics = run(recipe, 3, root / "out")
+    return root, recipe, metrics, root / "out" / "_tiny_cnn.tiny" / "seed3"
+
+
+def test_run_folder_contents(finished):
+    root, recipe, metrics, folder = finished
+    names = {p.name for p in folder.iterdir()}
+    assert {"recipe.yaml", "run.json", "metrics.json", "epochs.csv", "epochs.json", "model.safetensors",
+            "config.json", "predictions_test.safetensors", "checkpoints"} <= names
+    resolved = yaml.safe_load((folder / "recipe.yaml").read_text())
+    assert resolved["seeds"] == [3] and resolved["encoding"]["kind"] == "onehot" and resolved["epochs"] == 2
+    info = json.loads((folder / "run.json").read_text())
+    assert info["seed"] == 3 and info["versions"]["torch"] and info["versions"]["scikit-learn"]
+    assert info["git"]["commit"] is None or re.fullmatch(r"[0-9a-f]{40}", info["git"]["commit"])
+    assert set(metrics) >= {"train", "validation", "test", "best_epoch", "num_params"}
+    assert set(metrics["test"]) == {"loss", "accuracy", "balanced_accuracy", "f1_macro", "mcc", "auroc", "auprc"}
+    csv_lines = (folder / "epochs.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("epoch,lr,train_loss,train_accuracy,val_loss") and len(csv_lines) == 3
+
+
+def test_evaluate_reproduces_run_metrics(finished, capsys):
+    root, recipe, metrics, folder = finished
+    again = evaluate_model(str(folder), str(root / "tiny"), "test", device="cpu")
+    assert again == pytest.approx(metrics["test"])
+    assert main(["evaluate", str(folder), "--dataset", str(root / "tiny"), "--split", "validation"]) == 0
+    assert json.loads(capsys.readouterr().out) == pytest.approx(metrics["validation"])
+    model, _ = load_run_model(folder)
+    assert set(load_weights(folder / "model.safetensors")) == set(model.state_dict())
+    assert main(["evaluate", str(folder), "--dataset", str(root / "tiny"), "--split", "dev"]) == 2
+
+
+def test_existing_run_needs_resume(finished):
+    root, recipe, metrics, folder = finished
+    with pytest.raises(UserError, match="--resume"):
+        run(recipe, 3, root / "out")
+    assert run(recipe, 3, root / "out", resume=True) == metrics  # finished: returned, not retrained
+
+
+def test_encoding_mismatch_and_missing_source_fail(finished):
+    root = finished[0]
+    from zoo.recipes import build_model, load_data
+
+    ds = load_data(load_recipe(None, arch="_tiny_cnn", dataset=str(root / "tiny")))
+    with pytest.raises(UserError, match="encoding"):
+        build_model(load_recipe(None, ["--encoding={kind: tokens}"], arch="_tiny_cnn", dataset="x"), ds)
+    with pytest.raises(UserError, match="--source=null"):
+        load_data(load_recipe(None, ["--source=no/such/folder"], arch="_tiny_cnn", dataset="splice"))
+
+
+def test_committed_recipes_are_generated_and_consistent():
+    assert len(RECIPES) == 39
+    check = subprocess.run([sys.executable, str(ROOT / "train" / "make_recipes.py"), "--check"],
+                           capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0, check.stdout + check.stderr
+    for path in RECIPES:
+        r = load_recipe(path)
+        assert path.name == f"{r.name}.yaml" and r.seeds == [0, 1, 2] and r.lr == 1e-3 and r.optimizer == "adam"
+        assert r.batch_size == (512 if r.task == "motif" else 32) and r.epochs == 50 and r.split
+        model = create_model(r.arch, **study_kwargs(r.arch, r.task))
+        assert r.encoding == model.encoding.to_dict()
+
+
+def test_train_real_splice_recipe_one_epoch(shared_data, tmp_path):
+    """The published splice recipe runs on the real data (one epoch, the smallest model)."""
+    recipe = ROOT / "train" / "recipes" / "cnn_zeng_2_conv2d.splice.yaml"
+    code = main(["train", str(recipe), "--seed", "0", "--out", str(tmp_path), "--quiet", "--epochs=1",
+                 f"--source={shared_data / 'splice'}"])
+    assert code == 0
+    m = json.loads((tmp_path / "cnn_zeng_2_conv2d.splice" / "seed0" / "metrics.json").read_text())
+    assert m["epochs_run"] == 1 and 0.3 < m["test"]["accuracy"] <= 1
+    assert sum(1 for _ in open(tmp_path / "cnn_zeng_2_conv2d.splice" / "seed0" / "epochs.csv")) == 2
