@@ -1,0 +1,151 @@
+"""Users' own data (from_files in every format), the quality report on a set built with planted duplicates and
+leakage, the dataset card, and the `genozoo data` commands."""
+import gzip
+import json
+from collections import Counter
+
+import datasets
+import pytest
+
+from zoo.cli import main
+from zoo.data import FormatError, from_files
+from zoo.data.quality import quality_report, report_markdown
+from zoo.encoding import reverse_complement
+from zoo.errors import UserError
+
+SEQS = ["ACGTACGTAC", "TTTTGGGGCC", "ACGGGATTAC", "GGGCCCAATT", "CATCATCATG", "ATATATGCGC"] * 5
+LABELS = ["pos", "neg"] * 15
+
+
+def _write_fasta(path, header_fmt="{i}|{label}", gz=False):
+    text = "".join(f">{header_fmt.format(i=i, label=l)}\n{s[:5]}\n{s[5:]}\n" for i, (s, l) in
+                   enumerate(zip(SEQS, LABELS)))
+    if gz:
+        with gzip.open(path, "wt") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text)
+
+
+def _all(dd, col):
+    return [v for s in ("train", "validation", "test") for v in dd[s][col]]
+
+
+@pytest.mark.parametrize("header", ["r{i}|{label}", "r{i} label={label} extra", "r{i} some words {label}"])
+def test_fasta_label_in_header(tmp_path, header):
+    path = tmp_path / "mine.fa.gz"
+    _write_fasta(path, header, gz=True)
+    dd = from_files(path)
+    assert dd["train"].features["label"].names == ["neg", "pos"]
+    assert sorted(_all(dd, "id")) == sorted(f"r{i}" for i in range(30))
+    assert [dd[s].num_rows for s in ("train", "validation", "test")] == [21, 5, 4]
+    got = dict(zip(_all(dd, "id"), _all(dd, "sequence")))
+    assert got["r3"] == SEQS[3]
+
+
+def test_fasta_with_labels_file_in_order_and_by_id(tmp_path):
+    fa = tmp_path / "x.fasta"
+    fa.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(SEQS)))
+    by_order = tmp_path / "labels.txt"
+    by_order.write_text("\n".join(LABELS) + "\n")
+    by_id = tmp_path / "labels.tsv"
+    by_id.write_text("id\tlabel\n" + "".join(f"s{i}\t{l}\n" for i, l in reversed(list(enumerate(LABELS)))))
+    for labels in (by_order, by_id):
+        dd = from_files(fa, labels=labels, label_names=["pos", "neg"])
+        names = dd["test"].features["label"].names
+        assert names == ["pos", "neg"]
+        for r in dd["test"]:
+            assert names[r["label"]] == LABELS[int(r["id"][1:])]
+    (tmp_path / "short.txt").write_text("pos\n")
+    with pytest.raises(FormatError, match="1 labels but"):
+        from_files(fa, labels=tmp_path / "short.txt")
+    with pytest.raises(FormatError, match="no label"):
+        from_files(fa)
+
+
+def test_csv_tsv_uci_zeng_and_train_test_files(tmp_path):
+    csv = tmp_path / "d.csv"
+    csv.write_text("name,dna,target\n" + "".join(f"n{i},{s},{l}\n" for i, (s, l) in enumerate(zip(SEQS, LABELS))))
+    dd = from_files(csv, sequence_column="dna", label_column="target", id_column="name")
+    assert sorted(_all(dd, "id")) == sorted(f"n{i}" for i in range(30))
+    with pytest.raises(FormatError, match="no column 'seqq'.*name, dna, target"):
+        from_files(csv, sequence_column="seqq")
+    tsv = tmp_path / "d.tsv"
+    tsv.write_text("sequence\tlabel\n" + "".join(f"{s}\t{i % 3}\n" for i, s in enumerate(SEQS)))
+    assert from_files(tsv)["train"].features["label"].names == ["0", "1", "2"]
+    uci = tmp_path / "splice.data"
+    uci.write_text("".join(f"{'EI' if i % 2 else 'N'},   G{i},     {s.replace('A', 'D', 1)}\n"
+                           for i, s in enumerate(SEQS)))
+    dd = from_files(uci, ambiguity="splice")
+    assert all(set(q) <= set("ACGT") for q in _all(dd, "sequence"))
+    zeng_train, zeng_test = tmp_path / "train.data", tmp_path / "test.data"
+    for path, rng in ((zeng_train, range(30)), (zeng_test, range(10))):
+        path.write_text("".join(f">c{i}{'_shuf' if i % 2 else ''} {SEQS[i]} {1 - i % 2}\n" for i in rng))
+    dd = from_files(zeng_train, test=zeng_test, validation_fraction=0.2)
+    assert [dd[s].num_rows for s in ("train", "validation", "test")] == [24, 6, 10]
+    assert all(r["id"].endswith("_shuf") == (r["label"] == 0) for s in dd for r in dd[s])
+
+
+def test_quality_report_finds_planted_duplicates_and_leakage():
+    base = [s * 3 for s in ("ACGTTGCAAG", "TTGACCGATC", "GGCATTACGA", "CATGCATTGA", "AGGTCCATTA", "GTTAACGGAC",
+                            "TACGGATCAA", "CCGATTAGCA")]  # 30 bp, distinct, none a reverse complement of another
+    assert not set(reverse_complement(base)) & set(base)
+    rc = reverse_complement(base)
+    feats = datasets.Features({"sequence": datasets.Value("string"), "label": datasets.ClassLabel(names=["a", "b"]),
+                               "id": datasets.Value("string")})
+
+    def ds(seqs, labels):
+        return datasets.Dataset.from_dict({"sequence": seqs, "label": labels,
+                                           "id": [str(i) for i in range(len(seqs))]}, features=feats)
+
+    dd = datasets.DatasetDict({
+        # train: base[0] three times (2 exact duplicates, labels agree), base[1] twice with different labels
+        # (1 duplicate, 1 conflicting sequence), rc of base[2] beside base[2] (2 RC rows), a palindrome
+        "train": ds([base[0], base[0], base[0], base[1], base[1], base[2], rc[2], "ACGT" * 5, base[6]],
+                    [0, 0, 0, 0, 1, 1, 1, 0, 1]),
+        # validation: an exact copy of a train row and the RC of a train row
+        "validation": ds([base[0], rc[6], base[3]], [0, 1, 0]),
+        # test: lowercase copy of a validation row (reported upper case), one new row with N
+        "test": ds([base[3].lower(), base[4][:10] + "NN" + base[4][12:], base[5]], [0, 1, 1]),
+    })
+    r = quality_report(dd, "planted")
+    tr = r["splits"]["train"]
+    assert (tr["exact_duplicates"], tr["conflicting_label_sequences"], tr["reverse_complement_duplicates"],
+            tr["palindromes"]) == (3, 1, 2, 1)
+    assert tr["classes"] == {"a": 5, "b": 4}
+    assert r["leakage"]["train->validation"] == {"exact": 1, "reverse_complement": 1, "fraction": round(2 / 3, 6)}
+    assert r["leakage"]["validation->test"]["exact"] == 1 and r["leakage"]["train->test"]["exact"] == 0
+    te = r["splits"]["test"]
+    assert te["rows_with_n"] == 1 and te["n_fraction"] == round(2 / 90, 6)
+    assert r["splits"]["train"]["length"]["min"] == 20 and r["splits"]["train"]["length"]["max"] == 30
+    md = report_markdown(r)
+    assert "| train -> validation | 1 | 1 | 66.67% |" in md
+    assert any("conflicting labels" in w for w in r["warnings"])
+    clean = quality_report(datasets.DatasetDict({"train": ds(base[:4], [0, 1, 0, 1]),
+                                                 "test": ds(base[4:], [0, 1, 0, 1])}))
+    assert clean["warnings"] == [] and "nothing to report" in report_markdown(clean)
+
+
+def test_cli_list_info_report_card(shared_data, tmp_path, capsys):
+    assert main(["data", "list", "histone_*"]) == 0
+    out = capsys.readouterr().out
+    assert "histone_h3k79me3" in out and "splice" not in out
+    assert main(["data", "info", "splice", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["size"] == 3190 and info["sources"][0]["sha256"].startswith("ebbae10c")
+    card = tmp_path / "card" / "README.md"
+    assert main(["data", "report", "splice", "--source", str(shared_data / "splice"), "--card", str(card),
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert sum(s["rows"] for s in report["splits"].values()) == 3190
+    assert report["splits"]["train"]["exact_duplicates"] > 0  # the UCI file repeats sequences
+    text = card.read_text()
+    from huggingface_hub import DatasetCard
+
+    parsed = DatasetCard(text)
+    assert parsed.data.license == "cc-by-4.0" and parsed.data.pretty_name == "splice"
+    assert "## Leakage between splits" in text.replace("### Leakage", "## Leakage") and "ebbae10c" in text
+    assert main(["data", "report", "nope"]) == 2
+    assert "unknown benchmark" in capsys.readouterr().err
+    assert main(["data", "report", "splice", "--source", str(tmp_path / "missing")]) == 2
+    assert Counter(capsys.readouterr().err.split(":")[:2]) == Counter(["genozoo", " error"])
