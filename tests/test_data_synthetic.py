@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from zoo.data import PWMS, get_pwm, planted_motif_benchmark, sample_planted, stratified_split
-from zoo.data.splits import paper_splice_split, split_sizes
+from zoo.data.splits import paper_splice_split, split_sizes, study_split
 from zoo.data.synthetic import background_probs, iupac_pwm, random_sequences
 from zoo.errors import UserError
 
@@ -101,4 +101,21 @@ def test_stratified_split_exact_sizes_and_ratios():
     again = stratified_split(y, (0.7, 0.15, 0.15), seed=3264)
     assert all((a == b).all() for a, b in zip(parts, again))
     train, val, test = paper_splice_split(y, seed=0)
-    assert len(test) == split_sizes(3190, (0.75, 0.25))[1] == 797 and len(set(train) | set(val) | set(test)) == 3190
+    assert [len(train), len(val), len(test)] == [2033, 359, 798] and len(set(train) | set(val) | set(test)) == 3190
+
+
+def test_study_split_reproduces_the_papers_histone_sizes():
+    y = np.r_[np.zeros(7000, int), np.ones(7965, int)]
+    parts = study_split(y, seed=3264)
+    assert [len(p) for p in parts] == [10475, 2245, 2245]
+    assert all((a == b).all() for a, b in zip(parts, study_split(y, seed=3264)))
+    assert not all((a == b).all() for a, b in zip(parts, study_split(y, seed=1)))
+
+
+def test_builtin_ctcf_is_jaspar_ma0139():
+    pytest.importorskip("pyjaspar", reason="pyjaspar (optional extra genozoo[jaspar]) is not installed")
+    name, pwm = get_pwm("MA0139.1")
+    assert name == "MA0139.1" and pwm.shape == (19, 4)
+    assert np.allclose(pwm, PWMS["CTCF"])
+    s = sample_planted(20, 40, ("MA0035",), positive_fraction=1.0, seed=0)  # GATA1 from JASPAR, latest version
+    assert s.motif_names == ("MA0035",) and (s.end - s.start > 0).all()

@@ -5,8 +5,8 @@ the planted positions, which are stored per row). Everything is vectorized numpy
 
 Motifs are position weight matrices, ``(W, 4)`` probabilities over ``A C G T``. Built in (:data:`PWMS`):
 
-* ``CTCF``: counts of JASPAR MA0139.1 (CTCF, human), transcribed from the JASPAR record (consensus
-  ``TGGCCACCAGGGGGCGCTA``); column totals in the transcription vary by a few counts, which changes nothing here.
+* ``CTCF``: the counts of JASPAR MA0139.1 (CTCF, human; consensus ``TGGCCACCAGGGGGCGCTA``), checked equal to
+  the matrix ``pyjaspar`` returns for MA0139.1 (tests/test_data_synthetic.py).
 * ``GATA1`` (``WGATAR``, JASPAR MA0035 core), ``SP1`` (GC box ``GGGGCGGGGC``, JASPAR MA0079 core) and ``TATA``
   (``TATAWAWR``, the TBP site of JASPAR MA0108): built from their IUPAC consensus (each allowed base equally
   likely, 0.01 for the others), not from the JASPAR count matrices.
@@ -62,7 +62,7 @@ PWMS: dict[str, np.ndarray] = {
     "TATA": iupac_pwm("TATAWAWR"),
 }
 PWM_SOURCES = {
-    "CTCF": "JASPAR MA0139.1 counts (transcribed)",
+    "CTCF": "JASPAR MA0139.1 counts",
     "GATA1": "IUPAC consensus WGATAR (JASPAR MA0035 core)",
     "SP1": "IUPAC consensus GGGGCGGGGC (JASPAR MA0079 core)",
     "TATA": "IUPAC consensus TATAWAWR (JASPAR MA0108, TBP)",
