@@ -14,7 +14,8 @@ genozoo never reads, so this module splits doc2vec in two:
   and unique; a few damped Newton steps solve it. gensim is not needed to predict.
 
 PV-DBOW ignores word order, so a document enters only through its k-mer counts. On toy data the vectors point the
-same way as gensim's own ``infer_vector`` (mean cosine about 0.9; tested).
+same way as gensim's own ``infer_vector`` on the same fitted model (mean cosine 0.92 on a 40-bp
+planted-motif set, three gensim seeds; the test asks for more than 0.8).
 """
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ def infer_paragraph_vectors(counts: torch.Tensor, out_weights: torch.Tensor, noi
     Minimizes, per document, ``-sum_v c_v log s(u_v.d) - K n sum_v q_v log s(-u_v.d) + l2/2 |d|^2`` (``s`` the
     sigmoid, ``n`` the number of words, ``K = negative``): PV-DBOW's loss with its ``K`` sampled negatives per word
     replaced by their expectation. The loss is strictly convex, so damped Newton steps from ``d = 0`` converge
-    (5 steps reach float32 precision on typical data).
+    (5 steps reach float32 precision on typical data). Each step costs ``O(N V D^2)`` for the Hessians plus
+    ``N`` ``D x D`` solves: cheap for ``k <= 4`` (``V <= 256``), slow for ``k = 6`` on a CPU.
     """
     # float64: float32 rounding of a loss summed over hundreds of words stalls the damping test near the optimum.
     counts = counts.double()

@@ -10,8 +10,8 @@ Contract: every model takes tokens ``(N, L)`` int64 over :data:`zoo.encoding.TOK
 Classifiers return logits ``(N, 1)`` (binary) or ``(N, num_classes)``. The autoencoder is not a classifier
 (``is_classifier = False``): its forward returns reconstruction logits ``(N, L, 4)`` over ``A C G T``.
 
-Two of the models need an unsupervised step before supervised training, exposed as one hook that
-:mod:`zoo.engine` calls when ``model.requires_pretraining and not model.is_pretrained``::
+Two of the models need an unsupervised step on the training sequences before supervised training, exposed as
+one hook; training code runs it when ``getattr(model, "requires_pretraining", False) and not model.is_pretrained``::
 
     model.pretrain(train_sequences)   # lstm_ae_mlp: fits an autoencoder, copies and freezes its encoder
                                       # doc2vec_mlp: fits gensim Doc2Vec, keeps its learned arrays
