@@ -20,6 +20,7 @@ import contextlib
 import csv
 import math
 import os
+import re
 import sys
 import time
 import warnings
@@ -30,7 +31,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from zoo.encoding import encode_codes, reverse_complement, to_codes
+from zoo.encoding import EncodingError, encode_codes, reverse_complement, to_codes
 from zoo.errors import UserError
 from zoo.io import batched, open_input
 
@@ -141,6 +142,10 @@ def load_model(spec: str | os.PathLike, revision: str | None = None):
         if path.suffix == ".safetensors":
             path = path.parent
         return hub.load_model(path, revision=revision)
+    if "." not in text and "/" not in text and not path.exists():
+        from zoo.registry import model_entrypoint
+
+        model_entrypoint(text)  # an unknown name raises the registry's "unknown model ..." sentence
     if is_model(text):
         if "." not in text:
             raise UserError(f"{text!r} is an architecture without weights; give a published name such as "
@@ -221,7 +226,11 @@ def _predict_batch(model, ids: Sequence[str], seqs: Sequence[str], device: torch
                    rc: bool, limit: int | None) -> tuple[np.ndarray, LengthStats]:
     enc = model.encoding
     stats = _length_stats(ids, seqs, model, limit)
-    codes = to_codes(seqs, enc.length, pad_mode=enc.pad_mode, ambiguity=enc.ambiguity, ids=ids)
+    try:
+        codes = to_codes(seqs, enc.length, pad_mode=enc.pad_mode, ambiguity=enc.ambiguity, ids=ids)
+    except EncodingError as e:
+        # The index in the message counts within this batch; the id alone names the record unambiguously.
+        raise EncodingError(re.sub(r"^sequence \d+ \((.*?)\) ", r"sequence \1 ", str(e))) from None
     probs = _forward_probs(model, codes, device)
     if rc:
         # The reverse strand is built from the raw sequence (then padded/cropped like the forward one) and run as

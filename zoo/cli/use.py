@@ -1,0 +1,224 @@
+"""``genozoo predict``, ``genozoo explain`` and ``genozoo finetune``: use a baseline on your own sequences.
+
+Parsing and dispatch only; the work lives in :mod:`zoo.predict`, :mod:`zoo.explain` and :mod:`zoo.finetune`, so
+Python users get the same results (the CLI's predictions equal ``model.predict``'s, digit for digit).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+MODEL_HELP = ("the model: a published name (arch.tag, see `genozoo list --pretrained`), a model folder saved by "
+              "genozoo (model.safetensors + config.json), or a Hub repo id ORG/NAME")
+
+
+def _input_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", default="auto", choices=["auto", "fasta", "csv", "tsv", "uci", "zeng"],
+                   help="input format (default: guessed from the name and first line; .gz is detected)")
+    p.add_argument("--sequence-column", metavar="NAME",
+                   help="CSV/TSV column holding the sequences (default: 'sequence', 'seq', ...)")
+    p.add_argument("--id-column", metavar="NAME",
+                   help="CSV/TSV column holding the ids (default: 'id' or 'name', else FILE-ROW)")
+    p.add_argument("--device", default="auto",
+                   help="where to run: auto (CUDA when present, else CPU), cpu, cuda or cuda:N (default: auto)")
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    """Progress bars only for a person watching a terminal (not in logs or pipes), and not with --quiet."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------- predict
+def cmd_predict(args: argparse.Namespace) -> int:
+    from zoo.predict import load_model, predict_file
+
+    model = load_model(args.model)
+    try:
+        summary = predict_file(model, args.input, args.output, format=args.format,
+                               sequence_column=args.sequence_column, id_column=args.id_column,
+                               batch_size=args.batch_size, reverse_complement=args.reverse_complement,
+                               device=args.device, max_length=args.max_length, progress=_progress(args))
+    except BrokenPipeError:  # the reader of standard output (e.g. `| head`) has stopped: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    if (msg := summary.lengths.message()) is not None:
+        _say(f"genozoo: warning: {msg}")
+    if not args.quiet:
+        where = "standard output" if args.output == "-" else args.output
+        _say(f"predicted {summary.sequences:,} sequences in {summary.seconds:.1f} s "
+             f"({summary.sequences_per_second:,.0f}/s on {summary.device}); wrote {where}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- explain
+def _read_for_explain(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    from zoo.errors import UserError
+    from zoo.io import open_input
+
+    ids, seqs = [], []
+    with open_input(args.input, format=args.format, sequence_column=args.sequence_column,
+                    id_column=args.id_column, allow_literal=True) as inp:
+        for ident, seq in inp:
+            if len(ids) == args.max_sequences:
+                raise UserError(f"input {args.input!r} holds more than {args.max_sequences} sequences; explain a "
+                                "subset, or raise --max-sequences")
+            ids.append(ident)
+            seqs.append(seq)
+    return ids, seqs
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from zoo.errors import UserError
+    from zoo.predict import load_model
+
+    if not args.output and not args.filters and not args.numbers:
+        raise UserError("nothing to write; give -o LOGO.png, --numbers FILE.csv|json and/or --filters FILE.meme")
+    model = load_model(args.model)
+    ids, seqs = _read_for_explain(args)
+    if args.output or args.numbers:
+        from zoo.explain import attribute
+        from zoo.explain.logos import draw_logos, write_numbers
+
+        attr = attribute(model, seqs, args.method, ids=ids, target=args.target, device=args.device,
+                         n_steps=args.steps)
+        numbers = args.numbers or (str(Path(args.output).with_suffix(".csv")) if args.output else None)
+        if args.output:
+            draw_logos(attr, args.output, max_sequences=args.max_logos)
+            _say(f"wrote the {attr.method} logo of {min(len(attr), args.max_logos)} sequence(s) to {args.output}")
+        write_numbers(attr, numbers)
+        _say(f"wrote the attributions of {len(attr)} sequence(s) to {numbers}")
+        for i in range(min(len(attr), 5)):
+            p = attr.peak(i)
+            _say(f"  {attr.ids[i]}: target {attr.label_names[attr.targets[i]]!r}, strongest position {p + 1} "
+                 f"({attr.sequences[i][max(0, p - 5):p + 6]})")
+    if args.filters:
+        _explain_filters(args, model, seqs)
+    return 0
+
+
+def _explain_filters(args: argparse.Namespace, model, seqs: list[str]) -> None:
+    from zoo.explain.motifs import filter_pwms, jaspar_motifs, match_motifs, write_meme
+
+    motifs = filter_pwms(model, seqs, threshold=args.threshold, device=args.device)
+    database = {}
+    if args.match in ("builtin", "both"):
+        from zoo.data import PWMS
+
+        database.update(PWMS)
+    if args.match in ("jaspar", "both"):
+        database.update(jaspar_motifs())
+    if database:
+        match_motifs(motifs, database)
+    write_meme(motifs, args.filters)
+    used = [m for m in motifs if m.nsites]
+    _say(f"wrote {len(used)} filter PWM(s) of {len(motifs)} filters to {args.filters} (MEME format)")
+    for m in sorted(used, key=lambda m: -(m.matches[0].score if m.matches else m.nsites))[:10]:
+        best = f"best match {m.matches[0].name} (r = {m.matches[0].score:.2f}, strand {m.matches[0].strand})" \
+            if m.matches else ""
+        print(f"{m.name}\t{m.consensus}\tsites {m.nsites}\t{best}")
+
+
+# --------------------------------------------------------------------------------------------- finetune
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from zoo.finetune import finetune
+
+    result = finetune(args.model, args.data, args.output, label_column=args.label_column,
+                      sequence_column=args.sequence_column, num_classes=args.num_classes, seq_len=args.seq_len,
+                      freeze_trunk=args.freeze_trunk, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                      patience=args.patience, seed=args.seed, device=args.device, source=args.source,
+                      base_model_id=args.base_model, tag=args.tag, quiet=args.quiet)
+    _say(f"fine-tuned from {result.base_model or args.model}: {len(result.transferred)} tensors transferred, "
+         f"{len(result.reinitialized)} started fresh; labels {', '.join(result.label_names)}; "
+         f"{result.seq_len} bp")
+    for split, metrics in result.metrics.items():
+        print(f"{split}: " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+    _say(f"wrote {result.output_dir} (publish it with `genozoo push {result.output_dir} --repo ORG/NAME`)")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------- parser
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="class probabilities for the sequences of a FASTA/CSV file or stdin",
+                       description="Predict class probabilities for every sequence of a FASTA / FASTA.gz / CSV / "
+                                   "TSV file or standard input, streaming in batches (bounded memory). Writes a "
+                                   "CSV: id, prob_<label> per class, predicted.")
+    p.add_argument("model", help=MODEL_HELP)
+    p.add_argument("input", help="FASTA, FASTA.gz, CSV or TSV file, or - for standard input")
+    p.add_argument("-o", "--output", default="-", help="output CSV (default: - for standard output)")
+    _input_options(p)
+    p.add_argument("--batch-size", type=int, default=256, help="sequences per batch (default: %(default)s)")
+    p.add_argument("--rc", "--reverse-complement", dest="reverse_complement", action="store_true",
+                   help="average each sequence's probabilities with its reverse complement's (exactly "
+                        "strand-symmetric)")
+    p.add_argument("--max-length", type=int, metavar="BP",
+                   help="refuse sequences longer than this (default: 10x the model's input length); shorter "
+                        "and longer ones are padded/cropped as the model declares, with a warning count")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=cmd_predict)
+
+    e = sub.add_parser("explain", help="per-nucleotide attributions (logo + numbers) and filter motifs",
+                       description="Explain a model's predictions: per-nucleotide attributions by integrated "
+                                   "gradients, gradient x input (saliency) or in-silico mutagenesis, drawn as a "
+                                   "sequence logo and written as numbers; first-layer convolution filters as "
+                                   "PWMs in MEME format, optionally matched to known motifs.")
+    e.add_argument("model", help=MODEL_HELP)
+    e.add_argument("input", help="a DNA sequence, or a FASTA/CSV/TSV file (or - for standard input)")
+    e.add_argument("-o", "--output", help="sequence logo of the attributions (.png, .svg or .pdf); the numbers "
+                                          "go beside it as .csv unless --numbers says otherwise")
+    e.add_argument("--numbers", metavar="FILE", help="write the attributions to FILE (.csv, .tsv or .json)")
+    e.add_argument("--method", default="ig", choices=["ig", "integrated_gradients", "saliency", "ism"],
+                   help="ig: integrated gradients (default); saliency: gradient x input; ism: in-silico "
+                        "mutagenesis (works for every model, also those without gradients to the bases)")
+    e.add_argument("--target", help="class to explain, by name or index (default: each sequence's prediction)")
+    e.add_argument("--steps", type=int, default=50, help="integration steps of ig (default: %(default)s)")
+    e.add_argument("--max-logos", type=int, default=10, help="sequences drawn in the logo (default: %(default)s)")
+    e.add_argument("--max-sequences", type=int, default=1000,
+                   help="refuse inputs with more sequences than this (default: %(default)s)")
+    e.add_argument("--filters", metavar="FILE.meme",
+                   help="also export the first convolution's filters as PWMs (MEME format), aligned from the "
+                        "input windows that activate each filter most (give many sequences for this)")
+    e.add_argument("--match", choices=["none", "builtin", "jaspar", "both"], default="builtin",
+                   help="match the filter PWMs against genozoo's built-in motifs, JASPAR CORE vertebrates "
+                        "(needs pyjaspar) or both (default: %(default)s)")
+    e.add_argument("--threshold", type=float, default=0.5,
+                   help="a window counts for a filter when its activation exceeds this fraction of the filter's "
+                        "maximum (default: %(default)s)")
+    _input_options(e)
+    e.set_defaults(func=cmd_explain)
+
+    f = sub.add_parser("finetune", help="fine-tune a baseline on your labelled sequences",
+                       description="Fine-tune a model on your data: the classifier is replaced when the labels "
+                                   "differ, length-dependent layers are rebuilt for a new sequence length (every "
+                                   "weight whose shape still fits is kept), a validation split is held out, and "
+                                   "a Hub-ready folder (weights, config.json, card naming the base model, data "
+                                   "and metrics) is written.")
+    f.add_argument("model", help=MODEL_HELP)
+    f.add_argument("--data", required=True,
+                   help="a FASTA/CSV/TSV file with labels (split 70/15/15), a folder saved with "
+                        "DatasetDict.save_to_disk, or a benchmark name (see `genozoo data list`)")
+    f.add_argument("-o", "--output", required=True, help="folder to write the fine-tuned model into")
+    f.add_argument("--label-column", metavar="NAME", help="column holding the labels (default: 'label', ...)")
+    f.add_argument("--sequence-column", metavar="NAME", help="column holding the sequences (default: 'sequence')")
+    f.add_argument("--num-classes", type=int, help="expected number of classes (checked against the data)")
+    f.add_argument("--seq-len", type=int, help="sequence length of the new model (default: the data's when all "
+                                               "sequences share one, else the base model's)")
+    f.add_argument("--freeze-trunk", action="store_true",
+                   help="train only the new classifier (and layers that had to start fresh)")
+    f.add_argument("--epochs", type=int, default=10, help="training epochs (default: %(default)s)")
+    f.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
+    f.add_argument("--batch-size", type=int, default=32, help="batch size (default: %(default)s)")
+    f.add_argument("--patience", type=int, help="stop after this many epochs without a better validation loss")
+    f.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    f.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: auto)")
+    f.add_argument("--source", help="local copy of a benchmark's files (with a benchmark name)")
+    f.add_argument("--base-model", metavar="ORG/NAME",
+                   help="Hub repo id to record as base_model (default: from the base model's record or folder)")
+    f.add_argument("--tag", help="tag of the new weight, named ARCH.TAG (default: the output folder's name)")
+    f.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    f.set_defaults(func=cmd_finetune)
