@@ -76,11 +76,15 @@ def _jaspar(name: str) -> np.ndarray | None:
         from pyjaspar import jaspardb  # optional dependency
     except ImportError:
         return None
+    import warnings
+
     db = jaspardb()
-    motif = db.fetch_motif_by_id(name) if name.upper().startswith("MA") else None
-    if motif is None:
-        found = db.fetch_motifs_by_name(name)
-        motif = found[0] if found else None
+    with warnings.catch_warnings():  # pyjaspar warns on every miss; the miss is reported as a UserError below
+        warnings.simplefilter("ignore")
+        motif = db.fetch_motif_by_id(name) if name.upper().startswith("MA") else None
+        if motif is None:
+            found = db.fetch_motifs_by_name(name)
+            motif = found[0] if found else None
     if motif is None:
         return None
     counts = np.array([motif.counts[b] for b in "ACGT"], dtype=np.float64).T
