@@ -69,12 +69,11 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 2, max_
     def predict(model: str, text: str, upload: str | None):
         try:
             ids, seqs = parse_sequences(text, upload, lim)
-            probs = cat.predict(model, seqs, ids)
+            pred = cat.predict(model, seqs, ids)
         except UserError as e:
             raise _fail(e) from None
-        entry = cat.entry(model)
-        labels = entry.label_names
-        L = entry.seq_len
+        probs, labels = pred.probabilities, pred.label_names
+        L = pred.lengths.length
         fit = ["" if L is None or len(s) == L else (f"padded to {L}" if len(s) < L else f"cropped to {L}")
                for s in seqs]
         table = pd.DataFrame({"id": ids, "length": [len(s) for s in seqs]})
@@ -85,8 +84,8 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 2, max_
         chart = pd.DataFrame([{"id": i, "class": c, "probability": float(p[j])}
                               for i, p in zip(ids, probs) for j, c in enumerate(labels)])
         status = f"{len(seqs)} sequence(s) through `{model}` on {cat.device}."
-        if any(fit):
-            status += f" {sum(map(bool, fit))} not {L} bp long were padded or cropped by the model's policy."
+        if pred.lengths.message():
+            status += f" {pred.lengths.message()}."
         return status, table, chart, gr.update(choices=ids, value=ids[0])
 
     def explain(model: str, text: str, upload: str | None, seq_id: str, method: str):
@@ -94,9 +93,7 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 2, max_
             ids, seqs = parse_sequences(text, upload, lim)
             if seq_id not in ids:
                 raise UserError(f"sequence {seq_id!r} is not in the input; press Predict first and pick one")
-            from genozoo_space import explain_logo
-
-            return explain_logo(cat, model, seqs[ids.index(seq_id)], seq_id, method)
+            return cat.explain(model, seqs[ids.index(seq_id)], seq_id, method)
         except UserError as e:
             raise _fail(e) from None
 
@@ -132,13 +129,18 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 2, max_
             table = gr.Dataframe(label="Class probabilities", interactive=False, elem_id="probabilities")
             chart = gr.BarPlot(x="id", y="probability", color="class", y_lim=[0, 1], label="Probabilities",
                                elem_id="chart")
-            with gr.Accordion("Attribution logo of one sequence", open=False):
+            with gr.Accordion("Attribution logo of one sequence", open=True):
                 if _explain_available():
                     with gr.Row():
-                        seq_pick = gr.Dropdown([], label="Sequence", elem_id="explain-seq")
+                        seq_pick = gr.Dropdown([], label="Sequence (after Predict)", elem_id="explain-seq",
+                                               allow_custom_value=True)
                         method = gr.Radio(list(EXPLAIN_METHODS), value="saliency", label="Method")
                         ex_run = gr.Button("Explain", elem_id="explain")
-                    logo = gr.Image(label="Attribution logo", type="filepath", elem_id="logo")
+                    gr.Markdown("Each base is drawn as tall as its attribution for the predicted class: above the "
+                                "axis it supports the class, below it argues against it. A planted motif of the "
+                                "example sequences is shaded.")
+                    logo = gr.Image(label="Attribution logo", show_label=False, type="pil", elem_id="logo",
+                                    format="png")
                 else:
                     seq_pick = gr.Dropdown([], label="Sequence", visible=False)
                     gr.Markdown("Attribution logos need `zoo.explain`, which this build does not have.")
@@ -157,7 +159,8 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 2, max_
         ex_btn.click(examples, task, text, api_name="examples", queue=False)
         run.click(predict, [model, text, upload], [status, table, chart, seq_pick], api_name="predict")
         if _explain_available():
-            ex_run.click(explain, [model, text, upload, seq_pick, method], logo, api_name="explain")
+            ex_run.click(explain, [model, text, upload, seq_pick, method], logo, api_name="explain",
+                         concurrency_limit=1)
         c_ex.click(examples, c_task, c_text, api_visibility="private", queue=False)
         c_run.click(compare, [c_task, c_text, c_upload], c_table, api_name="compare")
     demo.queue(default_concurrency_limit=concurrency, max_size=max_queue)

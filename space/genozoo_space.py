@@ -26,10 +26,6 @@ from zoo.errors import UserError
 __all__ = ["Limits", "Entry", "Catalogue", "parse_sequences", "resolve_device", "default_hub_dir"]
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Keys of a model folder's config.json that describe the model rather than build it.
-_META_KEYS = {"arch", "name", "family", "encoding", "dataset", "split", "data_revision", "classifier",
-              "genozoo_version", "tag", "task", "metrics"}
-
 
 @dataclass(frozen=True)
 class Limits:
@@ -132,9 +128,9 @@ def parse_sequences(text: str | None = None, upload: str | Path | None = None,
         raise UserError("no sequences given; paste DNA sequences (FASTA or one per line) or upload a FASTA file")
     for i, (sid, s) in enumerate(zip(ids, seqs)):
         if not s:
-            raise UserError(f"sequence {i + 1} ({sid!r}) is empty; remove its header or add its sequence")
+            raise UserError(f"sequence {sid!r} (number {i + 1}) is empty; remove its header or add its sequence")
         if len(s) > limits.max_length:
-            raise UserError(f"sequence {i + 1} ({sid!r}) is {len(s):,} bp long, the space takes at most "
+            raise UserError(f"sequence {sid!r} (number {i + 1}) is {len(s):,} bp long, the space takes at most "
                             f"{limits.max_length:,} bp; cut it to the model's length")
     return ids, seqs
 
@@ -207,6 +203,7 @@ class Catalogue:
         self.entries: dict[str, Entry] = {}
         self._models: dict[str, torch.nn.Module] = {}
         self._lock = threading.Lock()
+        self._explain_lock = threading.Lock()
         for name in zoo.list_models(pretrained=True):
             cfg = zoo.pretrained_cfg(name)
             self.entries[name] = Entry(name, cfg.tag, cfg=cfg)
@@ -249,19 +246,47 @@ class Catalogue:
     def _load(self, entry: Entry) -> torch.nn.Module:
         if entry.cfg is not None:  # published: the registry finds the weights (bundle, cache or Hub)
             return zoo.create_model(entry.name, pretrained=True)
-        try:
-            from zoo.hub import load_model
-        except ImportError:  # a build without the hub layer: read the folder directly
-            return _load_folder(entry.path, entry.config)
+        from zoo.hub import load_model
+
         return load_model(entry.path)
 
     # ------------------------------------------------------------------------------------- inference
-    def predict(self, name: str, sequences: Sequence[str], ids: Sequence[str] | None = None) -> np.ndarray:
-        """``(N, num_classes)`` class probabilities; sequences are padded/cropped by the model's policy."""
+    def predict(self, name: str, sequences: Sequence[str], ids: Sequence[str] | None = None):
+        """:class:`zoo.predict.Predictions` (class probabilities with label names, and how many sequences were
+        padded or cropped by the model's declared policy) for one request."""
+        from zoo.predict import LengthStats, Predictions, predict_records
+
         model = self.model(name)
-        x = zoo.encode(list(sequences), model.encoding, ids=list(ids) if ids is not None else None)
-        with torch.inference_mode():
-            return model.probabilities(model(x.to(self.device))).cpu().numpy()
+        ids = [f"seq{i + 1}" for i in range(len(sequences))] if ids is None else list(ids)
+        # predict_records rather than predict: the same computation without a process-wide warning per request.
+        parts = list(predict_records(model, zip(ids, sequences), batch_size=len(ids) or 1, device=None))
+        stats = LengthStats(model.encoding.length, model.encoding.pad_mode)
+        for part in parts:
+            stats.add(part.lengths)
+        return Predictions(ids, np.concatenate([p.probabilities for p in parts]), list(model.label_names), stats)
+
+    def explain(self, name: str, sequence: str, seq_id: str, method: str = "saliency"):
+        """The attribution logo (a PIL image) of one sequence for its predicted class, by ``method``
+        (``saliency``, ``integrated_gradients`` or ``ism``); a planted motif named in the id
+        (``..._CTCF@12-30``, the example sequences) is shaded."""
+        import re
+        import tempfile
+
+        from PIL import Image
+
+        from zoo.explain import attribute
+        from zoo.explain.logos import draw_logos
+
+        model = self.model(name)
+        with self._explain_lock:  # gradients through a shared model: one explanation at a time
+            attr = attribute(model, [sequence], method, ids=[seq_id], device=None)
+        m = re.search(r"@(\d+)-(\d+)", seq_id)
+        marks = {0: (int(m.group(1)) - 1, int(m.group(2)))} if m else None
+        with tempfile.TemporaryDirectory(prefix="genozoo-logo-") as tmp:
+            path = draw_logos(attr, Path(tmp) / "logo.png", marks=marks)
+            image = Image.open(path)
+            image.load()
+        return image
 
     def compare(self, task: str, sequences: Sequence[str], ids: Sequence[str]) -> tuple[list[str], list[list]]:
         """Every model of ``task`` on the same sequences: one row per (sequence, model) with the class
@@ -273,7 +298,7 @@ class Catalogue:
         headers = ["id", "model", *[f"p({c})" for c in labels], "predicted", "test metric"]
         rows = []
         for name in names:
-            probs = self.predict(name, sequences, ids)
+            probs = self.predict(name, sequences, ids).probabilities
             entry = self.entries[name]
             for sid, p in zip(ids, probs):
                 rows.append([sid, name, *[round(float(v), 4) for v in p], entry.label_names[int(p.argmax())],
@@ -312,18 +337,3 @@ def _reference_inputs(folder: Path) -> list[str] | None:
         if isinstance(seqs, list) and seqs and all(isinstance(s, str) for s in seqs):
             return seqs
     return None
-
-
-def _load_folder(folder: Path, config: dict) -> torch.nn.Module:
-    """Build ``config['arch']`` from the folder's config.json and load ``model.safetensors`` (strict)."""
-    from safetensors.torch import load_file
-
-    from zoo.registry import model_entrypoint
-
-    kwargs = {k: v for k, v in config.items() if k not in _META_KEYS}
-    if not kwargs.get("label_names"):
-        kwargs.pop("label_names", None)
-    model = model_entrypoint(config["arch"])(**kwargs)
-    model.arch = config["arch"]
-    model.load_state_dict(load_file(str(folder / "model.safetensors")), strict=True)
-    return model

@@ -8,6 +8,7 @@ are in the catalogue too and the first of them is checked the same way.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 import socket
@@ -32,6 +33,7 @@ def train_demo_models(hub: Path, archs=DEMO_ARCHS, n: int = 600, length: int = 1
                       seed: int = 0) -> list[str]:
     """Train small models on a synthetic CTCF-presence benchmark and save them as ``hub/test/<arch>.<task>``."""
     from zoo.data import sample_planted
+    from zoo.hub import save_model
 
     s = sample_planted(n, length, ("CTCF",), seed=seed)
     torch.manual_seed(seed)
@@ -49,17 +51,10 @@ def train_demo_models(hub: Path, archs=DEMO_ARCHS, n: int = 600, length: int = 1
         model.eval()
         name = f"{arch}.{DEMO_TASK}"
         folder = hub / "test" / name
-        try:
-            from zoo.hub import save_model
-        except ImportError:
-            model.save_pretrained(folder, config={**model._hub_mixin_config, "arch": arch, "name": name})
-        else:
-            save_model(model, folder, card=False, dataset="synthetic CTCF presence (tests)")
-            import json
-
-            cfg = json.loads((folder / "config.json").read_text())
-            cfg["name"] = name  # an unpublished folder: the name says its task
-            (folder / "config.json").write_text(json.dumps(cfg))
+        save_model(model, folder, card=False, dataset="synthetic CTCF presence (tests)")
+        cfg = json.loads((folder / "config.json").read_text())
+        cfg["name"] = name  # an unpublished folder: the name says its task
+        (folder / "config.json").write_text(json.dumps(cfg))
         names.append(name)
     return names
 
@@ -108,12 +103,11 @@ def test_predict_matches_model(space):
     headers, rows = _table(client.predict(name, text, None, api_name="/predict"))
     assert headers == ["id", "length", "p(absent)", "p(present)", "predicted", "note"]
     assert [r[0] for r in rows] == ids
-    # The model's own prediction, loaded independently of the space's catalogue.
-    from genozoo_space import Catalogue
+    # The model's own prediction (model.predict), loaded independently of the space's catalogue.
+    from zoo.hub import load_model
 
-    model = Catalogue(cat.hub_dir, "cpu").model(name)
-    with torch.inference_mode():
-        expected = model.probabilities(model(zoo.encode(seqs, model.encoding))).numpy()
+    model = load_model(cat.entry(name).path)
+    expected = model.predict(seqs).probabilities
     got = np.array([[r[2], r[3]] for r in rows], dtype=float)
     np.testing.assert_allclose(got, expected, atol=1e-4)
     assert [r[4] for r in rows] == [["absent", "present"][int(i)] for i in expected.argmax(1)]
@@ -134,16 +128,16 @@ def test_other_lengths_and_upload(space, tmp_path):
     rows = table["data"]
     assert [r[0] for r in rows] == ["short", "long"]
     assert rows[0][-1] == "padded to 101" and rows[1][-1] == "cropped to 101"
-    assert "padded or cropped" in status
+    assert "1 sequence(s) shorter than the model's 101 bp were padded and 1 longer one(s) were cropped" in status
     assert all(abs(r[2] + r[3] - 1) < 1e-3 for r in rows)
 
 
 @pytest.mark.parametrize("text, message", [
-    (">a\nACGTXACGT", "sequence 0 ('a') has invalid character 'X' at position 5"),
+    (">a\nACGTXACGT", "'a' has invalid character 'X' at position 5"),
     ("\n".join(["ACGT"] * 11), "the space takes at most 10 per request"),
     ("A" * 301, "the space takes at most 300 bp"),
     ("", "no sequences given"),
-    (">a\n>b\nACGT", "sequence 1 ('a') is empty"),
+    (">a\n>b\nACGT", "sequence 'a' (number 1) is empty"),
 ])
 def test_limits_give_one_sentence(space, text, message):
     from gradio_client.exceptions import AppError
@@ -162,8 +156,26 @@ def test_compare_all_models(space):
     assert len(rows) == len(names) * 2
     assert sorted({r[1] for r in rows}) == names
     for r in rows:
-        p = cat.predict(r[1], [seqs[int(r[0][3:]) - 1]])[0]
+        p = cat.predict(r[1], [seqs[int(r[0][3:]) - 1]]).probabilities[0]
         np.testing.assert_allclose(r[2:4], p, atol=1e-4)
+
+
+def test_explain_logo(space):
+    from gradio_client.exceptions import AppError
+    from PIL import Image
+
+    cat, client = space
+    name = f"{DEMO_ARCHS[0]}.{DEMO_TASK}"
+    ids, seqs = cat.examples(DEMO_TASK, n=2)
+    text = "\n".join(f">{i}\n{s}" for i, s in zip(ids, seqs))
+    for method in ("saliency", "ism"):
+        path = client.predict(name, text, None, ids[0], method, api_name="/explain")
+        with Image.open(path) as im:
+            assert im.format == "PNG" and im.size[0] > 400 and im.size[1] > 100
+            # Not a blank picture: the letters of the logo are drawn in several colours.
+            assert len(im.convert("RGB").getcolors(1 << 20)) > 10
+    with pytest.raises(AppError, match="is not in the input"):
+        client.predict(name, text, None, "nope", "saliency", api_name="/explain")
 
 
 def test_examples_endpoint(space):

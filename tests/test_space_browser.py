@@ -71,12 +71,21 @@ def test_type_click_read(page):
         row => row.innerText.split('\\n').map(cell => cell.trim()))""")
     rows = [r for r in rows if r and r[0] in ids]
     assert [r[0] for r in rows] == ids, rows
-    want = cat.predict(_model_name(cat), seqs, ids)
+    want = cat.predict(_model_name(cat), seqs, ids).probabilities
     got = [[float(r[2]), float(r[3])] for r in rows]
     np.testing.assert_allclose(got, want, atol=1e-4)
     assert [r[4] for r in rows] == [["absent", "present"][int(i)] for i in want.argmax(1)]
     status = pg.locator("#status").inner_text()
     assert "2 sequence(s)" in status
+
+    # The attribution logo of the first sequence (Predict filled the sequence picker).
+    pg.locator("#explain").click()
+    pg.locator("#logo img").first.wait_for(state="visible", timeout=60_000)
+    pg.locator("#logo").scroll_into_view_if_needed()
+    pg.wait_for_timeout(500)
+    pg.screenshot(path=str(ARTIFACTS / "space_explain.png"), full_page=True)
+    size = pg.evaluate("() => { const i = document.querySelector('#logo img'); return [i.naturalWidth, i.naturalHeight]; }")
+    assert size[0] > 400 and size[1] > 100, size
 
 
 def test_invalid_character_message(page):
