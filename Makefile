@@ -9,7 +9,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test bench clean help
+.PHONY: install demo test bench docker-smoke clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -31,6 +31,9 @@ test: $(STAMP)  ## run the test suite
 
 bench: $(STAMP)  ## run the speed and memory benchmarks in bench/
 	for f in bench/*.py; do $(PY) $$f || exit 1; done
+
+docker-smoke: $(STAMP)  ## build the image with podman from a local base, run it, predict, stop it with SIGTERM
+	PY=$(PY) docker/smoke.sh
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
