@@ -204,7 +204,8 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, label_c
 
     spec = None if isinstance(base, torch.nn.Module) else str(base)
     base_model = base if spec is None else load_model(spec)
-    ds, data_name, split_desc = load_data(data, label_column=label_column, sequence_column=sequence_column, source=source)
+    ds, data_name, split_desc = load_data(data, label_column=label_column, sequence_column=sequence_column,
+                                          source=source)
     names = _label_names(ds)
     if num_classes is not None and num_classes != len(names):
         raise UserError(f"--num-classes {num_classes} does not match the data, which has {len(names)} classes "
@@ -235,9 +236,10 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, label_c
         options = dict(label_column=label_column, sequence_column=sequence_column, num_classes=num_classes,
                        seq_len=seq_len, freeze_trunk=freeze_trunk, epochs=epochs, lr=lr, batch_size=batch_size,
                        patience=patience, seed=seed)
-        result.output_dir = _save(result, Path(output_dir), spec or getattr(base_model, "arch", "model"),
-                                  data_name, split_desc, tag, _command(spec or base_model.arch, str(data) if spec else data_name,
-                                                           {**options, "o": str(output_dir)}), seed)
+        command = _command(spec or base_model.arch, str(data) if isinstance(data, (str, os.PathLike)) else data_name,
+                           {**options, "o": str(output_dir)})
+        result.output_dir = _save(result, Path(output_dir), spec or base_model.arch, data_name, split_desc, tag,
+                                  command, seed)
     return result
 
 

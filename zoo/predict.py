@@ -110,8 +110,11 @@ class LengthStats:
         if not (self.padded or self.cropped):
             return None
         where = "at the right end" if self.pad_mode == "right" else "evenly at both ends"
-        return (f"{self.padded} sequence(s) shorter than the model's {self.length} bp were padded and "
-                f"{self.cropped} longer one(s) were cropped ({where}), as the model's encoding declares")
+        parts = [f"{self.padded} sequence(s) shorter than the model's {self.length} bp were padded"] if self.padded \
+            else []
+        if self.cropped:
+            parts.append(f"{self.cropped}{'' if parts else ' sequence(s)'} longer than {self.length} bp were cropped")
+        return f"{' and '.join(parts)} ({where}), as the model's encoding declares"
 
 
 @dataclass
@@ -165,12 +168,15 @@ def resolve_device(device: str | torch.device | None, model: torch.nn.Module | N
         return param.device if param is not None else torch.device("cpu")
     if isinstance(device, torch.device):
         return device
-    from zoo.engine import resolve_device as engine_device
-
+    # Not zoo.engine.resolve_device: importing the engine pulls in scikit-learn, seconds of start-up for nothing.
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device {device!r} was asked for but CUDA is not available; use --device cpu or auto")
     try:
-        return engine_device(device)
+        return torch.device(device)
     except RuntimeError as e:
-        raise UserError(f"device {device!r} is not understood ({e}); use auto, cpu, cuda or cuda:N") from e
+        raise UserError(f"device {device!r} is not understood; use auto, cpu, cuda or cuda:N") from e
 
 
 @contextlib.contextmanager
