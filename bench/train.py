@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from zoo.encoding import encode_codes  # noqa: E402
-from zoo.engine import TrainConfig, evaluate, fit, seed_everything  # noqa: E402
+from zoo.engine import evaluate, fit, seed_everything  # noqa: E402
 from zoo.grid import expand_archs  # noqa: E402
 from zoo.registry import create_model, study_kwargs  # noqa: E402
 

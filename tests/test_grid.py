@@ -98,7 +98,7 @@ def test_plan_uses_recipe_files_and_checks_overrides(tmp_path):
     cells = plan(["cnn_zeng_2_conv2d", "deepram_recurrent_onehot"], ["splice"], 2, tmp_path, ["--epochs=3"])
     assert [(r.arch, r.task, s, r.epochs) for r, s in cells] == [
         ("cnn_zeng_2_conv2d", "splice", 7, 3), ("cnn_zeng_2_conv2d", "splice", 8, 3),
-        ("deepram_recurrent_onehot", None, 0, 3), ("deepram_recurrent_onehot", None, 1, 3)]
+        ("deepram_recurrent_onehot", "splice", 0, 3), ("deepram_recurrent_onehot", "splice", 1, 3)]
     with pytest.raises(UserError, match="unknown recipe key 'epoch'"):
         plan(["cnn_zeng_2_conv2d"], ["splice"], 1, tmp_path, ["--epoch=3"])
     with pytest.raises(UserError, match="no architecture matches"):

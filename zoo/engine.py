@@ -22,7 +22,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -331,7 +331,8 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
         scaler.load_state_dict(saved["optim"]["scaler"])
         ckpt.set_rng_state(saved["rng"])
         best_state, history = saved["best"], s["history"]
-        best_epoch, best_loss, bad_epochs, start_epoch = s["best_epoch"], s["best_val_loss"], s["bad_epochs"], s["epoch"]
+        best_epoch, best_loss, bad_epochs = s["best_epoch"], s["best_val_loss"], s["bad_epochs"]
+        start_epoch = s["epoch"]
         if show:
             tqdm.write(f"resuming {run_dir} after epoch {start_epoch}")
 
@@ -370,9 +371,11 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
         if world > 1:
             import torch.distributed as dist
 
-            dist.all_reduce(sums)  # the epoch's training loss/accuracy over every rank's share
+            reduced = sums.to(device)  # the epoch's training loss/accuracy over every rank's share
+            dist.all_reduce(reduced)
+            sums = reduced.cpu()
             for b in model.buffers():  # BatchNorm statistics: rank 0's are the canonical ones
-                dist.broadcast(b.data if device.type == "cpu" else b, 0)
+                dist.broadcast(b, 0)
         val = evaluate(model, val_data, batch_size=cfg.eval_batch_size, device=device,
                        class_weights=weights, autocast=autocast)
         if cfg.schedule == "plateau":

@@ -81,7 +81,9 @@ def _gather_rows(t: torch.Tensor, world: int) -> list[torch.Tensor]:
     """``all_gather`` of tensors whose first dimension differs between ranks (pad, gather, trim)."""
     import torch.distributed as dist
 
-    device = t.device
+    # NCCL moves only CUDA tensors; gloo only CPU ones.
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    t = t.to(device)
     n = torch.tensor([t.shape[0]], device=device)
     sizes = [torch.zeros_like(n) for _ in range(world)]
     dist.all_gather(sizes, n)

@@ -15,7 +15,6 @@ import math
 import os
 import statistics
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -55,7 +55,7 @@ class Recipe(TrainConfig):
     tag: str = ""                      # names the training data in the published name arch.tag
     task: str | None = None            # study geometry (splice | histone | motif) -> study_kwargs(arch, task)
     model_args: dict = field(default_factory=dict)
-    dataset: str = ""                  # a zoo.data benchmark name, or a folder (save_to_disk or train/validation/test CSV)
+    dataset: str = ""                  # a zoo.data benchmark name, or a folder (saved DatasetDict or split CSVs)
     source: str | None = None          # where zoo.data reads it from (a local folder or URL); None = default
     data_args: dict = field(default_factory=dict)
     split: str = ""                    # how train/validation/test were made, for cards and the README
@@ -68,7 +68,10 @@ class Recipe(TrainConfig):
         if not self.arch or not self.dataset:
             raise UserError("a recipe needs at least 'arch' and 'dataset'")
         if not self.tag:
-            self.tag = Path(self.dataset).name if Path(self.dataset).exists() else self.dataset
+            self.tag = Path(self.dataset).name if Path(self.dataset).exists() else self.dataset.replace("/", "_")
+        if self.task is None and not Path(self.dataset).exists():
+            # The study's own benchmarks get the study's input geometry unless the recipe says otherwise.
+            self.task = next((t for t in ("splice", "histone", "motif") if self.dataset.startswith(t)), None)
         if not self.seeds:
             raise UserError("a recipe needs at least one seed in 'seeds'")
 
@@ -206,8 +209,8 @@ def run_dir_for(recipe: Recipe, seed: int, out_dir: str | Path = "runs") -> Path
 
 
 # ------------------------------------------------------------------------------------- data and model
-def load_data(recipe: Recipe):
-    """The recipe's data as a ``DatasetDict`` with train/validation(/test) splits."""
+def load_data(recipe: Recipe, need: Sequence[str] = ("train", "validation")):
+    """The recipe's data as a ``DatasetDict`` (train/validation/test); the splits in ``need`` must exist."""
     import datasets
 
     path = Path(recipe.dataset)
@@ -226,9 +229,11 @@ def load_data(recipe: Recipe):
 
         ds = load_benchmark(recipe.dataset, source=_source(recipe.source), progress=not recipe.quiet,
                             **recipe.data_args)
-    missing = [s for s in ("train", "validation") if s not in ds]
+    missing = [s for s in need if s not in ds]
     if missing:
-        raise UserError(f"dataset {recipe.dataset!r} has no {' or '.join(missing)} split; training needs both")
+        what = "training needs train and validation" if len(need) > 1 else "choose another split"
+        raise UserError(f"dataset {recipe.dataset!r} has no {' or '.join(missing)} split (it has "
+                        f"{', '.join(ds) or 'none'}); {what}")
     return ds
 
 
@@ -371,18 +376,11 @@ def evaluate_model(model_ref: str, dataset: str, split: str = "test", *, source:
 
         model = create_model(model_ref, pretrained=True)
     probe = Recipe(arch=getattr(model, "arch", "") or "model", dataset=dataset, source=source)
-    ds = load_data(probe) if split in ("train", "validation") else _load_any_split(probe, split)
-    data_names = _label_names(ds)
+    ds = load_data(probe, need=(split,))
+    data_names = list(getattr(ds[split].features.get("label"), "names", None) or model.label_names)
     if len(data_names) != model.num_classes:
         raise UserError(f"dataset {dataset!r} has {len(data_names)} classes but the model predicts "
                         f"{model.num_classes}; evaluate it on data with the same labels")
     seed_everything(0)
     result = evaluate(model, ds[split], batch_size=batch_size, device=resolve_device(device))
     return result.as_dict()
-
-
-def _load_any_split(recipe: Recipe, split: str):
-    ds = load_data(recipe)
-    if split not in ds:
-        raise UserError(f"dataset {recipe.dataset!r} has no split {split!r}; choose one of {', '.join(ds)}")
-    return ds
