@@ -62,10 +62,12 @@ def trained(kind: str, root: Path) -> Trained:
     return _CACHE[kind]
 
 
-def run_cli(*args: str, stdin: str | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    """The real command line in a child process (offline, no telemetry)."""
+def run_cli(*args: str, stdin: str | None = None, cwd: Path = ROOT, timeout: int = 300
+            ) -> subprocess.CompletedProcess:
+    """The real command line in a child process (offline, no telemetry), run from ``cwd``."""
     import os
 
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "zoo", *map(str, args)], cwd=ROOT, env=env, input=stdin,
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    return subprocess.run([sys.executable, "-m", "zoo", *map(str, args)], cwd=cwd, env=env, input=stdin,
                           capture_output=True, text=True, timeout=timeout)
