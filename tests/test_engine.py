@@ -161,7 +161,8 @@ def test_resume_after_sigkill_matches_uninterrupted(ds, tmp_path):
     assert ckpt.latest_checkpoint(run_dir).name == "epoch-0002"  # epoch 3's half-written checkpoint is ignored
     assert not (run_dir / "metrics.json").exists()
     env.pop("GZ_DIE_WRITING")
-    resumed = subprocess.run([sys.executable, str(script), *args, "--out", str(tmp_path / "cut"), "--resume"],
+    resumed = subprocess.run([sys.executable, str(script), *args, "--out", str(tmp_path / "cut"), "--resume",
+                              "--keep-checkpoint"],
                              env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "best epoch" in resumed.stdout
@@ -177,7 +178,7 @@ def test_resume_after_sigkill_matches_uninterrupted(ds, tmp_path):
     b = ckpt.load_weights(tmp_path / "full" / "_tiny_cnn.tiny" / "seed0" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in b)
     assert json.loads((run_dir / "run.json").read_text())["resumed_from_epoch"] == 2
-    assert not list((run_dir / "checkpoints").glob(".*tmp"))  # the leftover was replaced, not kept
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["LATEST", "epoch-0005"]  # no leftover
 
 
 def test_train_cli_rejects_unknown_key(tmp_path, capsys):

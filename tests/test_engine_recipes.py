@@ -60,7 +60,8 @@ def test_run_folder_contents(finished):
     root, recipe, metrics, folder = finished
     names = {p.name for p in folder.iterdir()}
     assert {"recipe.yaml", "run.json", "metrics.json", "epochs.csv", "epochs.json", "model.safetensors",
-            "config.json", "predictions_test.safetensors", "checkpoints"} <= names
+            "config.json", "predictions_test.safetensors"} <= names
+    assert "checkpoints" not in names  # the training state goes once the run has finished
     resolved = yaml.safe_load((folder / "recipe.yaml").read_text())
     assert resolved["seeds"] == [3] and resolved["encoding"]["kind"] == "onehot" and resolved["epochs"] == 2
     info = json.loads((folder / "run.json").read_text())

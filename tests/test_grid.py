@@ -47,27 +47,32 @@ def test_grid_writes_results_leaderboard_and_figures(grid):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
 
 
-def test_grid_skips_finished_and_resumes_unfinished_cells(grid):
+def test_grid_skips_finished_and_redoes_unfinished_cells(grid):
     root, out, _ = grid
     from zoo.grid import benchmark
 
     cell = out / "deepram_conv1d_onehot.tiny" / "seed1"
     before = json.loads((cell / "metrics.json").read_text())
     finished = {p: p.stat().st_mtime_ns for p in out.glob("*/seed*/metrics.json") if p.parent != cell}
-    (cell / "metrics.json").unlink()  # as if killed after its last checkpoint
+    (cell / "metrics.json").unlink()  # as if killed before it finished
+    (cell / "model.safetensors").unlink()
     summary = benchmark(ARCHS, [str(root / "tiny")], 2, out_dir=out, overrides=["--epochs=2"], quiet=True,
                         figures=False)
     assert summary["rows"] == 4 and summary["failures"] == []
     assert all(p.stat().st_mtime_ns == t for p, t in finished.items())  # untouched
     after = json.loads((cell / "metrics.json").read_text())
     before.pop("train_seconds"), after.pop("train_seconds")
-    assert after == before
+    assert after == before  # trained again from its seed: the same result
+    assert (cell / "model.safetensors").exists()
 
 
 def test_benchmark_cli_summarize_only(grid, capsys):
-    _, out, _ = grid
-    assert main(["benchmark", "--summarize-only", "--no-figures", "--out", str(out)]) == 0
+    root, out, _ = grid
+    assert main(["benchmark", "--summarize-only", "--no-figures", "--out", str(out),
+                 "--report", str(root / "report")]) == 0
     assert "4 finished runs" in capsys.readouterr().out
+    assert (root / "report" / "results.csv").read_text() == (out / "results.csv").read_text()
+    assert (root / "report" / "leaderboard.md").exists()
 
 
 def _row(arch, tag, seed, acc, train_acc=0.9):

@@ -92,7 +92,8 @@ def plan(archs: Sequence[str], datasets: Sequence[str], seeds: int | Sequence[in
 
 def benchmark(archs: str | Sequence[str], datasets: Sequence[str], seeds: int | Sequence[int] = 3, *,
               out_dir: str | Path = "runs/benchmark", recipes_dir: str | Path | None = None,
-              overrides: Sequence[str] | dict = (), quiet: bool = False, figures: bool = True) -> dict[str, Any]:
+              overrides: Sequence[str] | dict = (), quiet: bool = False, figures: bool = True,
+              report_dir: str | Path | None = None) -> dict[str, Any]:
     """Run every unfinished cell, then :func:`summarize`. Returns the summary plus the cells that failed."""
     out_dir = Path(out_dir)
     cells = plan(expand_archs(archs), list(datasets), seeds, recipes_dir, overrides)
@@ -116,7 +117,7 @@ def benchmark(archs: str | Sequence[str], datasets: Sequence[str], seeds: int | 
             if not quiet:
                 tqdm.write(f"FAILED {recipe.name} seed {seed}: {type(e).__name__}: {e}")
                 tqdm.write(traceback.format_exc(limit=3))
-    summary = summarize(out_dir, figures=figures)
+    summary = summarize(out_dir, figures=figures, report_dir=report_dir)
     summary["failures"] = failures
     return summary
 
@@ -225,18 +226,21 @@ def leaderboard(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summarize(out_dir: str | Path, figures: bool = True) -> dict[str, Any]:
-    """Write ``results.csv``, ``leaderboard.md`` and (optionally) the figures for the runs under ``out_dir``."""
+def summarize(out_dir: str | Path, figures: bool = True, report_dir: str | Path | None = None) -> dict[str, Any]:
+    """Write ``results.csv``, ``leaderboard.md`` and (optionally) the figures for the runs under ``out_dir``
+    into ``report_dir`` (default: ``out_dir``)."""
     out_dir = Path(out_dir)
+    report = Path(report_dir) if report_dir is not None else out_dir
     rows = collect(out_dir)
     if not rows:
         raise UserError(f"no finished runs under {out_dir}; nothing to summarize")
-    write_results_csv(rows, out_dir / "results.csv")
-    atomic_write_text(out_dir / "leaderboard.md", leaderboard(rows))
+    report.mkdir(parents=True, exist_ok=True)
+    write_results_csv(rows, report / "results.csv")
+    atomic_write_text(report / "leaderboard.md", leaderboard(rows))
     written = []
     if figures:
         from zoo import plots  # matplotlib is only needed here
 
-        written = plots.all_figures(rows, aggregate(rows), ranks(aggregate(rows)), out_dir / "figures")
-    return {"rows": len(rows), "results": str(out_dir / "results.csv"),
-            "leaderboard": str(out_dir / "leaderboard.md"), "figures": [str(p) for p in written]}
+        written = plots.all_figures(rows, aggregate(rows), ranks(aggregate(rows)), report / "figures")
+    return {"rows": len(rows), "results": str(report / "results.csv"),
+            "leaderboard": str(report / "leaderboard.md"), "figures": [str(p) for p in written]}

@@ -13,7 +13,7 @@ and writes its run folder ``<out>/<arch>.<tag>/seed<S>/``:
                                 its presence marks a finished run)
 ``model.safetensors``           the best epoch's weights, with ``config.json`` (the model's arguments)
 ``predictions_test.safetensors``  test-set probabilities and labels (for ROC/PR curves)
-``checkpoints/``                the training state of the last epoch (see :mod:`zoo.checkpoint`), for ``resume``
+``checkpoints/``                the last epoch's training state (:mod:`zoo.checkpoint`), until the run ends
 ==============================  ==========================================================================
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ import dataclasses
 import difflib
 import json
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -303,11 +304,13 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def run(recipe: Recipe, seed: int, out_dir: str | Path = "runs", *, resume: bool = False,
-        data=None) -> dict[str, Any]:
+        keep_checkpoint: bool = False, data=None) -> dict[str, Any]:
     """Train one seed of ``recipe`` into its run folder and return ``metrics.json``'s content.
 
     A finished run (``metrics.json`` present) is returned as is when ``resume`` is set; an unfinished one is
     continued from its checkpoint. Without ``resume`` an existing run folder is an error, never overwritten.
+    The training checkpoint (weights, best weights, optimizer state) is removed once the run has finished,
+    unless ``keep_checkpoint``.
     """
     rank, world, _ = distributed_context()
     folder = run_dir_for(recipe, seed, out_dir)
@@ -349,6 +352,8 @@ def run(recipe: Recipe, seed: int, out_dir: str | Path = "runs", *, resume: bool
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed_from_epoch": result.resumed_from,
             "torch_threads": torch.get_num_threads()})
         _write_json(done, metrics)
+        if not keep_checkpoint:
+            shutil.rmtree(folder / "checkpoints", ignore_errors=True)
     return metrics
 
 

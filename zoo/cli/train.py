@@ -46,7 +46,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     seeds = [args.seed] if args.seed is not None else recipe.seeds
     rank, _, _ = distributed_context()
     for seed in seeds:
-        metrics = run(recipe, seed, args.out, resume=args.resume)
+        metrics = run(recipe, seed, args.out, resume=args.resume, keep_checkpoint=args.keep_checkpoint)
         if rank == 0:
             test = metrics.get("test", metrics.get("validation", {}))
             shown = " ".join(f"{k} {v:.4f}" for k, v in test.items())
@@ -73,13 +73,13 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     from zoo.grid import benchmark, summarize
 
     if args.summarize_only:
-        summary = summarize(args.out, figures=not args.no_figures)
+        summary = summarize(args.out, figures=not args.no_figures, report_dir=args.report)
     else:
         datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
         summary = benchmark(args.archs, datasets, args.seeds, out_dir=args.out, recipes_dir=args.recipes,
                             overrides=list(getattr(args, "overrides", [])) + (["--quiet=true"] if args.quiet
                                                                              else []),
-                            quiet=args.quiet, figures=not args.no_figures)
+                            quiet=args.quiet, figures=not args.no_figures, report_dir=args.report)
     print(f"{summary['rows']} finished runs -> {summary['results']}, {summary['leaderboard']}")
     for fig in summary.get("figures", []):
         print(f"  figure: {fig}")
@@ -108,6 +108,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from its last checkpoint (a finished run is kept as is); "
                         "ends exactly as an uninterrupted run with the same seed")
+    p.add_argument("--keep-checkpoint", action="store_true",
+                   help="keep the training state (checkpoints/) of a finished run, e.g. to train it further")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     p.set_defaults(func=cmd_train, accepts_overrides=True)
 
@@ -139,6 +141,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "train/recipes/<arch>.<tag>.yaml) or data names/folders (default: %(default)s)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per cell (default: %(default)s)")
     p.add_argument("--out", default="runs/benchmark", help="grid folder (default: %(default)s)")
+    p.add_argument("--report", help="write results.csv, leaderboard.md and figures/ here instead of into --out "
+                                    "(e.g. a folder you commit, while the run folders stay in --out)")
     p.add_argument("--recipes", help="folder of recipe YAML files (default: the repository's train/recipes)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
