@@ -346,7 +346,7 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
         sampler.set_epoch(epoch)
         generator.manual_seed(cfg.seed * 1000 + epoch)  # DataLoader draws worker seeds from it
         net.train()
-        sums = torch.zeros(3, dtype=torch.float64)  # loss * n, correct, n
+        sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss * n, correct, n; on device: no sync
         bar = tqdm(_loader(train_data, enc, batches, cfg, generator), total=len(batches), leave=False,
                    disable=not show, desc=f"epoch {epoch}/{cfg.epochs}", dynamic_ncols=True)
         for step, (x, y, _) in enumerate(bar):
@@ -365,21 +365,21 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
                 sched.step()
             with torch.no_grad():
                 pred = model.probabilities(logits.detach().float()).argmax(1)
-                sums += torch.tensor([loss.item() * len(y), (pred == y).sum().item(), len(y)], dtype=torch.float64)
+                sums += torch.stack([loss.detach().double() * len(y), (pred == y).sum().double(),
+                                     torch.tensor(float(len(y)), dtype=torch.float64, device=device)])
             if show and step % 10 == 0:
                 bar.set_postfix(loss=f"{sums[0] / sums[2]:.4f}", acc=f"{sums[1] / sums[2]:.3f}")
         if world > 1:
             import torch.distributed as dist
 
-            reduced = sums.to(device)  # the epoch's training loss/accuracy over every rank's share
-            dist.all_reduce(reduced)
-            sums = reduced.cpu()
+            dist.all_reduce(sums)  # the epoch's training loss/accuracy over every rank's share
             for b in model.buffers():  # BatchNorm statistics: rank 0's are the canonical ones
                 dist.broadcast(b, 0)
         val = evaluate(model, val_data, batch_size=cfg.eval_batch_size, device=device,
                        class_weights=weights, autocast=autocast)
         if cfg.schedule == "plateau":
             sched.step(val.loss)
+        sums = sums.cpu()
         record = {"epoch": epoch, "lr": opt.param_groups[0]["lr"], "train_loss": float(sums[0] / sums[2]),
                   "train_accuracy": float(sums[1] / sums[2]),
                   **{f"val_{k}": v for k, v in val.as_dict().items()}}
