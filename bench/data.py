@@ -6,7 +6,8 @@
    over a sample, the slower row-dict path). For scale, the training throughput (forward + backward + Adam step) of
    the fastest study model at the same batch size, so "encoding is not the bottleneck" can be read off.
 2. Streaming memory: the same encoding streamed from Zeng-format files of n and 10n records through
-   ``StreamingEncodedDataset``; peak traced memory (tracemalloc: Python and numpy allocations) must stay flat.
+   ``StreamingEncodedDataset``; peak traced memory (tracemalloc: Python and numpy allocations) and the peak
+   resident memory of a fresh process streaming each file (``VmHWM``, torch included) must stay flat.
 
     python bench/data.py                       # 1,000,000 sequences, streaming 100,000 vs 1,000,000 records
     python bench/data.py --n 200000 --stream-n 20000 --threads 1 --json out.json
@@ -121,6 +122,29 @@ def streaming_peak(path: str, enc: Encoding, batch: int) -> dict:
             "file_mib": round(os.path.getsize(path) / 2**20, 1)}
 
 
+_RSS_CHILD = """
+import resource, sys, torch
+sys.path.insert(0, {root!r})
+from zoo.data import StreamingEncodedDataset
+from zoo.encoding import Encoding
+enc = Encoding.from_dict({enc!r})
+n = sum(len(y) for _, y in StreamingEncodedDataset({path!r}, enc, batch_size={batch}, shuffle_buffer=10_000))
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")]
+# VmHWM is this process image's own peak; ru_maxrss would include the parent's RSS at fork time.
+print(n, int(hwm[0].split()[1]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def streaming_rss(path: str, enc: Encoding, batch: int) -> float:
+    """Peak resident memory (MiB) of a fresh process that streams ``path``: everything, torch included."""
+    import subprocess
+
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    code = _RSS_CHILD.format(root=root, enc=enc.to_dict(), path=path, batch=batch)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    return round(int(out[1]) / 1024, 1)  # KiB -> MiB
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=1_000_000, help="synthetic sequences for throughput (default 1e6)")
@@ -145,10 +169,13 @@ def main() -> int:
         for name in ("onehot", "kmer_seq r=2 (DeepRAM)"):
             a = streaming_peak(small, ENCODINGS[name], args.batch)
             b = streaming_peak(large, ENCODINGS[name], args.batch)
+            a["max_rss_mib"] = streaming_rss(small, ENCODINGS[name], args.batch)
+            b["max_rss_mib"] = streaming_rss(large, ENCODINGS[name], args.batch)
             results["streaming"][name] = {"small": a, "large": b, "peak_ratio": round(b["peak_mib"] / a["peak_mib"], 3)}
             print(f"  {name:26s} peak {a['peak_mib']:.1f} MiB ({a['records']:,}, {a['file_mib']} MiB file) -> "
                   f"{b['peak_mib']:.1f} MiB ({b['records']:,}, {b['file_mib']} MiB file): ratio "
-                  f"{b['peak_mib'] / a['peak_mib']:.3f}; {b['seqs_per_s']:,} seq/s", flush=True)
+                  f"{b['peak_mib'] / a['peak_mib']:.3f}; {b['seqs_per_s']:,} seq/s; process max RSS "
+                  f"{a['max_rss_mib']} -> {b['max_rss_mib']} MiB", flush=True)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=1)

@@ -11,7 +11,6 @@ from zoo.cli import main
 from zoo.data import FormatError, from_files
 from zoo.data.quality import quality_report, report_markdown
 from zoo.encoding import reverse_complement
-from zoo.errors import UserError
 
 SEQS = ["ACGTACGTAC", "TTTTGGGGCC", "ACGGGATTAC", "GGGCCCAATT", "CATCATCATG", "ATATATGCGC"] * 5
 LABELS = ["pos", "neg"] * 15

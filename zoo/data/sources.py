@@ -17,7 +17,6 @@ connection error, Ctrl-C) deletes the temporary file, so the cache never holds a
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import re
@@ -170,12 +169,6 @@ def fetch(src: SourceFile, cache_dir: str | os.PathLike | None = None, *, offlin
     return dest
 
 
-def recorded_sha256(path: Path) -> str:
-    """The sha256 recorded beside a cached file, or computed."""
-    side = path.with_name(path.name + ".sha256")
-    return side.read_text().strip() if side.is_file() else sha256_file(path)
-
-
 def _unlink(path: str) -> None:
     try:
         os.unlink(path)
@@ -244,7 +237,3 @@ def fetch_listing(url: str, cache_dir: str | os.PathLike | None = None, *, offli
         if name not in names:
             names.append(name)
     return names
-
-
-def describe_sources(files: list[SourceFile]) -> str:
-    return json.dumps([f.to_dict() for f in files], indent=1)
