@@ -27,6 +27,7 @@ __all__ = ["SequenceInput", "open_input", "looks_like_sequence", "batched", "cou
 T = TypeVar("T")
 _SEQUENCE_RE = re.compile(r"^[ACGTUNRYSWKMBDHVacgtunryswkmbdhv]+$")
 _CHUNK = 1 << 20
+_COUNT_LIMIT = 2 << 30
 
 
 def looks_like_sequence(text: str) -> bool:
@@ -140,7 +141,8 @@ def open_input(source: str | os.PathLike, *, format: str = "auto", sequence_colu
         if path.stat().st_size == 0:
             raise UserError(f"input {name} is empty; give a FASTA, CSV or TSV file with at least one sequence")
         fmt = detect_format(path) if format == "auto" else format
-        total = count_records(path, fmt)
+        # The pre-scan costs one extra read of the file; past a few GB a bar without a total is the better deal.
+        total = count_records(path, fmt) if path.stat().st_size < _COUNT_LIMIT else None
         yield SequenceInput(_file_records(path, fmt, sequence_column, id_column), name, total)
     finally:
         if spooled is not None:
