@@ -21,7 +21,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_DISABLE_TELEMETRY=1 \
     HF_HUB_OFFLINE=1 \
     GENOZOO_HUB_DIR=/app/hub \
-    GENOZOO_SPACE_DIR=/app/space
+    GENOZOO_SPACE_DIR=/app/space \
+    GRADIO_SERVER_NAME=0.0.0.0 \
+    GRADIO_SERVER_PORT=7860
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
@@ -36,14 +38,19 @@ RUN python3 -m venv "$VIRTUAL_ENV" \
     && pip install --extra-index-url "${TORCH_INDEX:-https://pypi.org/simple}" "torch==${TORCH_VERSION}"
 
 WORKDIR /app
+# The dependencies in their own layer, installed from pyproject.toml alone (an empty package stands in for zoo/),
+# so a change of the code does not reinstall them.
+COPY pyproject.toml README.md ./
+RUN mkdir zoo && touch zoo/__init__.py \
+    && pip install "torch==${TORCH_VERSION}" -e ".[space]"
 # .dockerignore lets through only pyproject.toml, README.md, zoo/, space/ and hub/ (absent until models are published).
 COPY . .
-RUN pip install "torch==${TORCH_VERSION}" -e ".[space]" \
-    && python -c "import zoo, gradio; print('genozoo', zoo.__version__, 'gradio', gradio.__version__)"
+RUN python -c "import zoo, gradio; print('genozoo', zoo.__version__, 'gradio', gradio.__version__)"
 
 USER 1000:1000
 EXPOSE 7860
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:7860/', timeout=8)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/' % os.environ.get('GRADIO_SERVER_PORT', '7860'), timeout=8)"]
 ENTRYPOINT ["tini", "--"]
-CMD ["genozoo", "space", "--host", "0.0.0.0", "--port", "7860"]
+# Listens on $GRADIO_SERVER_NAME:$GRADIO_SERVER_PORT (0.0.0.0:7860); the HEALTHCHECK follows the port.
+CMD ["genozoo", "space"]

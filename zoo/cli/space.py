@@ -57,9 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "sequences, see class probabilities, a bar chart and attribution logos, and compare all "
                     "models of a task. Offline on the bundled hub/ unless --online; no analytics. There is no "
                     "--share: the app is served on your own machine only.")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on; 0.0.0.0 serves other machines too (default: %(default)s)")
-    p.add_argument("--port", type=int, default=7860, help="port to listen on (default: %(default)s)")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1",
+                   help="address to listen on; 0.0.0.0 serves other machines too (default: $GRADIO_SERVER_NAME or "
+                        "127.0.0.1, now %(default)s)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
+                   help="port to listen on (default: $GRADIO_SERVER_PORT or 7860, now %(default)s)")
     p.add_argument("--device", default="auto",
                    help="torch device for the models: auto (a GPU when visible, else the CPU), cpu, cuda or "
                         "cuda:N (default: %(default)s)")
