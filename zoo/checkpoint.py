@@ -8,12 +8,16 @@ A checkpoint is one folder ``<run>/checkpoints/epoch-NNNN/`` holding
 * ``rng-rank<R>.pt``: the random-number-generator states of each process (torch, CUDA, numpy, random);
 * ``state.json``: epoch, best epoch and loss, early-stopping counter, the epoch log and the training config.
 
+It also writes the run's per-epoch log (:func:`write_epoch_log`) and other small files atomically.
+
 The folder is written in full under a temporary name and renamed, then ``LATEST`` (a one-line pointer file) is
 replaced atomically; only after that is the previous checkpoint removed. A process killed at any moment leaves
 ``LATEST`` naming a complete checkpoint.
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import random
@@ -28,7 +32,7 @@ from safetensors.torch import load_file, save_file
 from zoo.errors import UserError
 
 __all__ = ["atomic_write_text", "state_to_cpu", "save_weights", "load_weights", "save_checkpoint",
-           "latest_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "barrier", "rank_world"]
+           "latest_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "barrier", "rank_world", "write_epoch_log"]
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -40,6 +44,18 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def write_epoch_log(run_dir: str | Path, history: list[dict]) -> None:
+    """The per-epoch log as ``epochs.json`` and ``epochs.csv`` (one row per epoch), each written atomically."""
+    run_dir = Path(run_dir)
+    atomic_write_text(run_dir / "epochs.json", json.dumps(history, indent=1))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for rec in history for k in rec)),
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write_text(run_dir / "epochs.csv", buf.getvalue())
 
 
 def state_to_cpu(module: torch.nn.Module) -> dict[str, torch.Tensor]:

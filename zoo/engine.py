@@ -13,9 +13,6 @@ all ranks gathered together.
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
-import json
 import math
 import os
 import random
@@ -261,16 +258,6 @@ def _scheduler(opt, cfg: TrainConfig, steps_per_epoch: int):
     return None
 
 
-def _write_log(run_dir: Path, history: list[dict]) -> None:
-    ckpt.atomic_write_text(run_dir / "epochs.json", json.dumps(history, indent=1))
-    keys = list(dict.fromkeys(k for rec in history for k in rec))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(history)
-    ckpt.atomic_write_text(run_dir / "epochs.csv", buf.getvalue())
-
-
 def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *,
         run_dir: str | Path | None = None, resume: bool = False,
         on_epoch_end: Callable[[int, dict], None] | None = None) -> FitResult:
@@ -403,7 +390,7 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
             ckpt.save_checkpoint(run_dir, epoch=epoch, model=model, best_state=best_state,
                                  optim_state=optim_state, trainer_state=trainer_state)
             if rank == 0:
-                _write_log(run_dir, history)
+                ckpt.write_epoch_log(run_dir, history)
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
     if show and stopped_early:
