@@ -105,3 +105,21 @@ def test_adapter_from_a_local_folder_in_the_mirror_layout(mirrors, family, tmp_p
         (tmp_path / path).write_bytes(data)
     dd = load_benchmark(TASK[family], source=tmp_path, progress=False)
     assert tuple(dd[s].num_rows for s in ("train", "validation", "test")) == sizes
+
+
+def test_cli_push_publishes_parquet_and_card(hub_server, shared_data, capsys):
+    from huggingface_hub import DatasetCard, HfApi
+
+    from zoo.cli import main
+    from zoo.hub import pull_dataset
+
+    assert main(["data", "push", "splice", "tester/splice", "--source", str(shared_data / "splice")]) == 0
+    files = HfApi().list_repo_files("tester/splice", repo_type="dataset")
+    assert "README.md" in files and any(f.endswith(".parquet") for f in files)
+    card = DatasetCard.load("tester/splice", repo_type="dataset")
+    assert card.data.license == "cc-by-4.0" and "Leakage between splits" in card.text
+    back = pull_dataset("tester/splice")
+    local = load_benchmark("splice", source=shared_data / "splice", progress=False)
+    for split in ("train", "validation", "test"):
+        assert list(back[split]["id"]) == list(local[split]["id"])
+        assert back[split].features["label"].names == ["EI", "IE", "N"]
