@@ -156,7 +156,6 @@ class StreamingEncodedDataset(_IterableBase):
                     return
                 n += 1
                 yield rec
-        # a shuffle buffer needs an end marker-free generator; nothing else to flush here
 
     def _shuffled(self, records: Iterator) -> Iterator:
         rng = np.random.default_rng((self.seed, self.epoch))
