@@ -4,18 +4,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-from engine_tiny import TinyCNN, tiny_benchmark
+from engine_tiny import TinyCNN, tiny_benchmark, write_script
 from zoo import checkpoint as ckpt
 from zoo.engine import TrainConfig, evaluate, fit, prepare, seed_everything
 from zoo.errors import UserError
-
-TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
 
 
 @pytest.fixture(scope="module")
@@ -119,45 +115,19 @@ def test_config_errors_are_user_errors(ds):
         fit(_model(), data, data, TrainConfig(epochs=1, quiet=True))
 
 
-SCRIPT = """
-import os, signal, sys
-sys.path.insert(0, {tests!r})
-import torch
-torch.set_num_threads(1)
-import engine_tiny  # registers _tiny_cnn
-import zoo.checkpoint as ckpt
-die_at = os.environ.get("GZ_DIE_WRITING")
-if die_at:  # SIGKILL in the middle of writing that epoch's checkpoint (after its model.safetensors)
-    original = ckpt.save_weights
-    def save_weights(state, path, metadata=None):
-        if path.parent.name == f".epoch-{{int(die_at):04d}}.tmp" and path.name == "best.safetensors":
-            os.kill(os.getpid(), signal.SIGKILL)
-        return original(state, path, metadata)
-    ckpt.save_weights = save_weights
-from zoo.cli import main
-raise SystemExit(main(sys.argv[1:]))
-"""
-
-
-def write_script(tmp_path: Path) -> Path:
-    script = tmp_path / "genozoo_tiny.py"
-    script.write_text(SCRIPT.format(tests=str(TESTS)))
-    return script
-
-
 def test_resume_after_sigkill_matches_uninterrupted(ds, tmp_path):
     from zoo.recipes import load_recipe, run
 
     data_dir = tmp_path / "tiny"
     ds.save_to_disk(str(data_dir))
-    args = ["train", "--arch", "_tiny_cnn", "--dataset", str(data_dir), "--seed", "0", "--quiet",
+    args = ["train", "--arch", "cnn_zeng_2_conv2d", "--dataset", str(data_dir), "--seed", "0", "--quiet",
             "--epochs=5", "--lr=0.01", "--batch_size=16"]
     script = write_script(tmp_path)
     env = {**os.environ, "GZ_DIE_WRITING": "3", "OMP_NUM_THREADS": "1"}
     killed = subprocess.run([sys.executable, str(script), *args, "--out", str(tmp_path / "cut")], env=env,
                             capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9, killed.stderr[-2000:]
-    run_dir = tmp_path / "cut" / "_tiny_cnn.tiny" / "seed0"
+    run_dir = tmp_path / "cut" / "cnn_zeng_2_conv2d.tiny" / "seed0"
     assert ckpt.latest_checkpoint(run_dir).name == "epoch-0002"  # epoch 3's half-written checkpoint is ignored
     assert not (run_dir / "metrics.json").exists()
     env.pop("GZ_DIE_WRITING")
@@ -167,7 +137,7 @@ def test_resume_after_sigkill_matches_uninterrupted(ds, tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "best epoch" in resumed.stdout
     # The uninterrupted reference, in this process.
-    recipe = load_recipe(None, ["--epochs=5", "--lr=0.01", "--batch_size=16", "--quiet=true"], arch="_tiny_cnn",
+    recipe = load_recipe(None, ["--epochs=5", "--lr=0.01", "--batch_size=16", "--quiet=true"], arch="cnn_zeng_2_conv2d",
                          dataset=str(data_dir))
     reference = run(recipe, 0, tmp_path / "full")
     got = json.loads((run_dir / "metrics.json").read_text())
@@ -175,7 +145,7 @@ def test_resume_after_sigkill_matches_uninterrupted(ds, tmp_path):
         got.pop(key), reference.pop(key)
     assert got == reference
     a = ckpt.load_weights(run_dir / "model.safetensors")
-    b = ckpt.load_weights(tmp_path / "full" / "_tiny_cnn.tiny" / "seed0" / "model.safetensors")
+    b = ckpt.load_weights(tmp_path / "full" / "cnn_zeng_2_conv2d.tiny" / "seed0" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in b)
     assert json.loads((run_dir / "run.json").read_text())["resumed_from_epoch"] == 2
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["LATEST", "epoch-0005"]  # no leftover
@@ -184,7 +154,7 @@ def test_resume_after_sigkill_matches_uninterrupted(ds, tmp_path):
 def test_train_cli_rejects_unknown_key(tmp_path, capsys):
     from zoo.cli import main
 
-    assert main(["train", "--arch", "_tiny_cnn", "--dataset", str(tmp_path), "--epoch=3"]) == 2
+    assert main(["train", "--arch", "cnn_zeng_2_conv2d", "--dataset", str(tmp_path), "--epoch=3"]) == 2
     assert "unknown recipe key 'epoch'" in capsys.readouterr().err
-    assert main(["train", "--arch", "_tiny_cnn", "--dataset", str(tmp_path), "--lr", "3"]) == 2
+    assert main(["train", "--arch", "cnn_zeng_2_conv2d", "--dataset", str(tmp_path), "--lr", "3"]) == 2
     assert "--key=value" in capsys.readouterr().err

@@ -8,8 +8,7 @@ import sys
 import pytest
 import torch
 
-from engine_tiny import tiny_benchmark
-from test_engine import write_script
+from engine_tiny import tiny_benchmark, write_script
 from zoo import checkpoint as ckpt
 from zoo.metrics import compute_metrics
 from zoo.recipes import evaluate_model, load_run_model
@@ -22,12 +21,12 @@ def test_torchrun_two_processes_match_single_process_metrics(tmp_path):
     ds.save_to_disk(str(data_dir))
     script = write_script(tmp_path)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
-           "train", "--arch", "_tiny_cnn", "--dataset", str(data_dir), "--seed", "0", "--out", str(tmp_path / "out"),
-           "--quiet", "--epochs=3", "--lr=0.01", "--batch_size=16"]
+           "train", "--arch", "cnn_zeng_2_conv2d", "--dataset", str(data_dir), "--seed", "0",
+           "--out", str(tmp_path / "out"), "--quiet", "--epochs=3", "--lr=0.01", "--batch_size=16"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    run_dir = tmp_path / "out" / "_tiny_cnn.tiny" / "seed0"
+    run_dir = tmp_path / "out" / "cnn_zeng_2_conv2d.tiny" / "seed0"
     assert json.loads((run_dir / "run.json").read_text())["world_size"] == 2
     assert proc.stdout.count("best epoch") == 1  # only rank 0 reports
     metrics = json.loads((run_dir / "metrics.json").read_text())

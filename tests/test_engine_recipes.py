@@ -21,11 +21,12 @@ RECIPES = sorted((ROOT / "train" / "recipes").glob("*.yaml"))
 
 def test_overrides_are_typed_and_unknown_keys_fail(tmp_path):
     path = tmp_path / "r.yaml"
-    path.write_text("arch: _tiny_cnn\ndataset: somewhere\nlr: 1e-3\nseeds: [0, 1]\nmodel_args: {width: 4}\n")
+    path.write_text("arch: cnn_zeng_2_conv2d\ndataset: somewhere\nlr: 1e-3\nseeds: [0, 1]\n"
+                    "model_args: {dropout: 0.4}\n")
     r = load_recipe(path, ["--lr=3e-4", "--epochs=5", "--patience=null", "--class_weights=balanced",
                            "--seeds=3,4", "--model_args.dropout=0.1", "--compile=false", "--tag=x"])
     assert (r.lr, r.epochs, r.patience, r.class_weights, r.seeds) == (3e-4, 5, None, "balanced", [3, 4])
-    assert r.model_args == {"width": 4, "dropout": 0.1} and r.compile is False and r.name == "_tiny_cnn.x"
+    assert r.model_args == {"dropout": 0.1} and r.compile is False and r.name == "cnn_zeng_2_conv2d.x"
     assert load_recipe(path, ["--class_weights=[1, 2.5]"]).class_weights == [1.0, 2.5]
     assert isinstance(load_recipe(path).lr, float)  # YAML reads "1e-3" as a string; the type wins
     for bad, match in [("--epochs=2.5", "'epochs' must be int"), ("--epochs=many", "'epochs' must be int"),
@@ -41,7 +42,7 @@ def test_overrides_are_typed_and_unknown_keys_fail(tmp_path):
 
 
 def test_recipe_yaml_round_trip(tmp_path):
-    r = load_recipe(None, ["--lr=0.01", "--model_args.width=4"], arch="_tiny_cnn", dataset="d", tag="t")
+    r = load_recipe(None, ["--lr=0.01", "--model_args.dropout=0.4"], arch="cnn_zeng_2_conv2d", dataset="d", tag="t")
     (tmp_path / "r.yaml").write_text(r.to_yaml())
     assert load_recipe(tmp_path / "r.yaml") == r
 
@@ -50,10 +51,10 @@ def test_recipe_yaml_round_trip(tmp_path):
 def finished(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     tiny_benchmark(n=200, length=40).save_to_disk(str(root / "tiny"))
-    recipe = load_recipe(None, ["--epochs=2", "--quiet=true", "--lr=0.01"], arch="_tiny_cnn",
+    recipe = load_recipe(None, ["--epochs=2", "--quiet=true", "--lr=0.01"], arch="cnn_zeng_2_conv2d",
                          dataset=str(root / "tiny"))
     metrics = run(recipe, 3, root / "out")
-    return root, recipe, metrics, root / "out" / "_tiny_cnn.tiny" / "seed3"
+    return root, recipe, metrics, root / "out" / "cnn_zeng_2_conv2d.tiny" / "seed3"
 
 
 def test_run_folder_contents(finished):
@@ -63,7 +64,7 @@ def test_run_folder_contents(finished):
             "config.json", "predictions_test.safetensors"} <= names
     assert "checkpoints" not in names  # the training state goes once the run has finished
     resolved = yaml.safe_load((folder / "recipe.yaml").read_text())
-    assert resolved["seeds"] == [3] and resolved["encoding"]["kind"] == "onehot" and resolved["epochs"] == 2
+    assert resolved["seeds"] == [3] and resolved["encoding"]["kind"] == "kmer_image" and resolved["epochs"] == 2
     info = json.loads((folder / "run.json").read_text())
     assert info["seed"] == 3 and info["versions"]["torch"] and info["versions"]["scikit-learn"]
     assert info["git"]["commit"] is None or re.fullmatch(r"[0-9a-f]{40}", info["git"]["commit"])
@@ -95,11 +96,11 @@ def test_encoding_mismatch_and_missing_source_fail(finished):
     root = finished[0]
     from zoo.recipes import build_model, load_data
 
-    ds = load_data(load_recipe(None, arch="_tiny_cnn", dataset=str(root / "tiny")))
+    ds = load_data(load_recipe(None, arch="cnn_zeng_2_conv2d", dataset=str(root / "tiny")))
     with pytest.raises(UserError, match="encoding"):
-        build_model(load_recipe(None, ["--encoding={kind: tokens}"], arch="_tiny_cnn", dataset="x"), ds)
+        build_model(load_recipe(None, ["--encoding={kind: tokens}"], arch="cnn_zeng_2_conv2d", dataset="x"), ds)
     with pytest.raises(UserError, match="--source=null"):
-        load_data(load_recipe(None, ["--source=no/such/folder"], arch="_tiny_cnn", dataset="splice"))
+        load_data(load_recipe(None, ["--source=no/such/folder"], arch="cnn_zeng_2_conv2d", dataset="splice"))
 
 
 def test_committed_recipes_are_generated_and_consistent():
