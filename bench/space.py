@@ -47,19 +47,23 @@ def load_round(url: str, model: str, text: str, n_requests: int, n_clients: int)
     from gradio_client import Client
 
     clients = [Client(url, verbose=False) for _ in range(n_clients)]
+    expected = text.count(">")
 
-    def one(i: int):
-        t0 = time.perf_counter()
-        try:
-            _status, table, *_ = clients[i % n_clients].predict(model, text, None, api_name="/predict")
-            ok = len(table["data"]) == text.count(">")
-            return time.perf_counter() - t0, ok, ""
-        except Exception as e:  # a lost or refused request is counted, not raised
-            return time.perf_counter() - t0, False, f"{type(e).__name__}: {e}"
+    def user(c: int):
+        """One client sending its share of the requests one after another, as a person at a browser does."""
+        out = []
+        for _ in range(c, n_requests, n_clients):
+            t0 = time.perf_counter()
+            try:
+                _status, table, *_ = clients[c].predict(model, text, None, api_name="/predict")
+                out.append((time.perf_counter() - t0, len(table["data"]) == expected, ""))
+            except Exception as e:  # a lost or refused request is counted, not raised
+                out.append((time.perf_counter() - t0, False, f"{type(e).__name__}: {e!r}"))
+        return out
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(n_clients) as pool:
-        results = list(pool.map(one, range(n_requests)))
+        results = [r for rs in pool.map(user, range(n_clients)) for r in rs]
     wall = time.perf_counter() - t0
     lat = np.array([r[0] for r in results]) * 1000
     errors = [r[2] for r in results if not r[1]]
