@@ -181,10 +181,10 @@ def test_explain_cli(models, tmp_path):
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "one.png").is_file() and len((tmp_path / "one.csv").read_text().splitlines()) == 61
     fasta = tmp_path / "in.fa"
-    fasta.write_text("".join(f">{i}\n{s}\n" for i, s in zip(t.data["train"]["id"][:400],
-                                                                t.data["train"]["sequence"][:400])))
+    fasta.write_text("".join(f">{i}\n{s}\n" for i, s in zip(t.data["train"]["id"][:150],
+                                                                t.data["train"]["sequence"][:150])))
     out = run_cli("explain", t.folder, fasta, "--numbers", tmp_path / "ism.json", "--method", "ism",
-                  "--filters", tmp_path / "f.meme", "--max-sequences", "400")
+                  "--filters", tmp_path / "f.meme", "--max-sequences", "150")
     assert out.returncode == 0, out.stderr
-    assert len(json.loads((tmp_path / "ism.json").read_text())["sequences"]) == 400
+    assert len(json.loads((tmp_path / "ism.json").read_text())["sequences"]) == 150
     assert read_meme(tmp_path / "f.meme") and "best match" in out.stdout
