@@ -27,7 +27,7 @@ from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
 from zoo import checkpoint as ckpt
-from zoo.encoding import Encoding, encode_codes, to_codes
+from zoo.encoding import Encoding, codes_to_strings, encode_codes, to_codes
 from zoo.errors import UserError
 from zoo.metrics import compute_metrics, format_metrics, gather_predictions
 
@@ -281,6 +281,11 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
     weights = _class_weights(cfg, train_data.labels, num_classes)
     weights_dev = None if weights is None else weights.to(device)
 
+    previous = ckpt.latest_checkpoint(run_dir) if (resume and run_dir is not None) else None
+    if getattr(model, "requires_pretraining", False) and not model.is_pretrained and previous is None:
+        # Two-stage models of the study (LSTM autoencoder + MLP, doc2vec + MLP) fit their unsupervised part on
+        # the training sequences first (labels unused), as the study did; every rank does it with the same seed.
+        model.pretrain(codes_to_strings(train_data.codes.numpy()), seed=cfg.seed, progress=show)
     model.to(device)
     net = model
     if world > 1:
@@ -303,7 +308,6 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
     best_state, best_epoch, best_loss, bad_epochs, start_epoch = ckpt.state_to_cpu(model), 0, math.inf, 0, 0
     config_dict = asdict(cfg)
     torch.manual_seed(cfg.seed + rank)  # dropout differs per rank; the initial weights were drawn before
-    previous = ckpt.latest_checkpoint(run_dir) if (resume and run_dir is not None) else None
     if previous is not None:
         saved = ckpt.load_checkpoint(previous)
         s = saved["state"]
