@@ -15,21 +15,15 @@ import math
 from pathlib import Path
 from typing import Any, Mapping
 
+from zoo.study import CITATION
+
 __all__ = ["STUDY", "ARCH_PAPERS", "METRIC_TYPES", "TEMPLATE", "arch_paper", "eval_results", "card_data",
            "render_model_card", "rerender_card"]
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "cards" / "model_card.md"
 
 #: The study every card cites.
-STUDY = {
-    "text": "Zhang, Cheng & Solis-Lemus (2022). Towards a robust out-of-the-box neural network model for genomic "
-            "data. BMC Bioinformatics 23:125.",
-    "url": "https://doi.org/10.1186/s12859-022-04660-8",
-    "bibtex": "@article{zhang2022robust,\n  title={Towards a robust out-of-the-box neural network model for "
-              "genomic data},\n  author={Zhang, Zhaoyi and Cheng, Songyang and Solis-Lemus, Claudia},\n  "
-              "journal={BMC Bioinformatics},\n  volume={23},\n  pages={125},\n  year={2022},\n  "
-              "doi={10.1186/s12859-022-04660-8}\n}",
-}
+STUDY = CITATION
 
 #: Architecture name pattern (or ``family:<name>``) -> the paper that introduced the architecture.
 ARCH_PAPERS: dict[str, dict[str, str]] = {

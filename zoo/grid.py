@@ -27,6 +27,7 @@ from typing import Any, Iterable, Sequence
 from tqdm.auto import tqdm
 
 from zoo.checkpoint import atomic_write_text
+from zoo import study
 from zoo.errors import UserError
 from zoo.metrics import METRICS
 from zoo.recipes import Recipe, load_data, load_recipe, parse_overrides, run, run_dir_for
@@ -36,25 +37,9 @@ __all__ = ["STUDY_RESULTS", "STUDY_TASK", "RECIPES_DIR", "expand_archs", "plan",
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "train" / "recipes"
 
-#: The study's test accuracy and AUROC (PAPER.md, Zhang et al. 2022, single runs) per architecture and task.
-STUDY_RESULTS: dict[str, dict[str, tuple[float, float]]] = {
-    "cnn_deepdbp": {"splice": (.931, .989), "histone": (.512, .500), "motif": (.499, .500)},
-    "cnn_nguyen_2_conv2d": {"splice": (.950, .990), "histone": (.789, .855), "motif": (.659, .722)},
-    "cnn_nguyen_conv1d_2_conv2d": {"splice": (.939, .990), "histone": (.799, .883), "motif": (.712, .787)},
-    "cnn_zeng_2_conv2d": {"splice": (.640, .798), "histone": (.751, .839), "motif": (.644, .703)},
-    "cnn_zeng_3_conv2d": {"splice": (.848, .936), "histone": (.747, .836), "motif": (.687, .757)},
-    "cnn_zeng_4_conv2d": {"splice": (.900, .975), "histone": (.797, .881), "motif": (.681, .752)},
-    "cnn_zeng_4_conv2d_l2": {"splice": (.947, .987), "histone": (.799, .878), "motif": (.698, .772)},
-    "deepram_conv1d_embed": {"splice": (.843, .947), "histone": (.812, .882), "motif": (.740, .821)},
-    "deepram_conv1d_onehot": {"splice": (.841, .953), "histone": (.823, .898), "motif": (.761, .844)},
-    "deepram_conv1d_recurrent_embed": {"splice": (.944, .987), "histone": (.824, .902), "motif": (.756, .838)},
-    "deepram_conv1d_recurrent_onehot": {"splice": (.937, .992), "histone": (.871, .947), "motif": (.777, .861)},
-    "deepram_recurrent_embed": {"splice": (.877, .964), "histone": (.857, .930), "motif": (.742, .823)},
-    "deepram_recurrent_onehot": {"splice": (.927, .986), "histone": (.865, .944), "motif": (.768, .851)},
-}
-#: Which study column a recipe tag compares with.
-STUDY_TASK = {"splice": "splice", "histone_h3_gue": "histone", "motif_ctcf": "motif"}
-STUDY_ARCHS = tuple(STUDY_RESULTS)
+STUDY_RESULTS = study.RESULTS
+STUDY_TASK = study.TASK_OF_TAG
+STUDY_ARCHS = study.ARCHS
 _SUMMARY_METRICS = ("accuracy",) + tuple(m for m in METRICS if m != "accuracy")
 
 
@@ -149,6 +134,12 @@ def write_results_csv(rows: list[dict[str, Any]], path: str | Path) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
+def _fmt_study(fig: tuple[float, float | None] | None) -> str:
+    if not fig:
+        return "-"
+    return f"{fig[0]:.3f}" + (f" ({fig[1]:.3f})" if fig[1] is not None else "")
+
+
 def _mean_sd(values: Iterable[float]) -> tuple[float, float]:
     v = [x for x in values if x is not None and not math.isnan(x)]
     if not v:
@@ -209,11 +200,11 @@ def leaderboard(rows: list[dict[str, Any]]) -> str:
         order = sorted(archs, key=lambda a: -archs[a].get("test_accuracy", (-1, 0))[0])
         for arch in order:
             c = archs[arch]
-            study = STUDY_RESULTS.get(arch, {}).get(STUDY_TASK.get(tag, tag))
+            fig = STUDY_RESULTS.get(arch, {}).get(STUDY_TASK.get(tag, tag))
             cells = [arch, str(c["n"][0]), *[_fmt(*c.get(f"test_{m}", (math.nan, 0))) for m in _SUMMARY_METRICS],
                      _fmt(*c.get("train_accuracy", (math.nan, 0))), _fmt(*c["gap"]),
                      f"{c['best_epoch'][0]:.1f}", f"{int(c['num_params'][0]):,}",
-                     f"{study[0]:.3f} ({study[1]:.3f})" if study else "-"]
+                     _fmt_study(fig)]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     r = ranks(agg)
