@@ -1,0 +1,84 @@
+"""zoo.publish and `genozoo publish/verify`: a real tiny grid is published into a temporary hub; reference
+predictions reproduce, a tampered reference or weight is caught, the records drive create_model."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from engine_tiny import tiny_benchmark
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    from zoo.grid import benchmark
+
+    root = tmp_path_factory.mktemp("publish")
+    tiny_benchmark(n=200, length=40).save_to_disk(str(root / "tiny"))
+    benchmark("cnn_zeng_2_conv2d,deepram_conv1d_onehot", [str(root / "tiny")], 2, out_dir=root / "runs",
+              overrides=["--epochs=2"], quiet=True, figures=False)
+    env = {**os.environ, "GENOZOO_HUB_DIR": str(root / "hub"), "GENOZOO_PRETRAINED": str(root / "pretrained.json"),
+           "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-m", "zoo", "publish", str(root / "runs"), "--quiet"], env=env,
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    return root, env, out.stdout
+
+
+def _genozoo(env, *args):
+    return subprocess.run([sys.executable, "-m", "zoo", *args], env=env, capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+
+
+def test_publish_writes_folders_and_records_of_the_best_seed(published):
+    root, env, stdout = published
+    records = {r["arch"] + "." + r["tag"]: r for r in json.loads((root / "pretrained.json").read_text())["models"]}
+    assert sorted(records) == ["cnn_zeng_2_conv2d.tiny", "deepram_conv1d_onehot.tiny"]
+    for name, rec in records.items():
+        folder = root / "hub" / "genozoo" / name
+        assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors",
+                                                           "reference.json"]
+        runs = [json.loads((root / "runs" / name / f"seed{s}" / "metrics.json").read_text()) for s in (0, 1)]
+        best = max(runs, key=lambda m: (m["validation"]["accuracy"], -m["validation"]["loss"]))
+        assert rec["seed"] == best["seed"] and rec["seeds"] == [0, 1]
+        accs = [m["test"]["accuracy"] for m in runs]
+        assert rec["metrics"]["accuracy"]["mean"] == pytest.approx(sum(accs) / 2)
+        assert rec["metrics"]["accuracy"]["seed_value"] == pytest.approx(best["test"]["accuracy"])
+        assert rec["recipe"].endswith(f"--seed {best['seed']}")
+    assert "published 2 model(s)" in stdout
+
+
+def test_verify_passes_then_catches_tampering(published):
+    root, env, _ = published
+    ok = _genozoo(env, "verify", "--all")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "2 of 2 model(s) reproduce" in ok.stdout
+    ref_path = root / "hub" / "genozoo" / "cnn_zeng_2_conv2d.tiny" / "reference.json"
+    original = ref_path.read_text()
+    ref = json.loads(original)
+    ref["probabilities"][0][0] += 1e-3
+    ref_path.write_text(json.dumps(ref))
+    try:
+        bad = _genozoo(env, "verify", "cnn_zeng_2_conv2d.tiny")
+        assert bad.returncode == 1 and "FAIL" in bad.stdout and "differ" in bad.stdout
+    finally:
+        ref_path.write_text(original)
+    weights = root / "hub" / "genozoo" / "deepram_conv1d_onehot.tiny" / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[:-8] + bytes(8))
+    try:
+        bad = _genozoo(env, "verify", "deepram_conv1d_onehot.tiny")
+        assert bad.returncode == 2 and "does not match the sha256" in bad.stderr
+    finally:
+        weights.write_bytes(data)
+
+
+def test_unknown_model_and_missing_runs_are_clear_errors(published):
+    root, env, _ = published
+    bad = _genozoo(env, "verify", "nope.tiny")
+    assert bad.returncode == 2 and "unknown model 'nope.tiny'" in bad.stderr
+    bad = _genozoo(env, "publish", str(root / "runs"), "cnn_deepdbp.tiny")
+    assert bad.returncode == 2 and "no finished runs for cnn_deepdbp.tiny" in bad.stderr

@@ -1,0 +1,61 @@
+"""``genozoo publish`` (training runs -> bundled hub + records) and ``genozoo verify`` (reference predictions)."""
+from __future__ import annotations
+
+import argparse
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from zoo.publish import hub_size_mb, publish
+
+    published = publish(args.runs, args.names or None, hub_root=args.hub, org=args.org, progress=not args.quiet)
+    for cfg in published:
+        acc = cfg.metrics.get("accuracy", {})
+        print(f"{cfg.name}: seed {cfg.seed}, test accuracy {acc.get('mean', float('nan')):.3f} ± "
+              f"{acc.get('sd', 0):.3f} over {len(cfg.seeds)} seed(s), {cfg.num_params:,} parameters")
+    size = hub_size_mb(args.hub)
+    print(f"published {len(published)} model(s); the bundled hub holds {size:.1f} MB")
+    if size > args.budget_mb:
+        print(f"genozoo: warning: the bundled hub exceeds its {args.budget_mb} MB budget")
+        return 1
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from zoo.errors import UserError
+    from zoo.publish import verify
+    from zoo.registry import list_models
+
+    names = list_models(pretrained=True) if args.all else args.models
+    if not names:
+        raise UserError("name a published model (e.g. deepram_recurrent_onehot.splice) or pass --all")
+    failed = 0
+    for name in names:
+        result = verify(name, atol=args.atol)
+        print(("ok    " if result["ok"] else "FAIL  ") + result["message"])
+        failed += not result["ok"]
+    print(f"{len(names) - failed} of {len(names)} model(s) reproduce their reference predictions")
+    return 1 if failed else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("publish", help="publish the best seed of finished runs into the bundled hub",
+                       description="For every arch.tag with finished runs under RUNS (a `genozoo benchmark` "
+                                   "--out folder), write the best seed by validation accuracy into "
+                                   "hub/<org>/<arch>.<tag>/ (weights, config, card, reference predictions) and its "
+                                   "record (test metrics as mean ± sd over seeds) into zoo/pretrained.json.")
+    p.add_argument("runs", help="folder of finished runs, e.g. runs/benchmark")
+    p.add_argument("names", nargs="*", help="arch.tag names to publish (default: every one found)")
+    p.add_argument("--hub", help="bundled hub folder (default: the repository's hub/ or $GENOZOO_HUB_DIR)")
+    p.add_argument("--org", help="Hub organization (default: $GENOZOO_HUB_ORG or genozoo)")
+    p.add_argument("--budget-mb", type=float, default=60.0, help="size budget of the bundled hub (default: 60)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("verify", help="check published models against their reference predictions",
+                       description="Load each published model and recompute the probabilities stored beside its "
+                                   "weights (reference.json) for a fixed set of generated sequences; exit status 1 "
+                                   "if any differs by more than the tolerance.")
+    p.add_argument("models", nargs="*", help="published arch.tag names")
+    p.add_argument("--all", action="store_true", help="verify every published model")
+    p.add_argument("--atol", type=float, help="absolute tolerance on probabilities (default: the one stored, 1e-5)")
+    p.set_defaults(func=cmd_verify)

@@ -1,0 +1,198 @@
+"""Publishing: finished training runs -> the bundled hub (``hub/<org>/<arch>.<tag>/``) and ``zoo/pretrained.json``.
+
+For every (architecture, tag) chosen, the seed with the best validation accuracy is published: its folder holds
+``model.safetensors``, ``config.json``, the generated card ``README.md`` and ``reference.json`` — the expected
+probabilities for a fixed set of generated input sequences (as Kipoi does), which :func:`verify` recomputes.
+The record of each weight (:class:`~zoo.registry.PretrainedCfg`: metrics as mean and sd over seeds plus the
+published seed's own values, the study's figure, data, split, recipe, sha256) is written to ``zoo/pretrained.json``,
+the single source that the registry, the cards, ``genozoo list`` and the space read.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import warnings
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from zoo.errors import UserError
+from zoo.registry import PRETRAINED_JSON, PretrainedCfg
+
+__all__ = ["REFERENCE_NAME", "TEST_METRICS", "best_runs", "publish", "reference_inputs", "verify",
+           "VerifyResult", "hub_size_mb"]
+
+REFERENCE_NAME = "reference.json"
+TEST_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "mcc", "auroc", "auprc")
+#: Absolute tolerance on reference probabilities (float32 CPU kernels differ by ~1e-7 between machines).
+DEFAULT_ATOL = 1e-5
+
+
+def _finite(values: Iterable[float]) -> list[float]:
+    return [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+
+
+def best_runs(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Group grid rows (:func:`zoo.grid.collect`) by ``arch.tag`` and pick the best seed by validation accuracy
+    (ties: lower validation loss). Returns ``{name: {"best": row, "seeds": [rows]}}``."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(f"{r['arch']}.{r['tag']}", []).append(r)
+    return {name: {"best": max(rs, key=lambda r: (r["validation_accuracy"], -r["validation_loss"])),
+                   "seeds": sorted(rs, key=lambda r: r["seed"])}
+            for name, rs in groups.items()}
+
+
+def _metrics(best: dict[str, Any], seeds: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    out = {}
+    for m in TEST_METRICS:
+        vals = _finite(r.get(f"test_{m}") for r in seeds)
+        if not vals:
+            continue
+        out[m] = {"mean": statistics.fmean(vals), "sd": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+                  "seed_value": best.get(f"test_{m}")}
+    return out
+
+
+def reference_inputs(seq_len: int, n: int = 8, seed: int = 0) -> list[dict[str, str]]:
+    """Generated inputs for reference predictions: planted-motif and random sequences of the model's length,
+    plus one shorter (padded), one longer (cropped) and one with N, so the length policy is exercised too."""
+    from zoo.data.synthetic import planted_motif_benchmark
+
+    length = max(seq_len, 24)
+    dd = planted_motif_benchmark(n=max(4 * n, 40), length=length, seed=seed)
+    rows = list(dd["train"].select(range(n - 3)))
+    seqs = [r["sequence"][:seq_len] for r in rows]
+    rng = np.random.default_rng(seed)
+    seqs.append("".join(rng.choice(list("ACGT"), max(seq_len - 7, 3))))
+    seqs.append("".join(rng.choice(list("ACGT"), seq_len + 9)))
+    with_n = list(seqs[0])
+    with_n[len(with_n) // 2] = "N"
+    seqs.append("".join(with_n))
+    return [{"id": f"ref{i}", "sequence": s} for i, s in enumerate(seqs)]
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _data_revision(dataset: str) -> str | None:
+    """The pinned sha256 of the benchmark's source files (short form), as the revision of the training data."""
+    from zoo.data import benchmark_info
+
+    try:
+        sources = benchmark_info(dataset).sources
+    except Exception:  # a benchmark not in the catalogue: no pinned revision to record
+        return None
+    pins = [s.sha256[:16] for s in sources if getattr(s, "sha256", None)]
+    return "sha256:" + ",".join(pins) if pins else None
+
+
+def _publish_one(name: str, best: dict[str, Any], seeds: Sequence[dict[str, Any]], folder: Path,
+                 org: str) -> PretrainedCfg:
+    from zoo import study
+    from zoo.hub import save_model, sha256_file
+    from zoo.predict import predict
+    from zoo.recipes import load_run_model
+
+    model, recipe = load_run_model(best["run_dir"])
+    model.eval()
+    ctor = dict(getattr(model, "_hub_mixin_config", None) or {})
+    model_args = {k: v for k, v in ctor.items() if k not in ("num_classes", "seq_len", "label_names")}
+    seed = int(best["seed"])
+    cfg = PretrainedCfg(
+        arch=recipe.arch, tag=recipe.tag, num_classes=model.num_classes, seq_len=model.seq_len,
+        label_names=tuple(model.label_names), encoding=model.encoding.to_dict(), model_args=model_args,
+        classifier=model.classifier, hub_id=f"{org}/{name}", num_params=model.num_parameters(),
+        dataset=recipe.dataset, split=recipe.split, data_revision=_data_revision(recipe.dataset),
+        metrics=_metrics(best, seeds), paper_metrics=study.study_figures(recipe.arch, recipe.tag),
+        seeds=tuple(int(r["seed"]) for r in seeds), seed=seed, license="MIT",
+        recipe=f"genozoo train train/recipes/{name}.yaml --seed {seed}", notes=recipe.notes)
+    save_model(model, folder, cfg)
+    cfg = replace(cfg, sha256=sha256_file(folder / "model.safetensors"))
+    save_model(model, folder, cfg)  # the card shows the final record
+    inputs = reference_inputs(model.seq_len)
+    with warnings.catch_warnings():  # the inputs include a padded and a cropped sequence on purpose
+        warnings.simplefilter("ignore", UserWarning)
+        probs = predict(model, [r["sequence"] for r in inputs], batch_size=len(inputs), device="cpu").probabilities
+    _write_json(folder / REFERENCE_NAME, {
+        "model": name, "atol": DEFAULT_ATOL, "label_names": list(model.label_names),
+        "inputs": inputs, "probabilities": np.asarray(probs, dtype=np.float64).round(8).tolist(),
+        "note": "generated inputs (planted-motif and random sequences, one padded, one cropped, one with N); "
+                "probabilities computed on CPU in float32 by zoo.predict"})
+    return cfg
+
+
+def publish(runs_dir: str | Path, names: Sequence[str] | None = None, *, hub_root: str | Path | None = None,
+            org: str | None = None, registry_path: str | Path = PRETRAINED_JSON,
+            progress: bool = True) -> list[PretrainedCfg]:
+    """Publish the best seed of each ``arch.tag`` found under ``runs_dir`` (all, or ``names``) into the bundled
+    hub and merge their records into ``registry_path`` (records of other names are kept)."""
+    from tqdm.auto import tqdm
+
+    from zoo.grid import collect
+    from zoo.hub import hub_dir, hub_org
+
+    org = org or hub_org()
+    root = Path(hub_root) if hub_root else hub_dir()
+    groups = best_runs(collect(runs_dir))
+    wanted = list(names) if names else sorted(groups)
+    missing = [n for n in wanted if n not in groups]
+    if missing:
+        raise UserError(f"no finished runs for {', '.join(missing)} under {runs_dir}; train them first")
+    registry_path = Path(registry_path)
+    records = {r["arch"] + "." + r["tag"]: r for r in
+               (json.loads(registry_path.read_text())["models"] if registry_path.exists() else [])}
+    published = []
+    for name in tqdm(wanted, desc="publish", disable=not progress):
+        g = groups[name]
+        cfg = _publish_one(name, g["best"], g["seeds"], root / org / name, org)
+        records[name] = cfg.to_dict()
+        published.append(cfg)
+    _write_json(registry_path, {"note": "generated by zoo.publish from training runs; do not edit by hand",
+                                "models": [records[k] for k in sorted(records)]})
+    return published
+
+
+def hub_size_mb(root: str | Path | None = None) -> float:
+    from zoo.hub import hub_dir
+
+    root = Path(root) if root else hub_dir()
+    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 2**20
+
+
+class VerifyResult(dict):
+    """``name``, ``ok``, ``max_abs_diff``, ``atol``, ``n`` and a ``message``."""
+
+
+def verify(name: str, *, atol: float | None = None, device: str = "cpu") -> VerifyResult:
+    """Recompute a published model's reference predictions from its bundled folder and compare them."""
+    import zoo
+    from zoo.hub import repo_id_for, resolve_pretrained
+    from zoo.predict import predict
+
+    cfg = zoo.pretrained_cfg(name)
+    weights, _ = resolve_pretrained(cfg)
+    folder = Path(weights).parent
+    ref_path = folder / REFERENCE_NAME
+    if not ref_path.is_file():
+        raise UserError(f"{name} has no {REFERENCE_NAME} in {folder}; re-publish it (repo {repo_id_for(cfg)})")
+    ref = json.loads(ref_path.read_text())
+    model = zoo.create_model(name, pretrained=True)
+    seqs = [r["sequence"] for r in ref["inputs"]]
+    with warnings.catch_warnings():  # the inputs include a padded and a cropped sequence on purpose
+        warnings.simplefilter("ignore", UserWarning)
+        got = np.asarray(predict(model, seqs, batch_size=len(seqs), device=device).probabilities, np.float64)
+    want = np.asarray(ref["probabilities"], dtype=np.float64)
+    tol = float(atol if atol is not None else ref.get("atol", DEFAULT_ATOL))
+    diff = float(np.abs(got - want).max()) if got.shape == want.shape else math.inf
+    ok = diff <= tol
+    msg = (f"{name}: {len(seqs)} reference predictions match (max |diff| {diff:.2e} <= {tol:.0e})" if ok else
+           f"{name}: reference predictions differ (max |diff| {diff:.2e} > {tol:.0e})")
+    return VerifyResult(name=name, ok=ok, max_abs_diff=diff, atol=tol, n=len(seqs), message=msg)
