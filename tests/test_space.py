@@ -128,7 +128,8 @@ def test_other_lengths_and_upload(space, tmp_path):
     rows = table["data"]
     assert [r[0] for r in rows] == ["short", "long"]
     assert rows[0][-1] == "padded to 101" and rows[1][-1] == "cropped to 101"
-    assert "1 sequence(s) shorter than the model's 101 bp were padded and 1 longer one(s) were cropped" in status
+    stats = cat.predict(name, ["ACGTACGTAC", "ACGT" * 40]).lengths
+    assert (stats.padded, stats.cropped) == (1, 1) and stats.message() in status
     assert all(abs(r[2] + r[3] - 1) < 1e-3 for r in rows)
 
 
