@@ -23,8 +23,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install genozoo with every extra
 
-demo: $(STAMP)  ## run the main job on the bundled baselines
-	HF_HUB_OFFLINE=1 $(VENV)/bin/genozoo list
+demo: $(STAMP)  ## the Gradio space on http://127.0.0.1:7860 with the bundled baselines, offline, no analytics
+	HF_HUB_OFFLINE=1 $(VENV)/bin/genozoo space --host 127.0.0.1 --port 7860
 
 test: $(STAMP)  ## run the test suite
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(PYTEST_ARGS)

@@ -334,6 +334,8 @@ def _reference_inputs(folder: Path) -> list[str] | None:
         except (OSError, json.JSONDecodeError):
             continue
         seqs = data.get("sequences") or data.get("inputs") if isinstance(data, dict) else None
+        if isinstance(seqs, list) and seqs and all(isinstance(s, dict) and "sequence" in s for s in seqs):
+            seqs = [s["sequence"] for s in seqs]  # zoo.publish writes {"id", "sequence"} records
         if isinstance(seqs, list) and seqs and all(isinstance(s, str) for s in seqs):
             return seqs
     return None

@@ -24,7 +24,7 @@ from zoo.errors import UserError
 from zoo.registry import PRETRAINED_JSON, PretrainedCfg
 
 __all__ = ["REFERENCE_NAME", "TEST_METRICS", "best_runs", "publish", "reference_inputs", "verify",
-           "VerifyResult", "hub_size_mb"]
+           "VerifyResult", "hub_size_mb", "leaderboard_markdown", "update_readme"]
 
 REFERENCE_NAME = "reference.json"
 TEST_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "mcc", "auroc", "auprc")
@@ -196,3 +196,56 @@ def verify(name: str, *, atol: float | None = None, device: str = "cpu") -> Veri
     msg = (f"{name}: {len(seqs)} reference predictions match (max |diff| {diff:.2e} <= {tol:.0e})" if ok else
            f"{name}: reference predictions differ (max |diff| {diff:.2e} > {tol:.0e})")
     return VerifyResult(name=name, ok=ok, max_abs_diff=diff, atol=tol, n=len(seqs), message=msg)
+
+
+README_START, README_END = "<!-- zoo:leaderboard -->", "<!-- /zoo:leaderboard -->"
+
+
+def leaderboard_markdown(names: Sequence[str] | None = None) -> str:
+    """One Markdown table per task of the published models (from their records), best test accuracy first."""
+    import zoo
+    from zoo.registry import model_family
+
+    names = zoo.list_models(pretrained=True) if names is None else names
+    by_tag: dict[str, list[PretrainedCfg]] = {}
+    for n in names:
+        cfg = zoo.pretrained_cfg(n)
+        by_tag.setdefault(cfg.tag, []).append(cfg)
+    if not by_tag:
+        return "_No published models yet._"
+
+    def ms(cfg: PretrainedCfg, m: str) -> str:
+        v = cfg.metrics.get(m)
+        return f"{v['mean']:.3f} ± {v['sd']:.3f}" if v else "–"
+
+    out = []
+    for tag in sorted(by_tag):
+        cfgs = sorted(by_tag[tag], key=lambda c: -c.metrics.get("accuracy", {}).get("mean", 0.0))
+        first = cfgs[0]
+        out += [f"**{tag}** ({first.dataset}; {len(first.label_names)} classes, {first.seq_len} bp; "
+                f"test metrics as mean ± sd over seeds)", "",
+                "| model | family | params | test accuracy | test AUROC | test MCC | study accuracy |",
+                "|---|---|---:|---|---|---|---|"]
+        for c in cfgs:
+            study_acc = c.paper_metrics.get("accuracy")
+            out.append(f"| `{c.name}` | {model_family(c.arch)} | {c.num_params:,} | {ms(c, 'accuracy')} | "
+                       f"{ms(c, 'auroc')} | {ms(c, 'mcc')} | {f'{study_acc:.3f}' if study_acc else '–'} |")
+        out.append("")
+    return "\n".join(out).rstrip()
+
+
+def update_readme(path: str | Path) -> bool:
+    """Replace the block between the leaderboard markers of a README with :func:`leaderboard_markdown`;
+    returns whether the file changed."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    if README_START not in text or README_END not in text:
+        raise UserError(f"{path} has no {README_START} ... {README_END} block to fill")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    new = f"{head}{README_START}\n{leaderboard_markdown()}\n{README_END}{tail}"
+    if new != text:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(new, encoding="utf-8")
+        os.replace(tmp, path)
+    return new != text

@@ -5,13 +5,19 @@ import argparse
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from zoo.publish import hub_size_mb, publish
+    from zoo.publish import hub_size_mb, publish, update_readme
 
     published = publish(args.runs, args.names or None, hub_root=args.hub, org=args.org, progress=not args.quiet)
     for cfg in published:
         acc = cfg.metrics.get("accuracy", {})
         print(f"{cfg.name}: seed {cfg.seed}, test accuracy {acc.get('mean', float('nan')):.3f} ± "
               f"{acc.get('sd', 0):.3f} over {len(cfg.seeds)} seed(s), {cfg.num_params:,} parameters")
+    if args.readme:
+        import zoo.registry as registry
+
+        registry._pretrained.clear(); registry._pretrained_loaded = False  # re-read the records just written
+        update_readme(args.readme)
+        print(f"updated the leaderboard in {args.readme}")
     size = hub_size_mb(args.hub)
     print(f"published {len(published)} model(s); the bundled hub holds {size:.1f} MB")
     if size > args.budget_mb:
@@ -48,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hub", help="bundled hub folder (default: the repository's hub/ or $GENOZOO_HUB_DIR)")
     p.add_argument("--org", help="Hub organization (default: $GENOZOO_HUB_ORG or genozoo)")
     p.add_argument("--budget-mb", type=float, default=60.0, help="size budget of the bundled hub (default: 60)")
+    p.add_argument("--readme", help="also regenerate the leaderboard block of this README (e.g. README.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_publish)
 
