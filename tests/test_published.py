@@ -52,3 +52,11 @@ def test_published_record_card_weights_and_reference(name, monkeypatch):
     assert "Zhang, Cheng & Solis-Lemus" in card.text
     result = verify(name)
     assert result["ok"], result["message"]
+
+
+def test_readme_leaderboard_is_the_generated_one():
+    from zoo.publish import README_END, README_START, leaderboard_markdown
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = text.split(README_START, 1)[1].split(README_END, 1)[0].strip()
+    assert block == leaderboard_markdown().strip(), "run: genozoo publish RUNS --readme README.md"
