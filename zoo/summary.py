@@ -31,7 +31,7 @@ def random_sequences(n: int, length: int, seed: int = 0) -> list[str]:
 
 def _shape(out) -> str:
     if isinstance(out, torch.Tensor):
-        return str(tuple(["N", *out.shape[1:]]))
+        return "(" + ", ".join(["N", *map(str, out.shape[1:])]) + ")"
     if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
         return _shape(out[0])
     if hasattr(out, "logits"):
@@ -46,7 +46,8 @@ def layer_table(model: nn.Module) -> list[LayerRow]:
     hooks = []
     for name, module in model.named_modules():
         own = sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)
-        if name and (not list(module.children()) or own):
+        empty_container = isinstance(module, (nn.Sequential, nn.ModuleList, nn.ModuleDict)) and not own
+        if name and not (empty_container and not list(module.children())) and (not list(module.children()) or own):
             def hook(mod, inp, out, name=name, own=own):
                 if name not in rows:
                     order.append(name)

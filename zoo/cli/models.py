@@ -64,7 +64,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     if doc:
         print(doc[0])
     enc = model.encoding
-    print(f"input: {enc.kind} {tuple(['N', *enc.shape()])}, {model.seq_len} bp; "
+    shape = ", ".join(["N", *map(str, enc.shape())])
+    print(f"input: {enc.kind} ({shape}), {model.seq_len} bp; "
           f"output: {model.num_outputs} logit(s) for {model.num_classes} classes\n")
     rows = [[r.name, r.kind, r.output_shape, f"{r.params:,}"] for r in layer_table(model)]
     print(format_table(["layer", "type", "output shape", "params"], rows, "lllr"))
