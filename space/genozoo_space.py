@@ -229,7 +229,13 @@ class Catalogue:
         return sorted({e.task for e in self.entries.values()})
 
     def models_for(self, task: str) -> list[str]:
-        return sorted(n for n, e in self.entries.items() if e.task == task)
+        """The task's models, the best published test accuracy first (the default choice), then by name."""
+        def key(name: str) -> tuple[float, str]:
+            cfg = self.entries[name].cfg
+            acc = cfg.metrics.get("accuracy", {}).get("mean") if cfg is not None else None
+            return (-(acc if acc is not None else -1.0), name)
+
+        return sorted((n for n, e in self.entries.items() if e.task == task), key=key)
 
     def entry(self, name: str) -> Entry:
         if name not in self.entries:
