@@ -50,11 +50,13 @@ STUDY_NOTES = ("study settings (Zhang et al. 2022): Adam 1e-3, 50 epochs, best e
                "stopping after 10 epochs without improvement added")
 #: Models beyond the 13 CNN/RNNs: architecture -> (settings overriding STUDY, notes).
 EXTRA = {
-    "lstm_baseline": (dict(batch_size=256, epochs=100, patience=20),
-                      "the study's LSTM baseline settings: Adam 1e-3, batch 256, early stopping (patience 20)"),
-    "lstm_ae_mlp": (dict(batch_size=256, epochs=100, patience=20),
+    "lstm_baseline": (dict(batch_size=256, epochs=400, patience=40),
+                      "the study's LSTM baseline settings: Adam 1e-3, batch 256, early stopping (patience 40; the "
+                      "study tried 5-100), at most 400 epochs"),
+    "lstm_ae_mlp": (dict(batch_size=256, epochs=400, patience=40),
                     "the study's two stages: an LSTM autoencoder fitted on the training sequences (labels unused), "
-                    "then the MLP on its frozen codes (Adam 1e-3, batch 256, patience 20; the study used SGD)"),
+                    "then the MLP on its frozen codes (Adam 1e-3, batch 256, patience 40, at most 400 epochs; the "
+                    "study used SGD)"),
     "doc2vec_mlp": (dict(batch_size=256, epochs=100, patience=20),
                     "the study's two stages: PV-DBOW paragraph vectors of 3-mer words (gensim), then the MLP; the "
                     "weakest model of the study"),
