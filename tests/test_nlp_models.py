@@ -15,21 +15,9 @@ from zoo.models.nlp import (Doc2VecClassifier, LstmAeClassifier, LstmAutoencoder
                             fit_autoencoder)
 from zoo.registry import create_model, list_families, study_kwargs
 
+from toy_data import MOTIF, planted  # noqa: E402
+
 NLP = ["lstm_baseline", "lstm_autoencoder", "lstm_ae_mlp", "doc2vec_mlp"]
-MOTIF = "GGGGCGGGGC"  # SP1 GC box
-
-
-def planted(n: int = 256, length: int = 40, seed: int = 0) -> tuple[list[str], torch.Tensor]:
-    """Random sequences; every second one (label 1) carries MOTIF at a random position."""
-    rng = np.random.default_rng(seed)
-    seqs, labels = [], np.arange(n) % 2
-    for label in labels:
-        s = "".join(rng.choice(list("ACGT"), length))
-        if label:
-            p = int(rng.integers(0, length - len(MOTIF) + 1))
-            s = s[:p] + MOTIF + s[p + len(MOTIF):]
-        seqs.append(s)
-    return seqs, torch.tensor(labels)
 
 
 @pytest.fixture(scope="module")

@@ -15,22 +15,10 @@ from zoo.models.transformer import (BertBaseline, build_tokenizer, dna_vocabular
                                     load_transformers, save_transformers)
 from zoo.registry import create_model, list_families, study_kwargs
 
+from toy_data import MOTIF, planted  # noqa: E402
+
 BERTS = ["bert_tiny_nt", "bert_tiny_kmer3"]
 SMALL = dict(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
-MOTIF = "GGGGCGGGGC"
-
-
-def planted(n: int = 256, length: int = 40, seed: int = 0) -> tuple[list[str], torch.Tensor]:
-    """Random sequences; every second one (label 1) carries MOTIF at a random position."""
-    rng = np.random.default_rng(seed)
-    seqs, labels = [], np.arange(n) % 2
-    for label in labels:
-        s = "".join(rng.choice(list("ACGT"), length))
-        if label:
-            p = int(rng.integers(0, length - len(MOTIF) + 1))
-            s = s[:p] + MOTIF + s[p + len(MOTIF):]
-        seqs.append(s)
-    return seqs, torch.tensor(labels)
 
 
 def messy(n: int, length: int, seed: int = 1) -> list[str]:
