@@ -114,6 +114,10 @@ def test_cli_push_publishes_parquet_and_card(hub_server, shared_data, capsys):
     from zoo.hub import pull_dataset
 
     assert main(["data", "push", "splice", "tester/splice", "--source", str(shared_data / "splice")]) == 0
+    # the repo may also be named with --repo (as in `genozoo push`), but exactly once
+    assert main(["data", "push", "splice", "--repo", "tester/splice-copy", "--source", str(shared_data / "splice")]) == 0
+    assert main(["data", "push", "splice", "--source", str(shared_data / "splice")]) == 2
+    assert "name the Hub dataset repo once" in capsys.readouterr().err
     files = HfApi().list_repo_files("tester/splice", repo_type="dataset")
     assert "README.md" in files and any(f.endswith(".parquet") for f in files)
     card = DatasetCard.load("tester/splice", repo_type="dataset")

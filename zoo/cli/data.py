@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from zoo.errors import UserError
+
 
 def _load(args: argparse.Namespace):
     from zoo.data import load_benchmark
@@ -97,6 +99,9 @@ def _write(path: str, text: str) -> None:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
+    if bool(args.repo_id) == bool(args.repo_flag):
+        raise UserError("name the Hub dataset repo once: `genozoo data push NAME ORG/NAME` or `--repo ORG/NAME`")
+    args.repo_id = args.repo_id or args.repo_flag
     from zoo.hub import push_dataset
 
     dd = _load(args)
@@ -153,7 +158,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "`datasets.load_dataset(REPO_ID)` works without a loading script. Needs a token "
                                     "(HF_TOKEN or `hf auth login`).")
     _add_load_options(q)
-    q.add_argument("repo_id", help="the Hub dataset repo to create or update, e.g. my-org/splice")
+    q.add_argument("repo_id", nargs="?", help="the Hub dataset repo to create or update, e.g. my-org/splice")
+    q.add_argument("--repo", dest="repo_flag", metavar="ORG/NAME", help="the same as REPO_ID, as an option")
     q.add_argument("--private", action="store_true", help="create the repo as private")
     q.add_argument("--hub-revision", help="branch of the dataset repo to push to (default: main)")
     q.set_defaults(func=cmd_push)
