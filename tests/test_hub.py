@@ -275,3 +275,20 @@ def test_repo_ids_follow_the_configured_org(monkeypatch, trained):
     monkeypatch.setenv("GENOZOO_HUB_ORG", "my-lab")
     assert hub.repo_id_for(cfg) == f"my-lab/{ARCH}.splice"
     assert hub.repo_id_for(zoo.PretrainedCfg(**{**cfg.to_dict(), "hub_id": "elsewhere/model"})) == "elsewhere/model"
+
+
+def test_mixin_save_pretrained_writes_the_full_contract(tmp_path):
+    """`model.save_pretrained` (the huggingface_hub mixin, also behind push_to_hub) writes genozoo's config, so the
+    folder loads through zoo.hub.load_model with identical outputs."""
+    import torch
+
+    import zoo
+    from zoo import hub
+
+    model = zoo.create_model("deepram_conv1d_onehot", num_classes=3, seq_len=40).eval()
+    model.save_pretrained(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["arch"] == "deepram_conv1d_onehot" and config["encoding"] == model.encoding.to_dict()
+    back = hub.load_model(tmp_path / "m").eval()
+    x = zoo.encode(["ACGT" * 10, "GGCA" * 10], model.encoding)
+    assert torch.equal(model(x), back(x))

@@ -100,6 +100,16 @@ class ZooModel(
         if hasattr(self, "_hub_mixin_config") and isinstance(self._hub_mixin_config, dict):
             self._hub_mixin_config.update(num_classes=self.num_classes, label_names=self.label_names)
 
+    def save_pretrained(self, save_directory, *, config: dict | None = None, **kwargs):
+        """The mixin's ``save_pretrained`` (and so ``push_to_hub``), with genozoo's full ``config.json`` (architecture,
+        input contract, training data; see :func:`zoo.hub.model_config`) when no config is given, so the folder
+        loads with :func:`zoo.hub.load_model`. :func:`zoo.hub.save_model` also writes the model card."""
+        if config is None and self.arch:
+            from zoo.hub import model_config  # lazy: the hub layer sits above the models
+
+            config = model_config(self)
+        return super().save_pretrained(save_directory, config=config, **kwargs)
+
     def num_parameters(self, trainable: bool = True) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable)
 
