@@ -292,3 +292,19 @@ def test_mixin_save_pretrained_writes_the_full_contract(tmp_path):
     back = hub.load_model(tmp_path / "m").eval()
     x = zoo.encode(["ACGT" * 10, "GGCA" * 10], model.encoding)
     assert torch.equal(model(x), back(x))
+
+
+def test_saved_folders_are_readable_by_others(tmp_path):
+    """safetensors writes 0600 files; a saved model folder gets the user's usual (umask) permissions, so a container
+    user or a shared folder can read the weights."""
+    import os
+    import stat
+
+    import zoo
+    from zoo import hub
+    from zoo.checkpoint import FILE_MODE
+
+    model = zoo.create_model("cnn_zeng_2_conv2d", num_classes=2, seq_len=30)
+    hub.save_model(model, tmp_path / "m")
+    for f in (tmp_path / "m").iterdir():
+        assert stat.S_IMODE(os.stat(f).st_mode) == FILE_MODE, f.name

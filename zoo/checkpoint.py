@@ -31,8 +31,24 @@ from safetensors.torch import load_file, save_file
 
 from zoo.errors import UserError
 
-__all__ = ["atomic_write_text", "state_to_cpu", "save_weights", "load_weights", "save_checkpoint",
+__all__ = ["FILE_MODE", "make_readable", "atomic_write_text", "state_to_cpu", "save_weights", "load_weights", "save_checkpoint",
            "latest_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "barrier", "rank_world", "write_epoch_log"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: Mode of the files genozoo writes: what the user's umask allows (safetensors writes 0600 temporaries).
+FILE_MODE = 0o666 & ~_umask()
+
+
+def make_readable(path: str | Path) -> None:
+    """Give a written file the user's usual permissions, so others (a container's user, a shared folder) can read
+    weights as they can read the rest."""
+    os.chmod(path, FILE_MODE)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -68,6 +84,7 @@ def save_weights(state: dict[str, torch.Tensor], path: str | Path, metadata: dic
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata=metadata)
+    make_readable(tmp)
     os.replace(tmp, path)
 
 

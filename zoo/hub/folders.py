@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
+from zoo.checkpoint import make_readable
 from zoo.hub.errors import ContractMismatchError, IntegrityError, WeightsNotFoundError
 
 __all__ = ["WEIGHTS_NAME", "CONFIG_NAME", "CARD_NAME", "META_KEYS", "load_weights", "model_config", "save_model",
@@ -159,6 +160,7 @@ def save_model(model, directory: str | Path, cfg=None, *, dataset: str | None = 
         if not card:
             (tmp / CARD_NAME).unlink(missing_ok=True)
         for f in sorted(tmp.iterdir()):
+            make_readable(f)  # safetensors writes 0600 files; a model folder is meant to be shared
             os.replace(f, directory / f.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
