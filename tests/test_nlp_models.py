@@ -15,7 +15,7 @@ from zoo.models.nlp import (Doc2VecClassifier, LstmAeClassifier, LstmAutoencoder
                             fit_autoencoder)
 from zoo.registry import create_model, list_families, study_kwargs
 
-from toy_data import MOTIF, planted  # noqa: E402
+from toy_data import planted, train_steps  # noqa: E402
 
 NLP = ["lstm_baseline", "lstm_autoencoder", "lstm_ae_mlp", "doc2vec_mlp"]
 
@@ -23,26 +23,6 @@ NLP = ["lstm_baseline", "lstm_autoencoder", "lstm_ae_mlp", "doc2vec_mlp"]
 @pytest.fixture(scope="module")
 def toy() -> tuple[list[str], torch.Tensor]:
     return planted()
-
-
-def train_steps(model, x: torch.Tensor, y: torch.Tensor, steps: int = 60, lr: float = 1e-2) -> tuple[float, float]:
-    """Loss on the whole toy set before and after ``steps`` Adam steps on batches of 64."""
-    model.eval()
-    with torch.no_grad():
-        before = model.loss(model(x), y).item()
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    gen = torch.Generator().manual_seed(0)
-    model.train()
-    for _ in range(steps):
-        idx = torch.randperm(len(x), generator=gen)[:64]
-        loss = model.loss(model(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
-    with torch.no_grad():
-        after = model.loss(model(x), y).item()
-    return before, after
 
 
 def test_registered_in_family_nlp():

@@ -15,7 +15,7 @@ from zoo.models.transformer import (BertBaseline, build_tokenizer, dna_vocabular
                                     load_transformers, save_transformers)
 from zoo.registry import create_model, list_families, study_kwargs
 
-from toy_data import MOTIF, planted  # noqa: E402
+from toy_data import planted, train_steps  # noqa: E402
 
 BERTS = ["bert_tiny_nt", "bert_tiny_kmer3"]
 SMALL = dict(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
@@ -69,21 +69,7 @@ def test_learns_planted_motif(name):
     torch.manual_seed(0)
     model = create_model(name, num_classes=2, seq_len=40, **SMALL)
     x = encode(seqs, model.encoding)
-    model.eval()
-    with torch.no_grad():
-        before = model.loss(model(x), y).item()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    gen = torch.Generator().manual_seed(0)
-    model.train()
-    for _ in range(60):
-        idx = torch.randperm(len(x), generator=gen)[:64]
-        loss = model.loss(model(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
-    with torch.no_grad():
-        after = model.loss(model(x), y).item()
+    before, after = train_steps(model, x, y, lr=1e-3)
     assert after < 0.75 * before, (before, after)
 
 
