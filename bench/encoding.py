@@ -33,7 +33,7 @@ def naive_one_hot(seqs: list[str]) -> np.ndarray:
 
 def naive_kmer(seqs: list[str], k: int = 3, region: int = 0) -> np.ndarray:
     P = len(seqs[0]) - k + 1
-    out = np.zeros((len(seqs), P, 4 ** k * (region + 1)), dtype=np.float32)
+    out = np.zeros((len(seqs), P, 4 ** k * (region + 1)), dtype=np.uint8)
     for i, s in enumerate(seqs):
         s = s.upper()
         for p in range(P):
@@ -43,7 +43,7 @@ def naive_kmer(seqs: list[str], k: int = 3, region: int = 0) -> np.ndarray:
                     idx = 0
                     for c in word:
                         idx = idx * 4 + BASES[c]
-                    out[i, p, j * 4 ** k + idx] = 1.0
+                    out[i, p, j * 4 ** k + idx] = 1
     return out
 
 

@@ -84,7 +84,7 @@ def test_shapes_for_the_study_geometries(geometry):
         enc = E.Encoding(kind, L, region=r)
         x = E.encode(seqs, enc)
         assert tuple(x.shape) == shape == (3, *enc.shape())
-        assert x.dtype == (torch.int64 if kind == "tokens" else torch.float32)
+        assert x.dtype == {"tokens": torch.int64, "onehot": torch.float32}.get(kind, torch.uint8)
 
 
 def test_kmer_onehot_marks_the_right_words():

@@ -5,8 +5,8 @@ Zhang, Cheng & Solis-Lemus (BMC Bioinformatics 2022) built these six models in K
 ``solislemuslab/dna-nn-theory``, ``cnn/dna_nn/model.py`` and ``cnn/jmlr-submission-code/deepram/``). This module
 owns the :class:`DeepRAM` class and one registered builder per variant.
 
-Contract: ``*_onehot`` models take the k-mer one-hot sequence ``(N, 64*(r+1), L-2)`` channels first
-(``kind="kmer_seq"``, k=3, region r=2 for every data set, i.e. 192 channels); ``*_embed`` models take tokens
+Contract: ``*_onehot`` models take the k-mer one-hot sequence ``(N, 64*(r+1), L-2)``, uint8 or float, channels
+first (``kind="kmer_seq"``, k=3, region r=2 for every data set, i.e. 192 channels); ``*_embed`` models take tokens
 ``(N, L)`` over :data:`zoo.encoding.TOKENS`. Output: logits ``(N, 1)`` (binary) or ``(N, num_classes)``.
 
 Findings from reading the original Keras code where PAPER.md's table is terse:
@@ -93,6 +93,8 @@ class DeepRAM(ZooModel):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.embedding is not None:
             x = self.embedding(x).transpose(1, 2)  # (N, E, L): channels first like the one-hot input
+        else:
+            x = x.float()  # the k-mer one-hot arrives as uint8 0/1
         x = self.convs(self.input_dropout(x))
         if len(self.lstms):
             x = x.transpose(1, 2)  # (N, steps, features) for batch_first LSTMs

@@ -4,9 +4,10 @@ Zhang, Cheng & Solis-Lemus (BMC Bioinformatics 2022) trained these Keras models 
 ``solislemuslab/dna-nn-theory``, ``cnn/dna_nn/model.py``); this module owns their PyTorch ports, the Keras weight
 initialization shared with :mod:`zoo.models.deepram`, and one registered builder per variant.
 
-Contract: the Conv2D CNNs take the k-mer one-hot image ``(N, 1, L-2, 64*(r+1))`` (``kind="kmer_image"``, k=3;
-the study used region r=0 for splice/histone and r=2 for motif, see ``geometry_args``); DeepDBP takes tokens
-``(N, L)`` over :data:`zoo.encoding.TOKENS`. Output: logits ``(N, 1)`` (binary) or ``(N, num_classes)``.
+Contract: the Conv2D CNNs take the k-mer one-hot image ``(N, 1, L-2, 64*(r+1))``, uint8 or float
+(``kind="kmer_image"``, k=3; the study used region r=0 for splice/histone and r=2 for motif, see
+``geometry_args``); DeepDBP takes tokens ``(N, L)`` over :data:`zoo.encoding.TOKENS`. Output: logits ``(N, 1)``
+(binary) or ``(N, num_classes)``.
 
 Findings from reading the original Keras code where PAPER.md's table is terse:
 
@@ -158,6 +159,7 @@ class NguyenCNN(ZooModel):
         return _kmer_image_encoding(self.seq_len, self.k, self.region)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float()  # the k-mer image arrives as uint8 0/1
         return self.head(self.dense(_flatten_channels_last(self.features(x))))
 
 
@@ -210,7 +212,7 @@ class ZengCNN(ZooModel):
         return [(conv, 2.0 * self.l2) for conv in convs[1:]]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.amax(self.features(x), dim=(2, 3))  # GlobalMaxPool2D
+        x = torch.amax(self.features(x.float()), dim=(2, 3))  # GlobalMaxPool2D; input: uint8 k-mer image
         return self.head(self.dense(x))
 
 
