@@ -139,12 +139,12 @@ def _describe(i: int, ids: Sequence[str] | None) -> str:
     return f"sequence {i} ({ids[i]!r})" if ids is not None else f"sequence {i}"
 
 
-def _raw_codes(seqs: list[str], ambiguity: str, ids: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+def _raw_codes(seqs: list[str], ambiguity: str, ids: Sequence[str] | None) -> tuple[np.ndarray, list[int]]:
     """Concatenated codes of all sequences and their lengths; raises on any invalid character."""
     if not seqs:
         raise EncodingError("no sequences to encode")
     joined = "".join(seqs)
-    lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+    lengths = list(map(len, seqs))  # a list: building an array costs more than the rest for short batches
     # Non-ASCII characters become '?' (one byte per character, so positions hold), which the table rejects.
     # bytes.translate is a C loop over a 256-byte table: about 5x faster than a numpy gather.
     raw = joined.encode("ascii", errors="replace").translate(_LUT_BYTES[ambiguity])
@@ -153,7 +153,7 @@ def _raw_codes(seqs: list[str], ambiguity: str, ids: Sequence[str] | None) -> tu
         return codes, lengths
     bad = int(np.flatnonzero(codes == 255)[0])
     seq_i = int(np.searchsorted(np.cumsum(lengths), bad, side="right"))
-    pos = bad - int(lengths[:seq_i].sum())
+    pos = bad - sum(lengths[:seq_i])
     raise EncodingError(
         f"{_describe(seq_i, ids)} has invalid character {joined[bad]!r} at position {pos + 1}; "
         f"allowed are A, C, G, T, U and the IUPAC ambiguity codes {', '.join(IUPAC_AMBIGUOUS)}"
@@ -168,7 +168,7 @@ def clean(sequences: str | Iterable[str], *, ambiguity: str = "N",
     codes, lengths = _raw_codes(seqs, ambiguity, ids)
     text = _CODE_TO_CHAR[codes].tobytes().decode("ascii")
     ends = np.cumsum(lengths)
-    return [text[e - n:e] for e, n in zip(ends.tolist(), lengths.tolist())]
+    return [text[e - n:e] for e, n in zip(ends.tolist(), lengths)]
 
 
 def to_codes(sequences: str | Iterable[str], length: int | None = None, *, pad_mode: str = "right",
@@ -176,11 +176,12 @@ def to_codes(sequences: str | Iterable[str], length: int | None = None, *, pad_m
     """Clean and convert to a ``(N, length)`` uint8 code matrix, padding (PAD) or cropping to ``length``
     (default: the longest sequence)."""
     seqs = _as_list(sequences)
-    flat, lengths = _raw_codes(seqs, ambiguity, ids)
+    flat, lens = _raw_codes(seqs, ambiguity, ids)
     n = len(seqs)
-    target = int(lengths.max()) if length is None else int(length)
-    if (lengths == target).all():
+    target = max(lens) if length is None else int(length)
+    if min(lens) == max(lens) == target:
         return flat.reshape(n, target) if target else np.zeros((n, 0), np.uint8)
+    lengths = np.asarray(lens, dtype=np.int64)
     # Variable lengths: place each sequence at an offset (negative = crop) inside a PAD-filled row.
     if pad_mode == "center":
         offset = (target - lengths) // 2
@@ -222,7 +223,7 @@ def reverse_complement(sequences: str | Iterable[str], ambiguity: str = "N") -> 
     # Reversing the concatenation reverses every sequence and their order; undo the latter below.
     text = _CODE_TO_CHAR[_COMPLEMENT_CODES[flat][::-1]].tobytes().decode("ascii")
     ends = np.cumsum(lengths[::-1]).tolist()
-    return [text[e - n:e] for e, n in zip(ends, lengths[::-1].tolist())][::-1]
+    return [text[e - n:e] for e, n in zip(ends, lengths[::-1])][::-1]
 
 
 # ------------------------------------------------------------------------------------------ representations
