@@ -82,3 +82,28 @@ def test_unknown_model_and_missing_runs_are_clear_errors(published):
     assert bad.returncode == 2 and "unknown model 'nope.tiny'" in bad.stderr
     bad = _genozoo(env, "publish", str(root / "runs"), "cnn_deepdbp.tiny")
     assert bad.returncode == 2 and "no finished runs for cnn_deepdbp.tiny" in bad.stderr
+
+
+def test_select_top_keeps_the_best_by_mean_validation_accuracy_plus_the_transformer():
+    from zoo.publish import best_runs, select_top
+
+    def rows(arch, tag, accs):
+        return [{"arch": arch, "tag": tag, "seed": s, "validation_accuracy": a, "validation_loss": 1 - a}
+                for s, a in enumerate(accs)]
+
+    grid = (rows("cnn_zeng_2_conv2d", "h", [0.70, 0.72]) + rows("deepram_conv1d_onehot", "h", [0.90, 0.50])
+            + rows("lstm_baseline", "h", [0.80]) + rows("bert_tiny_nt", "h", [0.60])
+            + rows("cnn_deepdbp", "m", [0.55]) + rows("doc2vec_mlp", "m", [0.65]))
+    # One lucky seed (0.90) does not win: deepram's mean is 0.70, below lstm_baseline's 0.80 and Zeng's 0.71.
+    assert select_top(best_runs(grid), 2) == ["lstm_baseline.h", "cnn_zeng_2_conv2d.h", "bert_tiny_nt.h",
+                                              "doc2vec_mlp.m", "cnn_deepdbp.m"]
+    assert select_top(best_runs(grid), 1)[:2] == ["lstm_baseline.h", "bert_tiny_nt.h"]
+
+
+def test_publish_top_and_tags_through_the_cli(published):
+    root, env, _ = published
+    bad = _genozoo(env, "publish", str(root / "runs"), "--tags", "nope", "--quiet")
+    assert bad.returncode == 2 and "no finished runs for tag(s) nope" in bad.stderr
+    out = _genozoo(env, "publish", str(root / "runs"), "--top", "1", "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert "published 1 model(s)" in out.stdout

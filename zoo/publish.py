@@ -23,7 +23,7 @@ import numpy as np
 from zoo.errors import UserError
 from zoo.registry import PRETRAINED_JSON, PretrainedCfg
 
-__all__ = ["REFERENCE_NAME", "TEST_METRICS", "best_runs", "publish", "reference_inputs", "verify",
+__all__ = ["REFERENCE_NAME", "TEST_METRICS", "best_runs", "select_top", "publish", "reference_inputs", "verify",
            "VerifyResult", "hub_size_mb", "leaderboard_markdown", "update_readme"]
 
 REFERENCE_NAME = "reference.json"
@@ -45,6 +45,22 @@ def best_runs(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {name: {"best": max(rs, key=lambda r: (r["validation_accuracy"], -r["validation_loss"])),
                    "seeds": sorted(rs, key=lambda r: r["seed"])}
             for name, rs in groups.items()}
+
+
+def select_top(groups: dict[str, dict[str, Any]], k: int) -> list[str]:
+    """The zoo's publishing policy for a task: per tag, the ``k`` names with the best mean validation accuracy
+    over their seeds, plus every transformer baseline trained on it (the zoo publishes one on every task)."""
+    from zoo.registry import model_family
+
+    by_tag: dict[str, list[str]] = {}
+    for name, g in groups.items():
+        by_tag.setdefault(g["best"]["tag"], []).append(name)
+    chosen = []
+    for tag in sorted(by_tag):
+        ranked = sorted(by_tag[tag], key=lambda n: -statistics.fmean(
+            _finite(r["validation_accuracy"] for r in groups[n]["seeds"]) or [float("-inf")]))
+        chosen += ranked[:k] + [n for n in ranked[k:] if model_family(groups[n]["best"]["arch"]) == "transformer"]
+    return chosen
 
 
 def _metrics(best: dict[str, Any], seeds: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -130,10 +146,13 @@ def _publish_one(name: str, best: dict[str, Any], seeds: Sequence[dict[str, Any]
 
 
 def publish(runs_dir: str | Path, names: Sequence[str] | None = None, *, hub_root: str | Path | None = None,
-            org: str | None = None, registry_path: str | Path = PRETRAINED_JSON,
-            progress: bool = True) -> list[PretrainedCfg]:
+            org: str | None = None, registry_path: str | Path = PRETRAINED_JSON, top: int | None = None,
+            tags: Sequence[str] | None = None, progress: bool = True) -> list[PretrainedCfg]:
     """Publish the best seed of each ``arch.tag`` found under ``runs_dir`` (all, or ``names``) into the bundled
-    hub and merge their records into ``registry_path`` (records of other names are kept)."""
+    hub and merge their records into ``registry_path`` (records of other names are kept).
+
+    ``tags`` keeps only runs of those recipe tags; ``top=k`` keeps, per tag, the ``k`` best by mean validation
+    accuracy plus the transformer baselines (:func:`select_top`)."""
     from tqdm.auto import tqdm
 
     from zoo.grid import collect
@@ -142,7 +161,12 @@ def publish(runs_dir: str | Path, names: Sequence[str] | None = None, *, hub_roo
     org = org or hub_org()
     root = Path(hub_root) if hub_root else hub_dir()
     groups = best_runs(collect(runs_dir))
-    wanted = list(names) if names else sorted(groups)
+    if tags:
+        unknown = sorted(set(tags) - {g["best"]["tag"] for g in groups.values()})
+        if unknown:
+            raise UserError(f"no finished runs for tag(s) {', '.join(unknown)} under {runs_dir}")
+        groups = {n: g for n, g in groups.items() if g["best"]["tag"] in tags}
+    wanted = list(names) if names else sorted(select_top(groups, top) if top else groups)
     missing = [n for n in wanted if n not in groups]
     if missing:
         raise UserError(f"no finished runs for {', '.join(missing)} under {runs_dir}; train them first")

@@ -7,7 +7,9 @@ import argparse
 def cmd_publish(args: argparse.Namespace) -> int:
     from zoo.publish import hub_size_mb, publish, update_readme
 
-    published = publish(args.runs, args.names or None, hub_root=args.hub, org=args.org, progress=not args.quiet)
+    tags = [t for t in (args.tags or "").split(",") if t]
+    published = publish(args.runs, args.names or None, hub_root=args.hub, org=args.org, top=args.top,
+                        tags=tags or None, progress=not args.quiet)
     for cfg in published:
         acc = cfg.metrics.get("accuracy", {})
         print(f"{cfg.name}: seed {cfg.seed}, test accuracy {acc.get('mean', float('nan')):.3f} ± "
@@ -51,6 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "record (test metrics as mean ± sd over seeds) into zoo/pretrained.json.")
     p.add_argument("runs", help="folder of finished runs, e.g. runs/benchmark")
     p.add_argument("names", nargs="*", help="arch.tag names to publish (default: every one found)")
+    p.add_argument("--tags", help="comma-separated recipe tags to publish from (default: all found)")
+    p.add_argument("--top", type=int, metavar="K",
+                   help="per tag, publish only the K best by mean validation accuracy, plus every transformer "
+                        "baseline (the zoo publishes all of splice and the five best of the other tasks)")
     p.add_argument("--hub", help="bundled hub folder (default: the repository's hub/ or $GENOZOO_HUB_DIR)")
     p.add_argument("--org", help="Hub organization (default: $GENOZOO_HUB_ORG or genozoo)")
     p.add_argument("--budget-mb", type=float, default=60.0, help="size budget of the bundled hub (default: 60)")
