@@ -44,6 +44,12 @@ TASKS = {
         split="Zeng et al. CTCF experiment wgEncodeAwgTfbsBroadDnd41CtcfUniPk: only its test.data (19383 rows) is "
               "available here; rows with N dropped, stratified 70/15/15 with seed 3264: 13567/2908/2908. The study "
               "pooled all 690 experiments (131,100 training rows)"),
+    "motif_ezh2": dict(
+        task="motif", dataset="motif/wgEncodeAwgTfbsBroadDnd41Ezh239875UniPk",
+        source=f"{SHARED}/motif/wgEncodeAwgTfbsBroadDnd41Ezh239875UniPk", data_args={}, batch_size=512,
+        split="Zeng et al. EZH2 experiment wgEncodeAwgTfbsBroadDnd41Ezh239875UniPk: its train.data (2681 rows) with "
+              "10% carved as validation (stratified, seed 3264) and its test.data untouched, rows with N dropped: "
+              "2413/268/671. The study pooled all 690 experiments (131,100 training rows)"),
 }
 STUDY = dict(optimizer="adam", lr=1e-3, epochs=50, patience=10, seeds=[0, 1, 2])
 STUDY_NOTES = ("study settings (Zhang et al. 2022): Adam 1e-3, 50 epochs, best epoch by validation loss; early "

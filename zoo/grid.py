@@ -9,7 +9,7 @@ one with a checkpoint is resumed, so re-running the same command continues an in
   accuracy), the mean rank of each model across datasets, and the study's figure beside ours;
 * ``figures/*.png`` (:mod:`zoo.plots`): ROC and PR curves per dataset, training dynamics, overfitting gap, ranks.
 
-A dataset is named by its recipe tag (``splice``, ``histone_h3_gue``, ``motif_ctcf``): the cell then uses
+A dataset is named by its recipe tag (``splice``, ``histone_h3_gue``, ``motif_ctcf``, ``motif_ezh2``): a cell uses
 ``train/recipes/<arch>.<tag>.yaml``. Any other name (a ``zoo.data`` benchmark or a data folder) gets the default
 recipe. Command-line overrides (``--epochs=2``) apply to every cell.
 """

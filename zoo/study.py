@@ -41,7 +41,7 @@ RESULTS: dict[str, dict[str, tuple[float, float | None]]] = {
 ARCHS: tuple[str, ...] = tuple(a for a in RESULTS if a.startswith(("cnn_", "deepram_")))
 
 #: Which study column (task) a published tag compares with.
-TASK_OF_TAG = {"splice": "splice", "histone_h3_gue": "histone", "motif_ctcf": "motif"}
+TASK_OF_TAG = {"splice": "splice", "histone_h3_gue": "histone", "motif_ctcf": "motif", "motif_ezh2": "motif"}
 
 
 def study_figures(arch: str, tag: str) -> dict[str, float]:

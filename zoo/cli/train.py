@@ -137,7 +137,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="comma-separated shell patterns of architectures; 'study' = the study's 13 "
                         "(default: %(default)s)")
     p.add_argument("--datasets", default="splice",
-                   help="comma-separated recipe tags (splice, histone_h3_gue, motif_ctcf: uses "
+                   help="comma-separated recipe tags (splice, histone_h3_gue, motif_ctcf, motif_ezh2: uses "
                         "train/recipes/<arch>.<tag>.yaml) or data names/folders (default: %(default)s)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per cell (default: %(default)s)")
     p.add_argument("--out", default="runs/benchmark", help="grid folder (default: %(default)s)")
