@@ -69,6 +69,10 @@ EXTRA = {
     "bert_tiny_nt": (dict(optimizer="adamw", lr=5e-4, weight_decay=0.01, schedule="cosine", warmup_epochs=2),
                      "a small BERT trained from scratch (not in the study): AdamW 5e-4, weight decay 0.01, 2 "
                      "warm-up epochs then cosine decay, 50 epochs, early stopping after 10"),
+    "bert_tiny_kmer3": (dict(optimizer="adamw", lr=5e-4, weight_decay=0.01, schedule="cosine", warmup_epochs=2),
+                        "a small BERT on non-overlapping 3-mer tokens trained from scratch (not in the study): AdamW "
+                        "5e-4, weight decay 0.01, 2 warm-up epochs then cosine decay, 50 epochs, early stopping "
+                        "after 10"),
 }
 
 
@@ -76,7 +80,9 @@ EXTRA = {
 PER_TASK = {
     ("bert_tiny_nt", "motif"): (dict(batch_size=64),
                                 "batch 64 on motif: at the study's 512 (27 updates per epoch on CTCF) it stayed at "
-                                "chance for 8 epochs"),
+                                "chance for 8 epochs (and at batch 64 for 6 more: bert_tiny_kmer3 is the motif "
+                                "transformer)"),
+    ("bert_tiny_kmer3", "motif"): (dict(batch_size=64), "batch 64 on motif, as bert_tiny_nt"),
 }
 
 
