@@ -116,7 +116,8 @@ def collect(out_dir: str | Path) -> list[dict[str, Any]]:
         recipe = load_recipe(done.parent / "recipe.yaml")
         row: dict[str, Any] = {"arch": recipe.arch, "tag": recipe.tag, "dataset": recipe.dataset,
                                "seed": m["seed"], "best_epoch": m["best_epoch"], "epochs_run": m["epochs_run"],
-                               "train_seconds": round(m["train_seconds"], 2), "num_params": m["num_params"]}
+                               "train_seconds": round(m["train_seconds"], 2), "num_params": m["num_params"],
+                               "split": recipe.split or ""}
         for split in ("test", "validation", "train"):
             for k, v in m.get(split, {}).items():
                 row[f"{split}_{k}"] = v
@@ -196,7 +197,9 @@ def leaderboard(rows: list[dict[str, Any]]) -> str:
     header = ["model", "n", *[f"test {m}" for m in _SUMMARY_METRICS], "train accuracy", "gap", "best epoch",
               "params", "study"]
     for tag, archs in agg.items():
-        lines += [f"## {tag}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        split = next((r["split"] for r in rows if r["tag"] == tag and r.get("split")), "")
+        lines += [f"## {tag}", "", *([f"Data: {split}.", ""] if split else []),
+                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         order = sorted(archs, key=lambda a: -archs[a].get("test_accuracy", (-1, 0))[0])
         for arch in order:
             c = archs[arch]
