@@ -158,3 +158,26 @@ def test_train_cli_rejects_unknown_key(tmp_path, capsys):
     assert "unknown recipe key 'epoch'" in capsys.readouterr().err
     assert main(["train", "--arch", "cnn_zeng_2_conv2d", "--dataset", str(tmp_path), "--lr", "3"]) == 2
     assert "--key=value" in capsys.readouterr().err
+
+
+def test_precise_bn_replaces_running_statistics_by_the_average_over_batches():
+    import contextlib
+
+    from torch import nn
+
+    from zoo.engine import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4, momentum=0.01))
+    xs = [torch.randn(16, 3) * 3 + 1 for _ in range(5)]
+    used = recalibrate_batchnorm(model, [(x, None, None) for x in xs], torch.device("cpu"), contextlib.nullcontext, 4)
+    assert used == 4 and model[1].momentum == 0.01  # the layer's own momentum is back for training
+    with torch.no_grad():
+        h = [model[0](x) for x in xs[:4]]
+    mean = torch.stack([v.mean(0) for v in h]).mean(0)
+    var = torch.stack([v.var(0) for v in h]).mean(0)  # BatchNorm records the unbiased variance of each batch
+    torch.testing.assert_close(model[1].running_mean, mean)
+    torch.testing.assert_close(model[1].running_var, var)
+    # A model without BatchNorm is left alone.
+    assert recalibrate_batchnorm(nn.Linear(3, 1), [(x, None, None) for x in xs], torch.device("cpu"),
+                                 contextlib.nullcontext, 4) == 0

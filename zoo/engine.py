@@ -19,7 +19,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -59,6 +59,7 @@ class TrainConfig:
     patience: int | None = None        # early stopping after this many epochs without a better validation loss
     min_delta: float = 0.0
     clip_grad_norm: float | None = None
+    precise_bn: int = 0                # recompute BatchNorm statistics over this many training batches per epoch
     class_weights: str | list[float] | None = None  # None | "balanced" | one weight per class
     precision: str = "auto"            # auto = bf16 (or fp16) autocast on CUDA, fp32 on CPU
     compile: bool = False
@@ -122,6 +123,33 @@ class _EncodedBatches(torch.utils.data.Dataset):
 def _loader(data: SplitData, encoding: Encoding, batches: Any, cfg: TrainConfig, generator: torch.Generator):
     return DataLoader(_EncodedBatches(data, encoding), sampler=batches, batch_size=None,
                       num_workers=cfg.num_workers, generator=generator, pin_memory=torch.cuda.is_available())
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: torch.nn.Module, batches: Iterable, device: torch.device, autocast,
+                          max_batches: int) -> int:
+    """Precise BatchNorm (Wu & Johnson 2021): replace every BatchNorm layer's running statistics by their plain
+    average over up to ``max_batches`` training batches under the current weights. Training itself is unchanged;
+    evaluation then sees statistics of the present weights instead of a slow moving average (Keras' momentum
+    0.99 lags for several epochs when an epoch has few steps). Returns the number of batches used."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms or max_batches < 1:
+        return 0
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    used = 0
+    for x, _, _ in batches:
+        with autocast():
+            model(x.to(device, non_blocking=True))
+        used += 1
+        if used >= max_batches:
+            break
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    return used
 
 
 def _class_weights(cfg: TrainConfig, labels: torch.Tensor, num_classes: int) -> torch.Tensor | None:
@@ -360,6 +388,9 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
                                      torch.tensor(float(len(y)), dtype=torch.float64, device=device)])
             if show and step % 10 == 0:
                 bar.set_postfix(loss=f"{sums[0] / sums[2]:.4f}", acc=f"{sums[1] / sums[2]:.3f}")
+        if cfg.precise_bn:
+            recalibrate_batchnorm(model, _loader(train_data, enc, batches, cfg, generator), device, autocast,
+                                  cfg.precise_bn)
         if world > 1:
             import torch.distributed as dist
 
