@@ -27,6 +27,7 @@ def _add_geometry(p: argparse.ArgumentParser) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from zoo.registry import create_model, list_models, model_family, pretrained_cfg
+    from zoo.study import TASK_OF_TAG
     from zoo.summary import describe_encoding, format_table
 
     names = list_models(args.pattern, pretrained=args.pretrained)
@@ -41,9 +42,10 @@ def cmd_list(args: argparse.Namespace) -> int:
             acc = cfg.metrics.get("accuracy", {})
             metric = f"{acc['mean']:.3f} ± {acc.get('sd', 0):.3f}" if "mean" in acc else "-"
             size = f"{cfg.num_params * 4 / 2**20:.2f}" if cfg.num_params else "-"
-            rows.append([name, cfg.dataset, model_family(cfg.arch), f"{cfg.num_params or 0:,}", metric, size])
-        print(format_table(["name", "dataset", "family", "params", "test accuracy", "MB (fp32)"], rows,
-                           "lllrrr"))
+            rows.append([name, TASK_OF_TAG.get(cfg.tag, cfg.tag), cfg.dataset, model_family(cfg.arch),
+                         f"{cfg.num_params or 0:,}", metric, size])
+        print(format_table(["name", "task", "dataset", "family", "params", "test accuracy", "MB (fp32)"], rows,
+                           "llllrrr"))
         return 0
     rows = []
     for arch in names:
