@@ -48,8 +48,9 @@ def best_runs(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def select_top(groups: dict[str, dict[str, Any]], k: int) -> list[str]:
-    """The zoo's publishing policy for a task: per tag, the ``k`` names with the best mean validation accuracy
-    over their seeds, plus every transformer baseline trained on it (the zoo publishes one on every task)."""
+    """The zoo's publishing policy for a task: per tag, the ``k`` models other than transformers with the best mean
+    validation accuracy over their seeds, plus every transformer baseline trained on it (the zoo publishes one on
+    every task)."""
     from zoo.registry import model_family
 
     by_tag: dict[str, list[str]] = {}
@@ -59,7 +60,8 @@ def select_top(groups: dict[str, dict[str, Any]], k: int) -> list[str]:
     for tag in sorted(by_tag):
         ranked = sorted(by_tag[tag], key=lambda n: -statistics.fmean(
             _finite(r["validation_accuracy"] for r in groups[n]["seeds"]) or [float("-inf")]))
-        chosen += ranked[:k] + [n for n in ranked[k:] if model_family(groups[n]["best"]["arch"]) == "transformer"]
+        transformers = [n for n in ranked if model_family(groups[n]["best"]["arch"]) == "transformer"]
+        chosen += [n for n in ranked if n not in transformers][:k] + transformers
     return chosen
 
 

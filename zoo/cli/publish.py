@@ -55,8 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("names", nargs="*", help="arch.tag names to publish (default: every one found)")
     p.add_argument("--tags", help="comma-separated recipe tags to publish from (default: all found)")
     p.add_argument("--top", type=int, metavar="K",
-                   help="per tag, publish only the K best by mean validation accuracy, plus every transformer "
-                        "baseline (the zoo publishes all of splice and the five best of the other tasks)")
+                   help="per tag, publish only the K best non-transformer models by mean validation accuracy, plus "
+                        "every transformer baseline (the zoo publishes all of splice and the five best of the other "
+                        "tasks)")
     p.add_argument("--hub", help="bundled hub folder (default: the repository's hub/ or $GENOZOO_HUB_DIR)")
     p.add_argument("--org", help="Hub organization (default: $GENOZOO_HUB_ORG or genozoo)")
     p.add_argument("--budget-mb", type=float, default=60.0, help="size budget of the bundled hub (default: 60)")
