@@ -28,6 +28,15 @@ from zoo.recipes import Recipe  # noqa: E402
 from zoo.registry import create_model, study_kwargs  # noqa: E402
 
 SHARED = "../shared/data"
+
+
+def _zeng_task(experiment: str, factor: str, split: str) -> dict:
+    """One Zeng et al. motif experiment as a tag of its own (the study pooled all 690 of them)."""
+    return dict(task="motif", dataset=f"motif/{experiment}", source=f"{SHARED}/motif/{experiment}", data_args={},
+                batch_size=512, split=f"Zeng et al. {factor} experiment {experiment}: {split}. The study pooled all "
+                                      "690 experiments (131,100 training rows)")
+
+
 TASKS = {
     "splice": dict(
         task="splice", dataset="splice", source=f"{SHARED}/splice", data_args={"protocol": "paper"}, batch_size=32,
@@ -40,18 +49,14 @@ TASKS = {
         split="GUE's dev.csv + test.csv (1497 + 1497 rows; GUE's train.csv, 11971 rows, is not available here) "
               "pooled and re-split stratified 70/15/15 with seed 3264: 2095/449/450. The study trained on 10475 "
               "rows of the full H3 file (14965 rows)"),
-    "motif_ctcf": dict(
-        task="motif", dataset="motif/wgEncodeAwgTfbsBroadDnd41CtcfUniPk",
-        source=f"{SHARED}/motif/wgEncodeAwgTfbsBroadDnd41CtcfUniPk", data_args={}, batch_size=512,
-        split="Zeng et al. CTCF experiment wgEncodeAwgTfbsBroadDnd41CtcfUniPk: only its test.data (19383 rows) is "
-              "available here; rows with N dropped, stratified 70/15/15 with seed 3264: 13567/2908/2908. The study "
-              "pooled all 690 experiments (131,100 training rows)"),
-    "motif_ezh2": dict(
-        task="motif", dataset="motif/wgEncodeAwgTfbsBroadDnd41Ezh239875UniPk",
-        source=f"{SHARED}/motif/wgEncodeAwgTfbsBroadDnd41Ezh239875UniPk", data_args={}, batch_size=512,
-        split="Zeng et al. EZH2 experiment wgEncodeAwgTfbsBroadDnd41Ezh239875UniPk: its train.data (2681 rows) with "
-              "10% carved as validation (stratified, seed 3264) and its test.data untouched, rows with N dropped: "
-              "2413/268/671. The study pooled all 690 experiments (131,100 training rows)"),
+    "motif_ctcf": _zeng_task(
+        "wgEncodeAwgTfbsBroadDnd41CtcfUniPk", "CTCF",
+        "only its test.data (19383 rows) is available here; rows with N dropped, stratified 70/15/15 with seed "
+        "3264: 13567/2908/2908"),
+    "motif_ezh2": _zeng_task(
+        "wgEncodeAwgTfbsBroadDnd41Ezh239875UniPk", "EZH2",
+        "its train.data (2681 rows) with 10% carved as validation (stratified, seed 3264) and its test.data "
+        "untouched, rows with N dropped: 2413/268/671"),
 }
 STUDY = dict(optimizer="adam", lr=1e-3, epochs=50, patience=10, seeds=[0, 1, 2])
 STUDY_NOTES = ("study settings (Zhang et al. 2022): Adam 1e-3, 50 epochs, best epoch by validation loss; early "
