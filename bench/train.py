@@ -23,11 +23,12 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from zoo.encoding import encode_codes  # noqa: E402
-from zoo.engine import evaluate, fit, seed_everything  # noqa: E402
+from zoo.engine import evaluate, fit, flush_denormals, seed_everything  # noqa: E402
 from zoo.grid import expand_archs  # noqa: E402
 from zoo.registry import create_model, study_kwargs  # noqa: E402
 
 
+@flush_denormals()  # as zoo.engine.fit trains
 def throughput(arch: str, geometry: str, batch_size: int, steps: int, warmup: int) -> dict:
     """Training and inference sequences/second of ``arch`` on random input of ``geometry``."""
     seed_everything(0)

@@ -181,3 +181,17 @@ def test_precise_bn_replaces_running_statistics_by_the_average_over_batches():
     # A model without BatchNorm is left alone.
     assert recalibrate_batchnorm(nn.Linear(3, 1), [(x, None, None) for x in xs], torch.device("cpu"),
                                  contextlib.nullcontext, 4) == 0
+
+
+def test_fit_flushes_subnormals_while_it_runs_and_restores_the_default(ds):
+    from zoo.engine import flush_denormals
+
+    tiny = torch.tensor([1e-39])  # subnormal in float32
+    with flush_denormals():
+        if (tiny * 1.0).item() != 0.0:
+            pytest.skip("this CPU cannot flush subnormals")
+    assert (tiny * 1.0).item() != 0.0  # the default is back after the block
+    seen = []
+    fit(_model(), ds["train"], ds["validation"], TrainConfig(epochs=1, batch_size=32, quiet=True),
+        on_epoch_end=lambda epoch, record: seen.append((tiny * 1.0).item()))
+    assert seen == [0.0] and (tiny * 1.0).item() != 0.0
