@@ -36,6 +36,8 @@ def _files(tmp_path):
 CASES = {
     "invalid characters": (["predict", "{model}", "invalid.fa", "-o", "out.csv"],
                            "sequence 'bad' has invalid character 'Z' at position 9"),
+    "invalid characters to stdout": (["predict", "{model}", "invalid.fa"],
+                                     "sequence 'bad' has invalid character 'Z' at position 9"),
     "empty file": (["predict", "{model}", "empty.fa", "-o", "out.csv"], "input 'empty.fa' is empty"),
     "missing column": (["predict", "{model}", "table.csv", "--sequence-column", "sequence", "-o", "out.csv"],
                        "has no column 'sequence' for the sequence; its columns are name, dna"),
@@ -66,3 +68,4 @@ def test_bad_input_gives_one_sentence_and_status_2(case, model_dir, tmp_path):
     line = _one_sentence(out)
     assert expected in line, line
     assert sorted(p.name for p in folder.iterdir()) == before  # nothing half-written left behind
+    assert out.stdout == ""  # not even a CSV header on standard output

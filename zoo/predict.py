@@ -316,7 +316,7 @@ def predict_file(model, source: str | os.PathLike, output: str | os.PathLike, *,
                  progress: bool = True) -> PredictSummary:
     """Predict every sequence of a file (or ``-`` for standard input) and write a CSV to ``output`` (``-`` for
     standard output). The CSV is written to a temporary file and renamed at the end: an interrupted run leaves no
-    half-written output."""
+    half-written output. Standard output is streamed batch by batch, starting with the first batch's rows."""
     _check_classifier(model)
     out_path = None if str(output) == "-" else Path(output)
     if out_path is not None and out_path.is_dir():
@@ -334,12 +334,18 @@ def predict_file(model, source: str | os.PathLike, output: str | os.PathLike, *,
             fh = open(tmp, "w", newline="", encoding="utf-8")
         try:
             writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(Predictions([], np.zeros((0, model.num_classes)), list(model.label_names)).columns())
+            # The header goes out with the first batch, so input rejected in that batch leaves stdout empty.
+            header = Predictions([], np.zeros((0, model.num_classes)), list(model.label_names)).columns()
             for part in predict_records(model, inp, batch_size=batch_size, reverse_complement=reverse_complement,
                                         device=dev, max_length=max_length, progress=progress, total=inp.total):
+                if header is not None:
+                    writer.writerow(header)
+                    header = None
                 writer.writerows(_format_rows(part))
                 stats.add(part.lengths)
                 n += len(part)
+            if header is not None:
+                writer.writerow(header)
             if tmp is not None:
                 fh.flush()
                 os.fsync(fh.fileno())
