@@ -195,3 +195,19 @@ def test_fit_flushes_subnormals_while_it_runs_and_restores_the_default(ds):
     fit(_model(), ds["train"], ds["validation"], TrainConfig(epochs=1, batch_size=32, quiet=True),
         on_epoch_end=lambda epoch, record: seen.append((tiny * 1.0).item()))
     assert seen == [0.0] and (tiny * 1.0).item() != 0.0
+
+
+def test_fit_with_precise_bn_leaves_the_statistics_of_the_final_weights(ds):
+    from zoo.encoding import encode_codes
+
+    train = prepare(ds["train"], TinyCNN().encoding)
+    n = len(train)  # one batch per epoch: the batch statistics are then the whole training set's
+    model = _model(dropout=0.0)
+    fit(model, ds["train"], ds["validation"], TrainConfig(epochs=2, batch_size=n, patience=None, precise_bn=5,
+                                                          quiet=True))
+    with torch.no_grad():
+        h = model.conv(encode_codes(train.codes.numpy(), model.encoding).float())
+    h = h.transpose(0, 1).reshape(h.shape[1], -1)
+    # Without recalibration, two momentum-0.1 updates would leave the running mean near 0.19x the batch mean.
+    torch.testing.assert_close(model.bn.running_mean, h.mean(1), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(model.bn.running_var, h.var(1), rtol=1e-4, atol=1e-5)
