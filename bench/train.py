@@ -23,12 +23,12 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from zoo.encoding import encode_codes  # noqa: E402
-from zoo.engine import evaluate, fit, flush_denormals, seed_everything  # noqa: E402
+from zoo.engine import evaluate, fit, flush_denormals, seed_everything, train_memory_format  # noqa: E402
 from zoo.grid import expand_archs  # noqa: E402
 from zoo.registry import create_model, study_kwargs  # noqa: E402
 
 
-@flush_denormals()  # as zoo.engine.fit trains
+@flush_denormals()
 def throughput(arch: str, geometry: str, batch_size: int, steps: int, warmup: int) -> dict:
     """Training and inference sequences/second of ``arch`` on random input of ``geometry``."""
     seed_everything(0)
@@ -37,6 +37,7 @@ def throughput(arch: str, geometry: str, batch_size: int, steps: int, warmup: in
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 4, size=(batch_size * 8, enc.length), dtype=np.uint8)
     labels = torch.as_tensor(rng.integers(0, model.num_classes, size=batch_size * 8))
+    model.to(memory_format=train_memory_format(model, torch.device("cpu")))  # as zoo.engine.fit trains
     opt = torch.optim.Adam(model.param_groups(0.0), lr=1e-3)
     model.train()
 
@@ -54,7 +55,7 @@ def throughput(arch: str, geometry: str, batch_size: int, steps: int, warmup: in
     for i in range(steps):
         step(i)
     train_rate = steps * batch_size / (time.perf_counter() - t0)
-    model.eval()
+    model.to(memory_format=torch.contiguous_format).eval()  # as zoo.predict runs it
     x = encode_codes(codes, enc)
     with torch.no_grad():
         model(x[:batch_size])

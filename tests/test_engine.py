@@ -211,3 +211,19 @@ def test_fit_with_precise_bn_leaves_the_statistics_of_the_final_weights(ds):
     # Without recalibration, two momentum-0.1 updates would leave the running mean near 0.19x the batch mean.
     torch.testing.assert_close(model.bn.running_mean, h.mean(1), rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(model.bn.running_var, h.var(1), rtol=1e-4, atol=1e-5)
+
+
+def test_image_cnns_train_channels_last_and_end_contiguous(ds):
+    from zoo.engine import train_memory_format
+    from zoo.registry import create_model
+
+    seed_everything(0)
+    model = create_model("cnn_zeng_2_conv2d", seq_len=40)
+    assert train_memory_format(model, torch.device("cpu")) == torch.channels_last
+    assert train_memory_format(_model(), torch.device("cpu")) == torch.contiguous_format
+    conv = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]  # 16 -> 32 channels: unambiguous
+    seen = []
+    fit(model, ds["train"], ds["validation"], TrainConfig(epochs=1, batch_size=32, quiet=True),
+        on_epoch_end=lambda epoch, record: seen.append(conv.weight.is_contiguous(memory_format=torch.channels_last)))
+    assert seen == [True]
+    assert all(p.is_contiguous() for p in model.parameters())

@@ -32,7 +32,8 @@ from zoo.errors import UserError
 from zoo.metrics import compute_metrics, format_metrics, gather_predictions
 
 __all__ = ["TrainConfig", "SplitData", "Evaluation", "FitResult", "prepare", "seed_everything",
-           "distributed_context", "flush_denormals", "resolve_device", "evaluate", "fit"]
+           "distributed_context", "flush_denormals", "resolve_device", "train_memory_format", "evaluate",
+           "fit"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("none", "cosine", "plateau")
@@ -213,6 +214,14 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def train_memory_format(model: torch.nn.Module, device: torch.device) -> torch.memory_format:
+    """The layout :func:`fit` trains ``model`` in: channels-last on the CPU for models that declare it faster
+    (``ZooModel.channels_last``), contiguous otherwise. The weights are saved contiguous either way."""
+    if device.type == "cpu" and getattr(model, "channels_last", False):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 def _autocast(cfg: TrainConfig, device: torch.device):
     """Mixed precision only on CUDA: bf16 where supported, else fp16 (with a grad scaler)."""
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
@@ -330,6 +339,7 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
         # the training sequences first (labels unused), as the study did; every rank does it with the same seed.
         model.pretrain(codes_to_strings(train_data.codes.numpy()), seed=cfg.seed, progress=show)
     model.to(device)
+    model.to(memory_format=train_memory_format(model, device))  # the optimizer state follows this layout
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
@@ -446,6 +456,7 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
     if show and stopped_early:
         tqdm.write(f"early stop: validation loss has not improved for {cfg.patience} epochs")
     model.load_state_dict(best_state)
+    model.to(memory_format=torch.contiguous_format)
     return FitResult(history=history, best_epoch=best_epoch, best_val_loss=best_loss, epochs_run=len(history),
                      stopped_early=stopped_early, train_seconds=time.perf_counter() - t_start,
                      resumed_from=start_epoch)

@@ -118,6 +118,8 @@ class NguyenCNN(ZooModel):
     The Dense layer's input size depends on ``seq_len``, so the model only takes sequences of that length.
     """
 
+    channels_last = True
+
     def __init__(self, num_classes: int = 2, seq_len: int = 101, label_names: Sequence[str] | None = None, *,
                  filters: Sequence[int] = (16, 32), line_filters: int = 0, kernel_size: int = 3, dense: int = 32,
                  dropout: float = 0.5, k: int = 3, region: int = 0):
@@ -175,6 +177,8 @@ class ZengCNN(ZooModel):
     ``weight_decay``) adds ``weight_decay * w`` to the gradient before the update, so the two are the same
     optimization. (Decoupled decay, ``AdamW``, is not equivalent.)
     """
+
+    channels_last = True
 
     def __init__(self, num_classes: int = 2, seq_len: int = 101, label_names: Sequence[str] | None = None, *,
                  filters: Sequence[int] = (16, 32), kernel_size: int = 3, dense: int = 32, dropout: float = 0.5,
