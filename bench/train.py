@@ -23,8 +23,9 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from zoo.encoding import encode_codes  # noqa: E402
-from zoo.engine import evaluate, fit, flush_denormals, seed_everything, train_memory_format  # noqa: E402
+from zoo.engine import evaluate, fit, flush_denormals, seed_everything  # noqa: E402
 from zoo.grid import expand_archs  # noqa: E402
+from zoo.models.base import preferred_memory_format  # noqa: E402
 from zoo.registry import create_model, study_kwargs  # noqa: E402
 
 
@@ -37,7 +38,7 @@ def throughput(arch: str, geometry: str, batch_size: int, steps: int, warmup: in
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 4, size=(batch_size * 8, enc.length), dtype=np.uint8)
     labels = torch.as_tensor(rng.integers(0, model.num_classes, size=batch_size * 8))
-    model.to(memory_format=train_memory_format(model, torch.device("cpu")))  # as zoo.engine.fit trains
+    model.to(memory_format=preferred_memory_format(model, torch.device("cpu")))  # as zoo.engine.fit trains
     opt = torch.optim.Adam(model.param_groups(0.0), lr=1e-3)
     model.train()
 
@@ -55,7 +56,7 @@ def throughput(arch: str, geometry: str, batch_size: int, steps: int, warmup: in
     for i in range(steps):
         step(i)
     train_rate = steps * batch_size / (time.perf_counter() - t0)
-    model.to(memory_format=torch.contiguous_format).eval()  # as zoo.predict runs it
+    model.eval()  # as zoo.predict runs it: in the same layout
     x = encode_codes(codes, enc)
     with torch.no_grad():
         model(x[:batch_size])

@@ -214,13 +214,13 @@ def test_fit_with_precise_bn_leaves_the_statistics_of_the_final_weights(ds):
 
 
 def test_image_cnns_train_channels_last_and_end_contiguous(ds):
-    from zoo.engine import train_memory_format
+    from zoo.models.base import preferred_memory_format
     from zoo.registry import create_model
 
     seed_everything(0)
     model = create_model("cnn_zeng_2_conv2d", seq_len=40)
-    assert train_memory_format(model, torch.device("cpu")) == torch.channels_last
-    assert train_memory_format(_model(), torch.device("cpu")) == torch.contiguous_format
+    assert preferred_memory_format(model, torch.device("cpu")) == torch.channels_last
+    assert preferred_memory_format(_model(), torch.device("cpu")) == torch.contiguous_format
     conv = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]  # 16 -> 32 channels: unambiguous
     seen = []
     fit(model, ds["train"], ds["validation"], TrainConfig(epochs=1, batch_size=32, quiet=True),

@@ -30,10 +30,10 @@ from zoo import checkpoint as ckpt
 from zoo.encoding import Encoding, codes_to_strings, encode_codes, to_codes
 from zoo.errors import UserError
 from zoo.metrics import compute_metrics, format_metrics, gather_predictions
+from zoo.models.base import preferred_memory_format
 
 __all__ = ["TrainConfig", "SplitData", "Evaluation", "FitResult", "prepare", "seed_everything",
-           "distributed_context", "flush_denormals", "resolve_device", "train_memory_format", "evaluate",
-           "fit"]
+           "distributed_context", "flush_denormals", "resolve_device", "evaluate", "fit"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("none", "cosine", "plateau")
@@ -214,14 +214,6 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def train_memory_format(model: torch.nn.Module, device: torch.device) -> torch.memory_format:
-    """The layout :func:`fit` trains ``model`` in: channels-last on the CPU for models that declare it faster
-    (``ZooModel.channels_last``), contiguous otherwise. The weights are saved contiguous either way."""
-    if device.type == "cpu" and getattr(model, "channels_last", False):
-        return torch.channels_last
-    return torch.contiguous_format
-
-
 def _autocast(cfg: TrainConfig, device: torch.device):
     """Mixed precision only on CUDA: bf16 where supported, else fp16 (with a grad scaler)."""
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
@@ -339,7 +331,7 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
         # the training sequences first (labels unused), as the study did; every rank does it with the same seed.
         model.pretrain(codes_to_strings(train_data.codes.numpy()), seed=cfg.seed, progress=show)
     model.to(device)
-    model.to(memory_format=train_memory_format(model, device))  # the optimizer state follows this layout
+    model.to(memory_format=preferred_memory_format(model, device))  # the optimizer state follows it
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"

@@ -34,6 +34,7 @@ import torch
 from zoo.encoding import EncodingError, encode_codes, reverse_complement, to_codes
 from zoo.errors import UserError
 from zoo.io import batched, open_input
+from zoo.models.base import preferred_memory_format
 
 __all__ = ["MAX_LENGTH_FACTOR", "Predictions", "LengthStats", "PredictSummary", "load_model", "resolve_device",
            "predict", "predict_records", "predict_file"]
@@ -181,14 +182,15 @@ def resolve_device(device: str | torch.device | None, model: torch.nn.Module | N
 
 @contextlib.contextmanager
 def _inference(model: torch.nn.Module, device: torch.device):
-    """Eval mode on ``device`` for the duration; the model's mode and device are restored afterwards."""
+    """Eval mode on ``device`` in the model's preferred memory layout for the duration; the model's mode, device
+    and (contiguous) layout are restored afterwards."""
     was_training = model.training
     before = resolve_device(None, model)
-    model.to(device).eval()
+    model.to(device, memory_format=preferred_memory_format(model, device)).eval()
     try:
         yield
     finally:
-        model.to(before).train(was_training)
+        model.to(before, memory_format=torch.contiguous_format).train(was_training)
 
 
 def _check_classifier(model) -> None:

@@ -34,8 +34,9 @@ class ZooModel(
     #: False for models that do not classify by themselves (the LSTM autoencoder): their forward returns
     #: something else than class logits, so classifier-only checks and training must skip them.
     is_classifier: bool = True
-    #: True where oneDNN trains the model faster with channels-last (NHWC) 2-D activations: the k-mer image CNNs,
-    #: about 1.4x on one core. :func:`zoo.engine.fit` then trains it channels-last on the CPU.
+    #: True where oneDNN runs the model faster with channels-last (NHWC) 2-D activations: the k-mer image CNNs,
+    #: 1.3-2x on one core. Training and prediction then use that layout on the CPU
+    #: (:func:`preferred_memory_format`); weights are saved contiguous.
     channels_last: bool = False
 
     def __init__(self, num_classes: int = 2, seq_len: int = 101, label_names: Sequence[str] | None = None):
@@ -132,3 +133,11 @@ class ZooModel(
             return self.probabilities(self(x))
         finally:
             self.train(was_training)
+
+
+def preferred_memory_format(model: nn.Module, device: torch.device) -> torch.memory_format:
+    """The layout to run ``model`` in on ``device``: channels-last on the CPU for models that declare it faster
+    (:attr:`ZooModel.channels_last`), contiguous otherwise."""
+    if device.type == "cpu" and getattr(model, "channels_last", False):
+        return torch.channels_last
+    return torch.contiguous_format
