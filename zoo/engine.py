@@ -8,7 +8,8 @@ best epoch's weights restored at the end. With a ``run_dir`` every epoch ends wi
 (:mod:`zoo.checkpoint`) and the epoch log (``epochs.csv``/``epochs.json``); ``resume=True`` continues from the
 checkpoint and ends exactly where an uninterrupted run with the same seed ends. Launched by ``torchrun``, the same
 code trains with DistributedDataParallel (gloo on CPU, nccl on GPU) and computes metrics on the predictions of
-all ranks gathered together.
+all ranks gathered together. On the CPU, :func:`fit` flushes subnormal floats to zero (:func:`flush_denormals`)
+and trains models that declare it channels-last (:func:`zoo.models.base.preferred_memory_format`).
 """
 from __future__ import annotations
 
@@ -194,8 +195,8 @@ def distributed_context() -> tuple[int, int, int]:
 def flush_denormals():
     """Treat subnormal floats (below 1.2e-38) as zero on the CPU while the block or decorated call runs, then
     restore the default. Backpropagation through long LSTMs fills the gradients with subnormals, which x86 cores
-    process about a hundred times slower: on one core the DeepRAM LSTMs train 5x faster on 500-step histone
-    sequences with them flushed (bench/train.py). Used as a decorator on :func:`fit`."""
+    process very slowly: on one core the backward pass of the DeepRAM LSTMs over 500 steps took 10x longer, and
+    they train 5x faster with them flushed (bench/train.py). Used as a decorator on :func:`fit`."""
     flushed = torch.set_flush_denormal(True)  # False where the CPU cannot (the mode is then unchanged)
     try:
         yield
@@ -330,8 +331,7 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
         # Two-stage models of the study (LSTM autoencoder + MLP, doc2vec + MLP) fit their unsupervised part on
         # the training sequences first (labels unused), as the study did; every rank does it with the same seed.
         model.pretrain(codes_to_strings(train_data.codes.numpy()), seed=cfg.seed, progress=show)
-    model.to(device)
-    model.to(memory_format=preferred_memory_format(model, device))  # the optimizer state follows it
+    model.to(device, memory_format=preferred_memory_format(model, device))  # the optimizer state follows it
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
