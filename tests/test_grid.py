@@ -75,6 +75,36 @@ def test_benchmark_cli_summarize_only(grid, capsys):
     assert (root / "report" / "leaderboard.md").exists()
 
 
+def test_summarize_merges_an_earlier_table(grid, tmp_path, capsys):
+    """Rows of an earlier results.csv stay for cells with no run folder here; a run here replaces its old row;
+    the curves of a dataset with carried rows are kept, not redrawn without them."""
+    root, out, _ = grid
+    from zoo.grid import read_results_csv, write_results_csv
+
+    here = read_results_csv(out / "results.csv")
+    gone = dict(here[0], seed=7, test_accuracy=0.125, run_dir=str(tmp_path / "other_machine" / "seed7"))
+    stale = dict(here[1], test_accuracy=0.0)
+    write_results_csv([gone, stale], tmp_path / "old.csv")
+    report = tmp_path / "report"
+    args = ["benchmark", "--summarize-only", "--out", str(out), "--report", str(report),
+            "--merge", str(tmp_path / "old.csv")]
+    assert main(args) == 0
+    assert "5 finished runs (1 carried from" in capsys.readouterr().out
+    rows = read_results_csv(report / "results.csv")
+    acc = {(r["arch"], r["seed"]): r["test_accuracy"] for r in rows}
+    assert len(rows) == 5 and acc[gone["arch"], 7] == 0.125
+    assert acc[here[1]["arch"], here[1]["seed"]] == here[1]["test_accuracy"]  # the run folder wins
+    assert f"| {gone['arch']} | 3 |" in (report / "leaderboard.md").read_text()
+    curves = report / "figures" / "roc_tiny.png"
+    drawn = curves.stat().st_mtime_ns  # no figure before: drawn from the runs there are
+    assert main(args) == 0
+    assert "figure kept (some of its runs have no folder here)" in capsys.readouterr().out
+    assert curves.stat().st_mtime_ns == drawn
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    assert main(args[:-1] + [str(tmp_path / "bad.csv")]) == 2
+    assert "is not a genozoo results table" in capsys.readouterr().err
+
+
 def _row(arch, tag, seed, acc, train_acc=0.9):
     return {"arch": arch, "tag": tag, "seed": seed, "best_epoch": 3, "num_params": 10, "test_accuracy": acc,
             "train_accuracy": train_acc}

@@ -110,3 +110,30 @@ def test_publish_top_and_tags_through_the_cli(published):
     out = _genozoo(env, "publish", str(root / "runs"), "--top", "1", "--quiet")
     assert out.returncode == 0, out.stderr
     assert "published 1 model(s)" in out.stdout
+
+
+def test_publish_merge_ranks_over_the_whole_table(published, tmp_path):
+    """With --merge, rows of an earlier results.csv compete for the --top K; a chosen name whose best seed has no
+    run folder here keeps its published record, and is a clear error if it was never published."""
+    import shutil
+
+    from zoo.grid import collect, write_results_csv
+
+    root, env, _ = published
+    shutil.copytree(root / "runs" / "cnn_zeng_2_conv2d.tiny", tmp_path / "runs" / "cnn_zeng_2_conv2d.tiny")
+    table = [dict(r, validation_accuracy=0.99, run_dir=str(tmp_path / "other_machine" / f"seed{r['seed']}"))
+             for r in collect(root / "runs") if r["arch"] == "deepram_conv1d_onehot"]
+    write_results_csv(table, tmp_path / "results.csv")
+    shutil.copy(root / "pretrained.json", tmp_path / "pretrained.json")
+    env = {**env, "GENOZOO_HUB_DIR": str(tmp_path / "hub"), "GENOZOO_PRETRAINED": str(tmp_path / "pretrained.json")}
+    args = ["publish", str(tmp_path / "runs"), "--top", "1", "--quiet", "--merge", str(tmp_path / "results.csv")]
+    out = _genozoo(env, *args)  # deepram wins on the table; its record is kept, nothing is written
+    assert out.returncode == 0, out.stderr
+    assert "published 0 model(s)" in out.stdout and not (tmp_path / "hub").exists()
+    out = _genozoo(env, *args[:3], "2", *args[4:])  # both: Zeng from its folder here, deepram kept
+    assert out.returncode == 0, out.stderr
+    assert "published 1 model(s)" in out.stdout and "cnn_zeng_2_conv2d.tiny: seed" in out.stdout
+    (tmp_path / "pretrained.json").unlink()
+    bad = _genozoo(env, *args)
+    assert bad.returncode == 2 and "deepram_conv1d_onehot.tiny has no run folder" in bad.stderr
+    assert "never published" in bad.stderr

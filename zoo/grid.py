@@ -9,6 +9,10 @@ one with a checkpoint is resumed, so re-running the same command continues an in
   accuracy), the mean rank of each model across datasets, and the study's figure beside ours;
 * ``figures/*.png`` (:mod:`zoo.plots`): ROC and PR curves per dataset, training dynamics, overfitting gap, ranks.
 
+Run folders are the source of truth, but they stay on the machine that trained them. ``merge=`` (``--merge``)
+carries forward the rows of an earlier ``results.csv`` (the committed ``train/results/results.csv``) for cells
+with no run folder here, so a grid continued on another machine extends the table instead of replacing it.
+
 A dataset is named by its recipe tag (``splice``, ``histone_h3_gue``, ``motif_ctcf``, ``motif_ezh2``): a cell uses
 ``train/recipes/<arch>.<tag>.yaml``. Any other name (a ``zoo.data`` benchmark or a data folder) gets the default
 recipe. Command-line overrides (``--epochs=2``) apply to every cell.
@@ -33,7 +37,7 @@ from zoo.metrics import METRICS
 from zoo.recipes import Recipe, load_data, load_recipe, parse_overrides, run, run_dir_for
 
 __all__ = ["STUDY_RESULTS", "STUDY_TASK", "RECIPES_DIR", "expand_archs", "plan", "benchmark", "collect",
-           "write_results_csv", "leaderboard", "summarize"]
+           "read_results_csv", "merged_rows", "write_results_csv", "leaderboard", "summarize"]
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "train" / "recipes"
 
@@ -78,7 +82,7 @@ def plan(archs: Sequence[str], datasets: Sequence[str], seeds: int | Sequence[in
 def benchmark(archs: str | Sequence[str], datasets: Sequence[str], seeds: int | Sequence[int] = 3, *,
               out_dir: str | Path = "runs/benchmark", recipes_dir: str | Path | None = None,
               overrides: Sequence[str] | dict = (), quiet: bool = False, figures: bool = True,
-              report_dir: str | Path | None = None) -> dict[str, Any]:
+              report_dir: str | Path | None = None, merge: str | Path | None = None) -> dict[str, Any]:
     """Run every unfinished cell, then :func:`summarize`. Returns the summary plus the cells that failed."""
     out_dir = Path(out_dir)
     cells = plan(expand_archs(archs), list(datasets), seeds, recipes_dir, overrides)
@@ -102,7 +106,7 @@ def benchmark(archs: str | Sequence[str], datasets: Sequence[str], seeds: int | 
             if not quiet:
                 tqdm.write(f"FAILED {recipe.name} seed {seed}: {type(e).__name__}: {e}")
                 tqdm.write(traceback.format_exc(limit=3))
-    summary = summarize(out_dir, figures=figures, report_dir=report_dir)
+    summary = summarize(out_dir, figures=figures, report_dir=report_dir, merge=merge)
     summary["failures"] = failures
     return summary
 
@@ -124,6 +128,38 @@ def collect(out_dir: str | Path) -> list[dict[str, Any]]:
         row["run_dir"] = str(done.parent)
         rows.append(row)
     return rows
+
+
+def _typed(value: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def read_results_csv(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a ``results.csv`` written by :func:`write_results_csv`, numbers as numbers."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"no results table at {path}")
+    with path.open(newline="") as f:
+        rows = [{k: _typed(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+    if rows and not {"arch", "tag", "seed", "test_accuracy"} <= rows[0].keys():
+        raise UserError(f"{path} is not a genozoo results table: it lacks arch, tag, seed or test_accuracy")
+    return rows
+
+
+def merged_rows(out_dir: str | Path, merge: str | Path | None = None) -> tuple[list[dict[str, Any]], int]:
+    """:func:`collect` plus, with ``merge``, the rows of that earlier ``results.csv`` for every arch x tag x seed
+    with no finished run under ``out_dir``. Returns ``(rows, how many were carried)``."""
+    rows = collect(out_dir)
+    if merge is None:
+        return rows, 0
+    here = {(r["arch"], r["tag"], r["seed"]) for r in rows}
+    old = [r for r in read_results_csv(merge) if (r["arch"], r["tag"], r["seed"]) not in here]
+    return sorted(rows + old, key=lambda r: (r["arch"], r["tag"], r["seed"])), len(old)
 
 
 def write_results_csv(rows: list[dict[str, Any]], path: str | Path) -> None:
@@ -220,21 +256,29 @@ def leaderboard(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summarize(out_dir: str | Path, figures: bool = True, report_dir: str | Path | None = None) -> dict[str, Any]:
+def summarize(out_dir: str | Path, figures: bool = True, report_dir: str | Path | None = None,
+              merge: str | Path | None = None) -> dict[str, Any]:
     """Write ``results.csv``, ``leaderboard.md`` and (optionally) the figures for the runs under ``out_dir``
-    into ``report_dir`` (default: ``out_dir``)."""
+    into ``report_dir`` (default: ``out_dir``).
+
+    ``merge``: an earlier ``results.csv`` whose rows are kept for every arch x tag x seed with no finished run
+    under ``out_dir`` (a run here replaces its old row). Per-dataset figures need the run folders, so a dataset
+    with carried rows keeps its existing curve figures (listed under ``"kept"``) rather than losing models.
+    """
     out_dir = Path(out_dir)
     report = Path(report_dir) if report_dir is not None else out_dir
-    rows = collect(out_dir)
+    rows, carried = merged_rows(out_dir, merge)
     if not rows:
         raise UserError(f"no finished runs under {out_dir}; nothing to summarize")
     report.mkdir(parents=True, exist_ok=True)
     write_results_csv(rows, report / "results.csv")
     atomic_write_text(report / "leaderboard.md", leaderboard(rows))
-    written = []
+    written: list[Path] = []
+    kept: list[Path] = []
     if figures:
         from zoo import plots  # matplotlib is only needed here
 
-        written = plots.all_figures(rows, aggregate(rows), ranks(aggregate(rows)), report / "figures")
-    return {"rows": len(rows), "results": str(report / "results.csv"),
-            "leaderboard": str(report / "leaderboard.md"), "figures": [str(p) for p in written]}
+        written, kept = plots.all_figures(rows, aggregate(rows), ranks(aggregate(rows)), report / "figures")
+    return {"rows": len(rows), "carried": carried, "results": str(report / "results.csv"),
+            "leaderboard": str(report / "leaderboard.md"), "figures": [str(p) for p in written],
+            "kept": [str(p) for p in kept]}

@@ -190,14 +190,25 @@ def plot_ranks(ranks: dict[str, dict[str, float]], agg: dict, path: Path) -> Pat
     return _save(fig, path)
 
 
-def all_figures(rows: list[dict], agg: dict, ranks: dict, out_dir: str | Path) -> list[Path]:
-    """Every figure of the grid into ``out_dir``; returns the files written."""
+def all_figures(rows: list[dict], agg: dict, ranks: dict,
+                out_dir: str | Path) -> tuple[list[Path], list[Path]]:
+    """Every figure of the grid into ``out_dir``; returns ``(written, kept)``.
+
+    The curves and dynamics of a dataset are drawn from the run folders; where some of its rows have none here
+    (rows merged from an earlier table) and the figure exists, it is kept rather than redrawn without them.
+    """
     out_dir = Path(out_dir)
     written: list[Path | None] = []
+    kept: list[Path] = []
     for tag in agg:
-        written.append(plot_curves(rows, tag, "roc", out_dir / f"roc_{tag}.png"))
-        written.append(plot_curves(rows, tag, "pr", out_dir / f"pr_{tag}.png"))
-        written.append(plot_dynamics(rows, tag, out_dir / f"dynamics_{tag}.png"))
+        complete = all(Path(r["run_dir"]).is_dir() for r in rows if r["tag"] == tag)
+        for kind in ("roc", "pr", "dynamics"):
+            path = out_dir / f"{kind}_{tag}.png"
+            if not complete and path.exists():
+                kept.append(path)
+            else:
+                written.append(plot_dynamics(rows, tag, path) if kind == "dynamics"
+                               else plot_curves(rows, tag, kind, path))
     written.append(plot_overfitting(agg, out_dir / "overfitting.png"))
     written.append(plot_ranks(ranks, agg, out_dir / "ranks.png"))
-    return [p for p in written if p is not None]
+    return [p for p in written if p is not None], kept

@@ -149,20 +149,24 @@ def _publish_one(name: str, best: dict[str, Any], seeds: Sequence[dict[str, Any]
 
 def publish(runs_dir: str | Path, names: Sequence[str] | None = None, *, hub_root: str | Path | None = None,
             org: str | None = None, registry_path: str | Path = PRETRAINED_JSON, top: int | None = None,
-            tags: Sequence[str] | None = None, progress: bool = True) -> list[PretrainedCfg]:
+            tags: Sequence[str] | None = None, progress: bool = True,
+            merge: str | Path | None = None) -> list[PretrainedCfg]:
     """Publish the best seed of each ``arch.tag`` found under ``runs_dir`` (all, or ``names``) into the bundled
     hub and merge their records into ``registry_path`` (records of other names are kept).
 
     ``tags`` keeps only runs of those recipe tags; ``top=k`` keeps, per tag, the ``k`` best by mean validation
-    accuracy plus the transformer baselines (:func:`select_top`)."""
+    accuracy plus the transformer baselines (:func:`select_top`). ``merge``: an earlier ``results.csv`` whose rows
+    stand in for runs with no folder here (:func:`zoo.grid.merged_rows`), so the choice of the ``k`` best sees
+    the whole grid; a chosen name whose best seed has no folder here keeps its published record, or is an error
+    if it has none."""
     from tqdm.auto import tqdm
 
-    from zoo.grid import collect
+    from zoo.grid import merged_rows
     from zoo.hub import hub_dir, hub_org
 
     org = org or hub_org()
     root = Path(hub_root) if hub_root else hub_dir()
-    groups = best_runs(collect(runs_dir))
+    groups = best_runs(merged_rows(runs_dir, merge)[0])
     if tags:
         unknown = sorted(set(tags) - {g["best"]["tag"] for g in groups.values()})
         if unknown:
@@ -175,8 +179,13 @@ def publish(runs_dir: str | Path, names: Sequence[str] | None = None, *, hub_roo
     registry_path = Path(registry_path)
     records = {r["arch"] + "." + r["tag"]: r for r in
                (json.loads(registry_path.read_text())["models"] if registry_path.exists() else [])}
+    elsewhere = [n for n in wanted if not Path(groups[n]["best"]["run_dir"]).is_dir()]
+    unpublished = [n for n in elsewhere if n not in records]
+    if unpublished:
+        raise UserError(f"the best seed of {', '.join(unpublished)} has no run folder under {runs_dir} (its row "
+                        "comes from the merged table) and it was never published; train it here first")
     published = []
-    for name in tqdm(wanted, desc="publish", disable=not progress):
+    for name in tqdm([n for n in wanted if n not in elsewhere], desc="publish", disable=not progress):
         g = groups[name]
         cfg = _publish_one(name, g["best"], g["seeds"], root / org / name, org)
         records[name] = cfg.to_dict()

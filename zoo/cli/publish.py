@@ -9,7 +9,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     tags = [t for t in (args.tags or "").split(",") if t]
     published = publish(args.runs, args.names or None, hub_root=args.hub, org=args.org, top=args.top,
-                        tags=tags or None, progress=not args.quiet)
+                        tags=tags or None, progress=not args.quiet, merge=args.merge)
     for cfg in published:
         acc = cfg.metrics.get("accuracy", {})
         print(f"{cfg.name}: seed {cfg.seed}, test accuracy {acc.get('mean', float('nan')):.3f} ± "
@@ -58,6 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="per tag, publish only the K best non-transformer models by mean validation accuracy, plus "
                         "every transformer baseline (the zoo publishes all of splice and the five best of the other "
                         "tasks)")
+    p.add_argument("--merge", metavar="RESULTS_CSV",
+                   help="an earlier results.csv (e.g. train/results/results.csv) whose rows count for cells with "
+                        "no run folder under RUNS when choosing the --top K; such names keep their published record")
     p.add_argument("--hub", help="bundled hub folder (default: the repository's hub/ or $GENOZOO_HUB_DIR)")
     p.add_argument("--org", help="Hub organization (default: $GENOZOO_HUB_ORG or genozoo)")
     p.add_argument("--budget-mb", type=float, default=60.0, help="size budget of the bundled hub (default: 60)")

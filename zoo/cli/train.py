@@ -73,16 +73,20 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     from zoo.grid import benchmark, summarize
 
     if args.summarize_only:
-        summary = summarize(args.out, figures=not args.no_figures, report_dir=args.report)
+        summary = summarize(args.out, figures=not args.no_figures, report_dir=args.report, merge=args.merge)
     else:
         datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
         summary = benchmark(args.archs, datasets, args.seeds, out_dir=args.out, recipes_dir=args.recipes,
                             overrides=list(getattr(args, "overrides", [])) + (["--quiet=true"] if args.quiet
                                                                              else []),
-                            quiet=args.quiet, figures=not args.no_figures, report_dir=args.report)
-    print(f"{summary['rows']} finished runs -> {summary['results']}, {summary['leaderboard']}")
+                            quiet=args.quiet, figures=not args.no_figures, report_dir=args.report,
+                            merge=args.merge)
+    carried = f" ({summary['carried']} carried from {args.merge})" if args.merge else ""
+    print(f"{summary['rows']} finished runs{carried} -> {summary['results']}, {summary['leaderboard']}")
     for fig in summary.get("figures", []):
         print(f"  figure: {fig}")
+    for fig in summary.get("kept", []):
+        print(f"  figure kept (some of its runs have no folder here): {fig}")
     for f in summary.get("failures", []):
         print(f"  FAILED {f['cell']}: {f['error']}")
     return 1 if summary.get("failures") else 0
@@ -143,6 +147,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="runs/benchmark", help="grid folder (default: %(default)s)")
     p.add_argument("--report", help="write results.csv, leaderboard.md and figures/ here instead of into --out "
                                     "(e.g. a folder you commit, while the run folders stay in --out)")
+    p.add_argument("--merge", metavar="RESULTS_CSV",
+                   help="keep the rows of an earlier results.csv (e.g. train/results/results.csv) for cells with no "
+                        "run folder in --out, so a grid continued on another machine extends the table")
     p.add_argument("--recipes", help="folder of recipe YAML files (default: the repository's train/recipes)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")

@@ -261,7 +261,8 @@ class DeepDBP(ZooModel):
         The ``(1, kernel)`` convolution, the ReLU and the ``(1, pool)`` pooling each act on one row of the
         ``(L, E)`` image, that is on one position's embedding alone. A position's features therefore depend only
         on its token, and convolving the vocabulary's ``V`` rows once per step is the same function as convolving
-        every position of the batch (``N * L`` rows): on one CPU core, training on splice went from 40 to 1,400 sequences/s.
+        every position of the batch (``N * L`` rows): on one CPU core, training on splice went from 40 to 1,400
+        sequences/s.
         """
         # Looked up, not read off .weight, so the PAD row keeps receiving no gradient (padding_idx).
         vocab = torch.arange(self.embedding.num_embeddings, device=self.embedding.weight.device)
