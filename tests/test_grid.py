@@ -123,6 +123,11 @@ def test_leaderboard_and_ranks_on_fixed_rows():
     board = leaderboard(rows)
     assert "| cnn_nguyen_2_conv2d | 2 | 0.950 ± 0.014 |" in board
     assert "0.950 (0.990)" in board and "0.768 (0.851)" in board  # the study's figures beside ours
+    # A model ranked on one dataset only comes after those ranked on both, however good its single rank.
+    board = leaderboard(rows + [_row("cnn_deepdbp", "splice", 0, 0.99)])
+    ranked = [line.split(" | ")[0].strip("| ") for line in board.split("## Rank")[1].splitlines() if "|" in line]
+    assert ranked[-1] == "cnn_deepdbp" and len(ranked) == 5  # header, rule, the two on both, deepdbp
+    assert "| cnn_deepdbp | - | 1 | 1.00 (1 of 2) |" in board  # motif_ctcf, splice
     tie = ranks(aggregate([_row("a", "t", 0, 0.5), _row("b", "t", 0, 0.5), _row("c", "t", 0, 0.4)]))
     assert (tie["a"]["t"], tie["b"]["t"], tie["c"]["t"]) == (1.5, 1.5, 3)
 

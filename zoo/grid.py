@@ -249,11 +249,18 @@ def leaderboard(rows: list[dict[str, Any]]) -> str:
     r = ranks(agg)
     tags = list(agg)
     lines += ["## Rank across datasets (1 = best mean test accuracy)", "",
+              "Models ranked on every dataset first; a mean over fewer datasets says over how many.", "",
               "| model | " + " | ".join(tags) + " | mean rank |", "|" + "---|" * (len(tags) + 2)]
-    for arch in sorted(r, key=lambda a: statistics.fmean(r[a].values())):
+    for arch in rank_order(r):
         cells = [f"{r[arch][t]:g}" if t in r[arch] else "-" for t in tags]
-        lines.append(f"| {arch} | " + " | ".join(cells) + f" | {statistics.fmean(r[arch].values()):.2f} |")
+        partial = f" ({len(r[arch])} of {len(tags)})" if len(r[arch]) < len(tags) else ""
+        lines.append(f"| {arch} | " + " | ".join(cells) + f" | {statistics.fmean(r[arch].values()):.2f}{partial} |")
     return "\n".join(lines) + "\n"
+
+
+def rank_order(r: dict[str, dict[str, float]]) -> list[str]:
+    """Models by mean rank, those ranked on more datasets first (a mean over one easy dataset is not robust)."""
+    return sorted(r, key=lambda a: (-len(r[a]), statistics.fmean(r[a].values())))
 
 
 def summarize(out_dir: str | Path, figures: bool = True, report_dir: str | Path | None = None,

@@ -169,8 +169,10 @@ def plot_overfitting(agg: dict, path: Path) -> Path:
 
 def plot_ranks(ranks: dict[str, dict[str, float]], agg: dict, path: Path) -> Path:
     """Heatmap of each model's rank per dataset (by mean test accuracy) and its mean rank, best first."""
+    from zoo.grid import rank_order
+
     tags = list(agg)
-    archs = sorted(ranks, key=lambda a: statistics.fmean(ranks[a].values()))
+    archs = rank_order(ranks)
     table = np.array([[ranks[a].get(t, math.nan) for t in tags] + [statistics.fmean(ranks[a].values())]
                       for a in archs])
     fig = Figure(figsize=(2.0 + 1.3 * (len(tags) + 1), 1.0 + 0.38 * len(archs)))
@@ -180,7 +182,8 @@ def plot_ranks(ranks: dict[str, dict[str, float]], agg: dict, path: Path) -> Pat
         for j, t in enumerate(tags + ["mean"]):
             v = table[i, j]
             acc = agg[t][a].get("test_accuracy", (math.nan, 0))[0] if t in agg and a in agg[t] else math.nan
-            text = "-" if math.isnan(v) else (f"{v:.2f}" if t == "mean" else f"{v:g}\n({acc:.3f})")
+            of = f"\n({len(ranks[a])} of {len(tags)})" if len(ranks[a]) < len(tags) else ""
+            text = "-" if math.isnan(v) else (f"{v:.2f}{of}" if t == "mean" else f"{v:g}\n({acc:.3f})")
             ax.text(j, i, text, ha="center", va="center", fontsize=7,
                     color="white" if v > np.nanmean(table) else "black")
     ax.set_xticks(range(len(tags) + 1), tags + ["mean rank"], fontsize=8)
