@@ -114,26 +114,40 @@ def test_publish_top_and_tags_through_the_cli(published):
 
 def test_publish_merge_ranks_over_the_whole_table(published, tmp_path):
     """With --merge, rows of an earlier results.csv compete for the --top K; a chosen name whose best seed has no
-    run folder here keeps its published record, and is a clear error if it was never published."""
+    run folder here keeps its published weights with metrics refreshed over all its seeds, and is a clear error
+    if it was never published."""
     import shutil
 
     from zoo.grid import collect, write_results_csv
 
     root, env, _ = published
+    name = "deepram_conv1d_onehot.tiny"
     shutil.copytree(root / "runs" / "cnn_zeng_2_conv2d.tiny", tmp_path / "runs" / "cnn_zeng_2_conv2d.tiny")
+    shutil.copytree(root / "hub", tmp_path / "hub", ignore=shutil.ignore_patterns("cnn_zeng_2_conv2d.tiny"))
     table = [dict(r, validation_accuracy=0.99, run_dir=str(tmp_path / "other_machine" / f"seed{r['seed']}"))
              for r in collect(root / "runs") if r["arch"] == "deepram_conv1d_onehot"]
+    table.append(dict(table[0], seed=2, validation_accuracy=0.5, test_accuracy=0.25))  # finished later, elsewhere
     write_results_csv(table, tmp_path / "results.csv")
     shutil.copy(root / "pretrained.json", tmp_path / "pretrained.json")
     env = {**env, "GENOZOO_HUB_DIR": str(tmp_path / "hub"), "GENOZOO_PRETRAINED": str(tmp_path / "pretrained.json")}
+    weights = (tmp_path / "hub" / "genozoo" / name / "model.safetensors").read_bytes()
+    before = {r["arch"] + "." + r["tag"]: r for r in json.loads((root / "pretrained.json").read_text())["models"]}
     args = ["publish", str(tmp_path / "runs"), "--top", "1", "--quiet", "--merge", str(tmp_path / "results.csv")]
-    out = _genozoo(env, *args)  # deepram wins on the table; its record is kept, nothing is written
+    out = _genozoo(env, *args)  # deepram wins on the table: no weights written, its record refreshed
     assert out.returncode == 0, out.stderr
-    assert "published 0 model(s)" in out.stdout and not (tmp_path / "hub").exists()
+    assert "published 0 model(s)" in out.stdout
+    assert not (tmp_path / "hub" / "genozoo" / "cnn_zeng_2_conv2d.tiny").exists()
+    rec = {r["arch"] + "." + r["tag"]: r for r in json.loads((tmp_path / "pretrained.json").read_text())["models"]}
+    accs = [r["test_accuracy"] for r in table]
+    assert rec[name]["seeds"] == [0, 1, 2] and rec[name]["seed"] == before[name]["seed"]
+    assert rec[name]["metrics"]["accuracy"]["mean"] == pytest.approx(sum(accs) / 3)
+    assert rec[name]["metrics"]["accuracy"]["seed_value"] == before[name]["metrics"]["accuracy"]["seed_value"]
+    assert rec[name]["sha256"] == before[name]["sha256"]
+    assert (tmp_path / "hub" / "genozoo" / name / "model.safetensors").read_bytes() == weights
+    assert "mean of 3 seeds" in (tmp_path / "hub" / "genozoo" / name / "README.md").read_text()
     out = _genozoo(env, *args[:3], "2", *args[4:])  # both: Zeng from its folder here, deepram kept
     assert out.returncode == 0, out.stderr
     assert "published 1 model(s)" in out.stdout and "cnn_zeng_2_conv2d.tiny: seed" in out.stdout
     (tmp_path / "pretrained.json").unlink()
     bad = _genozoo(env, *args)
-    assert bad.returncode == 2 and "deepram_conv1d_onehot.tiny has no run folder" in bad.stderr
-    assert "never published" in bad.stderr
+    assert bad.returncode == 2 and f"{name} has no run folder" in bad.stderr and "never published" in bad.stderr
