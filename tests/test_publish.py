@@ -135,7 +135,7 @@ def test_publish_merge_ranks_over_the_whole_table(published, tmp_path):
     args = ["publish", str(tmp_path / "runs"), "--top", "1", "--quiet", "--merge", str(tmp_path / "results.csv")]
     out = _genozoo(env, *args)  # deepram wins on the table: no weights written, its record refreshed
     assert out.returncode == 0, out.stderr
-    assert "published 0 model(s)" in out.stdout
+    assert "published 0 model(s)" in out.stdout and f"{name}: kept seed" in out.stdout
     assert not (tmp_path / "hub" / "genozoo" / "cnn_zeng_2_conv2d.tiny").exists()
     rec = {r["arch"] + "." + r["tag"]: r for r in json.loads((tmp_path / "pretrained.json").read_text())["models"]}
     accs = [r["test_accuracy"] for r in table]

@@ -8,12 +8,15 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from zoo.publish import hub_size_mb, publish, update_readme
 
     tags = [t for t in (args.tags or "").split(",") if t]
-    published = publish(args.runs, args.names or None, hub_root=args.hub, org=args.org, top=args.top,
+    published, refreshed = publish(args.runs, args.names or None, hub_root=args.hub, org=args.org, top=args.top,
                         tags=tags or None, progress=not args.quiet, merge=args.merge)
     for cfg in published:
         acc = cfg.metrics.get("accuracy", {})
         print(f"{cfg.name}: seed {cfg.seed}, test accuracy {acc.get('mean', float('nan')):.3f} ± "
               f"{acc.get('sd', 0):.3f} over {len(cfg.seeds)} seed(s), {cfg.num_params:,} parameters")
+    for cfg in refreshed:
+        print(f"{cfg.name}: kept seed {cfg.seed} (its run folder is not here); metrics refreshed over "
+              f"{len(cfg.seeds)} seed(s) from {args.merge}")
     if args.readme:
         import zoo.registry as registry
 
