@@ -267,6 +267,9 @@ def test_deepdbp_token_table_is_the_image_convolution():
 
     fast, slow = model(x), image_path(model)
     torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6)
+    model.token_lookup = False  # the per-position path zoo.explain uses
+    torch.testing.assert_close(model(x), slow, rtol=1e-5, atol=1e-6)
+    model.token_lookup = True
     g_fast = torch.autograd.grad(fast.square().sum(), [model.conv.weight, model.embedding.weight])
     g_slow = torch.autograd.grad(slow.square().sum(), [model.conv.weight, model.embedding.weight])
     for a, b in zip(g_fast, g_slow):

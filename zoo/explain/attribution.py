@@ -131,6 +131,8 @@ class _EmbeddingBridge:
 
     def __init__(self, model: nn.Module):
         self.embeddings = [m for m in model.modules() if isinstance(m, nn.Embedding)]
+        # Models that may skip the per-position lookup (cnn_deepdbp's token table) must do it while bridged.
+        self.lookups = [m for m in model.modules() if getattr(m, "token_lookup", False)]
         self.x: torch.Tensor | None = None
         self.tok: torch.Tensor | None = None
         self.fired = False
@@ -146,11 +148,15 @@ class _EmbeddingBridge:
     @contextlib.contextmanager
     def active(self):
         handles = [e.register_forward_hook(self._hook) for e in self.embeddings]
+        for m in self.lookups:
+            m.token_lookup = False
         try:
             yield self
         finally:
             for h in handles:
                 h.remove()
+            for m in self.lookups:
+                m.token_lookup = True
 
 
 def _log_odds(model, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -255,6 +255,10 @@ class DeepDBP(ZooModel):
     def encoding(self) -> Encoding:
         return Encoding(kind="tokens", length=self.seq_len)
 
+    #: Look the features up per token (:meth:`token_features`) instead of convolving every position. zoo.explain
+    #: turns it off while it needs a gradient at each position's embedding; the output is the same either way.
+    token_lookup = True
+
     def token_features(self) -> torch.Tensor:
         """Pool(ReLU(Conv)) of each token's embedding row, ``(V, E // pool, F)`` in Keras' (W, C) order.
 
@@ -271,7 +275,11 @@ class DeepDBP(ZooModel):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Keras: Embedding -> Reshape((L, E, 1)) -> Conv2D -> MaxPool2D -> Flatten in (L, W, C) order.
-        return self.head(self.dense(self.token_features()[x].flatten(1)))
+        if self.token_lookup:
+            feats = self.token_features()[x]  # (N, L, E // pool, F)
+        else:  # (N, 1, L, E) image of the embeddings, convolved position by position
+            feats = self.pool(torch.relu(self.conv(self.embedding(x).unsqueeze(1)))).permute(0, 2, 3, 1)
+        return self.head(self.dense(feats.flatten(1)))
 
 
 def _create(cls: type[ZooModel], defaults: dict[str, Any], kwargs: dict[str, Any]) -> ZooModel:
