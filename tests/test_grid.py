@@ -141,6 +141,13 @@ def test_plan_uses_recipe_files_and_checks_overrides(tmp_path):
         ("deepram_recurrent_onehot", "splice", 0, 3), ("deepram_recurrent_onehot", "splice", 1, 3)]
     with pytest.raises(UserError, match="unknown recipe key 'epoch'"):
         plan(["cnn_zeng_2_conv2d"], ["splice"], 1, tmp_path, ["--epoch=3"])
+    from zoo.cli.train import _seeds  # --seeds: a count, or the seeds themselves (to extend cells run elsewhere)
+
+    assert _seeds("2") == 2 and _seeds("1,2") == [1, 2] and _seeds("8,") == [8]
+    cells = plan(["cnn_zeng_2_conv2d"], ["splice"], _seeds("8,9"), tmp_path)
+    assert [s for _, s in cells] == [8, 9]
+    with pytest.raises(Exception, match="expected a count such as 3"):
+        _seeds("two")
     with pytest.raises(UserError, match="no architecture matches"):
         from zoo.grid import expand_archs
 

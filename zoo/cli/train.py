@@ -69,6 +69,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seeds(text: str) -> int | list[int]:
+    """``--seeds``: ``3`` (a count) or ``1,2`` (those seeds)."""
+    try:
+        return [int(s) for s in text.split(",") if s.strip()] if "," in text else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count such as 3 or seeds such as 1,2, not {text!r}") from None
+
+
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from zoo.grid import benchmark, summarize
 
@@ -143,7 +151,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--datasets", default="splice",
                    help="comma-separated recipe tags (splice, histone_h3_gue, motif_ctcf, motif_ezh2: uses "
                         "train/recipes/<arch>.<tag>.yaml) or data names/folders (default: %(default)s)")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per cell (default: %(default)s)")
+    p.add_argument("--seeds", type=_seeds, default=3,
+                   help="seeds per cell: a count N (the recipe's first N seeds) or a list such as 1,2 or 2, (only those; "
+                        "e.g. to add seeds to cells finished elsewhere) (default: %(default)s)")
     p.add_argument("--out", default="runs/benchmark", help="grid folder (default: %(default)s)")
     p.add_argument("--report", help="write results.csv, leaderboard.md and figures/ here instead of into --out "
                                     "(e.g. a folder you commit, while the run folders stay in --out)")
