@@ -205,14 +205,15 @@ def refresh_record(cfg: PretrainedCfg, seeds: Sequence[dict[str, Any]], folder: 
     in ``folder``. A record whose own seed is not among ``seeds`` is returned as it is."""
     from zoo.cards import render_model_card
     from zoo.checkpoint import atomic_write_text
-    from zoo.hub import CARD_NAME, CONFIG_NAME, read_config
+    from zoo.hub import CARD_NAME, CONFIG_NAME, load_model, model_config
 
     own = next((r for r in seeds if int(r["seed"]) == cfg.seed), None)
     if own is None:
         return cfg
     cfg = replace(cfg, metrics=_metrics(own, seeds), seeds=tuple(int(r["seed"]) for r in seeds))
-    if (folder / CONFIG_NAME).is_file():
-        atomic_write_text(folder / CARD_NAME, render_model_card(read_config(folder / CONFIG_NAME), cfg))
+    if (folder / CONFIG_NAME).is_file():  # the card describes the model as save_model does (a transformers
+        model = load_model(folder)         # folder's config.json is not genozoo's)
+        atomic_write_text(folder / CARD_NAME, render_model_card(model_config(model, cfg), cfg))
     return cfg
 
 
