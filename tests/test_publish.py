@@ -144,7 +144,8 @@ def test_publish_merge_ranks_over_the_whole_table(published, tmp_path):
     assert rec[name]["metrics"]["accuracy"]["seed_value"] == before[name]["metrics"]["accuracy"]["seed_value"]
     assert rec[name]["sha256"] == before[name]["sha256"]
     assert (tmp_path / "hub" / "genozoo" / name / "model.safetensors").read_bytes() == weights
-    assert "mean of 3 seeds" in (tmp_path / "hub" / "genozoo" / name / "README.md").read_text()
+    card = (tmp_path / "hub" / "genozoo" / name / "README.md").read_text()
+    assert "mean of 3 seeds" in card and "of 40 nucleotides into 2 classes" in card  # described as save_model does
     out = _genozoo(env, *args[:3], "2", *args[4:])  # both: Zeng from its folder here, deepram kept
     assert out.returncode == 0, out.stderr
     assert "published 1 model(s)" in out.stdout and "cnn_zeng_2_conv2d.tiny: seed" in out.stdout
