@@ -1,6 +1,7 @@
 """Publishing: finished training runs -> the bundled hub (``hub/<org>/<arch>.<tag>/``) and ``zoo/pretrained.json``.
 
-For every (architecture, tag) chosen, the seed with the best validation accuracy is published: its folder holds
+For every (architecture, tag) chosen, the seed with the best validation accuracy is published (a record whose best
+seed ran on another machine keeps its published seed, its metrics refreshed over all seeds): its folder holds
 ``model.safetensors``, ``config.json``, the generated card ``README.md`` and ``reference.json`` — the expected
 probabilities for a fixed set of generated input sequences (as Kipoi does), which :func:`verify` recomputes.
 The record of each weight (:class:`~zoo.registry.PretrainedCfg`: metrics as mean and sd over seeds plus the
