@@ -12,6 +12,7 @@ the target (the study's best splice figure, 0.950, by default), reporting wall t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -23,15 +24,21 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from zoo.encoding import encode_codes  # noqa: E402
-from zoo.engine import evaluate, fit, flush_denormals, seed_everything  # noqa: E402
+from zoo.engine import evaluate, fit, flush_denormals, keep_freed_memory, seed_everything  # noqa: E402
 from zoo.grid import expand_archs  # noqa: E402
 from zoo.models.base import preferred_memory_format  # noqa: E402
 from zoo.registry import create_model, study_kwargs  # noqa: E402
 
 
 @flush_denormals()
-def throughput(arch: str, geometry: str, batch_size: int, steps: int, warmup: int) -> dict:
-    """Training and inference sequences/second of ``arch`` on random input of ``geometry``."""
+def throughput(arch: str, geometry: str, batch_size: int, steps: int, warmup: int, keep_memory: bool = True) -> dict:
+    """Training and inference sequences/second of ``arch`` on random input of ``geometry``, with freed memory kept
+    in the process as :func:`zoo.engine.fit` keeps it (or not, to measure what that saves)."""
+    with keep_freed_memory() if keep_memory else contextlib.nullcontext():
+        return _throughput(arch, geometry, batch_size, steps, warmup)
+
+
+def _throughput(arch: str, geometry: str, batch_size: int, steps: int, warmup: int) -> dict:
     seed_everything(0)
     model = create_model(arch, **study_kwargs(arch, geometry))
     enc = model.encoding
@@ -111,6 +118,9 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=30, help="timed training steps per model")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: one core)")
+    p.add_argument("--no-keep-memory", action="store_true",
+                   help="give freed memory back to the kernel after every step (glibc's default), as zoo.engine "
+                        "did before keep_freed_memory")
     p.add_argument("--time-to-accuracy", action="store_true", help="measure time to --target instead")
     p.add_argument("--arch", default="cnn_nguyen_2_conv2d", help="model for --time-to-accuracy")
     p.add_argument("--dataset", default="splice")
@@ -132,11 +142,12 @@ def main() -> int:
         print(f"{r['arch']}: {status}, {r['train_seconds']} s of training, best test accuracy "
               f"{r['best_test_accuracy']:.4f}")
     else:
-        print(f"training throughput, {args.geometry} geometry, batch {args.batch_size}, {args.threads} thread(s)")
+        print(f"training throughput, {args.geometry} geometry, batch {args.batch_size}, {args.threads} thread(s)"
+              + (", freed memory unmapped" if args.no_keep_memory else ""))
         print(f"{'model':34s} {'params':>10s} {'train seq/s':>12s} {'infer seq/s':>12s}")
         results = []
         for arch in expand_archs(args.archs):
-            r = throughput(arch, args.geometry, args.batch_size, args.steps, args.warmup)
+            r = throughput(arch, args.geometry, args.batch_size, args.steps, args.warmup, not args.no_keep_memory)
             results.append(r)
             print(f"{arch:34s} {r['params']:>10,d} {r['train_seq_per_s']:>12.1f} {r['infer_seq_per_s']:>12.1f}",
                   flush=True)

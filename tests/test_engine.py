@@ -197,6 +197,39 @@ def test_fit_flushes_subnormals_while_it_runs_and_restores_the_default(ds):
     assert seen == [0.0] and (tiny * 1.0).item() != 0.0
 
 
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_fit_keeps_freed_memory_while_it_runs_and_gives_it_back_after(ds):
+    from zoo.engine import _glibc, keep_freed_memory
+
+    if _glibc() is None:
+        pytest.skip("keep_freed_memory tunes glibc's malloc only")
+    size = 256 << 20  # far past glibc's largest mmap threshold (32 MB)
+
+    def grown() -> int:
+        """Resident growth left behind by touching and freeing one large buffer."""
+        before = _resident_bytes()
+        torch.ones(size // 4)
+        return _resident_bytes() - before
+
+    assert grown() < size // 2  # by default the buffer is unmapped on free
+    with keep_freed_memory():
+        with keep_freed_memory():
+            assert grown() > size // 2  # kept in the heap
+        kept = _resident_bytes()
+        assert grown() < size // 8  # reused, not faulted in again, after an inner block ended
+    assert _resident_bytes() < kept - size // 2  # trimmed on exit
+    assert grown() < size // 2  # and the default is back
+    seen = []
+    fit(_model(), ds["train"], ds["validation"], TrainConfig(epochs=1, batch_size=32, quiet=True),
+        on_epoch_end=lambda epoch, record: seen.append(grown()))
+    assert len(seen) == 1 and seen[0] > size // 2  # kept while fit ran
+    assert grown() < size // 2
+
+
 def test_fit_with_precise_bn_leaves_the_statistics_of_the_final_weights(ds):
     from zoo.encoding import encode_codes
 
