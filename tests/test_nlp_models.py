@@ -125,6 +125,14 @@ def test_lstm_ae_mlp_pretrain_hook(toy):
     assert all(p.requires_grad for p in unfrozen.encoder.parameters())
 
 
+def test_lstm_ae_mlp_pretrains_for_its_step_budget_in_whole_epochs(toy):
+    seqs, _ = toy
+    # 70 sequences in batches of 32 are 3 steps an epoch: 7 steps round up to 3 epochs.
+    m = create_model("lstm_ae_mlp", num_classes=2, seq_len=40, ae_steps=7, ae_batch_size=32)
+    assert len(m.pretrain(seqs[:70], progress=False)["reconstruction_loss"]) == 3
+    assert create_model("lstm_ae_mlp").ae_steps == 12_800  # the budget that reproduces the study's splice figure
+
+
 # -------------------------------------------------------------------------------------------------- doc2vec
 def test_kmer_words_match_encoding_kmer_index():
     seqs = ["ACGTNACGTTTGCA", "GGGCCCAAATTT", "ACGT"]
