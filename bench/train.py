@@ -27,18 +27,15 @@ from zoo.encoding import encode_codes  # noqa: E402
 from zoo.engine import evaluate, fit, flush_denormals, keep_freed_memory, seed_everything  # noqa: E402
 from zoo.grid import expand_archs  # noqa: E402
 from zoo.models.base import preferred_memory_format  # noqa: E402
+from zoo.predict import DEFAULT_BATCH_SIZE  # noqa: E402 (sequences per inference call, as genozoo predict)
 from zoo.registry import create_model, study_kwargs  # noqa: E402
 
 
 @flush_denormals()
 def throughput(arch: str, geometry: str, batch_size: int, steps: int, warmup: int, keep_memory: bool = True) -> dict:
-    """Training and inference sequences/second of ``arch`` on random input of ``geometry``, with freed memory kept
-    in the process as :func:`zoo.engine.fit` keeps it (or not, to measure what that saves)."""
-    with keep_freed_memory() if keep_memory else contextlib.nullcontext():
-        return _throughput(arch, geometry, batch_size, steps, warmup)
-
-
-def _throughput(arch: str, geometry: str, batch_size: int, steps: int, warmup: int) -> dict:
+    """Training and inference sequences/second of ``arch`` on random input of ``geometry``. Training keeps freed
+    memory in the process as :func:`zoo.engine.fit` does (unless ``keep_memory`` is false, to measure what that
+    saves); inference runs as ``genozoo predict`` does, one batch of its default size."""
     seed_everything(0)
     model = create_model(arch, **study_kwargs(arch, geometry))
     enc = model.encoding
@@ -57,16 +54,17 @@ def _throughput(arch: str, geometry: str, batch_size: int, steps: int, warmup: i
         loss.backward()
         opt.step()
 
-    for i in range(warmup):
-        step(i)
-    t0 = time.perf_counter()
-    for i in range(steps):
-        step(i)
-    train_rate = steps * batch_size / (time.perf_counter() - t0)
+    with keep_freed_memory() if keep_memory else contextlib.nullcontext():
+        for i in range(warmup):
+            step(i)
+        t0 = time.perf_counter()
+        for i in range(steps):
+            step(i)
+        train_rate = steps * batch_size / (time.perf_counter() - t0)
     model.eval()  # as zoo.predict runs it: in the same layout
-    x = encode_codes(codes, enc)
+    x = encode_codes(codes[:DEFAULT_BATCH_SIZE], enc)
     with torch.no_grad():
-        model(x[:batch_size])
+        model(x[:8])
         t0 = time.perf_counter()
         model(x)
         infer_rate = len(x) / (time.perf_counter() - t0)
