@@ -133,6 +133,30 @@ def test_lstm_ae_mlp_pretrains_for_its_step_budget_in_whole_epochs(toy):
     assert create_model("lstm_ae_mlp").ae_steps == 12_800  # the budget that reproduces the study's splice figure
 
 
+def test_fit_counts_the_autoencoder_in_train_seconds_across_a_resume(toy, tmp_path):
+    from zoo.engine import TrainConfig, fit
+
+    seqs, labels = toy
+    data = {"sequence": seqs[:128], "label": labels[:128].tolist()}
+    val = {"sequence": seqs[128:192], "label": labels[128:192].tolist()}
+    cfg = TrainConfig(epochs=3, batch_size=32, quiet=True)
+
+    def model():
+        torch.manual_seed(0)
+        return create_model("lstm_ae_mlp", num_classes=2, seq_len=40, ae_steps=40, ae_batch_size=32)
+
+    def stop_after_2(epoch, record):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(model(), data, val, cfg, run_dir=tmp_path, on_epoch_end=stop_after_2)
+    resumed = fit(model(), data, val, cfg, run_dir=tmp_path, resume=True)
+    assert resumed.resumed_from == 2 and resumed.pretrain_seconds > 0
+    epochs = sum(r["seconds"] for r in resumed.history)
+    assert resumed.train_seconds >= resumed.pretrain_seconds + epochs
+
+
 # -------------------------------------------------------------------------------------------------- doc2vec
 def test_kmer_words_match_encoding_kmer_index():
     seqs = ["ACGTNACGTTTGCA", "GGGCCCAAATTT", "ACGT"]

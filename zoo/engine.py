@@ -322,8 +322,9 @@ class FitResult:
     best_val_loss: float
     epochs_run: int
     stopped_early: bool
-    train_seconds: float
+    train_seconds: float               # the unsupervised stage (pretrain_seconds) included
     resumed_from: int = 0
+    pretrain_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -378,10 +379,13 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
     weights_dev = None if weights is None else weights.to(device)
 
     previous = ckpt.latest_checkpoint(run_dir) if (resume and run_dir is not None) else None
+    pretrain_seconds = 0.0
     if getattr(model, "requires_pretraining", False) and not model.is_pretrained and previous is None:
         # Two-stage models of the study (LSTM autoencoder + MLP, doc2vec + MLP) fit their unsupervised part on
         # the training sequences first (labels unused), as the study did; every rank does it with the same seed.
+        t0 = time.perf_counter()
         model.pretrain(codes_to_strings(train_data.codes.numpy()), seed=cfg.seed, progress=show)
+        pretrain_seconds = time.perf_counter() - t0
     model.to(device, memory_format=preferred_memory_format(model, device))  # the optimizer state follows it
     net = model
     if world > 1:
@@ -419,11 +423,11 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
         ckpt.set_rng_state(saved["rng"])
         best_state, history = saved["best"], s["history"]
         best_epoch, best_loss, bad_epochs = s["best_epoch"], s["best_val_loss"], s["bad_epochs"]
-        start_epoch = s["epoch"]
+        start_epoch, pretrain_seconds = s["epoch"], s.get("pretrain_seconds", 0.0)
         if show:
             tqdm.write(f"resuming {run_dir} after epoch {start_epoch}")
 
-    t_start = time.perf_counter() - sum(r.get("seconds", 0.0) for r in history)
+    t_start = time.perf_counter() - sum(r.get("seconds", 0.0) for r in history) - pretrain_seconds
     stopped_early = bad_epochs >= (cfg.patience or math.inf)
     generator = torch.Generator()
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
@@ -489,7 +493,7 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
             optim_state = {"optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
                            "scheduler": sched.state_dict() if sched is not None else {}}
             trainer_state = {"best_epoch": best_epoch, "best_val_loss": best_loss, "bad_epochs": bad_epochs,
-                             "history": history, "config": config_dict}
+                             "history": history, "config": config_dict, "pretrain_seconds": pretrain_seconds}
             ckpt.save_checkpoint(run_dir, epoch=epoch, model=model, best_state=best_state,
                                  optim_state=optim_state, trainer_state=trainer_state)
             if rank == 0:
@@ -502,4 +506,4 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
     model.to(memory_format=torch.contiguous_format)
     return FitResult(history=history, best_epoch=best_epoch, best_val_loss=best_loss, epochs_run=len(history),
                      stopped_early=stopped_early, train_seconds=time.perf_counter() - t_start,
-                     resumed_from=start_epoch)
+                     resumed_from=start_epoch, pretrain_seconds=pretrain_seconds)
