@@ -230,6 +230,16 @@ def test_fit_keeps_freed_memory_while_it_runs_and_gives_it_back_after(ds):
     assert grown() < size // 2
 
 
+@pytest.mark.parametrize("given, expected", [(None, "1"), ("0", "0")])
+def test_import_zoo_turns_on_huge_pages_for_torch_unless_the_user_chose(given, expected):
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    if given is not None:
+        env["THP_MEM_ALLOC_ENABLE"] = given
+    out = subprocess.run([sys.executable, "-c", "import os, zoo; print(os.environ['THP_MEM_ALLOC_ENABLE'])"],
+                         env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
+
+
 def test_fit_with_precise_bn_leaves_the_statistics_of_the_final_weights(ds):
     from zoo.encoding import encode_codes
 
