@@ -20,6 +20,7 @@ import math
 import os
 import random
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -211,7 +212,8 @@ def flush_denormals():
 # glibc mallopt parameters (malloc.h) and the defaults they are restored to.
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 _DEFAULT_TRIM_THRESHOLD, _DEFAULT_MMAP_MAX = 128 * 1024, 65536
-_kept = 0  # nesting depth of keep_freed_memory
+_kept = 0  # nesting depth of keep_freed_memory (across threads: the malloc settings are per process)
+_kept_lock = threading.Lock()
 
 
 def _glibc():
@@ -240,18 +242,20 @@ def keep_freed_memory():
     if libc is None:
         yield
         return
-    if _kept == 0:
-        libc.mallopt(_M_MMAP_MAX, 0)
-        libc.mallopt(_M_TRIM_THRESHOLD, -1)  # -1: never trim
-    _kept += 1
+    with _kept_lock:
+        if _kept == 0:
+            libc.mallopt(_M_MMAP_MAX, 0)
+            libc.mallopt(_M_TRIM_THRESHOLD, -1)  # -1: never trim
+        _kept += 1
     try:
         yield
     finally:
-        _kept -= 1
-        if _kept == 0:
-            libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
-            libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
-            libc.malloc_trim(0)
+        with _kept_lock:
+            _kept -= 1
+            if _kept == 0:
+                libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
+                libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
+                libc.malloc_trim(0)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
