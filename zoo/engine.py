@@ -233,8 +233,9 @@ def keep_freed_memory():
     """Keep freed memory in the process while the block or decorated call runs, instead of handing it back to the
     kernel. glibc serves every buffer over 32 MB with a fresh ``mmap`` and unmaps it on free, so each training step
     of a model with large activations page-faults (and has the kernel zero) gigabytes anew: the k-mer image CNNs
-    write ~600 MB per tensor at batch 512, and ``cnn_zeng_2_conv2d`` trained at 78 sequences/s on one core, 168 with
-    the memory kept (bench/train.py). Large buffers then come from the heap, which is not trimmed; on exit the
+    write ~600 MB per tensor at batch 512: ``cnn_zeng_4_conv2d`` trained at 68 sequences/s on one core, 132 with the
+    memory kept (``bench/train.py --geometry motif --batch-size 512``), and an epoch of ``cnn_zeng_2_conv2d`` on
+    CTCF went from 172 s to 114 s. Large buffers then come from the heap, which is not trimmed; on exit the
     defaults are restored and the heap trimmed. The peak resident memory is about what the step needed anyway.
     Reentrant; a no-op where the C library is not glibc. Used as a decorator on :func:`fit` and :func:`evaluate`."""
     global _kept

@@ -336,7 +336,8 @@ def run(recipe: Recipe, seed: int, out_dir: str | Path = "runs", *, resume: bool
     metrics = {
         "name": recipe.name, "seed": seed, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
         "stopped_early": result.stopped_early, "train_seconds": result.train_seconds,
-        "pretrain_seconds": result.pretrain_seconds, "num_params": model.num_parameters(), **{s: e.as_dict() for s, e in evals.items()},
+        "pretrain_seconds": result.pretrain_seconds, "num_params": model.num_parameters(),
+        **{s: e.as_dict() for s, e in evals.items()},
     }
     if rank == 0:
         state = ckpt.state_to_cpu(model)
