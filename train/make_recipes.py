@@ -68,8 +68,8 @@ EXTRA = {
                       "study tried 5-100), at most 400 epochs"),
     "lstm_ae_mlp": (dict(batch_size=256, epochs=400, patience=40),
                     "the study's two stages: an LSTM autoencoder fitted on the training sequences (labels unused; "
-                    "12,800 Adam steps of 32, the model's ae_steps and ae_batch_size), then the MLP on its frozen codes (Adam 1e-3, batch 256, patience 40, at most 400 epochs; the "
-                    "study used SGD)"),
+                    "12,800 Adam steps of 32, the model's ae_steps and ae_batch_size), then the MLP on its frozen "
+                    "codes (Adam 1e-3, batch 256, patience 40, at most 400 epochs; the study used SGD)"),
     "doc2vec_mlp": (dict(batch_size=256, epochs=100, patience=20),
                     "the study's two stages: PV-DBOW paragraph vectors of 3-mer words (gensim), then the MLP; the "
                     "weakest model of the study"),
