@@ -33,8 +33,8 @@ from zoo.models import doc2vec as pv
 from zoo.models.paper_cnn import keras_init_
 from zoo.registry import register_model
 
-__all__ = ["MLP_WIDTHS", "mlp", "LstmEncoder", "LstmClassifier", "LstmAutoencoder", "LstmAeClassifier",
-           "Doc2VecClassifier", "fit_autoencoder", "as_tokens"]
+__all__ = ["MLP_WIDTHS", "mlp", "LstmEncoder", "LstmClassifier", "LstmAutoencoder", "TwoStageClassifier",
+           "LstmAeClassifier", "Doc2VecClassifier", "fit_autoencoder", "as_tokens"]
 
 #: The study's classifier on top of every NLP representation: Dense 128-64-32-16, ReLU, Dropout 0.2 after each.
 MLP_WIDTHS = (128, 64, 32, 16)
@@ -171,7 +171,33 @@ def fit_autoencoder(ae: LstmAutoencoder, sequences: Sequence[str] | torch.Tensor
     return history
 
 
-class LstmAeClassifier(ZooModel):
+class TwoStageClassifier(ZooModel):
+    """A classifier on tokens whose representation is fitted on unlabelled sequences first (:meth:`pretrain`).
+
+    Owns the hook's shared state: ``requires_pretraining``, the ``pretrain_done`` buffer (saved with the weights,
+    so a loaded model knows its first stage was fitted) and the token encoding.
+    """
+
+    requires_pretraining = True
+
+    def __init__(self, num_classes: int = 2, seq_len: int = 101, label_names: Sequence[str] | None = None):
+        super().__init__(num_classes, seq_len, label_names)
+        self.register_buffer("pretrain_done", torch.zeros((), dtype=torch.uint8))
+
+    @property
+    def encoding(self) -> Encoding:
+        return Encoding(kind="tokens", length=self.seq_len)
+
+    @property
+    def is_pretrained(self) -> bool:
+        return bool(self.pretrain_done.item())
+
+    def pretrain(self, sequences: Sequence[str] | torch.Tensor, **kwargs: Any) -> dict[str, Any]:
+        """Fit the first stage on ``sequences`` (labels unused), then mark the model pretrained."""
+        raise NotImplementedError
+
+
+class LstmAeClassifier(TwoStageClassifier):
     """``lstm_ae_mlp``: the encoder of an :class:`LstmAutoencoder` (frozen by default) + Dense 128-64-32-16
     (ReLU, Dropout 0.2) + head. The study classified frozen codes (SGD lr 0.001, momentum 0.9).
 
@@ -183,8 +209,6 @@ class LstmAeClassifier(ZooModel):
     at 1.33 (a uniform guess is ln 4 = 1.39) and the classifier scored 0.60 on the splice test set; with the
     default 12,800 steps of 32 (200 epochs) it reached 1.09 and 0.81, the study's figure (0.810).
     """
-
-    requires_pretraining = True
 
     def __init__(self, num_classes: int = 2, seq_len: int = 101, label_names: Sequence[str] | None = None, *,
                  embed_dim: int = 30, hidden: int = 30, mlp_widths: Sequence[int] = MLP_WIDTHS,
@@ -199,16 +223,6 @@ class LstmAeClassifier(ZooModel):
         self.head = nn.Linear(int(mlp_widths[-1]) if mlp_widths else hidden, self.num_outputs)
         keras_init_(self)
         self.encoder.requires_grad_(not self.freeze_encoder)
-        # Saved with the weights, so a loaded model knows its encoder came from a trained autoencoder.
-        self.register_buffer("pretrain_done", torch.zeros((), dtype=torch.uint8))
-
-    @property
-    def encoding(self) -> Encoding:
-        return Encoding(kind="tokens", length=self.seq_len)
-
-    @property
-    def is_pretrained(self) -> bool:
-        return bool(self.pretrain_done.item())
 
     def load_encoder(self, ae: LstmAutoencoder) -> "LstmAeClassifier":
         """Copy the encoder weights of a trained autoencoder (sizes must match)."""
@@ -250,7 +264,7 @@ class LstmAeClassifier(ZooModel):
         return self.head(self.mlp(self.encoder(x)))
 
 
-class Doc2VecClassifier(ZooModel):
+class Doc2VecClassifier(TwoStageClassifier):
     """``doc2vec_mlp``: paragraph vectors of overlapping k-mer words + Dense 128-64-32-16 (ReLU, Dropout 0.2) +
     head. The weakest model of the study (test accuracy .539 splice, .600 histone H3, .529 motif discovery,
     best of four vector sizes; PAPER.md), kept as the baseline every other model should beat.
@@ -261,8 +275,6 @@ class Doc2VecClassifier(ZooModel):
     train. :meth:`pretrain` fits the paragraph-vector model with gensim (PV-DBOW, negative sampling). Before it,
     ``word_out`` holds random values (like any untrained layer) and ``is_pretrained`` is false.
     """
-
-    requires_pretraining = True
 
     def __init__(self, num_classes: int = 2, seq_len: int = 101, label_names: Sequence[str] | None = None, *,
                  k: int = 3, vector_size: int = 100, negative: int = 5, doc2vec_epochs: int = 20,
@@ -276,18 +288,9 @@ class Doc2VecClassifier(ZooModel):
         V = 4 ** self.k
         self.register_buffer("word_out", torch.randn(V, self.vector_size) / math.sqrt(self.vector_size))
         self.register_buffer("noise", torch.full((V,), 1.0 / V))
-        self.register_buffer("pretrain_done", torch.zeros((), dtype=torch.uint8))
         self.mlp = mlp(self.vector_size, mlp_widths, dropout)
         self.head = nn.Linear(int(mlp_widths[-1]) if mlp_widths else self.vector_size, self.num_outputs)
         keras_init_(self)
-
-    @property
-    def encoding(self) -> Encoding:
-        return Encoding(kind="tokens", length=self.seq_len)
-
-    @property
-    def is_pretrained(self) -> bool:
-        return bool(self.pretrain_done.item())
 
     def paragraph_vectors(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, L)`` tokens -> ``(N, vector_size)`` inferred paragraph vectors (no gradient)."""
