@@ -163,8 +163,10 @@ class Entry:
         for key in ("accuracy", "auroc", "auc", "mcc", *metrics):
             m = metrics.get(key)
             if isinstance(m, dict) and "mean" in m:
-                sd = f" ± {m['sd']:.3f}" if m.get("sd") is not None else ""
-                return f"{key} {m['mean']:.3f}{sd}"
+                from zoo.summary import format_mean_sd
+
+                n = len(self.cfg.seeds) if self.cfg is not None and self.cfg.seeds else None
+                return f"{key} {format_mean_sd(m['mean'], m.get('sd'), n)}"
             if isinstance(m, (int, float)):
                 return f"{key} {m:.3f}"
         return ""

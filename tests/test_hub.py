@@ -175,6 +175,19 @@ def test_card_parses_and_holds_every_metric(bundle):
     assert "10.1093/bioinformatics/btw255" in text  # Zeng et al., who introduced the architecture
 
 
+def test_card_of_one_seed_claims_no_spread(bundle):
+    """One seed has no standard deviation: the card and its model-index must not report 0."""
+    from dataclasses import replace
+
+    cfg, folder = bundle
+    one = replace(cfg, seeds=[cfg.seed if cfg.seed is not None else 0])
+    text = render_model_card(json.loads((folder / "config.json").read_text()), one)
+    card = ModelCard(text)
+    acc = next(r for r in card.data.eval_results if r.metric_type == "accuracy")
+    assert "sd" not in acc.metric_args and acc.metric_args["n_seeds"] == 1
+    assert "one seed so far (no sd)" in card.text and " ± " not in card.text.split("## Results")[1]
+
+
 def test_card_of_an_unpublished_model_invents_nothing(trained):
     model = trained[0]
     text = render_model_card(hub.model_config(model))

@@ -99,8 +99,9 @@ def eval_results(cfg, dataset_name: str | None = None) -> list:
         if mean is None:
             continue  # an undefined metric is left out, never reported as a number
         mtype, mname = METRIC_TYPES.get(metric, (metric, metric))
-        args = {k: round(v, 6) for k, v in (("sd", _num(value.get("sd"))),
-                                             ("seed_value", _num(value.get("seed_value")))) if v is not None}
+        sd = _num(value.get("sd")) if n > 1 else None  # the sd of one run is undefined, not 0
+        args = {k: round(v, 6) for k, v in (("sd", sd), ("seed_value", _num(value.get("seed_value"))))
+                if v is not None}
         args["n_seeds"] = n
         if cfg.seed is not None:
             args["published_seed"] = cfg.seed
@@ -131,12 +132,13 @@ def card_data(config: Mapping[str, Any], cfg=None):
 
 def _results_rows(cfg) -> list[dict[str, Any]]:
     rows = []
+    several = cfg is not None and len(cfg.seeds or ()) > 1
     for metric, value in (cfg.metrics.items() if cfg is not None else ()):
         value = value if isinstance(value, Mapping) else {"mean": value}
         study = _num(cfg.paper_metrics.get(metric)) if cfg.paper_metrics else None
         mean = _num(value.get("mean"))
         rows.append({"metric": METRIC_TYPES.get(metric, (metric, metric))[1], "mean": mean,
-                     "sd": _num(value.get("sd")), "seed_value": _num(value.get("seed_value")), "study": study,
+                     "sd": _num(value.get("sd")) if several else None, "seed_value": _num(value.get("seed_value")), "study": study,
                      "delta": None if study is None or mean is None else mean - study})
     return rows
 

@@ -35,6 +35,7 @@ from zoo import study
 from zoo.errors import UserError
 from zoo.metrics import METRICS
 from zoo.recipes import Recipe, load_data, load_recipe, parse_overrides, run, run_dir_for
+from zoo.summary import format_mean_sd
 
 __all__ = ["STUDY_RESULTS", "STUDY_TASK", "RECIPES_DIR", "expand_archs", "plan", "benchmark", "collect",
            "read_results_csv", "merged_rows", "write_results_csv", "leaderboard", "summarize"]
@@ -184,10 +185,6 @@ def _mean_sd(values: Iterable[float]) -> tuple[float, float]:
     return statistics.fmean(v), (statistics.stdev(v) if len(v) > 1 else 0.0)
 
 
-def _fmt(mean: float, sd: float) -> str:
-    return "-" if math.isnan(mean) else f"{mean:.3f} ± {sd:.3f}"
-
-
 def aggregate(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, tuple[float, float]]]]:
     """``{tag: {arch: {column: (mean, sd)}}}`` over seeds, plus the ``gap`` (train - test accuracy)."""
     out: dict[str, dict[str, dict[str, tuple[float, float]]]] = {}
@@ -240,8 +237,12 @@ def leaderboard(rows: list[dict[str, Any]]) -> str:
         for arch in order:
             c = archs[arch]
             fig = STUDY_RESULTS.get(arch, {}).get(STUDY_TASK.get(tag, tag))
-            cells = [arch, str(c["n"][0]), *[_fmt(*c.get(f"test_{m}", (math.nan, 0))) for m in _SUMMARY_METRICS],
-                     _fmt(*c.get("train_accuracy", (math.nan, 0))), _fmt(*c["gap"]),
+            n = int(c["n"][0])
+
+            def fmt(column: str) -> str:
+                return format_mean_sd(*c.get(column, (math.nan, 0.0)), n=n)
+
+            cells = [arch, str(n), *[fmt(f"test_{m}") for m in _SUMMARY_METRICS], fmt("train_accuracy"), fmt("gap"),
                      f"{c['best_epoch'][0]:.1f}", f"{int(c['num_params'][0]):,}",
                      _fmt_study(fig)]
             lines.append("| " + " | ".join(cells) + " |")

@@ -23,6 +23,7 @@ import numpy as np
 
 from zoo.errors import UserError
 from zoo.registry import PRETRAINED_JSON, PretrainedCfg
+from zoo.summary import format_mean_sd
 
 __all__ = ["REFERENCE_NAME", "TEST_METRICS", "best_runs", "select_top", "publish", "refresh_record",
            "reference_inputs", "verify", "VerifyResult", "hub_size_mb", "leaderboard_markdown", "update_readme"]
@@ -274,14 +275,14 @@ def leaderboard_markdown(names: Sequence[str] | None = None) -> str:
 
     def ms(cfg: PretrainedCfg, m: str) -> str:
         v = cfg.metrics.get(m)
-        return f"{v['mean']:.3f} ± {v['sd']:.3f}" if v else "–"
+        return format_mean_sd(v["mean"], v.get("sd"), len(cfg.seeds) or None) if v else "–"
 
     out = []
     for tag in sorted(by_tag):
         cfgs = sorted(by_tag[tag], key=lambda c: -c.metrics.get("accuracy", {}).get("mean", 0.0))
         first = cfgs[0]
         out += [f"**{tag}** ({first.dataset}; {len(first.label_names)} classes, {first.seq_len} bp; "
-                f"test metrics as mean ± sd over seeds)", "",
+                f"test metrics as mean ± sd over seeds; one seed: its value)", "",
                 "| model | family | params | test accuracy | test AUROC | test MCC | study accuracy |",
                 "|---|---|---:|---|---|---|---|"]
         for c in cfgs:

@@ -1,10 +1,12 @@
-"""Model summaries: a Keras-style layer table (output shape, trainable parameters) and catalogue rows.
+"""Model summaries: a Keras-style layer table (output shape, trainable parameters), catalogue rows and the one
+way a metric over seeds is written in every table (:func:`format_mean_sd`).
 
 Used by ``genozoo info`` and ``genozoo list``; computed by running one encoded random batch through the model with
 forward hooks, so the shapes shown are the real ones.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +66,16 @@ def layer_table(model: nn.Module) -> list[LayerRow]:
         for h in hooks:
             h.remove()
     return [rows[n] for n in order]
+
+
+def format_mean_sd(mean: float | None, sd: float | None = None, n: int | None = None) -> str:
+    """``0.873 ± 0.012`` for a metric over seeds; just ``0.873`` when ``n`` is 1 or ``sd`` is unknown (the sd of
+    one run is undefined, and ``± 0.000`` would claim a spread of zero); ``-`` for a missing or nan mean."""
+    if mean is None or math.isnan(mean):
+        return "-"
+    if sd is None or math.isnan(sd) or (n is not None and n < 2):
+        return f"{mean:.3f}"
+    return f"{mean:.3f} ± {sd:.3f}"
 
 
 def format_table(headers: list[str], rows: list[list], align: str | None = None) -> str:

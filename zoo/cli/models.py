@@ -28,7 +28,7 @@ def _add_geometry(p: argparse.ArgumentParser) -> None:
 def cmd_list(args: argparse.Namespace) -> int:
     from zoo.registry import create_model, list_models, model_family, pretrained_cfg
     from zoo.study import TASK_OF_TAG
-    from zoo.summary import describe_encoding, format_table
+    from zoo.summary import describe_encoding, format_mean_sd, format_table
 
     names = list_models(args.pattern, pretrained=args.pretrained)
     if not names:
@@ -40,7 +40,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for name in names:
             cfg = pretrained_cfg(name)
             acc = cfg.metrics.get("accuracy", {})
-            metric = f"{acc['mean']:.3f} ± {acc.get('sd', 0):.3f}" if "mean" in acc else "-"
+            metric = format_mean_sd(acc.get("mean"), acc.get("sd"), len(cfg.seeds) or None)
             size = f"{cfg.num_params * 4 / 2**20:.2f}" if cfg.num_params else "-"
             rows.append([name, TASK_OF_TAG.get(cfg.tag, cfg.tag), cfg.dataset, model_family(cfg.arch),
                          f"{cfg.num_params or 0:,}", metric, size])
