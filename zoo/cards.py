@@ -138,7 +138,8 @@ def _results_rows(cfg) -> list[dict[str, Any]]:
         study = _num(cfg.paper_metrics.get(metric)) if cfg.paper_metrics else None
         mean = _num(value.get("mean"))
         rows.append({"metric": METRIC_TYPES.get(metric, (metric, metric))[1], "mean": mean,
-                     "sd": _num(value.get("sd")) if several else None, "seed_value": _num(value.get("seed_value")), "study": study,
+                     "sd": _num(value.get("sd")) if several else None,  # one run has no spread, not a zero one
+                     "seed_value": _num(value.get("seed_value")), "study": study,
                      "delta": None if study is None or mean is None else mean - study})
     return rows
 
