@@ -281,8 +281,9 @@ def leaderboard_markdown(names: Sequence[str] | None = None) -> str:
     for tag in sorted(by_tag):
         cfgs = sorted(by_tag[tag], key=lambda c: -c.metrics.get("accuracy", {}).get("mean", 0.0))
         first = cfgs[0]
+        single = "; one seed: its value" if any(len(c.seeds) < 2 for c in cfgs) else ""
         out += [f"**{tag}** ({first.dataset}; {len(first.label_names)} classes, {first.seq_len} bp; "
-                f"test metrics as mean ± sd over seeds; one seed: its value)", "",
+                f"test metrics as mean ± sd over seeds{single})", "",
                 "| model | family | params | test accuracy | test AUROC | test MCC | study accuracy |",
                 "|---|---|---:|---|---|---|---|"]
         for c in cfgs:
