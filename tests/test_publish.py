@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -152,3 +153,17 @@ def test_publish_merge_ranks_over_the_whole_table(published, tmp_path):
     (tmp_path / "pretrained.json").unlink()
     bad = _genozoo(env, *args)
     assert bad.returncode == 2 and f"{name} has no run folder" in bad.stderr and "never published" in bad.stderr
+
+
+def test_card_notes_follow_the_committed_recipe_only_when_it_trains_the_same(published, tmp_path):
+    from zoo.publish import _notes
+    from zoo.recipes import load_recipe
+
+    root, _, _ = published
+    run = load_recipe(root / "runs" / "cnn_zeng_2_conv2d.tiny" / "seed0" / "recipe.yaml")
+    assert _notes(run, tmp_path) == run.notes  # no committed recipe of that name
+    committed = tmp_path / f"{run.name}.yaml"
+    committed.write_text(replace(run, notes="reworded", seeds=[0, 1, 2], quiet=not run.quiet).to_yaml())
+    assert _notes(run, tmp_path) == "reworded"
+    committed.write_text(replace(run, notes="reworded", lr=run.lr / 2).to_yaml())
+    assert _notes(run, tmp_path) == run.notes  # trains otherwise: the run's own notes stand

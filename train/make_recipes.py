@@ -60,8 +60,9 @@ TASKS = {
         "untouched, rows with N dropped: 2413/268/671"),
 }
 STUDY = dict(optimizer="adam", lr=1e-3, epochs=50, patience=10, seeds=[0, 1, 2])
-STUDY_NOTES = ("study settings (Zhang et al. 2022): Adam 1e-3, 50 epochs, best epoch by validation loss; early "
-               "stopping after 10 epochs without improvement added")
+STUDY_NOTES = "study settings (Zhang et al. 2022): Adam 1e-3, 50 epochs, best epoch by validation loss"
+#: Appended to STUDY_NOTES when the recipe keeps STUDY's patience.
+EARLY_STOPPING_NOTE = "early stopping after 10 epochs without improvement added"
 #: Models beyond the 13 CNN/RNNs: architecture -> (settings overriding STUDY, notes).
 EXTRA = {
     "lstm_baseline": (dict(batch_size=256, epochs=400, patience=40),
@@ -118,10 +119,14 @@ PRECISE_BN = (200, "precise BatchNorm statistics (recomputed over up to 200 trai
 def recipe_for(arch: str, tag: str) -> Recipe:
     t = dict(TASKS[tag])
     settings, notes = EXTRA.get(arch, ({}, STUDY_NOTES))
+    whys = []
     for key in ((arch, t["task"]), (arch, tag)):
         if key in PER_TASK:
             extra, why = PER_TASK[key]
-            settings, notes = {**settings, **extra}, f"{notes}; {why}"
+            settings, whys = {**settings, **extra}, [*whys, why]
+    if arch not in EXTRA and settings.get("patience", STUDY["patience"]):
+        whys.insert(0, EARLY_STOPPING_NOTE)
+    notes = "; ".join([notes, *whys])
     model = create_model(arch, **study_kwargs(arch, t["task"]))
     if tag != "splice" and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         settings, notes = {**settings, "precise_bn": PRECISE_BN[0]}, f"{notes}; {PRECISE_BN[1]}"

@@ -114,6 +114,25 @@ def _data_revision(dataset: str) -> str | None:
     return "sha256:" + ",".join(pins) if pins else None
 
 
+def _notes(recipe: Any, recipes_dir: str | Path | None = None) -> str:
+    """The card's notes for a run made with ``recipe``: those of the committed recipe the card names
+    (``train/recipes/<arch>.<tag>.yaml``, whose notes may have been reworded since the run) when it trains exactly
+    as the run did, else the run's own."""
+    from dataclasses import fields
+
+    from zoo.engine import RUNTIME_KEYS
+    from zoo.grid import RECIPES_DIR
+    from zoo.recipes import Recipe, load_recipe
+
+    path = Path(recipes_dir or RECIPES_DIR) / f"{recipe.name}.yaml"
+    if not path.is_file():
+        return recipe.notes
+    committed = load_recipe(path)
+    ignore = {"notes", "seeds", "seed", *RUNTIME_KEYS}
+    same = all(getattr(committed, f.name) == getattr(recipe, f.name) for f in fields(Recipe) if f.name not in ignore)
+    return committed.notes if same else recipe.notes
+
+
 def _publish_one(name: str, best: dict[str, Any], seeds: Sequence[dict[str, Any]], folder: Path,
                  org: str) -> PretrainedCfg:
     from zoo import study
@@ -133,7 +152,7 @@ def _publish_one(name: str, best: dict[str, Any], seeds: Sequence[dict[str, Any]
         dataset=recipe.dataset, split=recipe.split, data_revision=_data_revision(recipe.dataset),
         metrics=_metrics(best, seeds), paper_metrics=study.study_figures(recipe.arch, recipe.tag),
         seeds=tuple(int(r["seed"]) for r in seeds), seed=seed, license="MIT",
-        recipe=f"genozoo train train/recipes/{name}.yaml --seed {seed}", notes=recipe.notes)
+        recipe=f"genozoo train train/recipes/{name}.yaml --seed {seed}", notes=_notes(recipe))
     save_model(model, folder, cfg)
     cfg = replace(cfg, sha256=sha256_file(folder / "model.safetensors"))
     save_model(model, folder, cfg)  # the card shows the final record
