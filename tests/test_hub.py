@@ -188,6 +188,22 @@ def test_card_of_one_seed_claims_no_spread(bundle):
     assert "one seed so far (no sd)" in card.text and " ± " not in card.text.split("## Results")[1]
 
 
+def test_card_states_split_and_settings_once_in_a_fixed_metric_order(bundle):
+    """The split is long (it says how the data was cut): the card gives it once, under Training, with the recipe's
+    notes as its settings; the metrics keep one order however the record stores them."""
+    from dataclasses import replace
+
+    cfg, folder = bundle
+    stored = replace(cfg, metrics=dict(sorted(cfg.metrics.items(), reverse=True)), notes="batch 64 on this task")
+    card = ModelCard(render_model_card(json.loads((folder / "config.json").read_text()), stored))
+    assert card.text.count(cfg.split) == 1 and "| split | stratified-70-15-15 |" in card.text
+    assert "| settings | batch 64 on this task |" in card.text
+    assert "batch 64" not in card.text.split("## Limitations")[1]
+    results = card.text.split("## Results")[1]
+    assert results.index("| Accuracy |") < results.index("| AUROC |")
+    assert [r.metric_type for r in card.data.eval_results] == ["accuracy", "roc_auc"]
+
+
 def test_card_of_an_unpublished_model_invents_nothing(trained):
     model = trained[0]
     text = render_model_card(hub.model_config(model))

@@ -87,13 +87,19 @@ def _dataset_repo(dataset: str | None) -> str | None:
     return dataset if "/" in dataset else f"{hub_org()}/{dataset}"
 
 
+def _ordered(metrics: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """``metrics.items()`` in the order of :data:`METRIC_TYPES` (others after, by name), however they are stored."""
+    order = list(METRIC_TYPES)
+    return sorted(metrics.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]))
+
+
 def eval_results(cfg, dataset_name: str | None = None) -> list:
     """One :class:`~huggingface_hub.EvalResult` per test metric of the record ``cfg`` (mean over seeds)."""
     from huggingface_hub import EvalResult
 
     out = []
     n = len(cfg.seeds) or 1
-    for metric, value in cfg.metrics.items():
+    for metric, value in _ordered(cfg.metrics):
         value = value if isinstance(value, Mapping) else {"mean": value}
         mean = _num(value.get("mean"))
         if mean is None:
@@ -133,7 +139,7 @@ def card_data(config: Mapping[str, Any], cfg=None):
 def _results_rows(cfg) -> list[dict[str, Any]]:
     rows = []
     several = cfg is not None and len(cfg.seeds or ()) > 1
-    for metric, value in (cfg.metrics.items() if cfg is not None else ()):
+    for metric, value in _ordered(cfg.metrics if cfg is not None else {}):
         value = value if isinstance(value, Mapping) else {"mean": value}
         study = _num(cfg.paper_metrics.get(metric)) if cfg.paper_metrics else None
         mean = _num(value.get("mean"))
