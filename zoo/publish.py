@@ -15,7 +15,7 @@ import math
 import os
 import statistics
 import warnings
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -118,8 +118,6 @@ def _notes(recipe: Any, recipes_dir: str | Path | None = None) -> str:
     """The card's notes for a run made with ``recipe``: those of the committed recipe the card names
     (``train/recipes/<arch>.<tag>.yaml``, whose notes may have been reworded since the run) when it trains exactly
     as the run did, else the run's own."""
-    from dataclasses import fields
-
     from zoo.engine import RUNTIME_KEYS
     from zoo.grid import RECIPES_DIR
     from zoo.recipes import Recipe, load_recipe
