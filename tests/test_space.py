@@ -91,7 +91,7 @@ def space(demo_hub):
 
 
 def _table(result) -> tuple[list[str], list[list]]:
-    status, table = result[0], result[1]
+    table = result[1]
     return table["headers"], table["data"]
 
 

@@ -52,7 +52,7 @@ def _network_errors() -> tuple[type[BaseException], ...]:
             m = __import__(mod)
         except ImportError:
             continue
-        errors.append(getattr(m, "TransportError", None) or getattr(m, "RequestException"))
+        errors.append(getattr(m, "TransportError", None) or m.RequestException)
     return tuple(errors)
 
 
