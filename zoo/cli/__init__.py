@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 
-GROUPS = ("models", "data", "train", "hub", "publish", "use", "space")
+GROUPS = ("models", "data", "train", "hub", "publish", "use", "bakeoff", "space")
 
 
 def build_parser() -> argparse.ArgumentParser:
