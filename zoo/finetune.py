@@ -266,7 +266,7 @@ def _save(result: FinetuneResult, out: Path, base_spec: str, data_name: str, spl
     base = getattr(model, "pretrained_cfg", None)
     if base is not None and base.name == card_cfg.name:  # keep the base distinct from the new weight
         card_cfg = PretrainedCfg.from_dict({**card_cfg.to_dict(), "tag": tag + "-ft"})
-    save_model(model, out, card_cfg, dataset=data_name, split=split_desc)
+    save_model(model, out, card_cfg, dataset=data_name, split=split_desc, keep_record=True)
     atomic_write_text(out / "metrics.json", json.dumps(result.metrics, indent=1) + "\n")
     atomic_write_text(out / "epochs.json", json.dumps(result.history, indent=1) + "\n")
     return out
