@@ -19,8 +19,8 @@ def _app_module():
     folder = Path(os.environ.get("GENOZOO_SPACE_DIR") or resource_dir("space"))
     app = folder / "app.py"
     if not app.is_file():
-        raise UserError(f"the space is not at {app}; reinstall genozoo (its wheel carries the space) or set GENOZOO_SPACE_DIR to the "
-                        f"folder holding app.py")
+        raise UserError(f"the space is not at {app}; reinstall genozoo (its wheel carries the space) or set "
+                        f"GENOZOO_SPACE_DIR to the folder holding app.py")
     spec = importlib.util.spec_from_file_location("genozoo_space_app", app)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

@@ -25,7 +25,8 @@ from zoo.models.base import ZooModel
 from zoo.registry import model_family, repo_id_for
 from zoo.version import __version__
 
-__all__ = ["WEIGHTS_NAME", "CONFIG_NAME", "CARD_NAME", "RECORD_NAME", "META_KEYS", "state_digest", "load_weights", "model_config", "save_model",
+__all__ = ["WEIGHTS_NAME", "CONFIG_NAME", "CARD_NAME", "RECORD_NAME", "META_KEYS", "state_digest", "load_weights",
+           "model_config", "save_model",
            "read_config", "rerender_card"]
 
 WEIGHTS_NAME, CONFIG_NAME, CARD_NAME = "model.safetensors", "config.json", "README.md"
