@@ -116,3 +116,38 @@ def test_several_plain_files_and_csv_with_validation_and_test(tmp_path):
     assert "as given" in dd["train"].info.description
     with pytest.raises(UserError, match="pass a test file too"):
         from_files(part1, validation=val)
+
+
+def test_cli_train_and_data_report_take_class_files(tmp_path, capsys):
+    """`genozoo train --dataset CLASS=FILE ... --test ...` and `genozoo data report --data ...` (in process)."""
+    import yaml
+
+    from toy_data import planted
+    from zoo.cli import main
+
+    seqs, y = planted(120, 40, seed=3)
+    for name, keep in (("motif", 1), ("plain", 0)):
+        rows = [s for s, label in zip(seqs, y.tolist()) if label == keep]
+        _fasta(tmp_path / f"{name}.fa", rows[:45], name)
+        _fasta(tmp_path / f"{name}_test.fa.gz", rows[45:], name + "t", gz=True)
+    data = ["--dataset", f"motif={tmp_path / 'motif.fa'}", "--dataset", f"plain={tmp_path / 'plain.fa'}",
+            "--test", f"motif={tmp_path / 'motif_test.fa.gz'}", "--test", f"plain={tmp_path / 'plain_test.fa.gz'}"]
+    assert main(["train", "--arch", "deepram_conv1d_onehot", *data, "--out", str(tmp_path / "runs"), "--seed", "0",
+                 "--epochs=1", "--batch_size=16", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "deepram_conv1d_onehot.motif-plain seed 0" in out
+    run = next((tmp_path / "runs").glob("*/seed0"))
+    recipe = yaml.safe_load((run / "recipe.yaml").read_text())
+    assert recipe["data_args"]["train"] == {"motif": [str(tmp_path / "motif.fa")], "plain": [str(tmp_path / "plain.fa")]}
+    assert recipe["dataset"] == "motif=motif.fa,plain=plain.fa"
+    assert main(["data", "report", "--data", f"motif={tmp_path / 'motif.fa'}", "--data",
+                 f"plain={tmp_path / 'plain.fa'}", "--test", f"motif={tmp_path / 'motif_test.fa.gz'}",
+                 "--test", f"plain={tmp_path / 'plain_test.fa.gz'}", "--json", "--card", str(tmp_path / "card.md")]) == 0
+    import json
+
+    report = json.loads(capsys.readouterr().out)
+    assert report["splits"]["test"]["rows"] == 30 and report["splits"]["validation"]["rows"] == 9
+    assert set(report["splits"]["train"]["classes"]) == {"motif", "plain"}
+    assert "test as given" in (tmp_path / "card.md").read_text()
+    assert main(["data", "report", "splice", "--data", str(tmp_path / "motif.fa")]) == 2
+    assert "not both" in capsys.readouterr().err
