@@ -8,6 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
+from zoo.cli import add_threads_option
+
 
 def _app_module():
     """Import ``space/app.py`` of the checkout (the space is laid out as a Hugging Face Space, outside the
@@ -80,4 +82,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-queue", type=int, default=64,
                    help="requests that may wait; more are refused with a 'queue full' message "
                         "(default: %(default)s)")
+    add_threads_option(p)
     p.set_defaults(func=cmd_space)
