@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+from zoo.cli import add_threads_option
 from zoo.resources import resource_dir
 
 
@@ -82,4 +83,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-queue", type=int, default=64,
                    help="requests that may wait; more are refused with a 'queue full' message "
                         "(default: %(default)s)")
+    add_threads_option(p)
     p.set_defaults(func=cmd_space)
