@@ -322,7 +322,7 @@ def _save(result: FinetuneResult, out: Path, base_spec: str, data_name: str, spl
     base = getattr(model, "pretrained_cfg", None)
     if base is not None and base.name == card_cfg.name:  # keep the base distinct from the new weight
         card_cfg = PretrainedCfg.from_dict({**card_cfg.to_dict(), "tag": tag + "-ft"})
-    save_model(model, out, card_cfg, dataset=data_name, split=split_desc)
+    save_model(model, out, card_cfg, dataset=data_name, split=split_desc, keep_record=True)
     metrics = dict(result.metrics)
     if result.scratch_metrics is not None:
         metrics["from_scratch"] = result.scratch_metrics

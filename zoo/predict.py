@@ -34,7 +34,7 @@ import torch
 from zoo.encoding import EncodingError, encode_codes, reverse_complement, to_codes
 from zoo.errors import UserError
 from zoo.io import batched, open_input
-from zoo.models.base import preferred_memory_format
+from zoo.models.base import ZooModel, preferred_memory_format
 
 __all__ = ["MAX_LENGTH_FACTOR", "Predictions", "LengthStats", "PredictSummary", "load_model", "resolve_device",
            "predict", "predict_records", "predict_file"]
@@ -359,3 +359,7 @@ def predict_file(model, source: str | os.PathLike, output: str | os.PathLike, *,
                 fh.close()
                 tmp.unlink(missing_ok=True)
     return PredictSummary(str(output), n, stats, time.perf_counter() - t0, str(dev))
+
+
+# model.predict(...) of every genozoo model: the models sit below this layer and do not import it.
+ZooModel.predict_hook = staticmethod(predict)

@@ -2,7 +2,9 @@
 
 Each command group is a module here with a ``register(subparsers)`` function that adds its subcommands and sets
 ``func`` (called with the parsed namespace, returns an exit status). Errors a user can cause
-(:class:`zoo.errors.UserError`) print one sentence and exit with status 2.
+(:class:`zoo.errors.UserError`) print one sentence and exit with status 2. Every command that computes takes
+``--threads N`` (:func:`add_threads_option`); :func:`main` applies it (or ``$GENOZOO_THREADS``, or a default that
+does not oversubscribe, see :mod:`zoo.runtime`) before the command runs.
 """
 from __future__ import annotations
 
@@ -12,6 +14,25 @@ import os
 import sys
 
 GROUPS = ("models", "data", "train", "hub", "publish", "use", "bakeoff", "space")
+
+
+def _threads(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of CPU threads such as 1 or 2, not {text!r}")
+    return n
+
+
+def add_threads_option(p: argparse.ArgumentParser) -> None:
+    """``--threads N`` for a command that computes; :func:`main` applies it through
+    :func:`zoo.runtime.configure_threads`. A command serving several requests at once sets ``concurrency`` on
+    its namespace, and each request then gets a share of the default."""
+    p.add_argument("--threads", type=_threads, metavar="N",
+                   help="CPU threads for the computation (default: $GENOZOO_THREADS, else the CPUs not kept busy "
+                        "by other processes, shared among concurrent workers; 0 = that default)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if hasattr(args, "threads"):  # the commands that compute; importing torch is for them only
+            from zoo.runtime import configure_threads
+
+            configure_threads(args.threads, workers=getattr(args, "concurrency", 1) or 1)
         return int(args.func(args) or 0)
     except UserError as e:
         print(f"genozoo: error: {e}", file=sys.stderr)

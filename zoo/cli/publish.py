@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from zoo.cli import add_threads_option
+
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from zoo.publish import hub_size_mb, publish, update_readme
@@ -69,6 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget-mb", type=float, default=60.0, help="size budget of the bundled hub (default: 60)")
     p.add_argument("--readme", help="also regenerate the leaderboard block of this README (e.g. README.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_threads_option(p)
     p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("verify", help="check published models against their reference predictions",
@@ -78,4 +81,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("models", nargs="*", help="published arch.tag names")
     p.add_argument("--all", action="store_true", help="verify every published model")
     p.add_argument("--atol", type=float, help="absolute tolerance on probabilities (default: the one stored, 1e-5)")
+    add_threads_option(p)
     p.set_defaults(func=cmd_verify)

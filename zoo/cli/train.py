@@ -9,6 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
+from zoo.cli import add_threads_option
 from zoo.cli.dataopts import add_data_options
 
 RECIPE_HELP = ("Free --key=value arguments override recipe keys, e.g. --epochs=5 --lr=3e-4 --batch_size=64 "
@@ -156,6 +157,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-checkpoint", action="store_true",
                    help="keep the training state (checkpoints/) of a finished run, e.g. to train it further")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    add_threads_option(p)
     p.set_defaults(func=cmd_train, accepts_overrides=True)
 
     p = subparsers.add_parser(
@@ -169,6 +171,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=512, help="evaluation batch size (default: %(default)s)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     p.add_argument("--output", help="also write the JSON to this file")
+    add_threads_option(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = subparsers.add_parser(
@@ -196,6 +199,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--recipes", help="folder of recipe YAML files (default: the repository's train/recipes)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    add_threads_option(p)
     p.add_argument("--summarize-only", action="store_true",
                    help="train nothing; rebuild results.csv, leaderboard and figures from finished runs in --out")
     p.set_defaults(func=cmd_benchmark, accepts_overrides=True)

@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from zoo.cli import add_threads_option
 from zoo.cli.dataopts import add_data_options
 
 MODEL_HELP = ("the model: a published name (arch.tag, see `genozoo list --pretrained`), a model folder saved by "
@@ -25,6 +26,7 @@ def _input_options(p: argparse.ArgumentParser) -> None:
                    help="CSV/TSV column holding the ids (default: 'id' or 'name', else FILE-ROW)")
     p.add_argument("--device", default="auto",
                    help="where to run: auto (CUDA when present, else CPU), cpu, cuda or cuda:N (default: auto)")
+    add_threads_option(p)
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -249,6 +251,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--patience", type=int, help="stop after this many epochs without a better validation loss")
     f.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     f.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: auto)")
+    add_threads_option(f)
     f.add_argument("--source", help="local copy of a benchmark's files (with a benchmark name)")
     f.add_argument("--base-model", metavar="ORG/NAME",
                    help="Hub repo id to record as base_model (default: from the base model's record or folder)")
