@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from zoo.cli import add_threads_option
 from zoo.cli.dataopts import add_data_options, data_kwargs, parse_source
 
 
@@ -70,4 +71,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", default="bakeoff", help="folder for results.csv, leaderboard.md, "
                                                             "recommendation.md, bakeoff.png (default: %(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="no line per finished run")
+    add_threads_option(p)
     p.set_defaults(func=cmd_bakeoff)
