@@ -202,7 +202,7 @@ def rerender_card(model_dir: str | Path, name: str | None = None) -> Path:
         name = config.get("name")
         cfg = pretrained_cfg(name) if name and "." in name and is_model(name) else None
     text = render_model_card(config, cfg)
-    tmp = folder / f".{CARD_NAME}.{os.getpid()}.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, folder / CARD_NAME)
+    from zoo.outputs import atomic_write_text
+
+    atomic_write_text(folder / CARD_NAME, text)
     return folder / CARD_NAME
