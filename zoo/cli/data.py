@@ -113,20 +113,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _write(path: str, text: str) -> None:
-    import os
-    import tempfile
-    from pathlib import Path
+    from zoo.outputs import atomic_write_text
 
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write_text(path, text)
 
 
 def cmd_push(args: argparse.Namespace) -> int:

@@ -19,14 +19,14 @@ Any of them may be gzipped (detected from the magic bytes, not the name). A malf
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 import os
+import sys
 import re
 from pathlib import Path
 from dataclasses import dataclass
 from typing import IO, Iterator, Optional, Sequence, Tuple
 
+from zoo.data.textio import open_text as open_text_source
 from zoo.errors import UserError
 
 __all__ = ["FORMATS", "FormatError", "Record", "open_text", "detect_format", "iter_records", "iter_fasta",
@@ -42,20 +42,19 @@ _LABEL_COLUMNS = ("label", "labels", "class", "target", "y")
 _ID_COLUMNS = ("id", "name", "seq_id", "identifier")
 
 
+# A CSV field holds a whole sequence, and chromosomes run to hundreds of MB: the csv module's default limit
+# (131,072 characters) would refuse ordinary genomic records. The limit is process-wide; this only raises it.
+csv.field_size_limit(max(csv.field_size_limit(), min(sys.maxsize, 2**31 - 1)))
+
+
 class FormatError(UserError):
     """A file does not have the format it was read as (the message names file, line and what to do)."""
 
 
 def open_text(path: str | os.PathLike) -> IO[str]:
-    """Open a text file for reading, transparently un-gzipping it when it starts with the gzip magic bytes."""
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"file {str(p)!r} does not exist; check the path")
-    with open(p, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf-8", newline="")
-    return open(p, encoding="utf-8", newline="")
+    """Open a text file for reading: UTF-8 (with or without BOM) or UTF-16/32 with a BOM, gzipped or not, any line
+    ending; a bad encoding or a damaged gzip stream is a one-sentence error (see :mod:`zoo.data.textio`)."""
+    return open_text_source(path)  # type: ignore[return-value]
 
 
 def strip_compression(name: str) -> str:
@@ -260,7 +259,7 @@ def iter_delimited(path: str | os.PathLike, *, sequence_column: Optional[str] = 
             first = fh.readline()
             delimiter = "\t" if "\t" in first else ","
             fh = _chain_line(first, fh)
-        reader = csv.reader(fh, delimiter=delimiter)
+        reader = _csv_rows(csv.reader(fh, delimiter=delimiter), path)
         header = next(reader, None)
         if not header:
             raise FormatError(f"{str(path)!r} is empty; expected a header row such as 'sequence,label'")
@@ -281,6 +280,19 @@ def iter_delimited(path: str | os.PathLike, *, sequence_column: Optional[str] = 
                                   f"{len(header)}")
             yield (row[ii] if ii is not None else f"{stem}-{rowno - 1}", row[si].strip(),
                    row[li].strip() if li is not None else None)
+
+
+def _csv_rows(reader, path) -> Iterator[list[str]]:
+    """The rows of a csv reader; its errors (a NUL byte, a newline inside an unquoted field) name file and line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            raise FormatError(f"{str(path)!r} line {reader.line_num} is not valid CSV/TSV ({err}); check the file "
+                              f"or pass the right format=") from None
+        yield row
 
 
 def _chain_line(first: str, fh: IO[str]) -> Iterator[str]:
