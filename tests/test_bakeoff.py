@@ -49,7 +49,8 @@ def test_bakeoff_on_a_planted_motif_set_names_the_known_winner(kmer, tmp_path):
     for split in ("train", "test"):
         names = dd[split].features["label"].names
         (tmp_path / f"{split}.fa").write_text("".join(
-            f">{split}{i}|{names[y]}\n{s}\n" for i, (s, y) in enumerate(zip(dd[split]["sequence"], dd[split]["label"]))))
+            f">{split}{i}|{names[y]}\n{s}\n"
+            for i, (s, y) in enumerate(zip(dd[split]["sequence"], dd[split]["label"]))))
     out_dir = tmp_path / "report"
     out = run_cli("bakeoff", "--data", "train.fa", "--test", "test.fa", "--models", f"{kmer.folder},lstm_baseline",
                   "--epochs", "1", "--seeds", "2", "--scratch", "--batch-size", "32", "-o", out_dir, cwd=tmp_path)

@@ -200,6 +200,7 @@ def bakeoff(data, *, validation=None, test=None, labels=None, label_names: Seque
 
     if metric not in METRICS:
         raise UserError(f"--metric must be one of {', '.join(METRICS)}, not {metric!r}")
+    select_models(models)  # an unknown name is refused before minutes of data loading and training
     ds, data_name, split = load_data(data, validation=validation, test=test, labels=labels,
                                      label_names=label_names, format=format, label_column=label_column,
                                      sequence_column=sequence_column)
