@@ -13,8 +13,15 @@ from zoo.encoding import Encoding, encode  # noqa: E402
 from zoo.errors import UserError  # noqa: E402
 from zoo.registry import (PretrainedCfg, create_model, list_families, list_models, model_family,  # noqa: E402
                           pretrained_cfg, register_model)
+from zoo.version import __version__  # noqa: E402
 
-__version__ = "0.1.0"
+# The layers, bottom up. Importing them here registers every architecture (zoo.models) and attaches what the upper
+# layers offer to the lower ones without the lower ones importing them: weight loading for create_model
+# (zoo.hub), config.json for ZooModel.save_pretrained (zoo.hub) and ZooModel.predict (zoo.predict). Python runs
+# this file before any zoo submodule, so they are in place however zoo is entered.
+import zoo.models  # noqa: E402,F401
+import zoo.hub  # noqa: E402,F401
+import zoo.predict  # noqa: E402,F401
 
 __all__ = [
     "Encoding", "encode", "UserError", "PretrainedCfg", "create_model", "list_families", "list_models",

@@ -53,13 +53,9 @@ def make_readable(path: str | Path) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and ``os.replace`` (never half-written)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    from zoo.outputs import atomic_write_text as write
+
+    write(path, text)
 
 
 def write_epoch_log(run_dir: str | Path, history: list[dict]) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 from pathlib import Path
 
@@ -27,11 +26,11 @@ GRID = np.linspace(0, 1, 201)
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from zoo.outputs import atomic_output
+
     FigureCanvasAgg(fig)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    os.replace(tmp, path)
+    with atomic_output(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=110, bbox_inches="tight")
     return path
 
 
@@ -169,7 +168,7 @@ def plot_overfitting(agg: dict, path: Path) -> Path:
 
 def plot_ranks(ranks: dict[str, dict[str, float]], agg: dict, path: Path) -> Path:
     """Heatmap of each model's rank per dataset (by mean test accuracy) and its mean rank, best first."""
-    from zoo.grid import rank_order
+    from zoo.summary import rank_order
 
     tags = list(agg)
     archs = rank_order(ranks)

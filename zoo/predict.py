@@ -36,8 +36,9 @@ import torch
 from zoo import runtime
 from zoo.encoding import EncodingError, reverse_complement, to_codes
 from zoo.errors import UserError
-from zoo.io import batched, open_input
-from zoo.models.base import preferred_memory_format
+from zoo.io import batched, is_existing_path, open_input
+from zoo.models.base import ZooModel, preferred_memory_format
+from zoo.outputs import atomic_output
 
 __all__ = ["MAX_LENGTH_FACTOR", "Predictions", "LengthStats", "PredictSummary", "load_model", "resolve_device",
            "predict", "predict_records", "predict_file"]
@@ -143,13 +144,14 @@ def load_model(spec: str | os.PathLike, revision: str | None = None):
 
     text = str(spec)
     path = Path(text)
-    if path.is_dir() or path.suffix == ".safetensors":
+    exists = is_existing_path(text)  # False (not an OSError) for a name too long to be a path
+    if (exists and path.is_dir()) or path.suffix == ".safetensors":
         from zoo import hub
 
         if path.suffix == ".safetensors":
             path = path.parent
         return hub.load_model(path, revision=revision)
-    if "." not in text and "/" not in text and not path.exists():
+    if "." not in text and "/" not in text and not exists:
         from zoo.registry import model_entrypoint
 
         model_entrypoint(text)  # an unknown name raises the registry's "unknown model ..." sentence
@@ -158,7 +160,7 @@ def load_model(spec: str | os.PathLike, revision: str | None = None):
             raise UserError(f"{text!r} is an architecture without weights; give a published name such as "
                             f"'{text}.splice' (see `genozoo list --pretrained`) or a trained model folder")
         return create_model(text, pretrained=True)
-    if text.count("/") == 1 and not path.exists():
+    if text.count("/") == 1 and not exists:
         from zoo import hub
 
         return hub.load_model(text, revision=revision)
@@ -380,24 +382,16 @@ def predict_file(model, source: str | os.PathLike, output: str | os.PathLike, *,
                  device: str | torch.device | None = "auto", max_length: int | None = None,
                  progress: bool = True, threads: int | None = None) -> PredictSummary:
     """Predict every sequence of a file (or ``-`` for standard input) and write a CSV to ``output`` (``-`` for
-    standard output). The CSV is written to a temporary file and renamed at the end: an interrupted run leaves no
-    half-written output. Standard output is streamed batch by batch, starting with the first batch's rows."""
+    standard output). The CSV is written through :func:`zoo.outputs.atomic_output` (a temporary file renamed at the
+    end: an interrupted run leaves no half-written output; devices and pipes are written through). Standard output is streamed batch by batch, starting with the first batch's rows."""
     _check_classifier(model)
-    out_path = None if str(output) == "-" else Path(output)
-    if out_path is not None and out_path.is_dir():
-        raise UserError(f"output {str(output)!r} is a folder; give a file name such as predictions.csv")
     dev = resolve_device(device, model)
     stats = LengthStats(model.encoding.length, model.encoding.pad_mode)
     t0, n = time.perf_counter(), 0
-    tmp: Path | None = None
     with open_input(source, format=format, sequence_column=sequence_column, id_column=id_column) as inp:
-        if out_path is None:
-            fh = sys.stdout
-        else:
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
-            fh = open(tmp, "w", newline="", encoding="utf-8")
-        try:
+        sink = contextlib.nullcontext(sys.stdout) if str(output) == "-" else \
+            atomic_output(output, "w", newline="")
+        with sink as fh:
             writer = csv.writer(fh, lineterminator="\n")
             # The header goes out with the first batch, so input rejected in that batch leaves stdout empty.
             header = Predictions([], np.zeros((0, model.num_classes)), list(model.label_names)).columns()
@@ -412,14 +406,8 @@ def predict_file(model, source: str | os.PathLike, output: str | os.PathLike, *,
                 n += len(part)
             if header is not None:
                 writer.writerow(header)
-            if tmp is not None:
-                fh.flush()
-                os.fsync(fh.fileno())
-                fh.close()
-                os.replace(tmp, out_path)
-                tmp = None
-        finally:
-            if tmp is not None:
-                fh.close()
-                tmp.unlink(missing_ok=True)
     return PredictSummary(str(output), n, stats, time.perf_counter() - t0, str(dev))
+
+
+# model.predict(...) of every genozoo model: the models sit below this layer and do not import it.
+ZooModel.predict_hook = staticmethod(predict)
