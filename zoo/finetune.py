@@ -196,17 +196,25 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, label_c
              sequence_column: str | None = None, num_classes: int | None = None, seq_len: int | None = None,
              freeze_trunk: bool = False, epochs: int = 10, lr: float = 1e-3, batch_size: int = 32,
              patience: int | None = None, seed: int = 0, device: str = "auto", source: str | None = None,
-             base_model_id: str | None = None, tag: str | None = None, quiet: bool = False) -> FinetuneResult:
+             base_model_id: str | None = None, tag: str | None = None, quiet: bool = False,
+             allow_modified: bool = False) -> FinetuneResult:
     """Fine-tune ``base`` (a model, a published ``arch.tag``, a model folder or a Hub repo id) on ``data`` and,
     with ``output_dir``, write a Hub-ready model folder. See the module docstring for every step."""
     from zoo.engine import TrainConfig, evaluate, fit, resolve_device, seed_everything
     from zoo.predict import load_model
 
+    from zoo.outputs import check_output_folder
+
+    if output_dir is not None:
+        check_output_folder(output_dir)  # refused before minutes of training, not after
     spec = None if isinstance(base, torch.nn.Module) else str(base)
-    base_model = base if spec is None else load_model(spec)
+    base_model = base if spec is None else load_model(spec, allow_modified=allow_modified)
     ds, data_name, split_desc = load_data(data, label_column=label_column, sequence_column=sequence_column,
                                           source=source)
     names = _label_names(ds)
+    if len(names) < 2:
+        raise UserError(f"the data has a single class ({', '.join(names)}); a classifier needs at least two, so "
+                        f"add sequences of another class or check --label-column")
     if num_classes is not None and num_classes != len(names):
         raise UserError(f"--num-classes {num_classes} does not match the data, which has {len(names)} classes "
                         f"({', '.join(names)})")

@@ -135,8 +135,11 @@ class PredictSummary:
 
 
 # ---------------------------------------------------------------------------------------------- models
-def load_model(spec: str | os.PathLike, revision: str | None = None):
-    """A model from a local model folder, a Hub repo id (``org/arch.tag``) or a published ``arch.tag`` name."""
+def load_model(spec: str | os.PathLike, revision: str | None = None, *, allow_modified: bool = False):
+    """A model from a local model folder, a Hub repo id (``org/arch.tag``) or a published ``arch.tag`` name.
+
+    A folder's or repo's weights must match the sha256 its config.json records (and its published record's);
+    ``allow_modified`` loads a mismatch anyway, with a warning (see :func:`zoo.hub.load_model`)."""
     from zoo.registry import create_model, is_model
 
     text = str(spec)
@@ -147,7 +150,7 @@ def load_model(spec: str | os.PathLike, revision: str | None = None):
 
         if path.suffix == ".safetensors":
             path = path.parent
-        return hub.load_model(path, revision=revision)
+        return hub.load_model(path, revision=revision, allow_modified=allow_modified)
     if "." not in text and "/" not in text and not exists:
         from zoo.registry import model_entrypoint
 
@@ -160,7 +163,7 @@ def load_model(spec: str | os.PathLike, revision: str | None = None):
     if text.count("/") == 1 and not exists:
         from zoo import hub
 
-        return hub.load_model(text, revision=revision)
+        return hub.load_model(text, revision=revision, allow_modified=allow_modified)
     return create_model(text, pretrained=True)  # raises the registry's "unknown model ..." sentence
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from zoo.cli.options import SEED_MAX, int_range
 from zoo.errors import UserError
 
 
@@ -107,7 +108,7 @@ def _add_load_options(p: argparse.ArgumentParser) -> None:
                                        "or ~/.cache/genozoo/data)")
     p.add_argument("--revision", help="Hub revision (branch, tag or commit) for Hub-mirror benchmarks")
     p.add_argument("--protocol", help="split protocol, one of those `genozoo data info NAME` lists")
-    p.add_argument("--seed", type=int, help="seed of the fixed-seed split (default: the study's 3264)")
+    p.add_argument("--seed", type=int_range(0, SEED_MAX), help="seed of the fixed-seed split (default: the study's 3264)")
     p.add_argument("--ambiguity", choices=["N", "splice", "keep"],
                    help="IUPAC ambiguity codes: N (default), splice (the study's N->A D->T S->C R->G) or keep")
 

@@ -19,6 +19,13 @@ MODEL_HELP = ("the model: a published name (arch.tag, see `genozoo list --pretra
               "genozoo (model.safetensors + config.json), or a Hub repo id ORG/NAME")
 
 
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help=MODEL_HELP)
+    p.add_argument("--allow-modified", action="store_true",
+                   help="load a model folder whose weights do not match the sha256 in its config.json (or its "
+                        "published record's); it is then treated as an unpublished weight, with a warning")
+
+
 def _input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", default="auto", choices=["auto", "fasta", "csv", "tsv", "uci", "zeng"],
                    help="input format (default: guessed from the name and first line; .gz is detected)")
@@ -49,7 +56,7 @@ def _max_length_option(p: argparse.ArgumentParser) -> None:
 def cmd_predict(args: argparse.Namespace) -> int:
     from zoo.predict import load_model, predict_file
 
-    model = load_model(args.model)
+    model = load_model(args.model, allow_modified=args.allow_modified)
     try:
         summary = predict_file(model, args.input, args.output, format=args.format,
                                sequence_column=args.sequence_column, id_column=args.id_column,
@@ -99,7 +106,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             numbers = str(Path(args.output).with_suffix(".csv"))  # beside a logo file (not beside /dev/null)
     if numbers:
         numbers_format(numbers)
-    model = load_model(args.model)
+    model = load_model(args.model, allow_modified=args.allow_modified)
     ids, seqs = _read_for_explain(args)
     if args.output or numbers:
         from zoo.explain import attribute
@@ -152,7 +159,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                       sequence_column=args.sequence_column, num_classes=args.num_classes, seq_len=args.seq_len,
                       freeze_trunk=args.freeze_trunk, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                       patience=args.patience, seed=args.seed, device=args.device, source=args.source,
-                      base_model_id=args.base_model, tag=args.tag, quiet=args.quiet)
+                      base_model_id=args.base_model, tag=args.tag, quiet=args.quiet,
+                      allow_modified=args.allow_modified)
     _say(f"fine-tuned from {result.base_model or args.model}: {len(result.transferred)} tensors transferred, "
          f"{len(result.reinitialized)} started fresh; labels {', '.join(result.label_names)}; "
          f"{result.seq_len} bp")
@@ -168,7 +176,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Predict class probabilities for every sequence of a FASTA / FASTA.gz / CSV / "
                                    "TSV file or standard input, streaming in batches (bounded memory). Writes a "
                                    "CSV: id, prob_<label> per class, predicted.")
-    p.add_argument("model", help=MODEL_HELP)
+    _model_options(p)
     p.add_argument("input", help="FASTA, FASTA.gz, CSV or TSV file, or - for standard input")
     p.add_argument("-o", "--output", default="-", help="output CSV (default: - for standard output)")
     _input_options(p)
@@ -185,7 +193,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "gradients, gradient x input (saliency) or in-silico mutagenesis, drawn as a "
                                    "sequence logo and written as numbers; first-layer convolution filters as "
                                    "PWMs in MEME format, optionally matched to known motifs.")
-    e.add_argument("model", help=MODEL_HELP)
+    _model_options(e)
     e.add_argument("input", help="a DNA sequence, or a FASTA/CSV/TSV file (or - for standard input)")
     e.add_argument("-o", "--output", help="sequence logo of the attributions (.png, .svg or .pdf); the numbers "
                                           "go beside it as .csv unless --numbers says otherwise")
@@ -217,7 +225,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "weight whose shape still fits is kept), a validation split is held out, and "
                                    "a Hub-ready folder (weights, config.json, card naming the base model, data "
                                    "and metrics) is written.")
-    f.add_argument("model", help=MODEL_HELP)
+    _model_options(f)
     f.add_argument("--data", required=True,
                    help="a FASTA/CSV/TSV file with labels (split 70/15/15), a folder saved with "
                         "DatasetDict.save_to_disk, or a benchmark name (see `genozoo data list`)")
