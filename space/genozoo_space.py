@@ -25,7 +25,6 @@ from zoo.errors import UserError
 
 __all__ = ["Limits", "Entry", "Catalogue", "parse_sequences", "resolve_device", "default_hub_dir"]
 
-ROOT = Path(__file__).resolve().parents[1]
 
 @dataclass(frozen=True)
 class Limits:
@@ -37,8 +36,10 @@ class Limits:
 
 
 def default_hub_dir() -> Path:
-    """``GENOZOO_HUB_DIR`` when set, else the ``hub/`` folder bundled with the repository."""
-    return Path(os.environ.get("GENOZOO_HUB_DIR") or ROOT / "hub")
+    """``GENOZOO_HUB_DIR`` when set, else the ``hub/`` folder genozoo carries (installed or in a checkout)."""
+    from zoo.hub import hub_dir
+
+    return hub_dir()
 
 
 def resolve_device(device: str = "auto") -> torch.device:

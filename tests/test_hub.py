@@ -163,13 +163,19 @@ def test_card_parses_and_holds_every_metric(bundle):
     cfg, folder = bundle
     card = ModelCard.load(folder / "README.md")
     d = card.data
-    assert d.library_name == "genozoo" and d.license == "mit" and d.datasets == ["genozoo/planted_motif_3"]
-    results = {r.metric_type: r for r in d.eval_results}
-    assert set(results) == {"accuracy", "roc_auc"}
-    acc = results["accuracy"]
-    assert acc.metric_value == pytest.approx(cfg.metrics["accuracy"]["mean"], abs=1e-6)
-    assert acc.metric_args["sd"] == 0.012 and acc.metric_args["n_seeds"] == 3
-    assert (acc.dataset_split, acc.dataset_revision) == ("test", "synthetic-seed0")
+    assert d.library_name == "genozoo" and d.license == "mit" and d.pipeline_tag == "text-classification"
+    assert d.datasets is None  # planted_motif_3 is no Hub dataset: no invented id
+    results = {(r.metric_type, r.metric_name): r for r in d.eval_results}
+    assert {t for t, _ in results} == {"accuracy", "roc_auc"}
+    own = results[("accuracy", "Accuracy (this weight, seed 0)")]
+    mean = results[("accuracy", "Accuracy (mean ± sd over 3 seeds)")]
+    assert own.metric_value == pytest.approx(cfg.metrics["accuracy"]["seed_value"], abs=1e-6)
+    assert mean.metric_value == pytest.approx(cfg.metrics["accuracy"]["mean"], abs=1e-6)
+    assert mean.metric_args == {"sd": 0.012, "n_seeds": 3}
+    assert results[("roc_auc", "AUROC (this weight, seed 0)")].metric_value == 0.72
+    assert results[("roc_auc", "AUROC (mean ± sd over 3 seeds)")].metric_value == 0.71
+    # Not a git revision (a synthetic seed): kept in the card text only; no config prose either.
+    assert (mean.dataset_split, mean.dataset_revision, mean.dataset_config) == ("test", None, None)
     text = card.text
     for section in ("## Intended use", "## Input contract", "## Training", "## Results", "## Limitations",
                     "## Citation"):
@@ -186,8 +192,8 @@ def test_card_of_one_seed_claims_no_spread(bundle):
     one = replace(cfg, seeds=[cfg.seed if cfg.seed is not None else 0])
     text = render_model_card(json.loads((folder / "config.json").read_text()), one)
     card = ModelCard(text)
-    acc = next(r for r in card.data.eval_results if r.metric_type == "accuracy")
-    assert "sd" not in acc.metric_args and acc.metric_args["n_seeds"] == 1
+    accs = [r for r in card.data.eval_results if r.metric_type == "accuracy"]
+    assert [r.metric_name for r in accs] == ["Accuracy (this weight, seed 0)"] and not accs[0].metric_args
     assert "one seed so far (no sd)" in card.text and " ± " not in card.text.split("## Results")[1]
 
 
@@ -204,7 +210,7 @@ def test_card_states_split_and_settings_once_in_a_fixed_metric_order(bundle):
     assert "batch 64" not in card.text.split("## Limitations")[1]
     results = card.text.split("## Results")[1]
     assert results.index("| Accuracy |") < results.index("| AUROC |")
-    assert [r.metric_type for r in card.data.eval_results] == ["accuracy", "roc_auc"]
+    assert [r.metric_type for r in card.data.eval_results] == ["accuracy", "accuracy", "roc_auc", "roc_auc"]
 
 
 def test_card_of_an_unpublished_model_invents_nothing(trained):

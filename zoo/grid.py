@@ -34,13 +34,14 @@ from zoo.checkpoint import atomic_write_text
 from zoo import study
 from zoo.errors import UserError
 from zoo.metrics import METRICS
+from zoo.resources import resource_dir
 from zoo.recipes import Recipe, load_data, load_recipe, parse_overrides, run, run_dir_for
-from zoo.summary import format_mean_sd
+from zoo.summary import format_mean_sd, rank_order
 
 __all__ = ["STUDY_RESULTS", "STUDY_TASK", "RECIPES_DIR", "expand_archs", "plan", "benchmark", "collect",
            "read_results_csv", "merged_rows", "write_results_csv", "leaderboard", "summarize"]
 
-RECIPES_DIR = Path(__file__).resolve().parents[1] / "train" / "recipes"
+RECIPES_DIR = resource_dir("train/recipes")
 
 STUDY_RESULTS = study.RESULTS
 STUDY_TASK = study.TASK_OF_TAG
@@ -257,11 +258,6 @@ def leaderboard(rows: list[dict[str, Any]]) -> str:
         partial = f" ({len(r[arch])} of {len(tags)})" if len(r[arch]) < len(tags) else ""
         lines.append(f"| {arch} | " + " | ".join(cells) + f" | {statistics.fmean(r[arch].values()):.2f}{partial} |")
     return "\n".join(lines) + "\n"
-
-
-def rank_order(r: dict[str, dict[str, float]]) -> list[str]:
-    """Models by mean rank, those ranked on more datasets first (a mean over one easy dataset is not robust)."""
-    return sorted(r, key=lambda a: (-len(r[a]), statistics.fmean(r[a].values())))
 
 
 def summarize(out_dir: str | Path, figures: bool = True, report_dir: str | Path | None = None,

@@ -168,7 +168,7 @@ def plot_overfitting(agg: dict, path: Path) -> Path:
 
 def plot_ranks(ranks: dict[str, dict[str, float]], agg: dict, path: Path) -> Path:
     """Heatmap of each model's rank per dataset (by mean test accuracy) and its mean rank, best first."""
-    from zoo.grid import rank_order
+    from zoo.summary import rank_order
 
     tags = list(agg)
     archs = rank_order(ranks)

@@ -34,7 +34,7 @@ import torch
 from zoo.encoding import EncodingError, encode_codes, reverse_complement, to_codes
 from zoo.errors import UserError
 from zoo.io import batched, is_existing_path, open_input
-from zoo.models.base import preferred_memory_format
+from zoo.models.base import ZooModel, preferred_memory_format
 from zoo.outputs import atomic_output
 
 __all__ = ["MAX_LENGTH_FACTOR", "Predictions", "LengthStats", "PredictSummary", "load_model", "resolve_device",
@@ -346,3 +346,7 @@ def predict_file(model, source: str | os.PathLike, output: str | os.PathLike, *,
             if header is not None:
                 writer.writerow(header)
     return PredictSummary(str(output), n, stats, time.perf_counter() - t0, str(dev))
+
+
+# model.predict(...) of every genozoo model: the models sit below this layer and do not import it.
+ZooModel.predict_hook = staticmethod(predict)

@@ -249,18 +249,18 @@ class VerifyResult(dict):
 
 def verify(name: str, *, atol: float | None = None, device: str = "cpu") -> VerifyResult:
     """Recompute a published model's reference predictions from its bundled folder and compare them."""
-    import zoo
     from zoo.hub import repo_id_for, resolve_pretrained
     from zoo.predict import predict
+    from zoo.registry import create_model, pretrained_cfg
 
-    cfg = zoo.pretrained_cfg(name)
+    cfg = pretrained_cfg(name)
     weights, _ = resolve_pretrained(cfg)
     folder = Path(weights).parent
     ref_path = folder / REFERENCE_NAME
     if not ref_path.is_file():
         raise UserError(f"{name} has no {REFERENCE_NAME} in {folder}; re-publish it (repo {repo_id_for(cfg)})")
     ref = json.loads(ref_path.read_text())
-    model = zoo.create_model(name, pretrained=True)
+    model = create_model(name, pretrained=True)
     seqs = [r["sequence"] for r in ref["inputs"]]
     with warnings.catch_warnings():  # the inputs include a padded and a cropped sequence on purpose
         warnings.simplefilter("ignore", UserWarning)
@@ -279,13 +279,12 @@ README_START, README_END = "<!-- zoo:leaderboard -->", "<!-- /zoo:leaderboard --
 
 def leaderboard_markdown(names: Sequence[str] | None = None) -> str:
     """One Markdown table per task of the published models (from their records), best test accuracy first."""
-    import zoo
-    from zoo.registry import model_family
+    from zoo.registry import list_models, model_family, pretrained_cfg
 
-    names = zoo.list_models(pretrained=True) if names is None else names
+    names = list_models(pretrained=True) if names is None else names
     by_tag: dict[str, list[PretrainedCfg]] = {}
     for n in names:
-        cfg = zoo.pretrained_cfg(n)
+        cfg = pretrained_cfg(n)
         by_tag.setdefault(cfg.tag, []).append(cfg)
     if not by_tag:
         return "_No published models yet._"

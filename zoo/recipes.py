@@ -57,9 +57,9 @@ class Recipe(TrainConfig):
     tag: str = ""                      # names the training data in the published name arch.tag
     task: str | None = None            # study geometry (splice | histone | motif) -> study_kwargs(arch, task)
     model_args: dict = field(default_factory=dict)
-    dataset: str = ""                  # a zoo.data benchmark name, or a folder (saved DatasetDict or split CSVs)
+    dataset: str = ""                  # a benchmark name, a folder (saved DatasetDict or split CSVs), or a data file
     source: str | None = None          # where zoo.data reads it from (a local folder or URL); None = default
-    data_args: dict = field(default_factory=dict)
+    data_args: dict = field(default_factory=dict)  # load_benchmark options, or from_files' (with a "train" key)
     split: str = ""                    # how train/validation/test were made, for cards and the README
     encoding: dict | None = None       # implied by the arch; recorded here and checked when given
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
@@ -71,7 +71,7 @@ class Recipe(TrainConfig):
             raise UserError("a recipe needs at least 'arch' and 'dataset'")
         if not self.tag:
             self.tag = Path(self.dataset).name if Path(self.dataset).exists() else self.dataset.replace("/", "_")
-        if self.task is None and not Path(self.dataset).exists():
+        if self.task is None and not Path(self.dataset).exists() and "train" not in self.data_args:
             # The study's own benchmarks get the study's input geometry unless the recipe says otherwise.
             self.task = next((t for t in ("splice", "histone", "motif") if self.dataset.startswith(t)), None)
         if not self.seeds:
@@ -216,7 +216,11 @@ def load_data(recipe: Recipe, need: Sequence[str] = ("train", "validation")):
     import datasets
 
     path = Path(recipe.dataset)
-    if path.is_dir() and (path / "dataset_dict.json").exists():
+    if "train" in recipe.data_args or path.is_file():
+        from zoo.data import from_files  # the user's own files (any layout from_files reads)
+
+        ds = from_files(**({"train": recipe.dataset} | recipe.data_args))
+    elif path.is_dir() and (path / "dataset_dict.json").exists():
         ds = datasets.load_from_disk(str(path))
     elif path.is_dir():
         files = {s: str(f) for s in SPLITS for f in sorted(path.glob(f"{s}.*"))[:1]

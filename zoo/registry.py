@@ -21,11 +21,25 @@ from zoo.errors import UserError
 
 __all__ = [
     "PretrainedCfg", "UnknownModelError", "register_model", "register_pretrained", "list_models",
-    "list_families", "model_family", "study_kwargs", "GEOMETRIES", "model_entrypoint", "pretrained_cfg", "create_model", "is_model",
+    "list_families", "model_family", "study_kwargs", "GEOMETRIES", "model_entrypoint", "pretrained_cfg", "create_model",
+    "is_model", "DEFAULT_ORG", "hub_org", "repo_id_for", "set_weight_loaders",
 ]
 
 #: The records of published weights; ``$GENOZOO_PRETRAINED`` points at another file (your own zoo, tests).
 PRETRAINED_JSON = Path(os.environ.get("GENOZOO_PRETRAINED") or Path(__file__).with_name("pretrained.json"))
+
+
+DEFAULT_ORG = "genozoo"
+
+
+def hub_org() -> str:
+    """The Hub organization of published weights: ``$GENOZOO_HUB_ORG`` or ``genozoo``."""
+    return os.environ.get("GENOZOO_HUB_ORG") or DEFAULT_ORG
+
+
+def repo_id_for(cfg: "PretrainedCfg") -> str:
+    """The Hub repo id of a published weight: its recorded ``hub_id`` or ``<org>/<arch>.<tag>``."""
+    return cfg.hub_id or f"{hub_org()}/{cfg.name}"
 
 
 class UnknownModelError(UserError, KeyError):
@@ -127,7 +141,25 @@ def register_pretrained(cfg: PretrainedCfg, overwrite: bool = False) -> None:
 
 
 def _ensure_models() -> None:
-    import zoo.models  # noqa: F401  (registers every family)
+    """The families register on import; ``zoo/__init__.py`` imports :mod:`zoo.models` (Python runs it before
+    this module), so every architecture is here. Kept as the one place that would say otherwise."""
+
+
+#: Set by :mod:`zoo.hub` (the layer above) when it is imported: ``load_pretrained(cfg, builder, args,
+#: checkpoint_path=)`` and ``load_weights(model, path)``. The registry builds models; it does not know where
+#: weights live.
+_weight_loaders: dict[str, Callable[..., Any]] = {}
+
+
+def set_weight_loaders(load_pretrained: Callable[..., Any], load_weights: Callable[..., Any]) -> None:
+    """Plug in the functions :func:`create_model` loads weights with (:mod:`zoo.hub` does it on import)."""
+    _weight_loaders.update(load_pretrained=load_pretrained, load_weights=load_weights)
+
+
+def _loader(name: str) -> Callable[..., Any]:
+    if name not in _weight_loaders:
+        raise RuntimeError("no weight loader is installed; import zoo (it installs zoo.hub's) before loading weights")
+    return _weight_loaders[name]
 
 
 def _load_pretrained() -> None:
@@ -212,7 +244,8 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
     """Build a model by architecture name (``deepram_recurrent_onehot``) or published name
     (``deepram_recurrent_onehot.splice``).
 
-    ``pretrained=True`` loads the published weights (see :mod:`zoo.hub` for where they are looked up);
+    ``pretrained=True`` loads the published weights (:mod:`zoo.hub` says where they are looked up, and plugs its
+    loader in with :func:`set_weight_loaders`);
     ``checkpoint_path`` loads weights from a local ``model.safetensors`` or model folder. Passing a
     ``num_classes`` different from the published one replaces the classifier head (fine-tuning); passing a
     different ``seq_len`` rebuilds length-dependent layers, whose weights are then not loaded.
@@ -244,13 +277,9 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
         args["seq_len"] = seq_len
     args.update(kwargs)
     if (pretrained or checkpoint_path) and cfg is not None:
-        from zoo import hub  # lazy: the hub layer sits above the registry
-
-        return hub.load_pretrained(cfg, builder, args, checkpoint_path=checkpoint_path)
+        return _loader("load_pretrained")(cfg, builder, args, checkpoint_path=checkpoint_path)
     model = builder(**args)
     model.arch = arch
     if checkpoint_path is not None:
-        from zoo import hub
-
-        hub.load_weights(model, checkpoint_path)
+        _loader("load_weights")(model, checkpoint_path)
     return model

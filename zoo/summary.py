@@ -7,6 +7,7 @@ forward hooks, so the shapes shown are the real ones.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,3 +95,8 @@ def describe_encoding(enc) -> str:
     if enc.kind in ("kmer_image", "kmer_seq"):
         return f"{enc.kind}(k={enc.k},r={enc.region})"
     return enc.kind
+
+
+def rank_order(r: dict[str, dict[str, float]]) -> list[str]:
+    """Models by mean rank, those ranked on more datasets first (a mean over one easy dataset is not robust)."""
+    return sorted(r, key=lambda a: (-len(r[a]), statistics.fmean(r[a].values())))

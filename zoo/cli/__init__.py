@@ -5,6 +5,8 @@ Each command group is a module here with a ``register(subparsers)`` function tha
 mistake (:class:`zoo.errors.UserError`, a bad option) prints one sentence and exits with status 2, an environment
 failure (permissions, disk, device, memory) one sentence and status 1; ``--debug`` shows the traceback instead.
 SIGTERM is turned into an exception in the main thread so that temporary files are removed on the way out.
+Every command that computes takes ``--threads N`` (:func:`add_threads_option`); :func:`main` applies it (or
+``$GENOZOO_THREADS``, or a default that does not oversubscribe, see :mod:`zoo.runtime`) before the command runs.
 """
 from __future__ import annotations
 
@@ -23,6 +25,25 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
+def _threads(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of CPU threads such as 1 or 2, not {text!r}")
+    return n
+
+
+def add_threads_option(p: argparse.ArgumentParser) -> None:
+    """``--threads N`` for a command that computes; :func:`main` applies it through
+    :func:`zoo.runtime.configure_threads`. A command serving several requests at once sets ``concurrency`` on
+    its namespace, and each request then gets a share of the default."""
+    p.add_argument("--threads", type=_threads, metavar="N",
+                   help="CPU threads for the computation (default: $GENOZOO_THREADS, else the CPUs not kept busy "
+                        "by other processes, shared among concurrent workers; 0 = that default)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:  # not the main thread (main() called from a worker): leave signals alone
         pass
     try:
+        if hasattr(args, "threads"):  # the commands that compute; importing torch is for them only
+            from zoo.runtime import configure_threads
+
+            configure_threads(args.threads, workers=getattr(args, "concurrency", 1) or 1)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("genozoo: interrupted", file=sys.stderr)

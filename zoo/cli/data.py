@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from zoo.cli.dataopts import add_data_options
 from zoo.cli.options import SEED_MAX, int_range
 from zoo.errors import UserError
 
@@ -62,18 +63,48 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _own_info(name: str, dd):
+    """Card metadata for the user's own files: what is known from the files, nothing invented."""
+    from zoo.data.registry import BenchmarkInfo
+
+    names = tuple(dd["train"].features["label"].names)
+    split = (dd["train"].info.description or "").split(" Split: ", 1)[-1].rstrip(".")
+    return BenchmarkInfo(name=name, task="your own data", description=f"Sequences from {name}.", classes=names,
+                         length=None, size=sum(d.num_rows for d in dd.values()), license="not stated",
+                         citation="", split_protocol=split, family="own")
+
+
 def _card(args, dd, report=None) -> str:
     from zoo.data import benchmark_info
     from zoo.data.card import render_dataset_card
 
-    return render_dataset_card(benchmark_info(args.name), dd, report, source=args.source,
-                               ambiguity=args.ambiguity or "N")
+    info = _own_info(args.name, dd) if getattr(args, "data", None) else benchmark_info(args.name)
+    return render_dataset_card(info, dd, report, source=args.source, ambiguity=args.ambiguity or "N")
+
+
+def _load_report_data(args: argparse.Namespace):
+    """A benchmark by NAME, or the user's own files (--data and friends, read by zoo.data.from_files)."""
+    from zoo.cli.dataopts import data_kwargs, parse_source
+
+    if bool(args.name) == bool(args.data):
+        raise UserError("give a benchmark NAME or your own files with --data FILE (or --data CLASS=FILE ...), "
+                        "not both")
+    if not args.data:
+        return _load(args)
+    from zoo.data import from_files
+    from zoo.data.build import source_name
+
+    train = parse_source(args.data)
+    kwargs = data_kwargs(args)
+    args.name = source_name(train)
+    return from_files(train, kwargs.pop("validation"), kwargs.pop("test"), ambiguity=args.ambiguity or "N",
+                      seed=args.seed if args.seed is not None else 3264, **kwargs)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from zoo.data.quality import quality_report, report_markdown
 
-    dd = _load(args)
+    dd = _load_report_data(args)
     report = quality_report(dd, args.name)
     if args.card:
         _write(args.card, _card(args, dd, report))
@@ -100,8 +131,10 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_load_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", help="benchmark name (see `genozoo data list`), e.g. splice, histone_h3, motif/<experiment>")
+def _add_load_options(p: argparse.ArgumentParser, optional_name: bool = False) -> None:
+    p.add_argument("name", nargs="?" if optional_name else None,
+                   help="benchmark name (see `genozoo data list`), e.g. splice, histone_h3, motif/<experiment>" +
+                        (" (or give your own files with --data)" if optional_name else ""))
     p.add_argument("--source", help="a local file or folder holding the benchmark's files (works offline; nothing "
                                     "is downloaded or cached)")
     p.add_argument("--cache-dir", help="cache folder for downloads and Arrow files (default: $GENOZOO_CACHE/data "
@@ -136,9 +169,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     q = dsub.add_parser("report", help="load a benchmark and report class balance, lengths, N content, duplicates "
                                        "and leakage between splits",
-                        description="Load a benchmark (downloading it if needed) and print its quality report; "
+                        description="Load a benchmark (downloading it if needed), or your own files (--data, in "
+                                    "every layout `genozoo finetune` takes), and print its quality report; "
                                     "--card also writes the dataset card.")
-    _add_load_options(q)
+    _add_load_options(q, optional_name=True)
+    add_data_options(q, required=False)
     q.add_argument("--card", metavar="OUT.md", help="also write the dataset card (Markdown with YAML front matter)")
     q.add_argument("--json", action="store_true", help="print the report as JSON instead of Markdown")
     q.set_defaults(func=cmd_report)

@@ -26,7 +26,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_card(args: argparse.Namespace) -> int:
-    from zoo.cards import rerender_card
+    from zoo.hub import rerender_card
 
     path = rerender_card(args.model_dir, name=args.name)
     if args.print:

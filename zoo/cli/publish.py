@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from zoo.cli import add_threads_option
 from zoo.cli.options import float_range, int_range
 
 
@@ -71,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget-mb", type=float_range(0, 100_000, lo_open=True), default=60.0, help="size budget of the bundled hub (default: 60)")
     p.add_argument("--readme", help="also regenerate the leaderboard block of this README (e.g. README.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_threads_option(p)
     p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("verify", help="check published models against their reference predictions",
@@ -80,4 +82,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("models", nargs="*", help="published arch.tag names")
     p.add_argument("--all", action="store_true", help="verify every published model")
     p.add_argument("--atol", type=float_range(0, 1), help="absolute tolerance on probabilities (default: the one stored, 1e-5)")
+    add_threads_option(p)
     p.set_defaults(func=cmd_verify)

@@ -8,7 +8,9 @@ import signal
 import sys
 from pathlib import Path
 
+from zoo.cli import add_threads_option
 from zoo.cli.options import device, int_range
+from zoo.resources import resource_dir
 
 
 def _app_module():
@@ -16,11 +18,11 @@ def _app_module():
     package); ``$GENOZOO_SPACE_DIR`` points elsewhere."""
     from zoo.errors import UserError
 
-    folder = Path(os.environ.get("GENOZOO_SPACE_DIR") or Path(__file__).resolve().parents[2] / "space")
+    folder = Path(os.environ.get("GENOZOO_SPACE_DIR") or resource_dir("space"))
     app = folder / "app.py"
     if not app.is_file():
-        raise UserError(f"the space is not at {app}; run from a genozoo checkout or set GENOZOO_SPACE_DIR to the "
-                        f"folder holding app.py")
+        raise UserError(f"the space is not at {app}; reinstall genozoo (its wheel carries the space) or set "
+                        f"GENOZOO_SPACE_DIR to the folder holding app.py")
     spec = importlib.util.spec_from_file_location("genozoo_space_app", app)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -82,4 +84,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-queue", type=int_range(1, 100_000), default=64,
                    help="requests that may wait; more are refused with a 'queue full' message "
                         "(default: %(default)s)")
+    add_threads_option(p)
     p.set_defaults(func=cmd_space)

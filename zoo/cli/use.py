@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+from zoo.cli import add_threads_option
+from zoo.cli.dataopts import add_data_options
 from zoo.cli.options import SEED_MAX, device, float_range, int_range, name_part
 
 #: Bounds of the size options: far above any real use, far below what would exhaust memory before an error.
@@ -19,8 +21,8 @@ MODEL_HELP = ("the model: a published name (arch.tag, see `genozoo list --pretra
               "genozoo (model.safetensors + config.json), or a Hub repo id ORG/NAME")
 
 
-def _model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help=MODEL_HELP)
+def _model_options(p: argparse.ArgumentParser, help: str = MODEL_HELP) -> None:
+    p.add_argument("model", help=help)
     p.add_argument("--allow-modified", action="store_true",
                    help="load a model folder whose weights do not match the sha256 in its config.json (or its "
                         "published record's); it is then treated as an unpublished weight, with a warning")
@@ -35,6 +37,7 @@ def _input_options(p: argparse.ArgumentParser) -> None:
                    help="CSV/TSV column holding the ids (default: 'id' or 'name', else FILE-ROW)")
     p.add_argument("--device", default="auto", type=device,
                    help="where to run: auto (CUDA when present, else CPU), cpu, cuda or cuda:N (default: auto)")
+    add_threads_option(p)
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -153,19 +156,43 @@ def _explain_filters(args: argparse.Namespace, model, seqs: list[str]) -> None:
 
 # --------------------------------------------------------------------------------------------- finetune
 def cmd_finetune(args: argparse.Namespace) -> int:
+    import json
+
+    from zoo.cli.dataopts import data_kwargs, parse_source
+    from zoo.errors import UserError
     from zoo.finetune import finetune
 
-    result = finetune(args.model, args.data, args.output, label_column=args.label_column,
-                      sequence_column=args.sequence_column, num_classes=args.num_classes, seq_len=args.seq_len,
-                      freeze_trunk=args.freeze_trunk, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                      patience=args.patience, seed=args.seed, device=args.device, source=args.source,
-                      base_model_id=args.base_model, tag=args.tag, quiet=args.quiet,
+    try:
+        model_args = json.loads(args.model_args) if args.model_args else None
+    except json.JSONDecodeError as e:
+        raise UserError(f"--model-args is not JSON ({e.msg}); write it as '{{\"dense\": 32}}'") from None
+    if model_args is not None and not args.from_scratch:
+        raise UserError("--model-args sets the architecture of a model trained --from-scratch; a fine-tuned model "
+                        "keeps its base model's")
+    result = finetune(args.model, parse_source(args.data), args.output, **data_kwargs(args),
+                      label_map=args.label_map, num_classes=args.num_classes, seq_len=args.seq_len,
+                      freeze_trunk=args.freeze_trunk, from_scratch=args.from_scratch or None,
+                      compare_scratch=args.compare_scratch, model_args=model_args, epochs=args.epochs, lr=args.lr,
+                      batch_size=args.batch_size, patience=args.patience, seed=args.seed, device=args.device,
+                      source=args.source, base_model_id=args.base_model, tag=args.tag, quiet=args.quiet,
                       allow_modified=args.allow_modified)
-    _say(f"fine-tuned from {result.base_model or args.model}: {len(result.transferred)} tensors transferred, "
-         f"{len(result.reinitialized)} started fresh; labels {', '.join(result.label_names)}; "
-         f"{result.seq_len} bp")
+    if result.from_scratch:
+        _say(f"trained {result.model.arch} from scratch (fresh weights); labels {', '.join(result.label_names)}; "
+             f"{result.seq_len} bp")
+    else:
+        _say(f"fine-tuned from {result.base_model or args.model}: {len(result.transferred)} tensors transferred, "
+             f"{len(result.reinitialized)} started fresh; labels {', '.join(result.label_names)}; "
+             f"{result.seq_len} bp")
     for split, metrics in result.metrics.items():
         print(f"{split}: " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+    if result.scratch_metrics is not None:
+        split = "test" if "test" in result.scratch_metrics else "validation"
+        print(f"{split} from scratch (same architecture and budget): " +
+              " ".join(f"{k} {v:.4f}" for k, v in result.scratch_metrics[split].items()))
+        ft, sc = result.metrics[split].get("accuracy"), result.scratch_metrics[split].get("accuracy")
+        if ft is not None and sc is not None:
+            print(f"{split} accuracy: fine-tuned {ft:.4f} ({result.seconds:.0f} s), from scratch {sc:.4f} "
+                  f"({result.scratch_seconds:.0f} s): {ft - sc:+.4f} from the pretrained weights")
     _say(f"wrote {result.output_dir} (publish it with `genozoo push {result.output_dir} --repo ORG/NAME`)")
     return 0
 
@@ -225,13 +252,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "weight whose shape still fits is kept), a validation split is held out, and "
                                    "a Hub-ready folder (weights, config.json, card naming the base model, data "
                                    "and metrics) is written.")
-    _model_options(f)
-    f.add_argument("--data", required=True,
-                   help="a FASTA/CSV/TSV file with labels (split 70/15/15), a folder saved with "
-                        "DatasetDict.save_to_disk, or a benchmark name (see `genozoo data list`)")
+    _model_options(f, MODEL_HELP + "; with --from-scratch also a bare architecture name")
     f.add_argument("-o", "--output", required=True, help="folder to write the fine-tuned model into")
-    f.add_argument("--label-column", metavar="NAME", help="column holding the labels (default: 'label', ...)")
-    f.add_argument("--sequence-column", metavar="NAME", help="column holding the sequences (default: 'sequence')")
+    add_data_options(f, extra_help=", a folder saved with DatasetDict.save_to_disk, or a benchmark name (see "
+                                   "`genozoo data list`)")
+    f.add_argument("--label-map", metavar="DATA=MODEL,...",
+                   help="rename the data's classes, e.g. 0=negative,1=positive; when they then are the base model's "
+                        "classes its classifier is kept (same task)")
+    f.add_argument("--from-scratch", action="store_true",
+                   help="the same architecture with fresh weights, same data and budget (MODEL may then be a bare "
+                        "architecture name): the honest comparison")
+    f.add_argument("--compare-scratch", action="store_true",
+                   help="also train the architecture from scratch with the same budget and print both test results")
+    f.add_argument("--model-args", metavar="JSON",
+                   help="constructor arguments of the architecture, with --from-scratch (e.g. '{\"dense\": 32}')")
     f.add_argument("--num-classes", type=int_range(2, 100_000), help="expected number of classes (checked against the data)")
     f.add_argument("--seq-len", type=int_range(1, MAX_SEQ_LEN), help="sequence length of the new model (default: the data's when all "
                                                "sequences share one, else the base model's)")
@@ -243,6 +277,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--patience", type=int_range(1, 100_000), help="stop after this many epochs without a better validation loss")
     f.add_argument("--seed", type=int_range(0, SEED_MAX), default=0, help="random seed (default: %(default)s)")
     f.add_argument("--device", default="auto", type=device, help="auto (CUDA when present), cpu or cuda (default: auto)")
+    add_threads_option(f)
     f.add_argument("--source", help="local copy of a benchmark's files (with a benchmark name)")
     f.add_argument("--base-model", metavar="ORG/NAME",
                    help="Hub repo id to record as base_model (default: from the base model's record or folder)")

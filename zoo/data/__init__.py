@@ -15,6 +15,8 @@ Modules: :mod:`~zoo.data.registry` (catalogue and metadata), :mod:`~zoo.data.ben
 protocols), :mod:`~zoo.data.synthetic` (planted-motif benchmarks with ground truth), :mod:`~zoo.data.quality`
 (quality report and dataset card), :mod:`~zoo.data.transforms` (encoding on the fly, streaming).
 """
+import zoo.data.benchmarks  # noqa: F401  (registers the study's benchmarks)
+import zoo.data.hubmirrors  # noqa: F401  (registers the Hub mirror families)
 from zoo.data.build import from_files
 from zoo.data.formats import FormatError, detect_format, iter_records
 from zoo.data.load import load_benchmark

@@ -20,30 +20,23 @@ import torch
 from zoo.hub.errors import (ContractMismatchError, IntegrityError, UnknownArchitectureError, WeightsNotFoundError,
                             hub_errors)
 from zoo.hub.folders import (CONFIG_NAME, META_KEYS, WEIGHTS_NAME, _family_io, _weights_in, load_weights,
-                             read_config)
+                             read_config, state_digest)
 from zoo.hub.validate import build_checked, sha256_file, verify_weights
+from zoo.registry import (DEFAULT_ORG, UnknownModelError, hub_org, is_model, model_entrypoint, pretrained_cfg,
+                          repo_id_for, set_weight_loaders)
 
 __all__ = ["DEFAULT_ORG", "hub_org", "hub_dir", "repo_id_for", "sha256_file", "download_model",
            "resolve_pretrained", "load_pretrained", "load_model"]
 
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_ORG = "genozoo"
-
 
 # ------------------------------------------------------------------------------------------- locations
-def hub_org() -> str:
-    """The Hub organization of published weights: ``$GENOZOO_HUB_ORG`` or ``genozoo``."""
-    return os.environ.get("GENOZOO_HUB_ORG") or DEFAULT_ORG
-
-
 def hub_dir() -> Path:
-    """The bundled local hub: ``$GENOZOO_HUB_DIR`` or the repository's ``hub/`` folder."""
-    return Path(os.environ.get("GENOZOO_HUB_DIR") or ROOT / "hub")
+    """The bundled local hub: ``$GENOZOO_HUB_DIR``, else the ``hub/`` folder the installed package carries (a
+    checkout's own ``hub/`` when genozoo runs from one; :func:`zoo.resources.resource_dir`). Point
+    ``GENOZOO_HUB_DIR`` at an empty folder to switch the bundle off (weights then come from the Hub)."""
+    from zoo.resources import resource_dir
 
-
-def repo_id_for(cfg) -> str:
-    """The Hub repo id of a published weight: its recorded ``hub_id`` or ``<org>/<arch>.<tag>``."""
-    return cfg.hub_id or f"{hub_org()}/{cfg.name}"
+    return Path(os.environ.get("GENOZOO_HUB_DIR") or resource_dir("hub"))
 
 
 def _is_repo_id(s: str) -> bool:
@@ -158,6 +151,7 @@ def load_pretrained(cfg, builder: Callable[..., Any], args: dict[str, Any],
                       f"({', '.join(skipped)}) because {why} changed", stacklevel=3)
     model.skipped_weights = skipped
     model.pretrained_cfg = cfg
+    model.pretrained_digest = state_digest(model)  # save_model tells the published weight from a changed one
     model.weights_source = source
     return model.eval()
 
@@ -170,8 +164,6 @@ def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_l
     config.json records and, when it names a published record, that record's (``allow_modified=True`` loads them
     anyway, with a warning, as an unpublished weight); they load strictly, and the input contract (``encoding``)
     must match the one the built model declares."""
-    from zoo.registry import model_entrypoint, UnknownModelError
-
     src = Path(dir_or_repo_id)
     if src.is_dir():
         folder = src
@@ -196,7 +188,7 @@ def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_l
     weights = folder / WEIGHTS_NAME
     if not weights.is_file():
         raise WeightsNotFoundError(f"{folder} has no {WEIGHTS_NAME}; copy the whole model folder")
-    published = verify_weights(weights, config, allow_modified=allow_modified, where=str(folder))
+    intact = verify_weights(weights, config, allow_modified=allow_modified, where=str(folder))
     _, load_hook = _family_io(config.get("family", ""))
     if load_hook is not None:  # a family with its own layout (transformers) rebuilds itself
         from safetensors import SafetensorError
@@ -218,8 +210,13 @@ def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_l
         raise ContractMismatchError(f"{folder / CONFIG_NAME} declares input encoding {config['encoding']} but "
                                     f"{arch!r} built from it expects {model.encoding.to_dict()}; re-save the model")
     model.arch = arch
-    if published:  # only verified weights carry the published record (and its metrics, card, claims)
-        from zoo.registry import pretrained_cfg
-
+    # Only intact weights carry the published record they name (its metrics, card and claims); a modified weight
+    # loaded with allow_modified is an unpublished one.
+    if intact and config.get("name") and is_model(config["name"]):
         model.pretrained_cfg = pretrained_cfg(config["name"])
+        model.pretrained_digest = state_digest(model)
     return model.to(map_location).eval()
+
+
+# create_model(..., pretrained=True) loads through this layer; the registry below does not import it.
+set_weight_loaders(load_pretrained, load_weights)

@@ -106,8 +106,9 @@ def verify_weights(weights: Path, config: Mapping[str, Any], *, allow_modified: 
                    where: str | None = None) -> bool:
     """Check ``weights`` against the sha256 in ``config`` and against the published record config names.
 
-    Returns whether the weights are the published record's (``False`` for a weight that names none, or a
-    modified one loaded with ``allow_modified``). Raises :class:`IntegrityError` on a mismatch otherwise."""
+    Returns whether the weights are intact: ``True`` when every recorded hash matches (or none is recorded),
+    ``False`` for a modified weight loaded with ``allow_modified``. Raises :class:`IntegrityError` on a mismatch
+    otherwise."""
     from zoo.registry import is_model, pretrained_cfg
 
     where = where or str(weights.parent)
@@ -116,7 +117,7 @@ def verify_weights(weights: Path, config: Mapping[str, Any], *, allow_modified: 
     record = pretrained_cfg(name) if isinstance(name, str) and "." in name and is_model(name) else None
     published = getattr(record, "sha256", None)
     if not recorded and not published:
-        return False
+        return True  # nothing to compare with (a folder saved before genozoo recorded hashes)
     actual = sha256_file(weights)
     problems = []
     if recorded and actual != recorded:
@@ -124,7 +125,7 @@ def verify_weights(weights: Path, config: Mapping[str, Any], *, allow_modified: 
     if published and actual != published:
         problems.append(f"are not those of the published {name} ({published[:12]}...)")
     if not problems:
-        return bool(published)
+        return True
     message = f"the weights in {where} {' and '.join(problems)}: they were altered or damaged"
     if not allow_modified:
         raise IntegrityError(f"{message}; restore the folder, or pass --allow-modified (allow_modified=True) to "
