@@ -12,7 +12,6 @@ import contextlib
 import csv
 import gzip
 import io
-import os
 import time
 
 import pytest
@@ -22,7 +21,7 @@ from hypothesis import strategies as st
 from zoo.errors import classify
 
 #: Examples per target; 4 targets. The README's reliability section quotes the total (4 x this).
-FUZZ_CASES = 60
+FUZZ_CASES = 250
 #: The longest one case may take before it counts as a hang (seconds; the slowest real case takes about 1 s).
 HANG_SECONDS = 20
 

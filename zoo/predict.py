@@ -323,7 +323,8 @@ def predict_file(model, source: str | os.PathLike, output: str | os.PathLike, *,
                  progress: bool = True) -> PredictSummary:
     """Predict every sequence of a file (or ``-`` for standard input) and write a CSV to ``output`` (``-`` for
     standard output). The CSV is written through :func:`zoo.outputs.atomic_output` (a temporary file renamed at the
-    end: an interrupted run leaves no half-written output; devices and pipes are written through). Standard output is streamed batch by batch, starting with the first batch's rows."""
+    end: an interrupted run leaves no half-written output; devices and pipes are written through). Standard output
+    is streamed batch by batch, starting with the first batch's rows."""
     _check_classifier(model)
     dev = resolve_device(device, model)
     stats = LengthStats(model.encoding.length, model.encoding.pad_mode)

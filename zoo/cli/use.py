@@ -207,7 +207,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", help="FASTA, FASTA.gz, CSV or TSV file, or - for standard input")
     p.add_argument("-o", "--output", default="-", help="output CSV (default: - for standard output)")
     _input_options(p)
-    p.add_argument("--batch-size", type=int_range(1, MAX_BATCH), default=256, help="sequences per batch (default: %(default)s)")
+    p.add_argument("--batch-size", type=int_range(1, MAX_BATCH), default=256,
+                   help="sequences per batch (default: %(default)s)")
     p.add_argument("--rc", "--reverse-complement", dest="reverse_complement", action="store_true",
                    help="average each sequence's probabilities with its reverse complement's (exactly "
                         "strand-symmetric)")
@@ -229,8 +230,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="ig: integrated gradients (default); saliency: gradient x input; ism: in-silico "
                         "mutagenesis (works for every model, also those without gradients to the bases)")
     e.add_argument("--target", help="class to explain, by name or index (default: each sequence's prediction)")
-    e.add_argument("--steps", type=int_range(1, 10_000), default=50, help="integration steps of ig (default: %(default)s)")
-    e.add_argument("--max-logos", type=int_range(1, 1_000), default=10, help="sequences drawn in the logo (default: %(default)s)")
+    e.add_argument("--steps", type=int_range(1, 10_000), default=50,
+                   help="integration steps of ig (default: %(default)s)")
+    e.add_argument("--max-logos", type=int_range(1, 1_000), default=10,
+                   help="sequences drawn in the logo (default: %(default)s)")
     e.add_argument("--max-sequences", type=int_range(1, 1_000_000), default=1000,
                    help="refuse inputs with more sequences than this (default: %(default)s)")
     e.add_argument("--filters", metavar="FILE.meme",
@@ -266,21 +269,27 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also train the architecture from scratch with the same budget and print both test results")
     f.add_argument("--model-args", metavar="JSON",
                    help="constructor arguments of the architecture, with --from-scratch (e.g. '{\"dense\": 32}')")
-    f.add_argument("--num-classes", type=int_range(2, 100_000), help="expected number of classes (checked against the data)")
-    f.add_argument("--seq-len", type=int_range(1, MAX_SEQ_LEN), help="sequence length of the new model (default: the data's when all "
-                                               "sequences share one, else the base model's)")
+    f.add_argument("--num-classes", type=int_range(2, 100_000),
+                   help="expected number of classes (checked against the data)")
+    f.add_argument("--seq-len", type=int_range(1, MAX_SEQ_LEN),
+                   help="sequence length of the new model (default: the data's when all sequences share one, else "
+                        "the base model's)")
     f.add_argument("--freeze-trunk", action="store_true",
                    help="train only the new classifier (and layers that had to start fresh)")
     f.add_argument("--epochs", type=int_range(1, 100_000), default=10, help="training epochs (default: %(default)s)")
-    f.add_argument("--lr", type=float_range(0, 10, lo_open=True), default=1e-3, help="Adam learning rate (default: %(default)s)")
+    f.add_argument("--lr", type=float_range(0, 10, lo_open=True), default=1e-3,
+                   help="Adam learning rate (default: %(default)s)")
     f.add_argument("--batch-size", type=int_range(1, MAX_BATCH), default=32, help="batch size (default: %(default)s)")
-    f.add_argument("--patience", type=int_range(1, 100_000), help="stop after this many epochs without a better validation loss")
+    f.add_argument("--patience", type=int_range(1, 100_000),
+                   help="stop after this many epochs without a better validation loss")
     f.add_argument("--seed", type=int_range(0, SEED_MAX), default=0, help="random seed (default: %(default)s)")
-    f.add_argument("--device", default="auto", type=device, help="auto (CUDA when present), cpu or cuda (default: auto)")
+    f.add_argument("--device", default="auto", type=device,
+                   help="auto (CUDA when present), cpu or cuda (default: auto)")
     add_threads_option(f)
     f.add_argument("--source", help="local copy of a benchmark's files (with a benchmark name)")
     f.add_argument("--base-model", metavar="ORG/NAME",
                    help="Hub repo id to record as base_model (default: from the base model's record or folder)")
-    f.add_argument("--tag", type=name_part, help="tag of the new weight, named ARCH.TAG (default: the output folder's name)")
+    f.add_argument("--tag", type=name_part,
+                   help="tag of the new weight, named ARCH.TAG (default: the output folder's name)")
     f.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     f.set_defaults(func=cmd_finetune)
