@@ -8,9 +8,9 @@ progress total), so a bad encoding or a truncated gzip stream is refused before 
 
 The file formats themselves (FASTA, CSV/TSV, UCI, Zeng; gzipped or not) are parsed by :mod:`zoo.data.formats`;
 this module adds what a *prediction* input needs on top: standard input (``-``), a literal sequence given on the
-command line, a progress total (records counted by a pre-scan that also checks the decoding), batching, and a clear error for an input
-that holds no sequence at all. Standard input is spooled to a temporary file in chunks (the parsers read paths),
-so memory stays bounded whatever the size of the stream.
+command line, a progress total (records counted by a pre-scan that also checks the decoding), batching, and a
+clear error for an input that holds no sequence at all. Standard input, pipes and in-memory bytes are spooled to a
+temporary file in chunks (the parsers read paths), so memory stays bounded whatever the size of the stream.
 """
 from __future__ import annotations
 

@@ -138,8 +138,11 @@ class PredictSummary:
 
 
 # ---------------------------------------------------------------------------------------------- models
-def load_model(spec: str | os.PathLike, revision: str | None = None):
-    """A model from a local model folder, a Hub repo id (``org/arch.tag``) or a published ``arch.tag`` name."""
+def load_model(spec: str | os.PathLike, revision: str | None = None, *, allow_modified: bool = False):
+    """A model from a local model folder, a Hub repo id (``org/arch.tag``) or a published ``arch.tag`` name.
+
+    A folder's or repo's weights must match the sha256 its config.json records (and its published record's);
+    ``allow_modified`` loads a mismatch anyway, with a warning (see :func:`zoo.hub.load_model`)."""
     from zoo.registry import create_model, is_model
 
     text = str(spec)
@@ -150,7 +153,7 @@ def load_model(spec: str | os.PathLike, revision: str | None = None):
 
         if path.suffix == ".safetensors":
             path = path.parent
-        return hub.load_model(path, revision=revision)
+        return hub.load_model(path, revision=revision, allow_modified=allow_modified)
     if "." not in text and "/" not in text and not exists:
         from zoo.registry import model_entrypoint
 
@@ -163,7 +166,7 @@ def load_model(spec: str | os.PathLike, revision: str | None = None):
     if text.count("/") == 1 and not exists:
         from zoo import hub
 
-        return hub.load_model(text, revision=revision)
+        return hub.load_model(text, revision=revision, allow_modified=allow_modified)
     return create_model(text, pretrained=True)  # raises the registry's "unknown model ..." sentence
 
 
@@ -383,7 +386,8 @@ def predict_file(model, source: str | os.PathLike, output: str | os.PathLike, *,
                  progress: bool = True, threads: int | None = None) -> PredictSummary:
     """Predict every sequence of a file (or ``-`` for standard input) and write a CSV to ``output`` (``-`` for
     standard output). The CSV is written through :func:`zoo.outputs.atomic_output` (a temporary file renamed at the
-    end: an interrupted run leaves no half-written output; devices and pipes are written through). Standard output is streamed batch by batch, starting with the first batch's rows."""
+    end: an interrupted run leaves no half-written output; devices and pipes are written through). Standard output
+    is streamed batch by batch, starting with the first batch's rows."""
     _check_classifier(model)
     dev = resolve_device(device, model)
     stats = LengthStats(model.encoding.length, model.encoding.pad_mode)

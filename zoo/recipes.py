@@ -39,6 +39,7 @@ import yaml
 from zoo import checkpoint as ckpt
 from zoo.engine import TrainConfig, distributed_context, evaluate, fit, resolve_device, seed_everything
 from zoo.errors import UserError
+from zoo.hub.validate import WEIGHTS_SHA_KEY, sha256_file
 
 __all__ = ["Recipe", "load_recipe", "parse_overrides", "run_dir_for", "load_data", "build_model", "run",
            "load_run_model", "evaluate_model", "PACKAGES"]
@@ -347,6 +348,7 @@ def run(recipe: Recipe, seed: int, out_dir: str | Path = "runs", *, resume: bool
         state = ckpt.state_to_cpu(model)
         ckpt.save_weights(state, folder / "model.safetensors", metadata={"format": "pt", "arch": recipe.arch})
         config = dict(getattr(model, "_hub_mixin_config", None) or {})
+        config[WEIGHTS_SHA_KEY] = sha256_file(folder / "model.safetensors")  # checked whenever the run is loaded
         _write_json(folder / "config.json", config)
         if "test" in evals:
             ckpt.save_weights({"probs": evals["test"].probs.float(), "labels": evals["test"].labels},
@@ -367,9 +369,15 @@ def load_run_model(folder: str | Path):
     """Rebuild the model of a finished run folder from its ``recipe.yaml`` and ``config.json``."""
     from zoo.registry import create_model
 
+    from zoo.hub.folders import read_config
+    from zoo.hub.validate import check_arguments, verify_weights
+
     folder = Path(folder)
     recipe = load_recipe(folder / "recipe.yaml")
-    config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").exists() else {}
+    config = read_config(folder / "config.json") if (folder / "config.json").exists() else {}
+    verify_weights(folder / "model.safetensors", config, where=str(folder))
+    config.pop(WEIGHTS_SHA_KEY, None)
+    check_arguments(config, str(folder / "config.json"))
     model = create_model(recipe.arch, **config) if config else build_model(recipe, load_data(recipe))
     model.load_state_dict(ckpt.load_weights(folder / "model.safetensors"))
     return model, recipe

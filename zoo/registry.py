@@ -181,7 +181,8 @@ def _unknown(name: str) -> UnknownModelError:
     close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else \
         "; run `genozoo list` to see every model"
-    return UnknownModelError(f"unknown model {name!r}{hint}")
+    shown = name if len(name) <= 100 else name[:80] + "..."  # a pasted sequence or path, not a name
+    return UnknownModelError(f"unknown model {shown!r}{hint}")
 
 
 def is_model(name: str) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from zoo.cli import add_threads_option
 from zoo.cli.dataopts import add_data_options
+from zoo.cli.options import SEED_MAX, device, int_range
 
 RECIPE_HELP = ("Free --key=value arguments override recipe keys, e.g. --epochs=5 --lr=3e-4 --batch_size=64 "
                "--patience=null --model_args.dropout=0.2; an unknown key is an error. Keys: see train/README.md.")
@@ -149,7 +150,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      extra_help=", a zoo.data benchmark name, or a data folder (saved DatasetDict, or "
                                 "train/validation/test CSV files with sequence,label columns)")
     p.add_argument("--source", help="where zoo.data reads the dataset from (a local folder or URL)")
-    p.add_argument("--seed", type=int, help="train only this seed (default: every seed of the recipe)")
+    p.add_argument("--seed", type=int_range(0, SEED_MAX),
+                   help="train only this seed (default: every seed of the recipe)")
     p.add_argument("--out", default="runs", help="parent folder of the run folders (default: %(default)s)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from its last checkpoint (a finished run is kept as is); "
@@ -168,8 +170,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True, help="a zoo.data benchmark name or a data folder")
     p.add_argument("--split", default="test", help="which split to score (default: %(default)s)")
     p.add_argument("--source", help="where zoo.data reads the dataset from")
-    p.add_argument("--batch-size", type=int, default=512, help="evaluation batch size (default: %(default)s)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    p.add_argument("--batch-size", type=int_range(1, 100_000), default=512,
+                   help="evaluation batch size (default: %(default)s)")
+    p.add_argument("--device", default="auto", type=device, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     p.add_argument("--output", help="also write the JSON to this file")
     add_threads_option(p)
     p.set_defaults(func=cmd_evaluate)
