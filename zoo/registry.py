@@ -74,6 +74,8 @@ class PretrainedCfg:
     split: str = ""
     data_revision: str | None = None
     metrics: Mapping[str, Any] = field(default_factory=dict)
+    #: validation accuracy and loss, same layout: what ``genozoo publish`` compares a new run against.
+    validation: Mapping[str, Any] = field(default_factory=dict)
     paper_metrics: Mapping[str, Any] = field(default_factory=dict)
     seeds: tuple[int, ...] = ()
     seed: int | None = None
