@@ -26,6 +26,16 @@ def _app_module():
     return module
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -46,7 +56,7 @@ def cmd_space(args: argparse.Namespace) -> int:
     limits = Limits(max_sequences=args.max_sequences, max_length=args.max_length)
     print(f"genozoo space on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     app.launch(host=args.host, port=args.port, device=args.device, hub_dir=args.hub_dir, limits=limits,
-               concurrency=args.concurrency, max_queue=args.max_queue, block=True)
+               concurrency=args.concurrency, max_queue=args.max_queue, max_models=args.max_models, block=True)
     return 0
 
 
@@ -71,13 +81,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--online", action="store_true",
                    help="allow downloading published weights from the Hugging Face Hub (default: offline, "
                         "HF_HUB_OFFLINE=1)")
-    p.add_argument("--max-sequences", type=int, default=100,
+    p.add_argument("--max-sequences", type=_positive, default=100,
                    help="most sequences one request may hold (default: %(default)s)")
-    p.add_argument("--max-length", type=int, default=5000,
+    p.add_argument("--max-length", type=_positive, default=5000,
                    help="longest sequence in bp one request may hold (default: %(default)s)")
-    p.add_argument("--concurrency", type=int, default=2,
-                   help="requests computed at once; the rest wait in the queue (default: %(default)s)")
-    p.add_argument("--max-queue", type=int, default=64,
+    p.add_argument("--concurrency", type=_positive, default=32,
+                   help="predictions in flight at once; their forward passes are batched together, the rest wait "
+                        "in the queue (default: %(default)s)")
+    p.add_argument("--max-models", type=_positive, default=8,
+                   help="models kept loaded at once; the least recently used is dropped when another is needed, so "
+                        "memory stays bounded (default: %(default)s)")
+    p.add_argument("--max-queue", type=_positive, default=64,
                    help="requests that may wait; more are refused with a 'queue full' message "
                         "(default: %(default)s)")
     p.set_defaults(func=cmd_space)
