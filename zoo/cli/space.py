@@ -30,16 +30,6 @@ def _app_module():
     return module
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
-    return value
-
-
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
