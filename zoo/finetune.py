@@ -185,7 +185,7 @@ def _command(base_spec: str, data_flags: list[str], options: dict[str, Any]) -> 
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
-def _resolve_base(base, from_scratch: bool | None, base_model_id: str | None):
+def _resolve_base(base, from_scratch: bool | None, base_model_id: str | None, allow_modified: bool = False):
     """``(spec, base model or None, arch, from_scratch)``: a bare architecture name is allowed from scratch; a
     model in memory with neither a record nor a ``base_model_id`` counts as its architecture from scratch."""
     from zoo.predict import load_model
@@ -201,7 +201,7 @@ def _resolve_base(base, from_scratch: bool | None, base_model_id: str | None):
     spec = str(base)
     if from_scratch and "." not in spec and "/" not in spec and not Path(spec).exists() and is_model(spec):
         return spec, None, spec, True  # an architecture: nothing to load
-    model = load_model(spec)
+    model = load_model(spec, allow_modified=allow_modified)
     return spec, model, model.arch, bool(from_scratch)
 
 
@@ -212,15 +212,19 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validat
              from_scratch: bool | None = None, compare_scratch: bool = False,
              model_args: Mapping[str, Any] | None = None, epochs: int = 10, lr: float = 1e-3, batch_size: int = 32,
              patience: int | None = None, seed: int = 0, device: str = "auto", source: str | None = None,
-             base_model_id: str | None = None, tag: str | None = None, quiet: bool = False) -> FinetuneResult:
+             base_model_id: str | None = None, tag: str | None = None, quiet: bool = False,
+             allow_modified: bool = False) -> FinetuneResult:
     """Fine-tune ``base`` (a model, a published ``arch.tag``, a model folder or a Hub repo id; with
     ``from_scratch`` also a bare architecture name) on ``data`` and, with ``output_dir``, write a Hub-ready model
     folder. See the module docstring for every step."""
     import time
 
     from zoo.engine import TrainConfig, evaluate, fit, resolve_device, seed_everything
+    from zoo.outputs import check_output_folder
 
-    spec, base_model, arch, from_scratch = _resolve_base(base, from_scratch, base_model_id)
+    if output_dir is not None:
+        check_output_folder(output_dir)  # refused before minutes of training, not after
+    spec, base_model, arch, from_scratch = _resolve_base(base, from_scratch, base_model_id, allow_modified)
     if from_scratch and freeze_trunk:
         raise UserError("--freeze-trunk keeps pretrained layers fixed; from scratch there are none, so drop one")
     ds, data_name, split_desc = load_data(data, validation=validation, test=test, labels=labels,
@@ -231,6 +235,9 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validat
     if mapping or keep_order is not None:
         ds = apply_label_map(ds, mapping, keep_order)
     names = _label_names(ds)
+    if len(names) < 2:
+        raise UserError(f"the data has a single class ({', '.join(names)}); a classifier needs at least two, so "
+                        f"add sequences of another class or check --label-column")
     if num_classes is not None and num_classes != len(names):
         raise UserError(f"--num-classes {num_classes} does not match the data, which has {len(names)} classes "
                         f"({', '.join(names)})")

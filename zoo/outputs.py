@@ -24,7 +24,8 @@ from typing import IO, Iterator
 
 from zoo.errors import UserError
 
-__all__ = ["atomic_output", "atomic_write_text", "atomic_write_bytes", "output_folder", "live_temporaries"]
+__all__ = ["atomic_output", "atomic_write_text", "atomic_write_bytes", "check_output_folder", "output_folder",
+           "live_temporaries"]
 
 _LIVE: set[str] = set()
 
@@ -62,6 +63,17 @@ def _stat(path: Path) -> os.stat_result | None:
 
 
 @contextmanager
+def _naming(path: str | os.PathLike) -> Iterator[None]:
+    """An OSError raised while writing (a full disk) names the output the user gave, not a temporary file."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno is not None and err.filename is None:
+            err.filename = os.fspath(path)
+        raise
+
+
+@contextmanager
 def atomic_output(path: str | os.PathLike, mode: str = "w", *, encoding: str | None = "utf-8",
                   newline: str | None = None) -> Iterator[IO]:
     """A file object for ``path`` (``mode`` ``"w"`` or ``"wb"``) that becomes ``path`` only when the block ends
@@ -78,7 +90,7 @@ def atomic_output(path: str | os.PathLike, mode: str = "w", *, encoding: str | N
         if not (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
             raise UserError(f"output {str(path)!r} is a socket or block device, not a file genozoo can write; "
                             "give a regular file")
-        with open(target, mode, **kwargs) as fh:  # written through: the device or pipe stays what it is
+        with _naming(path), open(target, mode, **kwargs) as fh:  # written through: it stays what it is
             yield fh
         return
     if target.is_symlink():
@@ -91,7 +103,7 @@ def atomic_output(path: str | os.PathLike, mode: str = "w", *, encoding: str | N
     try:
         # mkstemp makes 0600 files; give the output the mode a plain open() would (or the old file's).
         os.chmod(tmp, stat.S_IMODE(st.st_mode) if st is not None else _FILE_MODE)
-        with os.fdopen(fd, mode, **kwargs) as fh:
+        with _naming(path), os.fdopen(fd, mode, **kwargs) as fh:
             fd = -1
             yield fh
             fh.flush()
@@ -119,11 +131,17 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         fh.write(data)
 
 
-def output_folder(path: str | os.PathLike) -> Path:
-    """``path`` as a folder to write into: created if missing; a file (or anything else) there is refused."""
+def check_output_folder(path: str | os.PathLike) -> Path:
+    """Refuse ``path`` as a folder to write into when something else (a file, a device) is there already."""
     p = Path(path)
     st = _stat(p)
     if st is not None and not stat.S_ISDIR(st.st_mode):
         raise UserError(f"output {str(path)!r} exists and is not a folder; give a new or existing folder")
+    return p
+
+
+def output_folder(path: str | os.PathLike) -> Path:
+    """``path`` as a folder to write into: created if missing; a file (or anything else) there is refused."""
+    p = check_output_folder(path)
     p.mkdir(parents=True, exist_ok=True)
     return p

@@ -15,7 +15,6 @@ import importlib
 import os
 import signal
 import sys
-import traceback
 
 GROUPS = ("models", "data", "train", "hub", "publish", "use", "bakeoff", "space")
 

@@ -7,6 +7,7 @@ import json
 import sys
 
 from zoo.cli.dataopts import add_data_options
+from zoo.cli.options import SEED_MAX, int_range
 from zoo.errors import UserError
 
 
@@ -140,7 +141,8 @@ def _add_load_options(p: argparse.ArgumentParser, optional_name: bool = False) -
                                        "or ~/.cache/genozoo/data)")
     p.add_argument("--revision", help="Hub revision (branch, tag or commit) for Hub-mirror benchmarks")
     p.add_argument("--protocol", help="split protocol, one of those `genozoo data info NAME` lists")
-    p.add_argument("--seed", type=int, help="seed of the fixed-seed split (default: the study's 3264)")
+    p.add_argument("--seed", type=int_range(0, SEED_MAX),
+                   help="seed of the fixed-seed split (default: the study's 3264)")
     p.add_argument("--ambiguity", choices=["N", "splice", "keep"],
                    help="IUPAC ambiguity codes: N (default), splice (the study's N->A D->T S->C R->G) or keep")
 

@@ -21,6 +21,13 @@ MODEL_HELP = ("the model: a published name (arch.tag, see `genozoo list --pretra
               "genozoo (model.safetensors + config.json), or a Hub repo id ORG/NAME")
 
 
+def _model_options(p: argparse.ArgumentParser, help: str = MODEL_HELP) -> None:
+    p.add_argument("model", help=help)
+    p.add_argument("--allow-modified", action="store_true",
+                   help="load a model folder whose weights do not match the sha256 in its config.json (or its "
+                        "published record's); it is then treated as an unpublished weight, with a warning")
+
+
 def _input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", default="auto", choices=["auto", "fasta", "csv", "tsv", "uci", "zeng"],
                    help="input format (default: guessed from the name and first line; .gz is detected)")
@@ -52,7 +59,7 @@ def _max_length_option(p: argparse.ArgumentParser) -> None:
 def cmd_predict(args: argparse.Namespace) -> int:
     from zoo.predict import load_model, predict_file
 
-    model = load_model(args.model)
+    model = load_model(args.model, allow_modified=args.allow_modified)
     try:
         summary = predict_file(model, args.input, args.output, format=args.format,
                                sequence_column=args.sequence_column, id_column=args.id_column,
@@ -102,7 +109,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             numbers = str(Path(args.output).with_suffix(".csv"))  # beside a logo file (not beside /dev/null)
     if numbers:
         numbers_format(numbers)
-    model = load_model(args.model)
+    model = load_model(args.model, allow_modified=args.allow_modified)
     ids, seqs = _read_for_explain(args)
     if args.output or numbers:
         from zoo.explain import attribute
@@ -167,7 +174,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                       freeze_trunk=args.freeze_trunk, from_scratch=args.from_scratch or None,
                       compare_scratch=args.compare_scratch, model_args=model_args, epochs=args.epochs, lr=args.lr,
                       batch_size=args.batch_size, patience=args.patience, seed=args.seed, device=args.device,
-                      source=args.source, base_model_id=args.base_model, tag=args.tag, quiet=args.quiet)
+                      source=args.source, base_model_id=args.base_model, tag=args.tag, quiet=args.quiet,
+                      allow_modified=args.allow_modified)
     if result.from_scratch:
         _say(f"trained {result.model.arch} from scratch (fresh weights); labels {', '.join(result.label_names)}; "
              f"{result.seq_len} bp")
@@ -195,11 +203,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Predict class probabilities for every sequence of a FASTA / FASTA.gz / CSV / "
                                    "TSV file or standard input, streaming in batches (bounded memory). Writes a "
                                    "CSV: id, prob_<label> per class, predicted.")
-    p.add_argument("model", help=MODEL_HELP)
+    _model_options(p)
     p.add_argument("input", help="FASTA, FASTA.gz, CSV or TSV file, or - for standard input")
     p.add_argument("-o", "--output", default="-", help="output CSV (default: - for standard output)")
     _input_options(p)
-    p.add_argument("--batch-size", type=int_range(1, MAX_BATCH), default=256, help="sequences per batch (default: %(default)s)")
+    p.add_argument("--batch-size", type=int_range(1, MAX_BATCH), default=256,
+                   help="sequences per batch (default: %(default)s)")
     p.add_argument("--rc", "--reverse-complement", dest="reverse_complement", action="store_true",
                    help="average each sequence's probabilities with its reverse complement's (exactly "
                         "strand-symmetric)")
@@ -212,7 +221,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "gradients, gradient x input (saliency) or in-silico mutagenesis, drawn as a "
                                    "sequence logo and written as numbers; first-layer convolution filters as "
                                    "PWMs in MEME format, optionally matched to known motifs.")
-    e.add_argument("model", help=MODEL_HELP)
+    _model_options(e)
     e.add_argument("input", help="a DNA sequence, or a FASTA/CSV/TSV file (or - for standard input)")
     e.add_argument("-o", "--output", help="sequence logo of the attributions (.png, .svg or .pdf); the numbers "
                                           "go beside it as .csv unless --numbers says otherwise")
@@ -221,8 +230,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="ig: integrated gradients (default); saliency: gradient x input; ism: in-silico "
                         "mutagenesis (works for every model, also those without gradients to the bases)")
     e.add_argument("--target", help="class to explain, by name or index (default: each sequence's prediction)")
-    e.add_argument("--steps", type=int_range(1, 10_000), default=50, help="integration steps of ig (default: %(default)s)")
-    e.add_argument("--max-logos", type=int_range(1, 1_000), default=10, help="sequences drawn in the logo (default: %(default)s)")
+    e.add_argument("--steps", type=int_range(1, 10_000), default=50,
+                   help="integration steps of ig (default: %(default)s)")
+    e.add_argument("--max-logos", type=int_range(1, 1_000), default=10,
+                   help="sequences drawn in the logo (default: %(default)s)")
     e.add_argument("--max-sequences", type=int_range(1, 1_000_000), default=1000,
                    help="refuse inputs with more sequences than this (default: %(default)s)")
     e.add_argument("--filters", metavar="FILE.meme",
@@ -244,7 +255,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "weight whose shape still fits is kept), a validation split is held out, and "
                                    "a Hub-ready folder (weights, config.json, card naming the base model, data "
                                    "and metrics) is written.")
-    f.add_argument("model", help=MODEL_HELP + "; with --from-scratch also a bare architecture name")
+    _model_options(f, MODEL_HELP + "; with --from-scratch also a bare architecture name")
     f.add_argument("-o", "--output", required=True, help="folder to write the fine-tuned model into")
     add_data_options(f, extra_help=", a folder saved with DatasetDict.save_to_disk, or a benchmark name (see "
                                    "`genozoo data list`)")
@@ -258,21 +269,27 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also train the architecture from scratch with the same budget and print both test results")
     f.add_argument("--model-args", metavar="JSON",
                    help="constructor arguments of the architecture, with --from-scratch (e.g. '{\"dense\": 32}')")
-    f.add_argument("--num-classes", type=int_range(2, 100_000), help="expected number of classes (checked against the data)")
-    f.add_argument("--seq-len", type=int_range(1, MAX_SEQ_LEN), help="sequence length of the new model (default: the data's when all "
-                                               "sequences share one, else the base model's)")
+    f.add_argument("--num-classes", type=int_range(2, 100_000),
+                   help="expected number of classes (checked against the data)")
+    f.add_argument("--seq-len", type=int_range(1, MAX_SEQ_LEN),
+                   help="sequence length of the new model (default: the data's when all sequences share one, else "
+                        "the base model's)")
     f.add_argument("--freeze-trunk", action="store_true",
                    help="train only the new classifier (and layers that had to start fresh)")
     f.add_argument("--epochs", type=int_range(1, 100_000), default=10, help="training epochs (default: %(default)s)")
-    f.add_argument("--lr", type=float_range(0, 10, lo_open=True), default=1e-3, help="Adam learning rate (default: %(default)s)")
+    f.add_argument("--lr", type=float_range(0, 10, lo_open=True), default=1e-3,
+                   help="Adam learning rate (default: %(default)s)")
     f.add_argument("--batch-size", type=int_range(1, MAX_BATCH), default=32, help="batch size (default: %(default)s)")
-    f.add_argument("--patience", type=int_range(1, 100_000), help="stop after this many epochs without a better validation loss")
+    f.add_argument("--patience", type=int_range(1, 100_000),
+                   help="stop after this many epochs without a better validation loss")
     f.add_argument("--seed", type=int_range(0, SEED_MAX), default=0, help="random seed (default: %(default)s)")
-    f.add_argument("--device", default="auto", type=device, help="auto (CUDA when present), cpu or cuda (default: auto)")
+    f.add_argument("--device", default="auto", type=device,
+                   help="auto (CUDA when present), cpu or cuda (default: auto)")
     add_threads_option(f)
     f.add_argument("--source", help="local copy of a benchmark's files (with a benchmark name)")
     f.add_argument("--base-model", metavar="ORG/NAME",
                    help="Hub repo id to record as base_model (default: from the base model's record or folder)")
-    f.add_argument("--tag", type=name_part, help="tag of the new weight, named ARCH.TAG (default: the output folder's name)")
+    f.add_argument("--tag", type=name_part,
+                   help="tag of the new weight, named ARCH.TAG (default: the output folder's name)")
     f.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     f.set_defaults(func=cmd_finetune)

@@ -22,7 +22,7 @@ from zoo.errors import UserError
 
 __all__ = ["Source", "open_text", "open_binary", "source_name", "TextDecodeError"]
 
-Source = Union[str, "os.PathLike[str]", bytes]
+Source = Union[str, os.PathLike, bytes]
 _GZIP_MAGIC = b"\x1f\x8b"
 # Longest marks first: the UTF-32-LE mark begins with the UTF-16-LE one.
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
