@@ -354,11 +354,9 @@ def write_report(result: BakeoffResult, out_dir: str | Path) -> list[Path]:
     from zoo.checkpoint import atomic_write_text
     from zoo.plots import plot_bakeoff
 
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OSError(f"cannot create the output folder {str(out)!r}: {e.strerror}") from None
+    from zoo.outputs import output_folder
+
+    out = output_folder(out_dir)
     files = [out / "results.csv", out / "leaderboard.md", out / "recommendation.md"]
     atomic_write_text(files[0], results_csv(result))
     atomic_write_text(files[1], leaderboard_markdown(result))

@@ -23,6 +23,9 @@ def _seeds(text: str) -> int | list[int]:
 
 def cmd_bakeoff(args: argparse.Namespace) -> int:
     from zoo.bakeoff import bakeoff, leaderboard_markdown, recommend, write_report
+    from zoo.outputs import check_output_folder
+
+    check_output_folder(args.output)  # refused before minutes of training, not after
 
     def progress(line: str) -> None:
         if not args.quiet:
