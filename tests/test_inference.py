@@ -75,3 +75,19 @@ def test_the_rewrite_also_matches_in_channels_last_and_on_published_sizes(name):
         plain = model.probabilities(model(encode_codes(codes, enc)))
         fast = model.probabilities(model.inference_forward(model.inference_input(codes)))
     torch.testing.assert_close(fast, plain, rtol=0, atol=1e-5)
+
+
+def test_doc2vec_newton_on_word_scores_gives_the_paragraph_vectors_of_newton_on_them(monkeypatch):
+    """With fewer words than dimensions (3-mers, 100 dimensions) inference iterates on the word scores; the same
+    iteration on the vectors themselves (the original formulation) gives the same vectors."""
+    from zoo.models import doc2vec as pv
+
+    torch.manual_seed(0)
+    U, noise = torch.randn(64, 100) * 0.3, torch.softmax(torch.randn(64), 0)
+    counts = torch.poisson(torch.full((16, 64), 1.5))
+    counts[3] = 0  # a document with no valid word
+    fast = pv.infer_paragraph_vectors(counts, U, noise, negative=5, l2=1.0, iters=8)
+    monkeypatch.setattr(pv, "_gram_inverse", lambda U: None)
+    plain = pv.infer_paragraph_vectors(counts, U, noise, negative=5, l2=1.0, iters=8)
+    torch.testing.assert_close(fast, plain, rtol=0, atol=1e-5)
+    assert fast.abs().sum() > 0

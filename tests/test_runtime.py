@@ -127,3 +127,22 @@ def test_the_command_line_applies_threads_and_the_environment(tmp_path):
                                   "threads (or 0 / auto for the default), not 'lots'")
     out = run("--threads", "x")
     assert out.returncode == 2 and "--threads" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_list_pretrained_reads_the_records_without_importing_torch():
+    """`genozoo list --pretrained` builds nothing: no model module, no torch (4-6 s of its start-up before)."""
+    code = ("import sys; from zoo.cli import main; rc = main(['list', '--pretrained']); "
+            "print('torch imported:', 'torch' in sys.modules); sys.exit(rc)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("torch imported: False")
+    assert "deepram_conv1d_recurrent_onehot.motif_ctcf" in out.stdout and "deepram" in out.stdout
+
+
+def test_families_read_from_the_source_are_the_registered_ones():
+    import zoo
+    from zoo.registry import _declared_families
+
+    registered = {arch: family for family, archs in zoo.list_families().items() for arch in archs}
+    assert _declared_families() == registered

@@ -26,7 +26,8 @@ from typing import Iterable, Iterator, TypeVar
 
 from zoo.errors import UserError
 
-__all__ = ["SequenceInput", "open_input", "looks_like_sequence", "is_existing_path", "batched", "count_records"]
+__all__ = ["SequenceInput", "open_input", "open_text_input", "looks_like_sequence", "is_existing_path", "batched",
+           "count_records"]
 
 T = TypeVar("T")
 _SEQUENCE_RE = re.compile(r"^[ACGTUNRYSWKMBDHVacgtunryswkmbdhv]+$")
@@ -180,3 +181,37 @@ def open_input(source: str | os.PathLike | bytes, *, format: str = "auto", seque
     finally:
         if spooled is not None:
             shutil.rmtree(spooled.parent, ignore_errors=True)
+
+
+def _renamed(records: Iterable[tuple[str, str]], path: Path, name: str) -> Iterator[tuple[str, str]]:
+    """The records, with the spooled file's temporary path replaced by ``name`` in any error message."""
+    try:
+        yield from records
+    except UserError as e:
+        raise type(e)(str(e).replace(repr(str(path)), name).replace(str(path), name)) from None
+
+
+@contextmanager
+def open_text_input(text: str, name: str = "the pasted text") -> Iterator[SequenceInput]:
+    """Sequences given as text (the space's text box): FASTA when the first character that is not blank is
+    ``>``, otherwise one sequence per line (ids ``seq1``, ``seq2``, ...).
+
+    FASTA text goes through the parser of a FASTA file (spooled to a temporary file, as standard input is), so
+    pasted text and a file give the same sequences or the same refusal. Lines end at ``\n``, ``\r\n`` or a lone
+    ``\r``, and only their ends are stripped: a space inside a sequence is refused by the encoding, as in a file.
+    """
+    body = text.lstrip("\ufeff \t\r\n")
+    if not body.startswith(">"):
+        lines = [ln.strip() for ln in body.splitlines()]
+        records = [(f"seq{i + 1}", ln) for i, ln in enumerate(ln for ln in lines if ln)]
+        yield SequenceInput(records, name, total=len(records))
+        return
+    fd, tmp = tempfile.mkstemp(prefix="genozoo-text-")
+    path = Path(tmp)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(body.encode("utf-8", errors="surrogatepass"))
+        yield SequenceInput(_renamed(_file_records(path, "fasta", None, None), path, name), name,
+                            total=count_records(path, "fasta"))
+    finally:
+        path.unlink(missing_ok=True)

@@ -42,7 +42,7 @@ from zoo.errors import UserError
 from zoo.hub.validate import WEIGHTS_SHA_KEY, sha256_file
 
 __all__ = ["Recipe", "load_recipe", "parse_overrides", "run_dir_for", "load_data", "build_model", "run",
-           "load_run_model", "evaluate_model", "PACKAGES"]
+           "load_run_model", "evaluate_model", "Evaluation", "PACKAGES"]
 
 PACKAGES = ("genozoo", "torch", "numpy", "scikit-learn", "datasets", "safetensors", "huggingface_hub", "pyyaml")
 SPLITS = ("train", "validation", "test")
@@ -383,22 +383,59 @@ def load_run_model(folder: str | Path):
     return model, recipe
 
 
-def evaluate_model(model_ref: str, dataset: str, split: str = "test", *, source: str | None = None,
-                   batch_size: int = 512, device: str = "auto") -> dict[str, float]:
-    """Loss and metrics of a run folder, a model folder or a published ``arch.tag`` on a dataset split."""
+class Evaluation(dict):
+    """Loss and metrics (the dict itself) and ``scored``: one sentence saying which data and split they are on."""
+
+    scored: str = ""
+
+
+def _recipe_of(model_ref: str) -> Recipe | None:
+    """The committed recipe of a published ``arch.tag`` (``train/recipes/<name>.yaml``), if there is one."""
+    from zoo.grid import RECIPES_DIR
+
+    path = RECIPES_DIR / f"{model_ref}.yaml"
+    return load_recipe(path) if "/" not in model_ref and path.is_file() else None
+
+
+def evaluate_model(model_ref: str, dataset: str | None = None, split: str = "test", *, source: str | None = None,
+                   protocol: str | None = None, batch_size: int = 512, device: str = "auto") -> Evaluation:
+    """Loss and metrics of a run folder or a published ``arch.tag`` on a dataset split.
+
+    By default the data is the model's own: the run's recipe (a published weight: its committed recipe), with
+    its split protocol (``data_args``), so the test split is the one the run was trained and scored with.
+    ``dataset`` names other data (its default split); ``protocol`` picks another split protocol. The result's
+    ``scored`` says which it was."""
     path = Path(model_ref)
     if (path / "recipe.yaml").exists() and (path / "model.safetensors").exists():
-        model, _ = load_run_model(path)
+        model, recipe = load_run_model(path)
+        whose = "the run's"
     else:
         from zoo.registry import create_model
 
         model = create_model(model_ref, pretrained=True)
-    probe = Recipe(arch=getattr(model, "arch", "") or "model", dataset=dataset, source=source)
+        recipe, whose = _recipe_of(model_ref), "its recipe's"
+    own = recipe is not None and dataset in (None, recipe.dataset)
+    if dataset is None and not own:
+        raise UserError(f"{model_ref} has no recipe to take its data from; name the data with --dataset")
+    data_args = dict(recipe.data_args) if own else {}
+    if protocol is not None:
+        data_args["protocol"] = protocol
+    dataset = recipe.dataset if own else dataset
+    probe = Recipe(arch=getattr(model, "arch", "") or "model", dataset=dataset,
+                   source=source or (recipe.source if own else None), data_args=data_args)
     ds = load_data(probe, need=(split,))
     data_names = list(getattr(ds[split].features.get("label"), "names", None) or model.label_names)
     if len(data_names) != model.num_classes:
         raise UserError(f"dataset {dataset!r} has {len(data_names)} classes but the model predicts "
                         f"{model.num_classes}; evaluate it on data with the same labels")
     seed_everything(0)
-    result = evaluate(model, ds[split], batch_size=batch_size, device=resolve_device(device))
-    return result.as_dict()
+    result = Evaluation(evaluate(model, ds[split], batch_size=batch_size, device=resolve_device(device)).as_dict())
+    how = ", ".join(f"{k}={v}" for k, v in sorted(data_args.items())) or "the default split"
+    if own and data_args == recipe.data_args:
+        result.scored = f"scored the {split} split of {dataset} as {whose} recipe made it ({how})"
+    else:
+        result.scored = f"scored the {split} split of {dataset} ({how})" + (
+            f", not the split of {whose} recipe ({recipe.dataset}, "
+            f"{', '.join(f'{k}={v}' for k, v in sorted(recipe.data_args.items())) or 'the default split'})"
+            if recipe is not None else "")
+    return result

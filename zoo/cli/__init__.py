@@ -17,7 +17,7 @@ import signal
 import sys
 import warnings
 
-GROUPS = ("models", "data", "train", "hub", "publish", "use", "space")
+GROUPS = ("models", "data", "train", "hub", "publish", "use", "bakeoff", "space")
 
 
 class Parser(argparse.ArgumentParser):

@@ -11,8 +11,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from zoo.publish import hub_size_mb, publish, update_readme
 
     tags = [t for t in (args.tags or "").split(",") if t]
-    published, refreshed = publish(args.runs, args.names or None, hub_root=args.hub, org=args.org, top=args.top,
-                        tags=tags or None, progress=not args.quiet, merge=args.merge)
+    published, refreshed, kept = publish(args.runs, args.names or None, hub_root=args.hub, org=args.org,
+                                         top=args.top, tags=tags or None, progress=not args.quiet, merge=args.merge,
+                                         force=args.force)
+    for k in kept:
+        print(f"{k.name}: kept the published weight (mean validation {k.metric} {k.published:.3f} over "
+              f"{k.published_seeds} seed(s)); the new runs score {k.new:.3f} over {k.new_seeds} seed(s), lower "
+              f"(--force replaces it)")
     for cfg in published:
         acc = cfg.metrics.get("accuracy", {})
         print(f"{cfg.name}: seed {cfg.seed}, test accuracy {acc.get('mean', float('nan')):.3f} ± "
@@ -71,6 +76,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--org", help="Hub organization (default: $GENOZOO_HUB_ORG or genozoo)")
     p.add_argument("--budget-mb", type=float_range(0, 100_000, lo_open=True), default=60.0,
                    help="size budget of the bundled hub (default: 60)")
+    p.add_argument("--force", action="store_true",
+                   help="replace a published weight even when the new runs have a lower mean validation accuracy "
+                        "(by default it is kept, and the output says so)")
     p.add_argument("--readme", help="also regenerate the leaderboard block of this README (e.g. README.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_threads_option(p)

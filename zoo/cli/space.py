@@ -50,7 +50,7 @@ def cmd_space(args: argparse.Namespace) -> int:
     limits = Limits(max_sequences=args.max_sequences, max_length=args.max_length)
     print(f"genozoo space on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     app.launch(host=args.host, port=args.port, device=args.device, hub_dir=args.hub_dir, limits=limits,
-               concurrency=args.concurrency, max_queue=args.max_queue, block=True)
+               concurrency=args.concurrency, max_queue=args.max_queue, max_models=args.max_models, block=True)
     return 0
 
 
@@ -79,8 +79,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="most sequences one request may hold (default: %(default)s)")
     p.add_argument("--max-length", type=int_range(1, 10_000_000), default=5000,
                    help="longest sequence in bp one request may hold (default: %(default)s)")
-    p.add_argument("--concurrency", type=int_range(1, 1_000), default=2,
-                   help="requests computed at once; the rest wait in the queue (default: %(default)s)")
+    p.add_argument("--concurrency", type=int_range(1, 1_000), default=32,
+                   help="predictions in flight at once; their forward passes are batched together, the rest wait "
+                        "in the queue (default: %(default)s)")
+    p.add_argument("--max-models", type=int_range(1, 1_000), default=8,
+                   help="models kept loaded at once; the least recently used is dropped when another is needed, so "
+                        "memory stays bounded (default: %(default)s)")
     p.add_argument("--max-queue", type=int_range(1, 100_000), default=64,
                    help="requests that may wait; more are refused with a 'queue full' message "
                         "(default: %(default)s)")

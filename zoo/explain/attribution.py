@@ -35,10 +35,14 @@ from torch import nn
 from zoo.encoding import ALPHABET, PAD, Encoding, clean, encode_codes, one_hot, to_codes, tokens
 from zoo.errors import UserError
 
-__all__ = ["METHODS", "Attributions", "attribute", "saliency", "integrated_gradients", "in_silico_mutagenesis",
-           "nucleotide_representation", "GradientUnsupportedError"]
+__all__ = ["METHODS", "METHOD_TITLES", "Attributions", "attribute", "saliency", "integrated_gradients",
+           "in_silico_mutagenesis", "supported_methods", "nucleotide_representation", "GradientUnsupportedError"]
 
 METHODS = ("saliency", "integrated_gradients", "ism")
+#: What each method is called wherever a person reads it (logo titles, the space's method picker): one source, so
+#: the picture names the method the button said.
+METHOD_TITLES = {"saliency": "saliency (gradient x input)", "integrated_gradients": "integrated gradients",
+                 "ism": "in-silico mutagenesis"}
 _ALIASES = {"ig": "integrated_gradients", "integrated-gradients": "integrated_gradients",
             "gradient_x_input": "saliency", "grad_x_input": "saliency", "mutagenesis": "ism",
             "in_silico_mutagenesis": "ism"}
@@ -189,6 +193,53 @@ def _scorer(model, enc: Encoding):
     return f, bridge.active()
 
 
+def supported_methods(model) -> tuple[str, ...]:
+    """The attribution methods that work for ``model``, in :data:`METHODS` order (the first is the best default).
+
+    In-silico mutagenesis works for every classifier. The gradient methods need a differentiable path from the
+    nucleotides to the output: one-hot and k-mer encodings always have one; a token model has one only when an
+    embedding layer looks its token tensor up directly, which is checked by running the model once on a short
+    probe sequence with the embedding bridge in place (BERT re-tokenizes, doc2vec infers its vector by Newton
+    steps: neither fires the bridge). The probe's answer is kept on the model, so asking again costs nothing.
+    """
+    cached = getattr(model, "_genozoo_attribution_methods", None)
+    if cached is not None:
+        return cached
+    enc = model.encoding
+    gradients = enc.kind in ("onehot", "kmer_seq", "kmer_image")
+    if enc.kind == "tokens":
+        from zoo.predict import resolve_device
+
+        dev = resolve_device(None, model)
+        codes = to_codes(["ACGT" * 4], enc.length, pad_mode=enc.pad_mode, ambiguity=enc.ambiguity)
+        f, ctx = _scorer(model, enc)
+        x = torch.from_numpy(one_hot(codes, 0.0)).to(dev)
+        tok = torch.from_numpy(tokens(codes)).to(dev)
+        was_training = model.training
+        model.eval()
+        try:
+            with ctx, torch.no_grad():
+                f(x, tok, torch.zeros(1, dtype=torch.int64, device=dev))
+            gradients = True
+        except GradientUnsupportedError:
+            gradients = False
+        finally:
+            model.train(was_training)
+    methods = METHODS if gradients else ("ism",)
+    try:
+        model._genozoo_attribution_methods = methods
+    except AttributeError:  # a module that refuses attributes: probe again next time
+        pass
+    return methods
+
+
+def _check_supported(model, method: str) -> None:
+    if method not in supported_methods(model):
+        raise GradientUnsupportedError(
+            f"{type(model).__name__} does not look its tokens up in an embedding layer directly, so "
+            f"{METHOD_TITLES[method]} cannot reach the nucleotides; use method 'ism' (in-silico mutagenesis)")
+
+
 # ---------------------------------------------------------------------------------------------- methods
 def _prepare(model, sequences, ids, target, device, batch_size, max_length=None):
     from zoo.predict import _check_classifier, _length_stats, _max_length, resolve_device
@@ -321,6 +372,7 @@ def attribute(model, sequences: str | Sequence[str], method: str = "integrated_g
         raise UserError(f"integration steps must be at least 1, not {n_steps}")
     seqs, names, codes, dev, probs, targets = _prepare(model, sequences, ids, target, device, batch_size,
                                                        max_length)
+    _check_supported(model, name)  # after _prepare: a model that is no classifier is refused as such first
     from zoo.predict import _inference
 
     with _inference(model, dev):

@@ -17,13 +17,10 @@ import numpy as np
 
 from zoo.encoding import ALPHABET
 from zoo.errors import UserError
-from zoo.explain.attribution import Attributions
+from zoo.explain.attribution import METHOD_TITLES, Attributions
 from zoo.outputs import atomic_write_bytes
 
 __all__ = ["logo_format", "numbers_format", "logo_matrix", "draw_logos", "write_numbers"]
-
-_METHOD_TITLES = {"saliency": "gradient x input", "integrated_gradients": "integrated gradients",
-                  "ism": "in-silico mutagenesis"}
 
 
 def logo_format(path: str | os.PathLike) -> str:
@@ -80,7 +77,7 @@ def draw_logos(attr: Attributions, path: str | os.PathLike, *, max_sequences: in
             if marks and i in marks:
                 ax.axvspan(marks[i][0] - 0.5, marks[i][1] - 0.5, color="gold", alpha=0.25, lw=0)
             label = attr.label_names[attr.targets[i]]
-            ax.set_title(f"{attr.ids[i]}: {_METHOD_TITLES.get(attr.method, attr.method)} for "
+            ax.set_title(f"{attr.ids[i]}: {METHOD_TITLES.get(attr.method, attr.method)} for "
                          f"'{label}' (p = {attr.probabilities[i, attr.targets[i]]:.3f})", fontsize=9, loc="left")
             ax.set_ylabel("attribution", fontsize=8)
             ax.set_xlabel("position (0-based)", fontsize=8)

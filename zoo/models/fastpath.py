@@ -100,14 +100,10 @@ def maxpool_cl(x: torch.Tensor, size: int = 2) -> torch.Tensor:
 
 
 def conv1d_cl(x: torch.Tensor, conv: torch.nn.Conv1d) -> torch.Tensor:
-    """A 'valid', stride-1 Conv1d on a channels-last ``(N, L, C)`` tensor, as one matrix product over every
-    position and kernel tap (``(N L, C) @ (C, K F)``) and ``K - 1`` shifted adds; returns ``(N, L-K+1, F)``."""
+    """A 'valid', stride-1 Conv1d on a channels-last ``(N, L, C)`` tensor, as one matrix product of the windows
+    ``(N, L-K+1, C K)`` with the kernel (faster than oneDNN's convolution at these sizes, and no transposes);
+    returns ``(N, L-K+1, F)``."""
     n, L, c = x.shape
     out_ch, _, K = conv.weight.shape
-    y = (x.reshape(n * L, c) @ conv.weight.permute(1, 2, 0).reshape(c, K * out_ch)).view(n, L, K, out_ch)
-    out = y[:, :L - K + 1, 0].clone()
-    for t in range(1, K):
-        out += y[:, t:L - K + 1 + t, t]
-    if conv.bias is not None:
-        out += conv.bias
-    return out
+    windows = x.unfold(1, K, 1).reshape(n, L - K + 1, c * K)  # (c, t) order, as the kernel's
+    return F.linear(windows, conv.weight.reshape(out_ch, c * K), conv.bias)
