@@ -16,6 +16,7 @@ cards, reports, logs, checkpoints' small files):
 from __future__ import annotations
 
 import atexit
+import errno
 import os
 import stat
 import tempfile
@@ -124,7 +125,7 @@ def atomic_output(path: str | os.PathLike, mode: str = "w", *, encoding: str | N
     if target.is_symlink():
         target = Path(os.path.realpath(target))  # replace the file the link points to, not the link
     if st is not None and not os.access(target, os.W_OK):
-        raise PermissionError(13, "Permission denied", str(path))
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
     target.parent.mkdir(parents=True, exist_ok=True)
     _sweep_stale(target)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
