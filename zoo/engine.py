@@ -78,8 +78,11 @@ class TrainConfig:
         for key, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("precision", PRECISIONS)):
             if getattr(self, key) not in allowed:
                 raise UserError(f"{key} {getattr(self, key)!r} is not supported; choose one of {', '.join(allowed)}")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise UserError("epochs, batch_size and lr must be positive")
+        if self.epochs < 1 or self.batch_size < 1 or not (self.lr > 0 and math.isfinite(self.lr)):
+            raise UserError(f"epochs, batch_size and lr must be positive (and lr finite), not {self.epochs}, "
+                            f"{self.batch_size} and {self.lr}")
+        if not 0 <= self.seed < 2**32:  # numpy's seeds are unsigned 32-bit
+            raise UserError(f"seed must be from 0 to {2**32 - 1}, not {self.seed}")
         if isinstance(self.class_weights, str) and self.class_weights != "balanced":
             raise UserError(f"class_weights {self.class_weights!r} is not supported; use 'balanced' or a list")
 
