@@ -13,7 +13,8 @@ push / pull to the Hugging Face Hub.
 from zoo.hub.errors import (ContractMismatchError, HubError, HubUnreachableError, IntegrityError,
                             RepoNotFoundError, UnknownArchitectureError, WeightsNotFoundError, hub_errors)
 from zoo.hub.folders import (CARD_NAME, CONFIG_NAME, META_KEYS, WEIGHTS_NAME, load_weights, model_config,
-                             read_config, rerender_card, save_model)
+                             read_config, save_model)
+from zoo.hub.rerender import rerender_card
 from zoo.hub.remote import pull, pull_dataset, push, push_dataset
 from zoo.hub.resolve import (DEFAULT_ORG, download_model, hub_dir, hub_org, load_model, load_pretrained,
                              repo_id_for, resolve_pretrained, sha256_file)
