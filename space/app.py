@@ -2,13 +2,18 @@
 a bar chart and an attribution logo; compare every published model of a task on the same input.
 
 Laid out as a Hugging Face Space (``README.md`` front matter, ``requirements.txt``); ``python space/app.py`` or
-``genozoo space`` runs it locally. The work (catalogue, limits, prediction) lives in :mod:`genozoo_space`; this
-module only builds the page and wires the events. Nothing here phones home: analytics are off and, unless the
-caller asks for the Hub, the models load offline from the bundled ``hub/``.
+``genozoo space`` runs it locally. The work (catalogue, limits, parsing through :mod:`zoo.io`, batched prediction)
+lives in :mod:`genozoo_space`; this module only builds the page and wires the events. Every event takes what it
+needs as explicit inputs (a model by its name, a task by its name), so the API answers the same whatever the page
+shows, and every failure reaches the user as one sentence. Nothing here phones home: analytics are off and, unless
+the caller asks for the Hub, the models load offline from the bundled ``hub/``.
 """
 from __future__ import annotations
 
+import functools
+import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -25,17 +30,36 @@ except ImportError:  # a checkout run without `pip install -e .`: use the packag
 import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from genozoo_space import Catalogue, Limits, parse_sequences  # noqa: E402
+from genozoo_space import Catalogue, Limits, padding_note, parse_sequences  # noqa: E402
 from zoo.errors import UserError  # noqa: E402
 
 __all__ = ["build_demo", "launch"]
 
-EXPLAIN_METHODS = ("saliency", "ism", "integrated_gradients")
+log = logging.getLogger("genozoo.space")
+_PATH = re.compile(r"(?<![\w.])(?:/[^\s'\"/]+)+/([^\s'\"/]+)")
 
 
-def _fail(e: Exception) -> gr.Error:
-    # One sentence for the user, shown in the page and returned to API clients; no traceback in the log.
-    return gr.Error(str(e), print_exception=False)
+def _sentence(message: str) -> str:
+    # The last guard against a server path in a message: an absolute path becomes its file name.
+    return _PATH.sub(r"\1", message.strip())
+
+
+def _user_errors(fn):
+    """Run an event; a user's mistake becomes one sentence in the page (and the API's error), with no traceback
+    in the log. Anything else is a bug: its traceback goes to the log and the user gets one plain sentence."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except UserError as e:
+            raise gr.Error(_sentence(str(e)), print_exception=False) from None
+        except Exception:
+            log.exception("the space failed on a request")
+            raise gr.Error("the space failed on this request (an internal error, now in the server log); please "
+                           "try again or report it", print_exception=False) from None
+    return wrapper
 
 
 def _explain_available() -> bool:
@@ -46,76 +70,98 @@ def _explain_available() -> bool:
     return True
 
 
-def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 2, max_queue: int = 64) -> gr.Blocks:
-    """The page, its events and a queue running at most ``concurrency`` predictions at once."""
+def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max_queue: int = 64) -> gr.Blocks:
+    """The page and its events. Up to ``concurrency`` predictions are in flight at once (their forward passes
+    are batched together), explanations run one at a time, and at most ``max_queue`` requests wait."""
+    from zoo.explain import METHOD_TITLES
+
     cat = catalogue or Catalogue()
     lim = cat.limits
     tasks = cat.tasks()
     task0 = tasks[0]
     model0 = cat.models_for(task0)[0]
     offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")
+    task_choices = [(cat.task_label(t), t) for t in tasks]
 
+    def method_update(name: str):
+        methods = cat.methods(name)
+        return gr.update(choices=[(METHOD_TITLES[m], m) for m in methods], value=methods[0])
+
+    def empty_results():
+        # Results of another task or model must not stay on the page beside the new choice.
+        return ("", None, None, gr.update(choices=[], value=None), None, "")
+
+    @_user_errors
     def on_task(task: str):
-        names = cat.models_for(task)
-        return gr.update(choices=names, value=names[0]), cat.entry(names[0]).summary()
+        names = cat.models_for(cat.check_task(task))
+        return (gr.update(choices=names, value=names[0]), cat.entry(names[0]).summary(), method_update(names[0]),
+                *empty_results())
 
+    @_user_errors
     def on_model(name: str):
-        return cat.entry(name).summary() if name else ""
+        if not name:
+            return "", gr.update(), None, ""
+        return cat.entry(name).summary(), method_update(name), None, ""
 
+    @_user_errors
     def examples(task: str) -> str:
         ids, seqs = cat.examples(task)
         return "\n".join(f">{i}\n{s}" for i, s in zip(ids, seqs))
 
+    @_user_errors
     def predict(model: str, text: str, upload: str | None):
-        try:
-            ids, seqs = parse_sequences(text, upload, lim)
-            pred = cat.predict(model, seqs, ids)
-        except UserError as e:
-            raise _fail(e) from None
+        entry = cat.entry(model)
+        ids, seqs = parse_sequences(text, upload, lim)
+        pred = cat.predict(entry.name, seqs, ids)
         probs, labels = pred.probabilities, pred.label_names
         L = pred.lengths.length
-        fit = ["" if L is None or len(s) == L else (f"padded to {L}" if len(s) < L else f"cropped to {L}")
-               for s in seqs]
+        notes = [padding_note(len(s), L) for s in seqs]
         table = pd.DataFrame({"id": ids, "length": [len(s) for s in seqs]})
         for j, c in enumerate(labels):
             table[f"p({c})"] = probs[:, j].astype(float).round(4)
         table["predicted"] = [labels[int(i)] for i in probs.argmax(axis=1)]
-        table["note"] = fit
-        chart = pd.DataFrame([{"id": i, "class": c, "probability": float(p[j])}
-                              for i, p in zip(ids, probs) for j, c in enumerate(labels)])
-        status = f"{len(seqs)} sequence(s) through `{model}` on {cat.device}."
+        table["note"] = notes
+        chart = pd.DataFrame({"id": [i for i in ids for _ in labels], "class": labels * len(ids),
+                              "probability": probs.astype(float).reshape(-1)})
+        status = f"{len(seqs)} sequence(s) through `{entry.name}` on {cat.device}."
         if pred.lengths.message():
             status += f" {pred.lengths.message()}."
+        if (short := sum(n.startswith("mostly padding") for n in notes)):
+            status += (f"\n\n**Warning: {short} sequence(s) shorter than half the model's {L} bp input are mostly "
+                       "padding: their predictions are unreliable.**")
         return status, table, chart, gr.update(choices=ids, value=ids[0])
 
+    @_user_errors
     def explain(model: str, text: str, upload: str | None, seq_id: str, method: str):
-        try:
-            ids, seqs = parse_sequences(text, upload, lim)
-            if seq_id not in ids:
-                raise UserError(f"sequence {seq_id!r} is not in the input; press Predict first and pick one")
-            return cat.explain(model, seqs[ids.index(seq_id)], seq_id, method)
-        except UserError as e:
-            raise _fail(e) from None
+        entry = cat.entry(model)
+        ids, seqs = parse_sequences(text, upload, lim)
+        if not seq_id:
+            seq_id = ids[0]
+        if seq_id not in ids:
+            raise UserError(f"sequence {seq_id!r} is not in the input; press Predict first and pick one")
+        return cat.explain(entry.name, seqs[ids.index(seq_id)], seq_id, method or None)
 
+    @_user_errors
     def compare(task: str, text: str, upload: str | None):
-        try:
-            ids, seqs = parse_sequences(text, upload, lim)
-            headers, rows = cat.compare(task, seqs, ids)
-        except UserError as e:
-            raise _fail(e) from None
+        cat.check_task(task)
+        ids, seqs = parse_sequences(text, upload, lim)
+        headers, rows = cat.compare(task, seqs, ids)
         return pd.DataFrame(rows, columns=headers)
 
-    with gr.Blocks(title="genozoo: DNA sequence baselines") as demo:
+    with gr.Blocks(title="genozoo: DNA sequence baselines", delete_cache=(600, 1800)) as demo:
         gr.Markdown(
             "# genozoo\nPretrained baselines for genomic DNA sequence classification. Pick a task and a model, "
             "paste sequences (FASTA or one per line) or upload a file, press **Predict**.\n\n"
             f"{len(cat.entries)} model(s) for {len(tasks)} task(s) · running on **{cat.device}** · "
             f"{'offline, bundled hub' if offline else 'Hugging Face Hub allowed'} · at most "
-            f"{lim.max_sequences} sequences of at most {lim.max_length:,} bp per request")
+            f"{lim.max_sequences} sequences of at most {lim.max_length:,} bp per request · a sequence shorter "
+            "than half the model's input is mostly padding, and its prediction unreliable")
         with gr.Tab("Predict"):
             with gr.Row():
-                task = gr.Dropdown(tasks, value=task0, label="Task", elem_id="task")
-                model = gr.Dropdown(cat.models_for(task0), value=model0, label="Model", elem_id="model")
+                task = gr.Dropdown(task_choices, value=task0, label="Task (input length, classes)", elem_id="task",
+                                   allow_custom_value=True)
+                model = gr.Dropdown(cat.models_for(task0), value=model0, label="Model", elem_id="model",
+                                    allow_custom_value=True)
             card = gr.Markdown(cat.entry(model0).summary(), elem_id="card")
             with gr.Row():
                 text = gr.Textbox(label="Sequences (FASTA or one per line)", lines=8, elem_id="sequences",
@@ -130,23 +176,27 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 2, max_
             chart = gr.BarPlot(x="id", y="probability", color="class", y_lim=[0, 1], label="Probabilities",
                                elem_id="chart")
             with gr.Accordion("Attribution logo of one sequence", open=True):
+                methods0 = cat.methods(model0) if _explain_available() else ("ism",)
+                with gr.Row(visible=_explain_available()):
+                    seq_pick = gr.Dropdown([], label="Sequence (after Predict)", elem_id="explain-seq",
+                                           allow_custom_value=True)
+                    method = gr.Dropdown([(METHOD_TITLES[m], m) for m in methods0], value=methods0[0],
+                                         label="Method (those this model supports)", elem_id="method",
+                                         allow_custom_value=True)
+                    ex_run = gr.Button("Explain", elem_id="explain")
                 if _explain_available():
-                    with gr.Row():
-                        seq_pick = gr.Dropdown([], label="Sequence (after Predict)", elem_id="explain-seq",
-                                               allow_custom_value=True)
-                        method = gr.Radio(list(EXPLAIN_METHODS), value="saliency", label="Method")
-                        ex_run = gr.Button("Explain", elem_id="explain")
                     gr.Markdown("Each base is drawn as tall as its attribution for the predicted class: above the "
                                 "axis it supports the class, below it argues against it. A planted motif of the "
                                 "example sequences is shaded.")
-                    logo = gr.Image(label="Attribution logo", show_label=False, type="pil", elem_id="logo",
-                                    format="png")
                 else:
-                    seq_pick = gr.Dropdown([], label="Sequence", visible=False)
                     gr.Markdown("Attribution logos need `zoo.explain`, which this build does not have.")
+                caption = gr.Markdown(elem_id="logo-caption")
+                logo = gr.Image(label="Attribution logo", show_label=False, type="pil", elem_id="logo",
+                                format="png")
         with gr.Tab("Compare models"):
             gr.Markdown("Every published model of a task on the same input, with its test metric.")
-            c_task = gr.Dropdown(tasks, value=task0, label="Task", elem_id="compare-task")
+            c_task = gr.Dropdown(task_choices, value=task0, label="Task (input length, classes)",
+                                 elem_id="compare-task", allow_custom_value=True)
             c_text = gr.Textbox(label="Sequences (FASTA or one per line)", lines=6, elem_id="compare-sequences")
             c_upload = gr.File(label="or upload FASTA / CSV", type="filepath")
             with gr.Row():
@@ -154,24 +204,28 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 2, max_
                 c_run = gr.Button("Compare all models", variant="primary", elem_id="compare")
             c_table = gr.Dataframe(label="All models", interactive=False, elem_id="comparison")
 
-        task.change(on_task, task, [model, card], api_visibility="private")
-        model.change(on_model, model, card, api_visibility="private")
+        task.change(on_task, task, [model, card, method, status, table, chart, seq_pick, logo, caption],
+                    api_visibility="private")
+        model.change(on_model, model, [card, method, logo, caption], api_visibility="private")
         ex_btn.click(examples, task, text, api_name="examples", queue=False)
-        run.click(predict, [model, text, upload], [status, table, chart, seq_pick], api_name="predict")
+        run.click(predict, [model, text, upload], [status, table, chart, seq_pick], api_name="predict",
+                  concurrency_limit=concurrency, concurrency_id="predict")
         if _explain_available():
-            ex_run.click(explain, [model, text, upload, seq_pick, method], logo, api_name="explain",
-                         concurrency_limit=1)
+            ex_run.click(explain, [model, text, upload, seq_pick, method], [logo, caption], api_name="explain",
+                         concurrency_limit=1, concurrency_id="explain")
         c_ex.click(examples, c_task, c_text, api_visibility="private", queue=False)
-        c_run.click(compare, [c_task, c_text, c_upload], c_table, api_name="compare")
+        c_run.click(compare, [c_task, c_text, c_upload], c_table, api_name="compare", concurrency_limit=4,
+                    concurrency_id="compare")
     demo.queue(default_concurrency_limit=concurrency, max_size=max_queue)
     return demo
 
 
 def launch(host: str = "127.0.0.1", port: int = 7860, device: str = "auto", hub_dir: str | None = None,
-           limits: Limits = Limits(), concurrency: int = 2, max_queue: int = 64,
+           limits: Limits = Limits(), concurrency: int = 32, max_queue: int = 64, max_models: int = 8,
            block: bool = True) -> gr.Blocks:
     """Build and start the space on ``host:port`` (``port=0``: a free port); ``block=False`` returns at once."""
-    demo = build_demo(Catalogue(hub_dir, device, limits), concurrency=concurrency, max_queue=max_queue)
+    demo = build_demo(Catalogue(hub_dir, device, limits, max_models=max_models), concurrency=concurrency,
+                      max_queue=max_queue)
     demo.launch(server_name=host, server_port=port or None, prevent_thread_lock=not block, quiet=not block,
                 show_error=True, ssr_mode=False, share=False)
     return demo

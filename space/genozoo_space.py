@@ -9,10 +9,13 @@ published. Models load lazily, once, onto the chosen device. Everything a user c
 """
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import os
 import threading
+import zlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,7 +26,7 @@ import torch
 import zoo
 from zoo.errors import UserError
 
-__all__ = ["Limits", "Entry", "Catalogue", "parse_sequences", "resolve_device", "default_hub_dir"]
+__all__ = ["Limits", "Entry", "Catalogue", "parse_sequences", "padding_note", "resolve_device", "default_hub_dir"]
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,15 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 # ----------------------------------------------------------------------------------------------- input
-def _check_upload(path: Path, limits: Limits) -> None:
+def _too_many(n: int, limits: Limits) -> UserError:
+    return UserError(f"more than {limits.max_sequences} sequences given ({n} or more), the space takes at most "
+                     f"{limits.max_sequences} per request; split the input or use `genozoo predict` for large files")
+
+
+def _check_upload(path: Path, name: str, limits: Limits) -> None:
     size = path.stat().st_size
     if size > limits.max_upload_bytes:
-        raise UserError(f"the uploaded file {path.name!r} is {size:,} bytes, more than the space accepts "
+        raise UserError(f"the uploaded file {name!r} is {size:,} bytes, more than the space accepts "
                         f"({limits.max_upload_bytes:,}); predict large files with `genozoo predict` instead")
     with open(path, "rb") as f:
         gzipped = f.read(2) == b"\x1f\x8b"
@@ -70,61 +78,56 @@ def _check_upload(path: Path, limits: Limits) -> None:
             while chunk := f.read(1 << 20):
                 total += len(chunk)
                 if total > budget:
-                    raise UserError(f"the uploaded file {path.name!r} unpacks to more than {budget:,} bytes; "
+                    raise UserError(f"the uploaded file {name!r} unpacks to more than {budget:,} bytes; "
                                     f"predict large files with `genozoo predict` instead")
 
 
-def _too_many(n: int, limits: Limits) -> UserError:
-    return UserError(f"more than {limits.max_sequences} sequences given ({n} or more), the space takes at most "
-                     f"{limits.max_sequences} per request; split the input or use `genozoo predict` for large files")
+def _read_upload(path: Path, limits: Limits, add) -> None:
+    """The records of an upload, read exactly as ``genozoo predict FILE`` reads them (:func:`zoo.io.open_input`).
+    Messages name the file as the user knows it, never by the server's temporary path."""
+    from zoo.io import open_input
 
-
-def _parse_text(text: str, ids: list[str], seqs: list[str], limits: Limits) -> None:
-    lines = [ln.strip() for ln in text.replace("\r", "").split("\n")]
-    if any(ln.startswith(">") for ln in lines):
-        if not lines[0].startswith(">"):
-            raise UserError("the pasted FASTA must start with a '>' header line; put '>name' above the first "
-                            "sequence or give one sequence per line without headers")
-        for ln in lines:
-            if ln.startswith(">"):
-                header = ln[1:].strip()
-                ids.append(header.split()[0] if header else f"seq{len(ids) + 1}")
-                seqs.append("")
-            else:
-                seqs[-1] += "".join(ln.split())
-            if len(seqs) > limits.max_sequences:
-                raise _too_many(len(seqs), limits)
-    else:
-        for ln in lines:
-            if ln:
-                ids.append(f"seq{len(ids) + 1}")
-                seqs.append("".join(ln.split()))
-                if len(seqs) > limits.max_sequences:
-                    raise _too_many(len(seqs), limits)
+    name = path.name
+    try:
+        _check_upload(path, name, limits)
+        with open_input(path) as inp:
+            for ident, seq in inp:
+                add(ident, seq)
+    except UserError as e:
+        msg = str(e).replace(repr(str(path)), repr(name)).replace(str(path), name)
+        raise type(e)(msg) from None
+    except (ValueError, EOFError, OSError, UnicodeError, zlib.error, csv.Error):
+        # Undecodable bytes, a truncated or corrupt gzip, an over-long CSV field: the file is not one we can read.
+        raise UserError(f"the uploaded file {name!r} cannot be read as FASTA, CSV or TSV text (UTF-8, gzipped or "
+                        "not); check that it is such a file and complete, not a binary or cut-off download") from None
 
 
 def parse_sequences(text: str | None = None, upload: str | Path | None = None,
                     limits: Limits = Limits()) -> tuple[list[str], list[str]]:
-    """Sequence ids and sequences from pasted text and/or an uploaded file.
+    """Sequence ids and sequences from pasted text and/or an uploaded file, parsed by :mod:`zoo.io` as the CLI
+    parses them (so both give the same sequences or the same refusal).
 
     Pasted text is FASTA (``>id`` headers, sequence over one or more lines) or one sequence per line (ids
-    ``seq1``, ``seq2``, ...). An upload is any format :mod:`zoo.data.formats` reads (FASTA, CSV/TSV with a
-    ``sequence`` column, plain or gzipped). Characters are checked when encoding, which names the position.
+    ``seq1``, ``seq2``, ...). An upload is any file ``genozoo predict`` reads (FASTA, CSV/TSV with a ``sequence``
+    column, plain or gzipped). Characters are checked when encoding, which names the sequence and position.
     """
+    from zoo.io import open_text_input
+
     ids: list[str] = []
     seqs: list[str] = []
-    if text and text.strip():
-        _parse_text(text.strip(), ids, seqs, limits)
-    if upload:
-        from zoo.data.formats import iter_records
 
-        path = Path(upload)
-        _check_upload(path, limits)
-        for ident, seq, _label in iter_records(path):
-            ids.append(ident or f"seq{len(ids) + 1}")
-            seqs.append(seq)
-            if len(seqs) > limits.max_sequences:
-                raise _too_many(len(seqs), limits)
+    def add(ident: str, seq: str) -> None:
+        if len(seqs) == limits.max_sequences:
+            raise _too_many(len(seqs) + 1, limits)
+        ids.append(ident or f"seq{len(ids) + 1}")
+        seqs.append(seq)
+
+    if text and text.strip():
+        with open_text_input(text) as inp:
+            for ident, seq in inp:
+                add(ident, seq)
+    if upload:
+        _read_upload(Path(upload), limits, add)
     if not seqs:
         raise UserError("no sequences given; paste DNA sequences (FASTA or one per line) or upload a FASTA file")
     for i, (sid, s) in enumerate(zip(ids, seqs)):
@@ -134,6 +137,16 @@ def parse_sequences(text: str | None = None, upload: str | Path | None = None,
             raise UserError(f"sequence {sid!r} (number {i + 1}) is {len(s):,} bp long, the space takes at most "
                             f"{limits.max_length:,} bp; cut it to the model's length")
     return ids, seqs
+
+
+def padding_note(length: int, model_length: int | None) -> str:
+    """What the table says about one sequence's fit to the model's input: padded, cropped, or mostly padding
+    (less than half the model's length: the model then sees mostly padding, and its answer is unreliable)."""
+    if model_length is None or length == model_length:
+        return ""
+    if length < model_length / 2:
+        return f"mostly padding ({length} of {model_length} bp): this prediction is unreliable"
+    return f"padded to {model_length}" if length < model_length else f"cropped to {model_length}"
 
 
 # ------------------------------------------------------------------------------------------- catalogue
@@ -197,16 +210,26 @@ class Entry:
 
 
 class Catalogue:
-    """The models the space offers, loaded lazily and cached on one device."""
+    """The models the space offers: loaded lazily onto one device, the most recently used few kept in memory,
+    and run through one :class:`~batching.Batcher`, so concurrent requests share forward passes."""
 
-    def __init__(self, hub_dir: str | Path | None = None, device: str = "auto", limits: Limits = Limits()):
+    def __init__(self, hub_dir: str | Path | None = None, device: str = "auto", limits: Limits = Limits(),
+                 max_models: int = 8, threads: int | None = None):
         self.hub_dir = Path(hub_dir) if hub_dir else default_hub_dir()
         self.device = resolve_device(device)
         self.limits = limits
+        self.max_models = max(1, max_models)
         self.entries: dict[str, Entry] = {}
-        self._models: dict[str, torch.nn.Module] = {}
+        self._models: OrderedDict[str, torch.nn.Module] = OrderedDict()
+        self._methods: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
         self._explain_lock = threading.Lock()
+        # One thread computes: its intra-op threads are all the cores the space may use; Gradio's threads only
+        # parse and encode, so they and the compute thread do not oversubscribe the cores.
+        self.threads = threads or int(os.environ.get("GENOZOO_THREADS") or max(1, (os.cpu_count() or 2) // 2))
+        from batching import Batcher
+
+        self.batcher = Batcher(threads=self.threads)
         for name in zoo.list_models(pretrained=True):
             cfg = zoo.pretrained_cfg(name)
             self.entries[name] = Entry(name, cfg.tag, cfg=cfg)
@@ -214,7 +237,7 @@ class Catalogue:
             folder = cfg_file.parent
             try:
                 config = json.loads(cfg_file.read_text())
-            except (OSError, json.JSONDecodeError):
+            except (OSError, ValueError):
                 continue  # not a model folder the space can use; the hub's own checks report it
             name = folder.name
             if name in self.entries:
@@ -231,6 +254,23 @@ class Catalogue:
     def tasks(self) -> list[str]:
         return sorted({e.task for e in self.entries.values()})
 
+    def task_length(self, task: str) -> int | None:
+        """The input length of the task's models (the most common one, should they differ)."""
+        lengths = [self.entries[n].seq_len for n in self.models_for(task) if self.entries[n].seq_len]
+        return max(set(lengths), key=lengths.count) if lengths else None
+
+    def task_label(self, task: str) -> str:
+        """``splice (60 bp, 3 classes)``: what the task picker shows."""
+        names = self.models_for(task)
+        length = self.task_length(task)
+        classes = len(self.entries[names[0]].label_names) if names else 0
+        return f"{task} ({f'{length} bp' if length else 'any length'}, {classes} classes)"
+
+    def check_task(self, task: str) -> str:
+        if task not in self.tasks():
+            raise UserError(f"task {task!r} is not offered by this space; pick one of {', '.join(self.tasks())}")
+        return task
+
     def models_for(self, task: str) -> list[str]:
         """The task's models, the best published test accuracy first (the default choice), then by name."""
         def key(name: str) -> tuple[float, str]:
@@ -241,16 +281,43 @@ class Catalogue:
         return sorted((n for n, e in self.entries.items() if e.task == task), key=key)
 
     def entry(self, name: str) -> Entry:
-        if name not in self.entries:
-            raise UserError(f"model {name!r} is not offered by this space; pick one of the list")
-        return self.entries[name]
+        """The model called ``name``; a name the space does not offer is refused with the models it could mean."""
+        if name in self.entries:
+            return self.entries[name]
+        text = str(name or "").strip()
+        task = text.rsplit(".", 1)[-1] if "." in text else ""
+        if task in self.tasks():
+            raise UserError(f"model {text!r} is not offered for task {task}; pick one of "
+                            f"{', '.join(self.models_for(task))}")
+        raise UserError(f"model {text!r} is not offered by this space; give a name ARCH.TASK with TASK one of "
+                        f"{', '.join(self.tasks())} (the Model list shows each task's models)")
 
     def model(self, name: str) -> torch.nn.Module:
-        """The loaded model (eval mode, on :attr:`device`); loaded once, then shared by all requests."""
+        """The loaded model (eval mode, on :attr:`device`). The ``max_models`` most recently used stay loaded;
+        older ones are dropped, so memory stays bounded however many models the users visit."""
+        entry = self.entry(name)
         with self._lock:
-            if name not in self._models:
-                self._models[name] = self._load(self.entry(name)).to(self.device).eval()
-            return self._models[name]
+            model = self._models.get(name)
+            if model is None:
+                from zoo.models.base import preferred_memory_format
+
+                model = self._load(entry).eval()
+                model.to(self.device, memory_format=preferred_memory_format(model, self.device))
+                self._models[name] = model
+                while len(self._models) > self.max_models:
+                    self._models.popitem(last=False)
+            self._models.move_to_end(name)
+            return model
+
+    def methods(self, name: str) -> tuple[str, ...]:
+        """The attribution methods ``name`` supports, the default first (:func:`zoo.explain.supported_methods`)."""
+        if name not in self._methods:
+            from zoo.explain import supported_methods
+
+            model = self.model(name)
+            with self._explain_lock:
+                self._methods[name] = supported_methods(model)
+        return self._methods[name]
 
     def _load(self, entry: Entry) -> torch.nn.Module:
         if entry.cfg is not None:  # published: the registry finds the weights (bundle, cache or Hub)
@@ -262,30 +329,53 @@ class Catalogue:
     # ------------------------------------------------------------------------------------- inference
     def predict(self, name: str, sequences: Sequence[str], ids: Sequence[str] | None = None):
         """:class:`zoo.predict.Predictions` (class probabilities with label names, and how many sequences were
-        padded or cropped by the model's declared policy) for one request."""
-        from zoo.predict import LengthStats, Predictions, predict_records
+        padded or cropped by the model's declared policy) for one request. The sequences are checked and encoded
+        on the caller's thread; the forward pass is shared with concurrent requests for the same model."""
+        import re
+
+        from zoo.encoding import EncodingError, encode_codes, to_codes
+        from zoo.predict import LengthStats, Predictions
 
         model = self.model(name)
-        ids = [f"seq{i + 1}" for i in range(len(sequences))] if ids is None else list(ids)
-        # predict_records rather than predict: the same computation without a process-wide warning per request.
-        parts = list(predict_records(model, zip(ids, sequences), batch_size=len(ids) or 1, device=None))
-        stats = LengthStats(model.encoding.length, model.encoding.pad_mode)
-        for part in parts:
-            stats.add(part.lengths)
-        return Predictions(ids, np.concatenate([p.probabilities for p in parts]), list(model.label_names), stats)
+        enc = model.encoding
+        ids = [f"seq{i + 1}" for i in range(len(sequences))] if ids is None else [str(i) for i in ids]
+        try:
+            codes = to_codes(list(sequences), enc.length, pad_mode=enc.pad_mode, ambiguity=enc.ambiguity, ids=ids)
+        except EncodingError as e:  # name the sequence by its id, not by its index in this request
+            raise EncodingError(re.sub(r"^sequence \d+ \((.*?)\) ", r"sequence \1 ", str(e))) from None
+        device = self.device
 
-    def explain(self, name: str, sequence: str, seq_id: str, method: str = "saliency"):
-        """The attribution logo (a PIL image) of one sequence for its predicted class, by ``method``
-        (``saliency``, ``integrated_gradients`` or ``ism``); a planted motif named in the id
+        def forward(rows: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                x = encode_codes(rows, enc).to(device)
+                return model.probabilities(model(x)).float().cpu().numpy()
+
+        probs = self.batcher.run(name, codes, forward)
+        stats = LengthStats(enc.length, enc.pad_mode)
+        if enc.length is not None:
+            stats.padded = sum(len(s) < enc.length for s in sequences)
+            stats.cropped = sum(len(s) > enc.length for s in sequences)
+        return Predictions(ids, probs, list(model.label_names), stats)
+
+    def explain(self, name: str, sequence: str, seq_id: str, method: str | None = None):
+        """The attribution logo (a PIL image) of one sequence for its predicted class and its caption, by
+        ``method`` (one of :meth:`methods`, default the first); a planted motif named in the id
         (``..._CTCF@12-30``, the example sequences) is shaded."""
         import re
         import tempfile
 
         from PIL import Image
 
-        from zoo.explain import attribute
+        from zoo.explain import METHOD_TITLES, attribute
         from zoo.explain.logos import draw_logos
 
+        methods = self.methods(name)
+        method = method or methods[0]
+        if method not in methods:
+            offered = ", ".join(f"{m} ({METHOD_TITLES[m]})" for m in methods)
+            known = method in METHOD_TITLES
+            raise UserError(f"{'model ' + name + ' does not support' if known else 'there is no'} attribution "
+                            f"method {method!r}; {'it offers' if known else 'pick one of'} {offered}")
         model = self.model(name)
         with self._explain_lock:  # gradients through a shared model: one explanation at a time
             attr = attribute(model, [sequence], method, ids=[seq_id], device=None)
@@ -295,14 +385,15 @@ class Catalogue:
             path = draw_logos(attr, Path(tmp) / "logo.png", marks=marks)
             image = Image.open(path)
             image.load()
-        return image
+        label = attr.label_names[attr.targets[0]]
+        caption = (f"**{seq_id}**: {METHOD_TITLES[method]} for '{label}' "
+                   f"(p = {attr.probabilities[0, attr.targets[0]]:.3f}), model `{name}`")
+        return image, caption
 
     def compare(self, task: str, sequences: Sequence[str], ids: Sequence[str]) -> tuple[list[str], list[list]]:
         """Every model of ``task`` on the same sequences: one row per (sequence, model) with the class
         probabilities, the predicted label and the model's test metric."""
-        names = self.models_for(task)
-        if not names:
-            raise UserError(f"no models for task {task!r}; pick one of {', '.join(self.tasks())}")
+        names = self.models_for(self.check_task(task))
         labels = self.entries[names[0]].label_names
         headers = ["id", "model", *[f"p({c})" for c in labels], "predicted", "test metric"]
         rows = []
@@ -312,13 +403,14 @@ class Catalogue:
             for sid, p in zip(ids, probs):
                 rows.append([sid, name, *[round(float(v), 4) for v in p], entry.label_names[int(p.argmax())],
                              entry.metric()])
-        rows.sort(key=lambda r: (list(ids).index(r[0]), r[1]))
+        order = {sid: i for i, sid in enumerate(ids)}
+        rows.sort(key=lambda r: (order[r[0]], r[1]))
         return headers, rows
 
     def examples(self, task: str, n: int = 4) -> tuple[list[str], list[str]]:
         """Example sequences for a task: the reference inputs stored with a published model when present,
         else synthetic planted-motif sequences of the task's length (seeded, generated on the spot)."""
-        names = self.models_for(task)
+        names = self.models_for(self.check_task(task))
         for name in names:
             entry = self.entries[name]
             ref = _reference_inputs(entry.path) if entry.path else None

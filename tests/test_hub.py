@@ -119,8 +119,11 @@ def test_tampered_and_truncated_weights_are_refused(bundle, offline):
     with pytest.raises(hub.IntegrityError, match="does not match the sha256 recorded"):
         zoo.create_model(NAME, pretrained=True)
     weights.write_bytes(bytes(data[: len(data) // 2]))
-    with pytest.raises(hub.IntegrityError, match="not a readable safetensors file"):
-        hub.load_model(folder)  # no record to compare with: the file itself is unreadable
+    with pytest.raises(hub.IntegrityError, match="do not match the sha256 its config.json records"):
+        hub.load_model(folder)  # loaded by path, the folder's own recorded sha256 refuses it
+    with pytest.raises(hub.IntegrityError, match="not a readable safetensors file"), \
+            pytest.warns(UserWarning, match="loading them anyway"):
+        hub.load_model(folder, allow_modified=True)  # past the check, the file itself is unreadable
 
 
 def test_unknown_architecture_and_contract_mismatch(bundle, tmp_path):

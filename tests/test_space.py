@@ -120,16 +120,20 @@ def test_other_lengths_and_upload(space, tmp_path):
     cat, client = space
     name = f"{DEMO_ARCHS[1]}.{DEMO_TASK}"
     fasta = tmp_path / "in.fa.gz"
+    short, long_, tiny = "ACGT" * 15, "ACGT" * 40, "ACGTACGTAC"
     with gzip.open(fasta, "wt") as f:
-        f.write(">short\nACGTACGTAC\n>long\n" + "ACGT" * 40 + "\n")
+        f.write(f">short\n{short}\n>long\n{long_}\n>tiny\n{tiny}\n")
     from gradio_client import handle_file
 
     status, table, *_ = client.predict(name, "", handle_file(str(fasta)), api_name="/predict")
     rows = table["data"]
-    assert [r[0] for r in rows] == ["short", "long"]
+    assert [r[0] for r in rows] == ["short", "long", "tiny"]
     assert rows[0][-1] == "padded to 101" and rows[1][-1] == "cropped to 101"
-    stats = cat.predict(name, ["ACGTACGTAC", "ACGT" * 40]).lengths
-    assert (stats.padded, stats.cropped) == (1, 1) and stats.message() in status
+    # Less than half the model's input: the model sees mostly padding, and the page and the API say so.
+    assert rows[2][-1] == "mostly padding (10 of 101 bp): this prediction is unreliable"
+    assert "1 sequence(s) shorter than half the model's 101 bp input are mostly padding" in status
+    stats = cat.predict(name, [short, long_, tiny]).lengths
+    assert (stats.padded, stats.cropped) == (2, 1) and stats.message() in status
     assert all(abs(r[2] + r[3] - 1) < 1e-3 for r in rows)
 
 
@@ -165,12 +169,15 @@ def test_explain_logo(space):
     from gradio_client.exceptions import AppError
     from PIL import Image
 
+    from zoo.explain import METHOD_TITLES
+
     cat, client = space
     name = f"{DEMO_ARCHS[0]}.{DEMO_TASK}"
     ids, seqs = cat.examples(DEMO_TASK, n=2)
     text = "\n".join(f">{i}\n{s}" for i, s in zip(ids, seqs))
     for method in ("saliency", "ism"):
-        path = client.predict(name, text, None, ids[0], method, api_name="/explain")
+        path, caption = client.predict(name, text, None, ids[0], method, api_name="/explain")
+        assert METHOD_TITLES[method] in caption
         with Image.open(path) as im:
             assert im.format == "PNG" and im.size[0] > 400 and im.size[1] > 100
             # Not a blank picture: the letters of the logo are drawn in several colours.

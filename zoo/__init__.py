@@ -3,12 +3,11 @@
 ``import zoo`` gives the registry (``list_models``, ``create_model``) and the encodings; the data loaders live in
 :mod:`zoo.data`, training in :mod:`zoo.engine`, the hub in :mod:`zoo.hub`, and the command line in :mod:`zoo.cli`.
 """
-import os
+from zoo.runtime import early_environment
 
-# Back torch's large CPU buffers (>= 2 MB) with transparent huge pages, before torch allocates any: the k-mer image
-# CNNs write activations of 100+ MB per batch, and faulting them in 4 kB pages cost a third of a training step
-# (cnn_zeng_2_conv2d on CTCF: 68 -> 98 sequences/s on one core). Set THP_MEM_ALLOC_ENABLE=0 to opt out.
-os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+# Before torch is loaded (libgomp and the allocator read these once): idle OpenMP threads sleep instead of spinning,
+# large buffers get huge pages. See zoo.runtime; a variable set by the user wins.
+early_environment()
 
 from zoo.encoding import Encoding, encode  # noqa: E402
 from zoo.errors import UserError  # noqa: E402

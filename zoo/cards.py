@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
+from zoo.data.splits import RESPLIT_MARK, RESPLIT_NOTE, is_test_resplit
 from zoo.resources import resource_dir
 from zoo.registry import repo_id_for
 from zoo.study import CITATION
@@ -192,7 +193,8 @@ def _results_rows(cfg) -> list[dict[str, Any]]:
         rows.append({"metric": METRIC_TYPES.get(metric, (metric, metric))[1], "mean": mean,
                      "sd": _num(value.get("sd")) if several else None,  # one run has no spread, not a zero one
                      "seed_value": _num(value.get("seed_value")), "study": study,
-                     "delta": None if study is None or mean is None else mean - study})
+                     "delta": None if study is None or mean is None else mean - study,
+                     "note": f" {RESPLIT_MARK}" if is_test_resplit(cfg.split) else ""})
     return rows
 
 
@@ -215,7 +217,7 @@ def render_model_card(config: Mapping[str, Any], cfg=None, template: str | Path 
         sources=data_sources((cfg.dataset if cfg is not None else None) or config.get("dataset")),
         num_params=getattr(cfg, "num_params", None), seeds=list(getattr(cfg, "seeds", ()) or ()),
         seed=getattr(cfg, "seed", None), recipe=getattr(cfg, "recipe", "") or "", notes=getattr(cfg, "notes", ""),
-        license=data.license)
+        license=data.license, resplit_note=RESPLIT_NOTE)
     path = Path(template) if template else TEMPLATE
     if not path.is_file():
         from zoo.errors import UserError

@@ -31,6 +31,7 @@ from typing import Any, Iterable, Sequence
 from tqdm.auto import tqdm
 
 from zoo.checkpoint import atomic_write_text
+from zoo.data.splits import RESPLIT_MARK, RESPLIT_NOTE, is_test_resplit
 from zoo import study
 from zoo.errors import UserError
 from zoo.metrics import METRICS
@@ -240,13 +241,17 @@ def leaderboard(rows: list[dict[str, Any]]) -> str:
             fig = STUDY_RESULTS.get(arch, {}).get(STUDY_TASK.get(tag, tag))
             n = int(c["n"][0])
 
-            def fmt(column: str) -> str:
-                return format_mean_sd(*c.get(column, (math.nan, 0.0)), n=n)
+            def fmt(column: str, mark: str = "") -> str:
+                return format_mean_sd(*c.get(column, (math.nan, 0.0)), n=n) + mark
 
-            cells = [arch, str(n), *[fmt(f"test_{m}") for m in _SUMMARY_METRICS], fmt("train_accuracy"), fmt("gap"),
+            mark = f" {RESPLIT_MARK}" if is_test_resplit(split) else ""  # beside each test number
+            cells = [arch, str(n), *[fmt(f"test_{m}", mark) for m in _SUMMARY_METRICS], fmt("train_accuracy"),
+                     fmt("gap"),
                      f"{c['best_epoch'][0]:.1f}", f"{int(c['num_params'][0]):,}",
                      _fmt_study(fig)]
             lines.append("| " + " | ".join(cells) + " |")
+        if is_test_resplit(split):
+            lines += ["", RESPLIT_NOTE + "."]
         lines.append("")
     r = ranks(agg)
     tags = list(agg)

@@ -21,6 +21,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
+from zoo.data.splits import RESPLIT_MARK, RESPLIT_NOTE, is_test_resplit
 from zoo.errors import UserError
 from zoo.registry import PRETRAINED_JSON, PretrainedCfg
 from zoo.summary import format_mean_sd
@@ -343,7 +344,8 @@ def leaderboard_markdown(names: Sequence[str] | None = None) -> str:
 
     def ms(cfg: PretrainedCfg, m: str) -> str:
         v = cfg.metrics.get(m)
-        return format_mean_sd(v["mean"], v.get("sd"), len(cfg.seeds) or None) if v else "–"
+        mark = f" {RESPLIT_MARK}" if is_test_resplit(cfg.split) else ""  # said beside the number, not only in prose
+        return format_mean_sd(v["mean"], v.get("sd"), len(cfg.seeds) or None) + mark if v else "–"
 
     out = []
     for tag in sorted(by_tag):
@@ -358,6 +360,8 @@ def leaderboard_markdown(names: Sequence[str] | None = None) -> str:
             study_acc = c.paper_metrics.get("accuracy")
             out.append(f"| `{c.name}` | {model_family(c.arch)} | {c.num_params:,} | {ms(c, 'accuracy')} | "
                        f"{ms(c, 'auroc')} | {ms(c, 'mcc')} | {f'{study_acc:.3f}' if study_acc else '–'} |")
+        if any(is_test_resplit(c.split) for c in cfgs):
+            out += ["", RESPLIT_NOTE + "."]
         out.append("")
     return "\n".join(out).rstrip()
 

@@ -39,6 +39,7 @@ import yaml
 from zoo import checkpoint as ckpt
 from zoo.engine import TrainConfig, distributed_context, evaluate, fit, resolve_device, seed_everything
 from zoo.errors import UserError
+from zoo.hub.validate import WEIGHTS_SHA_KEY, sha256_file
 
 __all__ = ["Recipe", "load_recipe", "parse_overrides", "run_dir_for", "load_data", "build_model", "run",
            "load_run_model", "evaluate_model", "Evaluation", "PACKAGES"]
@@ -56,9 +57,9 @@ class Recipe(TrainConfig):
     tag: str = ""                      # names the training data in the published name arch.tag
     task: str | None = None            # study geometry (splice | histone | motif) -> study_kwargs(arch, task)
     model_args: dict = field(default_factory=dict)
-    dataset: str = ""                  # a zoo.data benchmark name, or a folder (saved DatasetDict or split CSVs)
+    dataset: str = ""                  # a benchmark name, a folder (saved DatasetDict or split CSVs), or a data file
     source: str | None = None          # where zoo.data reads it from (a local folder or URL); None = default
-    data_args: dict = field(default_factory=dict)
+    data_args: dict = field(default_factory=dict)  # load_benchmark options, or from_files' (with a "train" key)
     split: str = ""                    # how train/validation/test were made, for cards and the README
     encoding: dict | None = None       # implied by the arch; recorded here and checked when given
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
@@ -70,7 +71,7 @@ class Recipe(TrainConfig):
             raise UserError("a recipe needs at least 'arch' and 'dataset'")
         if not self.tag:
             self.tag = Path(self.dataset).name if Path(self.dataset).exists() else self.dataset.replace("/", "_")
-        if self.task is None and not Path(self.dataset).exists():
+        if self.task is None and not Path(self.dataset).exists() and "train" not in self.data_args:
             # The study's own benchmarks get the study's input geometry unless the recipe says otherwise.
             self.task = next((t for t in ("splice", "histone", "motif") if self.dataset.startswith(t)), None)
         if not self.seeds:
@@ -215,7 +216,11 @@ def load_data(recipe: Recipe, need: Sequence[str] = ("train", "validation")):
     import datasets
 
     path = Path(recipe.dataset)
-    if path.is_dir() and (path / "dataset_dict.json").exists():
+    if "train" in recipe.data_args or path.is_file():
+        from zoo.data import from_files  # the user's own files (any layout from_files reads)
+
+        ds = from_files(**({"train": recipe.dataset} | recipe.data_args))
+    elif path.is_dir() and (path / "dataset_dict.json").exists():
         ds = datasets.load_from_disk(str(path))
     elif path.is_dir():
         files = {s: str(f) for s in SPLITS for f in sorted(path.glob(f"{s}.*"))[:1]
@@ -343,6 +348,7 @@ def run(recipe: Recipe, seed: int, out_dir: str | Path = "runs", *, resume: bool
         state = ckpt.state_to_cpu(model)
         ckpt.save_weights(state, folder / "model.safetensors", metadata={"format": "pt", "arch": recipe.arch})
         config = dict(getattr(model, "_hub_mixin_config", None) or {})
+        config[WEIGHTS_SHA_KEY] = sha256_file(folder / "model.safetensors")  # checked whenever the run is loaded
         _write_json(folder / "config.json", config)
         if "test" in evals:
             ckpt.save_weights({"probs": evals["test"].probs.float(), "labels": evals["test"].labels},
@@ -363,9 +369,15 @@ def load_run_model(folder: str | Path):
     """Rebuild the model of a finished run folder from its ``recipe.yaml`` and ``config.json``."""
     from zoo.registry import create_model
 
+    from zoo.hub.folders import read_config
+    from zoo.hub.validate import check_arguments, verify_weights
+
     folder = Path(folder)
     recipe = load_recipe(folder / "recipe.yaml")
-    config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").exists() else {}
+    config = read_config(folder / "config.json") if (folder / "config.json").exists() else {}
+    verify_weights(folder / "model.safetensors", config, where=str(folder))
+    config.pop(WEIGHTS_SHA_KEY, None)
+    check_arguments(config, str(folder / "config.json"))
     model = create_model(recipe.arch, **config) if config else build_model(recipe, load_data(recipe))
     model.load_state_dict(ckpt.load_weights(folder / "model.safetensors"))
     return model, recipe

@@ -11,10 +11,11 @@ import statistics
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import nn
 
 from zoo.encoding import encode
+
+# torch is imported inside the functions that run a model: `genozoo list --pretrained` formats tables from the
+# published records alone, and importing torch took most of its start-up (4-6 s cold).
 
 
 @dataclass
@@ -33,6 +34,8 @@ def random_sequences(n: int, length: int, seed: int = 0) -> list[str]:
 
 
 def _shape(out) -> str:
+    import torch
+
     if isinstance(out, torch.Tensor):
         return "(" + ", ".join(["N", *map(str, out.shape[1:])]) + ")"
     if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
@@ -42,8 +45,11 @@ def _shape(out) -> str:
     return "-"
 
 
-def layer_table(model: nn.Module) -> list[LayerRow]:
+def layer_table(model: "torch.nn.Module") -> list[LayerRow]:
     """One row per leaf module (and per module with direct parameters), in execution order."""
+    import torch
+    from torch import nn
+
     rows: dict[str, LayerRow] = {}
     order: list[str] = []
     hooks = []

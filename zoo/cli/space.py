@@ -8,6 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
+from zoo.cli import add_threads_option
+from zoo.cli.options import device, int_range
 from zoo.resources import resource_dir
 
 
@@ -48,7 +50,7 @@ def cmd_space(args: argparse.Namespace) -> int:
     limits = Limits(max_sequences=args.max_sequences, max_length=args.max_length)
     print(f"genozoo space on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     app.launch(host=args.host, port=args.port, device=args.device, hub_dir=args.hub_dir, limits=limits,
-               concurrency=args.concurrency, max_queue=args.max_queue, block=True)
+               concurrency=args.concurrency, max_queue=args.max_queue, max_models=args.max_models, block=True)
     return 0
 
 
@@ -62,9 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1",
                    help="address to listen on; 0.0.0.0 serves other machines too (default: $GRADIO_SERVER_NAME or "
                         "127.0.0.1, now %(default)s)")
-    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
+    p.add_argument("--port", type=int_range(0, 65_535), default=int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
                    help="port to listen on (default: $GRADIO_SERVER_PORT or 7860, now %(default)s)")
-    p.add_argument("--device", default="auto",
+    p.add_argument("--device", default="auto", type=device,
                    help="torch device for the models: auto (a GPU when visible, else the CPU), cpu, cuda or "
                         "cuda:N (default: %(default)s)")
     p.add_argument("--hub-dir", type=Path,
@@ -73,13 +75,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--online", action="store_true",
                    help="allow downloading published weights from the Hugging Face Hub (default: offline, "
                         "HF_HUB_OFFLINE=1)")
-    p.add_argument("--max-sequences", type=int, default=100,
+    p.add_argument("--max-sequences", type=int_range(1, 100_000), default=100,
                    help="most sequences one request may hold (default: %(default)s)")
-    p.add_argument("--max-length", type=int, default=5000,
+    p.add_argument("--max-length", type=int_range(1, 10_000_000), default=5000,
                    help="longest sequence in bp one request may hold (default: %(default)s)")
-    p.add_argument("--concurrency", type=int, default=2,
-                   help="requests computed at once; the rest wait in the queue (default: %(default)s)")
-    p.add_argument("--max-queue", type=int, default=64,
+    p.add_argument("--concurrency", type=int_range(1, 1_000), default=32,
+                   help="predictions in flight at once; their forward passes are batched together, the rest wait "
+                        "in the queue (default: %(default)s)")
+    p.add_argument("--max-models", type=int_range(1, 1_000), default=8,
+                   help="models kept loaded at once; the least recently used is dropped when another is needed, so "
+                        "memory stays bounded (default: %(default)s)")
+    p.add_argument("--max-queue", type=int_range(1, 100_000), default=64,
                    help="requests that may wait; more are refused with a 'queue full' message "
                         "(default: %(default)s)")
+    add_threads_option(p)
     p.set_defaults(func=cmd_space)

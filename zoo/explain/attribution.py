@@ -35,10 +35,14 @@ from torch import nn
 from zoo.encoding import ALPHABET, PAD, Encoding, clean, encode_codes, one_hot, to_codes, tokens
 from zoo.errors import UserError
 
-__all__ = ["METHODS", "Attributions", "attribute", "saliency", "integrated_gradients", "in_silico_mutagenesis",
-           "nucleotide_representation", "GradientUnsupportedError"]
+__all__ = ["METHODS", "METHOD_TITLES", "Attributions", "attribute", "saliency", "integrated_gradients",
+           "in_silico_mutagenesis", "supported_methods", "nucleotide_representation", "GradientUnsupportedError"]
 
 METHODS = ("saliency", "integrated_gradients", "ism")
+#: What each method is called wherever a person reads it (logo titles, the space's method picker): one source, so
+#: the picture names the method the button said.
+METHOD_TITLES = {"saliency": "saliency (gradient x input)", "integrated_gradients": "integrated gradients",
+                 "ism": "in-silico mutagenesis"}
 _ALIASES = {"ig": "integrated_gradients", "integrated-gradients": "integrated_gradients",
             "gradient_x_input": "saliency", "grad_x_input": "saliency", "mutagenesis": "ism",
             "in_silico_mutagenesis": "ism"}
@@ -189,15 +193,68 @@ def _scorer(model, enc: Encoding):
     return f, bridge.active()
 
 
+def supported_methods(model) -> tuple[str, ...]:
+    """The attribution methods that work for ``model``, in :data:`METHODS` order (the first is the best default).
+
+    In-silico mutagenesis works for every classifier. The gradient methods need a differentiable path from the
+    nucleotides to the output: one-hot and k-mer encodings always have one; a token model has one only when an
+    embedding layer looks its token tensor up directly, which is checked by running the model once on a short
+    probe sequence with the embedding bridge in place (BERT re-tokenizes, doc2vec infers its vector by Newton
+    steps: neither fires the bridge). The probe's answer is kept on the model, so asking again costs nothing.
+    """
+    cached = getattr(model, "_genozoo_attribution_methods", None)
+    if cached is not None:
+        return cached
+    enc = model.encoding
+    gradients = enc.kind in ("onehot", "kmer_seq", "kmer_image")
+    if enc.kind == "tokens":
+        from zoo.predict import resolve_device
+
+        dev = resolve_device(None, model)
+        codes = to_codes(["ACGT" * 4], enc.length, pad_mode=enc.pad_mode, ambiguity=enc.ambiguity)
+        f, ctx = _scorer(model, enc)
+        x = torch.from_numpy(one_hot(codes, 0.0)).to(dev)
+        tok = torch.from_numpy(tokens(codes)).to(dev)
+        was_training = model.training
+        model.eval()
+        try:
+            with ctx, torch.no_grad():
+                f(x, tok, torch.zeros(1, dtype=torch.int64, device=dev))
+            gradients = True
+        except GradientUnsupportedError:
+            gradients = False
+        finally:
+            model.train(was_training)
+    methods = METHODS if gradients else ("ism",)
+    try:
+        model._genozoo_attribution_methods = methods
+    except AttributeError:  # a module that refuses attributes: probe again next time
+        pass
+    return methods
+
+
+def _check_supported(model, method: str) -> None:
+    if method not in supported_methods(model):
+        raise GradientUnsupportedError(
+            f"{type(model).__name__} does not look its tokens up in an embedding layer directly, so "
+            f"{METHOD_TITLES[method]} cannot reach the nucleotides; use method 'ism' (in-silico mutagenesis)")
+
+
 # ---------------------------------------------------------------------------------------------- methods
-def _prepare(model, sequences, ids, target, device, batch_size):
-    from zoo.predict import _check_classifier, resolve_device
+def _prepare(model, sequences, ids, target, device, batch_size, max_length=None):
+    from zoo.predict import _check_classifier, _length_stats, _max_length, resolve_device
 
     _check_classifier(model)
     seqs = [sequences] if isinstance(sequences, str) else list(sequences)
     if not seqs:
         raise UserError("no sequences to explain; pass at least one DNA sequence")
     names = [f"seq{i + 1}" for i in range(len(seqs))] if ids is None else [str(i) for i in ids]
+    if len(names) != len(seqs):
+        raise UserError(f"{len(names)} ids given for {len(seqs)} sequences")
+    if batch_size < 1:
+        raise UserError(f"batch size must be at least 1, not {batch_size}")
+    # The same refusals as predict: an empty sequence, or one far longer than the model's input.
+    _length_stats(names, seqs, model, _max_length(model, max_length))
     enc = model.encoding
     codes = to_codes(seqs, enc.length, pad_mode=enc.pad_mode, ambiguity=enc.ambiguity, ids=names)
     dev = resolve_device(device, model)
@@ -299,17 +356,23 @@ def _to_input_frame(seqs: Sequence[str], codes: np.ndarray, matrix: np.ndarray, 
 
 def attribute(model, sequences: str | Sequence[str], method: str = "integrated_gradients", *,
               ids: Sequence[str] | None = None, target: int | str | None = None,
-              device: str | torch.device | None = None, batch_size: int = 64, n_steps: int = 50) -> Attributions:
+              device: str | torch.device | None = None, batch_size: int = 64, n_steps: int = 50,
+              max_length: int | None = None) -> Attributions:
     """Per-nucleotide attributions of ``model``'s prediction for each sequence.
 
     ``method``: ``saliency`` (gradient x input), ``integrated_gradients`` (``ig``; ``n_steps`` steps from the
     all-zero one-hot) or ``ism`` (in-silico mutagenesis). ``target``: a class name or index (default: the
-    predicted class of each sequence).
+    predicted class of each sequence). Sequences are refused as :func:`zoo.predict.predict` refuses them: empty,
+    or longer than ``max_length`` (default: 10x the model's input length).
     """
     name = _ALIASES.get(method, method)
     if name not in METHODS:
         raise UserError(f"unknown attribution method {method!r}; choose saliency, integrated_gradients (ig) or ism")
-    seqs, names, codes, dev, probs, targets = _prepare(model, sequences, ids, target, device, batch_size)
+    if n_steps < 1:
+        raise UserError(f"integration steps must be at least 1, not {n_steps}")
+    _check_supported(model, name)
+    seqs, names, codes, dev, probs, targets = _prepare(model, sequences, ids, target, device, batch_size,
+                                                       max_length)
     from zoo.predict import _inference
 
     with _inference(model, dev):

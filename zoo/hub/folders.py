@@ -17,9 +17,10 @@ from typing import Any, Callable
 
 import torch
 
-from zoo.checkpoint import make_readable
 from zoo.cards import render_model_card
+from zoo.checkpoint import make_readable
 from zoo.hub.errors import ContractMismatchError, IntegrityError, WeightsNotFoundError
+from zoo.hub.validate import WEIGHTS_SHA_KEY, sha256_file, verify_weights
 from zoo.models import transformer
 from zoo.models.base import ZooModel
 from zoo.registry import model_family, repo_id_for
@@ -34,7 +35,7 @@ WEIGHTS_NAME, CONFIG_NAME, CARD_NAME = "model.safetensors", "config.json", "READ
 RECORD_NAME = "record.json"
 #: config.json keys that describe the weight rather than construct the model.
 META_KEYS = ("arch", "name", "family", "encoding", "dataset", "split", "data_revision", "classifier",
-             "base_model", "genozoo_version")
+             "base_model", "genozoo_version", WEIGHTS_SHA_KEY)
 
 
 def state_digest(model) -> str:
@@ -81,16 +82,20 @@ def _read_state(path: Path) -> dict:
 
 
 def load_weights(model, path: str | Path, *, skip_prefixes: tuple[str, ...] = (),
-                 skip_shape_mismatch: bool = False) -> list[str]:
+                 skip_shape_mismatch: bool = False, allow_modified: bool = False) -> list[str]:
     """Load ``model.safetensors`` (a file or a folder holding one) into ``model``, strictly.
 
     Keys under ``skip_prefixes`` (a replaced classifier head) are not loaded; with ``skip_shape_mismatch``, keys
     whose shapes differ (length-dependent layers after a ``seq_len`` change) are not either. Returns the skipped
-    keys; any other missing, unexpected or mis-shaped key raises :class:`ContractMismatchError`.
+    keys; any other missing, unexpected or mis-shaped key raises :class:`ContractMismatchError`. When a
+    config.json lies beside the file, its recorded sha256 (and its published record's) must match
+    (:func:`zoo.hub.validate.verify_weights`; ``allow_modified`` loads a mismatch with a warning).
     """
     path = _weights_in(Path(path))
     if not path.is_file():
         raise WeightsNotFoundError(f"no weights at {str(path)!r}; pass a model.safetensors file or a model folder")
+    if path.name == WEIGHTS_NAME and (path.parent / CONFIG_NAME).is_file():
+        verify_weights(path, read_config(path.parent / CONFIG_NAME), allow_modified=allow_modified)
     state, own = _read_state(path), model.state_dict()
     skipped = sorted(k for k in own if k.startswith(skip_prefixes))
     bad = []
@@ -184,7 +189,7 @@ def save_model(model, directory: str | Path, cfg=None, *, dataset: str | None = 
             for f in (tmp / "family").iterdir():
                 os.replace(f, tmp / f.name)
             (tmp / "family").rmdir()
-            merged = {**json.loads((tmp / CONFIG_NAME).read_text()), **{k: config[k] for k in META_KEYS}}
+            merged = {**json.loads((tmp / CONFIG_NAME).read_text()), **{k: config[k] for k in META_KEYS if k in config}}
             (tmp / CONFIG_NAME).write_text(json.dumps(merged, indent=2, sort_keys=True))
         else:
             model.save_pretrained(tmp, config=config)  # mixin: safetensors + config.json (+ its card if none)
@@ -192,6 +197,10 @@ def save_model(model, directory: str | Path, cfg=None, *, dataset: str | None = 
             (tmp / CARD_NAME).unlink(missing_ok=True)
         if keep_record and cfg is not None:
             (tmp / RECORD_NAME).write_text(json.dumps(cfg.to_dict(), indent=1, sort_keys=True) + "\n")
+        # The folder records the sha256 of its own weights, so every later load can check them.
+        written = json.loads((tmp / CONFIG_NAME).read_text(encoding="utf-8"))
+        written[WEIGHTS_SHA_KEY] = sha256_file(tmp / WEIGHTS_NAME)
+        (tmp / CONFIG_NAME).write_text(json.dumps(written, indent=2, sort_keys=True), encoding="utf-8")
         for f in sorted(tmp.iterdir()):
             make_readable(f)  # safetensors writes 0600 files; a model folder is meant to be shared
             os.replace(f, directory / f.name)

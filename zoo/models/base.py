@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, ClassVar, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from zoo.encoding import Encoding
+from zoo.encoding import Encoding, encode_codes
 
 PAPER_URL = "https://doi.org/10.1186/s12859-022-04660-8"
 
@@ -130,6 +131,20 @@ class ZooModel(
         if ZooModel.predict_hook is None:
             raise RuntimeError("zoo.predict is not loaded; import zoo before calling model.predict")
         return ZooModel.predict_hook(self, sequences, **kwargs)
+
+    # ----------------------------------------------------------------------------------- fast inference
+    def inference_input(self, codes: np.ndarray) -> torch.Tensor:
+        """The input of :meth:`inference_forward` for a cleaned ``(N, L)`` code matrix (:func:`zoo.encoding.to_codes`):
+        the model's encoding by default; models with a faster exact rewrite take something smaller (k-mer word
+        indices instead of a 64-192x larger one-hot)."""
+        return encode_codes(codes, self.encoding)
+
+    def inference_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits in eval mode, for prediction and evaluation: the plain forward by default. Models override it
+        with exact rewrites (gathered kernel columns instead of a convolution over a one-hot input, pooling
+        before ReLU, in-place activations), each tested to match :meth:`forward` within 1e-5
+        (tests/test_inference.py). Training keeps :meth:`forward`."""
+        return self(x)
 
     @torch.no_grad()
     def predict_encoded(self, x: torch.Tensor) -> torch.Tensor:

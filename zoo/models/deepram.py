@@ -31,10 +31,12 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
-from zoo.encoding import TOKENS, Encoding
+from zoo.encoding import TOKENS, Encoding, kmer_index
+from zoo.models import fastpath
 from zoo.models.base import ZooModel
 from zoo.errors import UserError
 from zoo.models.paper_cnn import check_seq_len, keras_init_, shrink
@@ -105,6 +107,46 @@ class DeepRAM(ZooModel):
         else:
             x = torch.amax(x, dim=2)  # GlobalMaxPool1D
         return self.head(self.dense(x))
+
+
+    # ----------------------------------------------------------------------------------- fast inference
+    def inference_input(self, codes: np.ndarray) -> torch.Tensor:
+        """k-mer word ids ``(N, L-k+1)`` (-1 where the window holds N/PAD) instead of the 192-channel one-hot;
+        tokens for the embedding models."""
+        if self.embedding is not None or not len(self.convs):
+            return super().inference_input(codes)
+        return torch.from_numpy(kmer_index(codes, self.k))
+
+    def inference_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` in eval mode, rewritten exactly (see :mod:`zoo.models.fastpath`): the first convolution
+        as gathered kernel columns (never the one-hot or the embedded sequence), everything after it channels
+        last (the LSTMs' own layout), pooling before the ReLU, activations in place."""
+        if self.training or not len(self.convs):
+            return self(x)
+        convs = [m for m in self.convs if isinstance(m, nn.Conv1d)]
+        first = convs[0]
+        K = first.kernel_size[0]
+        if self.embedding is not None:
+            vocab = self.embedding.num_embeddings
+            table = fastpath.word_table_1d(first.weight, vocab, embedding=self.embedding.weight)
+        else:
+            vocab = 4 ** self.k
+            table = fastpath.word_table_1d(first.weight, vocab, blocks=self.region + 1)
+        h = fastpath.gather_conv(x, table, first.bias, vocab, K)  # (N, steps, F)
+        for i, conv in enumerate(convs):
+            if i:
+                h = fastpath.conv1d_cl(h, conv)
+            if len(self.lstms) or i < len(convs) - 1:
+                h = fastpath.maxpool_cl(h, 2)
+            else:
+                h = torch.amax(h, dim=1)  # GlobalMaxPool1D
+            h = torch.relu_(h)
+        if len(self.lstms):
+            for lstm in self.lstms[:-1]:
+                h, _ = lstm(h)
+            _, (hn, _) = self.lstms[-1](h)
+            h = hn[-1]
+        return self.head(self.dense(h))
 
 
 def _create(defaults: dict[str, Any], kwargs: dict[str, Any]) -> DeepRAM:

@@ -1,0 +1,97 @@
+"""One forward pass for many concurrent requests: the space's micro-batcher.
+
+Requests arrive on Gradio's worker threads. Each one parses and encodes its own sequences (cheap, in parallel) and
+hands the encoded rows to :class:`Batcher`; a single compute thread takes everything that is waiting, runs one
+forward pass per model over all of it, and hands each request its rows back. Twenty users sending ten sequences
+each then cost one forward pass of 200 rows instead of twenty of ten, and only one thread ever runs a model, so
+the compute thread and Gradio's threads do not fight over the cores. A failure is delivered to the requests of
+that pass only; a user's bad input never reaches this thread (it is refused while encoding).
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Callable, Hashable
+
+import numpy as np
+import torch
+
+__all__ = ["Batcher"]
+
+
+@dataclass
+class _Job:
+    key: Hashable
+    rows: np.ndarray
+    forward: Callable[[np.ndarray], np.ndarray]
+    future: Future = field(default_factory=Future)
+
+
+class Batcher:
+    """Run ``forward(rows)`` for concurrent callers, concatenating the rows of callers with the same ``key``.
+
+    ``forward`` maps ``(n, ...)`` encoded rows to ``(n, classes)`` probabilities; rows of one key must share their
+    trailing shape (a model's fixed input length). ``max_rows`` bounds one pass, so one pass's memory is bounded.
+    """
+
+    def __init__(self, max_rows: int = 4096, threads: int | None = None):
+        self.max_rows = max_rows
+        self.threads = threads
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="genozoo-batcher", daemon=True)
+        self._thread.start()
+
+    def run(self, key: Hashable, rows: np.ndarray, forward: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """The probabilities of ``rows``, computed in a pass shared with whatever else is waiting."""
+        job = _Job(key, rows, forward)
+        self._jobs.put(job)
+        return job.future.result()
+
+    def close(self) -> None:
+        self._jobs.put(None)
+
+    def _take(self) -> list[_Job] | None:
+        first = self._jobs.get()
+        if first is None:
+            return None
+        jobs = [first]
+        while True:  # everything that arrived while the previous pass ran
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return jobs
+            if job is None:
+                self._jobs.put(None)
+                return jobs
+            jobs.append(job)
+
+    def _loop(self) -> None:
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        while (jobs := self._take()) is not None:
+            groups: dict[tuple, list[_Job]] = {}
+            for job in jobs:
+                groups.setdefault((job.key, job.rows.shape[1:]), []).append(job)
+            for group in groups.values():
+                while group:
+                    chunk, n = [], 0
+                    while group and (not chunk or n + len(group[0].rows) <= self.max_rows):
+                        n += len(group[0].rows)
+                        chunk.append(group.pop(0))
+                    self._pass(chunk)
+
+    @staticmethod
+    def _pass(chunk: list[_Job]) -> None:
+        try:
+            rows = chunk[0].rows if len(chunk) == 1 else np.concatenate([j.rows for j in chunk])
+            probs = chunk[0].forward(rows)
+        except BaseException as e:  # delivered to the waiting requests, which report it; the thread lives on
+            for job in chunk:
+                job.future.set_exception(e)
+            return
+        start = 0
+        for job in chunk:
+            job.future.set_result(probs[start:start + len(job.rows)])
+            start += len(job.rows)
