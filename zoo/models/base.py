@@ -138,7 +138,7 @@ class ZooModel(
         return ZooModel.predict_hook(self, sequences, **kwargs)
 
     # ----------------------------------------------------------------------------------- fast inference
-    def inference_input(self, codes: np.ndarray) -> torch.Tensor:
+    def fast_input(self, codes: np.ndarray) -> torch.Tensor:
         """The input of :meth:`inference_forward` for a cleaned ``(N, L)`` code matrix (:func:`zoo.encoding.to_codes`):
         the model's encoding by default; models with a faster exact rewrite take something smaller (k-mer word
         indices instead of a 64-192x larger one-hot)."""
