@@ -15,13 +15,21 @@ from zoo.registry import (PretrainedCfg, create_model, list_families, list_model
                           pretrained_cfg, register_model)
 from zoo.version import __version__  # noqa: E402
 
-# The layers, bottom up. Importing them here registers every architecture (zoo.models) and attaches what the upper
-# layers offer to the lower ones without the lower ones importing them: weight loading for create_model
-# (zoo.hub), config.json for ZooModel.save_pretrained (zoo.hub) and ZooModel.predict (zoo.predict). Python runs
-# this file before any zoo submodule, so they are in place however zoo is entered.
-import zoo.models  # noqa: E402,F401
-import zoo.hub  # noqa: E402,F401
-import zoo.predict  # noqa: E402,F401
+from zoo.registry import set_layer_loader  # noqa: E402
+
+
+def _load_layers() -> None:
+    """The layers, bottom up: importing them registers every architecture (zoo.models) and attaches what the upper
+    layers offer to the lower ones without the lower ones importing them: weight loading for create_model and
+    config.json for ZooModel.save_pretrained (zoo.hub), ZooModel.predict (zoo.predict)."""
+    import zoo.models  # noqa: F401
+    import zoo.hub  # noqa: F401
+    import zoo.predict  # noqa: F401
+
+
+# The registry loads them on first use (reading the records alone never loads torch). Python runs this file before
+# any zoo submodule, so the loader is in place however zoo is entered.
+set_layer_loader(_load_layers)
 
 __all__ = [
     "Encoding", "encode", "UserError", "PretrainedCfg", "create_model", "list_families", "list_models",

@@ -25,7 +25,7 @@ from zoo.errors import UserError
 __all__ = [
     "PretrainedCfg", "UnknownModelError", "register_model", "register_pretrained", "list_models",
     "list_families", "model_family", "study_kwargs", "GEOMETRIES", "model_entrypoint", "pretrained_cfg", "create_model",
-    "is_model", "DEFAULT_ORG", "hub_org", "repo_id_for", "set_weight_loaders",
+    "is_model", "DEFAULT_ORG", "hub_org", "repo_id_for", "set_weight_loaders", "set_layer_loader", "load_layers",
 ]
 
 #: The records of published weights; ``$GENOZOO_PRETRAINED`` points at another file (your own zoo, tests).
@@ -145,9 +145,30 @@ def register_pretrained(cfg: PretrainedCfg, overwrite: bool = False) -> None:
     _pretrained[cfg.name] = cfg
 
 
+#: Set by ``zoo/__init__.py`` (the top of the package): imports the model families (they register here) and the
+#: layers above them (hub, prediction), which attach weight loading and ``model.predict``. Deferred to first use so
+#: that reading the records alone (``genozoo list --pretrained``) never loads torch; the registry itself imports
+#: none of those modules.
+_layer_loader: Callable[[], None] | None = None
+_layers_loaded = False
+
+
+def set_layer_loader(loader: Callable[[], None]) -> None:
+    """Install the function that imports every model family and the layers above them (``zoo`` does it)."""
+    global _layer_loader
+    _layer_loader = loader
+
+
+def load_layers() -> None:
+    """Import every model family and the layers that attach to them, once (see :data:`_layer_loader`)."""
+    global _layers_loaded
+    if not _layers_loaded and _layer_loader is not None:
+        _layers_loaded = True
+        _layer_loader()
+
+
 def _ensure_models() -> None:
-    """The families register on import; ``zoo/__init__.py`` imports :mod:`zoo.models` (Python runs it before
-    this module), so every architecture is here. Kept as the one place that would say otherwise."""
+    load_layers()
 
 
 #: Set by :mod:`zoo.hub` (the layer above) when it is imported: ``load_pretrained(cfg, builder, args,

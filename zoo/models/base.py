@@ -18,6 +18,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from zoo.encoding import Encoding, encode_codes
+from zoo.registry import load_layers
 
 PAPER_URL = "https://doi.org/10.1186/s12859-022-04660-8"
 
@@ -117,6 +118,8 @@ class ZooModel(
         input contract, training data; :func:`zoo.hub.model_config`, attached as :attr:`config_hook` by the hub
         layer) when no config is given, so the folder loads with :func:`zoo.hub.load_model`.
         :func:`zoo.hub.save_model` also writes the model card."""
+        if ZooModel.config_hook is None:
+            load_layers()
         if config is None and self.arch and ZooModel.config_hook is not None:
             config = ZooModel.config_hook(self)
         return super().save_pretrained(save_directory, config=config, **kwargs)
@@ -129,7 +132,7 @@ class ZooModel(
         Options (batch size, reverse-complement averaging, device) as :func:`zoo.predict.predict`, which the
         prediction layer attaches as :attr:`predict_hook` (the models do not import the layers above them)."""
         if ZooModel.predict_hook is None:
-            raise RuntimeError("zoo.predict is not loaded; import zoo before calling model.predict")
+            load_layers()  # a model class built directly, before anything loaded the layers
         return ZooModel.predict_hook(self, sequences, **kwargs)
 
     # ----------------------------------------------------------------------------------- fast inference
