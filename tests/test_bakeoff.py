@@ -49,7 +49,8 @@ def test_bakeoff_on_a_planted_motif_set_names_the_known_winner(kmer, tmp_path):
     for split in ("train", "test"):
         names = dd[split].features["label"].names
         (tmp_path / f"{split}.fa").write_text("".join(
-            f">{split}{i}|{names[y]}\n{s}\n" for i, (s, y) in enumerate(zip(dd[split]["sequence"], dd[split]["label"]))))
+            f">{split}{i}|{names[y]}\n{s}\n"
+            for i, (s, y) in enumerate(zip(dd[split]["sequence"], dd[split]["label"]))))
     out_dir = tmp_path / "report"
     out = run_cli("bakeoff", "--data", "train.fa", "--test", "test.fa", "--models", f"{kmer.folder},lstm_baseline",
                   "--epochs", "1", "--seeds", "2", "--scratch", "--batch-size", "32", "-o", out_dir, cwd=tmp_path)
@@ -72,3 +73,32 @@ def test_bakeoff_on_a_planted_motif_set_names_the_known_winner(kmer, tmp_path):
     for r in rows:
         accs.setdefault((r["model"], r["mode"]), []).append(float(r["test_accuracy"]))
     assert min(accs[(winner, "fine-tuned")]) > max(accs[("lstm_baseline.splice", "fine-tuned")])
+
+
+def test_recommendation_reasons_about_ties_speed_and_pretraining(tmp_path):
+    from zoo.bakeoff import BakeoffResult, leaderboard_rows, recommend, write_report
+
+    def run(model, mode, seed, acc, seconds, family="deepram"):
+        return {"model": model, "arch": model, "family": family, "mode": mode, "seed": seed, "seconds": seconds,
+                "params": 1000, "test_accuracy": acc, "test_auroc": acc, "test_mcc": 2 * acc - 1}
+
+    rows = [run("big", "fine-tuned", 0, 0.91, 100), run("big", "fine-tuned", 1, 0.89, 100),
+            run("small", "fine-tuned", 0, 0.90, 10, "nlp"), run("small", "fine-tuned", 1, 0.88, 10, "nlp"),
+            run("big", "from scratch", 0, 0.70, 90), run("big", "from scratch", 1, 0.72, 90)]
+    result = BakeoffResult(rows, [], "mine.fa", "as given", {"train": 10, "validation": 2, "test": 5},
+                           dict(epochs=3, lr=1e-3, batch_size=32, seeds=[0, 1]))
+    board = leaderboard_rows(result)
+    assert [(r["model"], r["mode"]) for r in board] == [("big", "fine-tuned"), ("small", "fine-tuned"),
+                                                        ("big", "from scratch")]
+    text = recommend(result)
+    assert text.startswith("**Recommendation: `big` (fine-tuned, test accuracy 0.900 ± 0.014 over 2 seeds")
+    assert "not clearly better than `small` (fine-tuned" in text and "`big` (from scratch" not in text.split(
+        "within two standard errors")[0].split("not clearly better than")[1]
+    assert "`small` (fine-tuned) is 10.0x faster per run" in text
+    assert "Fine-tuned minus from scratch, same architecture and budget (test accuracy): `big` +0.190" in text
+    files = write_report(result, tmp_path / "out")
+    assert [f.name for f in files] == ["results.csv", "leaderboard.md", "recommendation.md", "bakeoff.png"]
+    # A clear lead says so.
+    clear = BakeoffResult(rows[:2] + [run("weak", "fine-tuned", s, 0.6, 5) for s in (0, 1)], [], "mine.fa",
+                          "as given", {}, dict(epochs=3, lr=1e-3, batch_size=32, seeds=[0, 1]))
+    assert "leads every other candidate by more than two standard errors" in recommend(clear)

@@ -138,11 +138,13 @@ def test_cli_train_and_data_report_take_class_files(tmp_path, capsys):
     assert "deepram_conv1d_onehot.motif-plain seed 0" in out
     run = next((tmp_path / "runs").glob("*/seed0"))
     recipe = yaml.safe_load((run / "recipe.yaml").read_text())
-    assert recipe["data_args"]["train"] == {"motif": [str(tmp_path / "motif.fa")], "plain": [str(tmp_path / "plain.fa")]}
+    assert recipe["data_args"]["train"] == {"motif": [str(tmp_path / "motif.fa")],
+                                            "plain": [str(tmp_path / "plain.fa")]}
     assert recipe["dataset"] == "motif=motif.fa,plain=plain.fa"
     assert main(["data", "report", "--data", f"motif={tmp_path / 'motif.fa'}", "--data",
                  f"plain={tmp_path / 'plain.fa'}", "--test", f"motif={tmp_path / 'motif_test.fa.gz'}",
-                 "--test", f"plain={tmp_path / 'plain_test.fa.gz'}", "--json", "--card", str(tmp_path / "card.md")]) == 0
+                 "--test", f"plain={tmp_path / 'plain_test.fa.gz'}", "--json", "--card",
+                 str(tmp_path / "card.md")]) == 0
     import json
 
     report = json.loads(capsys.readouterr().out)

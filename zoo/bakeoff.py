@@ -200,6 +200,7 @@ def bakeoff(data, *, validation=None, test=None, labels=None, label_names: Seque
 
     if metric not in METRICS:
         raise UserError(f"--metric must be one of {', '.join(METRICS)}, not {metric!r}")
+    select_models(models)  # an unknown name is refused before minutes of data loading and training
     ds, data_name, split = load_data(data, validation=validation, test=test, labels=labels,
                                      label_names=label_names, format=format, label_column=label_column,
                                      sequence_column=sequence_column)
@@ -353,11 +354,9 @@ def write_report(result: BakeoffResult, out_dir: str | Path) -> list[Path]:
     from zoo.checkpoint import atomic_write_text
     from zoo.plots import plot_bakeoff
 
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OSError(f"cannot create the output folder {str(out)!r}: {e.strerror}") from None
+    from zoo.outputs import output_folder
+
+    out = output_folder(out_dir)
     files = [out / "results.csv", out / "leaderboard.md", out / "recommendation.md"]
     atomic_write_text(files[0], results_csv(result))
     atomic_write_text(files[1], leaderboard_markdown(result))

@@ -7,17 +7,25 @@ import sys
 
 from zoo.cli import add_threads_option
 from zoo.cli.dataopts import add_data_options, data_kwargs, parse_source
+from zoo.cli.options import SEED_MAX, device, float_range, int_range
 
 
 def _seeds(text: str) -> int | list[int]:
     try:
-        return [int(s) for s in text.split(",") if s.strip()] if "," in text else int(text)
+        seeds = [int(s) for s in text.split(",") if s.strip()] if "," in text else int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a count such as 2 or seeds such as 0,1, not {text!r}") from None
+    if isinstance(seeds, int) and not 1 <= seeds <= 100 or isinstance(seeds, list) and (
+            not seeds or any(not 0 <= s <= SEED_MAX for s in seeds)):
+        raise argparse.ArgumentTypeError(f"expected a count from 1 to 100 or seeds from 0 to {SEED_MAX}, not {text!r}")
+    return seeds
 
 
 def cmd_bakeoff(args: argparse.Namespace) -> int:
     from zoo.bakeoff import bakeoff, leaderboard_markdown, recommend, write_report
+    from zoo.outputs import check_output_folder
+
+    check_output_folder(args.output)  # refused before minutes of training, not after
 
     def progress(line: str) -> None:
         if not args.quiet:
@@ -49,13 +57,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "all, family:NAME (e.g. family:deepram), or names: arch.tag, an architecture (its published "
                         "weight closest to your length; from scratch when it has none), a model folder, a pattern; "
                         "comma-separated (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=3, help="training epochs per run (default: %(default)s)")
+    p.add_argument("--epochs", type=int_range(1, 100_000), default=3,
+                   help="training epochs per run (default: %(default)s)")
     p.add_argument("--seeds", type=_seeds, default=2,
                    help="a count N (seeds 0..N-1) or a list such as 0,1,2 (default: %(default)s)")
     p.add_argument("--scratch", action="store_true",
                    help="also train every architecture from scratch (fresh weights, same budget) to show what the "
                         "pretrained weights bring")
-    p.add_argument("--max-train", type=int, default=5000,
+    p.add_argument("--max-train", type=int_range(0), default=5000,
                    help="subsample the training split to this many sequences (stratified; 0 = all) "
                         "(default: %(default)s)")
     p.add_argument("--label-map", metavar="DATA=MODEL,...",
@@ -63,11 +72,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "keep their classifier")
     p.add_argument("--metric", default="accuracy", choices=["accuracy", "auroc", "mcc"],
                    help="test metric that ranks the models (default: %(default)s)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=32, help="batch size (default: %(default)s)")
-    p.add_argument("--seq-len", type=int, help="model input length (default: the data's when all sequences share "
-                                               "one, else each base model's)")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: auto)")
+    p.add_argument("--lr", type=float_range(0, 10, lo_open=True), default=1e-3,
+                   help="Adam learning rate (default: %(default)s)")
+    p.add_argument("--batch-size", type=int_range(1, 100_000), default=32,
+                   help="batch size (default: %(default)s)")
+    p.add_argument("--seq-len", type=int_range(1, 100_000),
+                   help="model input length (default: the data's when all sequences share one, else each base "
+                        "model's)")
+    p.add_argument("--device", default="auto", type=device,
+                   help="auto (CUDA when present), cpu or cuda (default: auto)")
     p.add_argument("-o", "--output", default="bakeoff", help="folder for results.csv, leaderboard.md, "
                                                             "recommendation.md, bakeoff.png (default: %(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="no line per finished run")

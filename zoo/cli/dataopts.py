@@ -12,20 +12,21 @@ from typing import Any
 from zoo.errors import UserError
 
 LAYOUTS = ("a FASTA/CSV/TSV file (FASTA labels in the headers, CSV in a column, or --labels), CLASS=FILE for a file "
-           "per class (repeat it: --data A=a.fa --data B=b.fa), or several files (repeat --data)")
+           "per class (repeat it: {flag} A=a.fa {flag} B=b.fa), or several files (repeat {flag})")
 
 
 def add_data_options(p: argparse.ArgumentParser, *, data_flag: str = "--data", required: bool = True,
                      extra_help: str = "") -> None:
     """Add the data options; ``data_flag`` names the training data's flag (``--dataset`` for ``train``)."""
     p.add_argument(data_flag, dest="data", action="append", required=required, metavar="FILE|CLASS=FILE",
-                   help=f"training data: {LAYOUTS}{extra_help}; without --test it is split 70/15/15")
+                   help=f"training data: {LAYOUTS.format(flag=data_flag)}{extra_help}; without --test it is split "
+                        "70/15/15")
     p.add_argument("--validation", action="append", metavar="FILE|CLASS=FILE",
                    help="separate validation data, in the same forms (needs --test)")
     p.add_argument("--test", action="append", metavar="FILE|CLASS=FILE",
                    help="separate test data, in the same forms (validation is then carved from the training data)")
     p.add_argument("--labels", action="append", metavar="FILE",
-                   help="a labels file per data file, in the order of --data, --validation, --test: one label per "
+                   help=f"a labels file per data file, in the order of {data_flag}, --validation, --test: one label per "
                         "line, 'ID LABEL' lines, or a 0/1 matrix with one column per class")
     p.add_argument("--label-names", metavar="A,B,...",
                    help="class names in order (they name the columns of a 0/1 labels matrix; default: the matrix "

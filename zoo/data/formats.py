@@ -13,6 +13,9 @@ Formats (``format=`` name, what a line looks like):
 * ``zeng``: ``NAME SEQUENCE LABEL`` separated by blanks (Zeng et al. 2016 motif discovery; NAME may start with
   ``>``, negatives carry ``_shuf``).
 
+Labels files (:func:`read_labels_file`) hold one label per line, ``ID LABEL`` lines, or a 0/1 matrix with one
+column per class (:data:`LABEL_FORMS`); the parsed :class:`LabelsFile` says which form it was read as.
+
 Any of them may be gzipped (detected from the magic bytes, not the name). A malformed line raises
 :class:`FormatError` naming the file and line number.
 """

@@ -205,6 +205,9 @@ def supported_methods(model) -> tuple[str, ...]:
     cached = getattr(model, "_genozoo_attribution_methods", None)
     if cached is not None:
         return cached
+    from zoo.predict import _check_classifier
+
+    _check_classifier(model)
     enc = model.encoding
     gradients = enc.kind in ("onehot", "kmer_seq", "kmer_image")
     if enc.kind == "tokens":
@@ -370,9 +373,9 @@ def attribute(model, sequences: str | Sequence[str], method: str = "integrated_g
         raise UserError(f"unknown attribution method {method!r}; choose saliency, integrated_gradients (ig) or ism")
     if n_steps < 1:
         raise UserError(f"integration steps must be at least 1, not {n_steps}")
-    _check_supported(model, name)
     seqs, names, codes, dev, probs, targets = _prepare(model, sequences, ids, target, device, batch_size,
                                                        max_length)
+    _check_supported(model, name)  # after _prepare: a model that is no classifier is refused as such first
     from zoo.predict import _inference
 
     with _inference(model, dev):

@@ -82,19 +82,20 @@ def _read_state(path: Path) -> dict:
 
 
 def load_weights(model, path: str | Path, *, skip_prefixes: tuple[str, ...] = (),
-                 skip_shape_mismatch: bool = False, allow_modified: bool = False) -> list[str]:
+                 skip_shape_mismatch: bool = False, allow_modified: bool = False, verify: bool = True) -> list[str]:
     """Load ``model.safetensors`` (a file or a folder holding one) into ``model``, strictly.
 
     Keys under ``skip_prefixes`` (a replaced classifier head) are not loaded; with ``skip_shape_mismatch``, keys
     whose shapes differ (length-dependent layers after a ``seq_len`` change) are not either. Returns the skipped
     keys; any other missing, unexpected or mis-shaped key raises :class:`ContractMismatchError`. When a
     config.json lies beside the file, its recorded sha256 (and its published record's) must match
-    (:func:`zoo.hub.validate.verify_weights`; ``allow_modified`` loads a mismatch with a warning).
+    (:func:`zoo.hub.validate.verify_weights`; ``allow_modified`` loads a mismatch with a warning; ``verify=False``
+    when the caller has just checked).
     """
     path = _weights_in(Path(path))
     if not path.is_file():
         raise WeightsNotFoundError(f"no weights at {str(path)!r}; pass a model.safetensors file or a model folder")
-    if path.name == WEIGHTS_NAME and (path.parent / CONFIG_NAME).is_file():
+    if verify and path.name == WEIGHTS_NAME and (path.parent / CONFIG_NAME).is_file():
         verify_weights(path, read_config(path.parent / CONFIG_NAME), allow_modified=allow_modified)
     state, own = _read_state(path), model.state_dict()
     skipped = sorted(k for k in own if k.startswith(skip_prefixes))

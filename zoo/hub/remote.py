@@ -14,12 +14,14 @@ import fnmatch
 import hashlib
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from zoo.hub.errors import HubError, WeightsNotFoundError, hub_errors
-from zoo.hub.folders import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
+from zoo.hub.folders import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, read_config
 from zoo.hub.resolve import download_model, load_model
+from zoo.hub.validate import verify_weights
 from zoo.version import __version__
 
 __all__ = ["push", "push_all", "PushResult", "remote_matches", "pull", "push_dataset", "pull_dataset"]
@@ -56,7 +58,14 @@ def push(model_dir: str | Path, repo_id: str, *, private: bool = False, revision
         if not (folder / name).is_file():
             raise WeightsNotFoundError(f"{folder} has no {name}; save the model with zoo.hub.save_model (or "
                                        f"`genozoo card {folder}` for a missing card) before pushing")
-    load_model(folder)  # refuse to publish a folder that does not build and load strictly
+    # The folder's own recorded sha256 must match: a damaged or altered file is never pushed. A retrained weight
+    # pushed as a new revision of a published name differs from the registry's record by design, so the record
+    # is not compared here; the folder must still build and load strictly.
+    config = read_config(folder / CONFIG_NAME)
+    verify_weights(folder / WEIGHTS_NAME, {k: v for k, v in config.items() if k != "name"}, where=str(folder))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        load_model(folder, allow_modified=True)
     _check_card(folder / CARD_NAME)
     _require_token()
     api = HfApi()
@@ -164,7 +173,7 @@ def pull(repo_id: str, revision: str | None = None, local_dir: str | Path | None
         except HubError as err:
             if not isinstance(err.__cause__, e.LocalEntryNotFoundError):
                 raise
-    load_model(folder)
+    load_model(repo_id, revision)  # the folder above, checked as that revision of the repo
     if local_dir is None:
         return folder
     target = Path(local_dir)
