@@ -10,10 +10,12 @@ published. Models load lazily, once, onto the chosen device. Everything a user c
 from __future__ import annotations
 
 import csv
+import ctypes
 import gzip
 import json
 import os
 import re
+import sys
 import tempfile
 import threading
 import zlib
@@ -36,6 +38,27 @@ from zoo.predict import LengthStats, Predictions
 __all__ = ["Limits", "Entry", "Catalogue", "parse_sequences", "padding_note", "resolve_device", "default_hub_dir"]
 
 ROOT = Path(__file__).resolve().parents[1]
+
+def _bound_malloc() -> None:
+    """Keep glibc's allocator from hoarding: two arenas however many threads Gradio runs (each thread's own arena
+    otherwise keeps its peak), and ``trim_memory`` hands freed pages back. Not glibc: nothing to do."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
+def trim_memory() -> None:
+    """Return the freed heap to the system after a request that allocated a lot (an explanation, a comparison)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+_bound_malloc()
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -219,6 +242,9 @@ class Catalogue:
                  max_models: int = 8, threads: int | None = None):
         self.hub_dir = Path(hub_dir) if hub_dir else default_hub_dir()
         self.device = resolve_device(device)
+        if self.device.type == "cuda":  # full float32 on the GPU, so its answers match the CPU's (TF32 would not)
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
         self.limits = limits
         self.max_models = max(1, max_models)
         self.entries: dict[str, Entry] = {}
@@ -249,6 +275,26 @@ class Catalogue:
         if not self.entries:
             raise UserError(f"no published models and no model folders under {self.hub_dir}; publish a model "
                             f"(genozoo push / the hub/ folder) or point GENOZOO_HUB_DIR at a folder of models")
+
+    def warm_up(self) -> None:
+        """Pay the one-time costs at start rather than in a user's request: the default model of every task
+        loaded, and the libraries that explanations and the BERT models import on first use."""
+        for task in self.tasks():
+            try:
+                self.methods(self.models_for(task)[0])
+            except UserError as e:  # its users will get this sentence; the space serves the other tasks
+                print(f"genozoo space: warning: {e}", file=sys.stderr, flush=True)
+        try:
+            import captum.attr  # noqa: F401
+            import logomaker  # noqa: F401
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot  # noqa: F401
+        except ImportError:  # explanations are optional; the page says so
+            pass
+        if any(e.cfg is not None and e.cfg.arch.startswith("bert_") for e in self.entries.values()):
+            import transformers  # noqa: F401
 
     # ------------------------------------------------------------------------------------------ lookup
     def tasks(self) -> list[str]:
@@ -375,6 +421,7 @@ class Catalogue:
             path = draw_logos(attr, Path(tmp) / "logo.png", marks=marks)
             image = Image.open(path)
             image.load()
+        trim_memory()
         label = attr.label_names[attr.targets[0]]
         caption = (f"**{seq_id}**: {METHOD_TITLES[method]} for '{label}' "
                    f"(p = {attr.probabilities[0, attr.targets[0]]:.3f}), model `{name}`")
@@ -395,6 +442,7 @@ class Catalogue:
                              entry.metric()])
         order = {sid: i for i, sid in enumerate(ids)}
         rows.sort(key=lambda r: (order[r[0]], r[1]))
+        trim_memory()
         return headers, rows
 
     def examples(self, task: str, n: int = 4) -> tuple[list[str], list[str]]:

@@ -46,8 +46,8 @@ def cmd_space(args: argparse.Namespace) -> int:
     os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
     if not args.online:
         os.environ["HF_HUB_OFFLINE"] = "1"
-    if args.hub_dir:
-        os.environ["GENOZOO_HUB_DIR"] = str(args.hub_dir)
+    # --hub-dir adds model folders to the catalogue; it does not move the bundle the published weights load from
+    # (that is $GENOZOO_HUB_DIR), so the published models stay offered beside them.
     # SIGTERM (docker stop, tini) ends the space like Ctrl-C: gradio closes its server and the command returns 0.
     signal.signal(signal.SIGTERM, _interrupt)
     app = _app_module()
