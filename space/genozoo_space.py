@@ -37,7 +37,6 @@ from zoo.predict import LengthStats, Predictions
 
 __all__ = ["Limits", "Entry", "Catalogue", "parse_sequences", "padding_note", "resolve_device", "default_hub_dir"]
 
-ROOT = Path(__file__).resolve().parents[1]
 
 def _bound_malloc() -> None:
     """Keep glibc's allocator from hoarding: two arenas however many threads Gradio runs (each thread's own arena
@@ -70,8 +69,10 @@ class Limits:
 
 
 def default_hub_dir() -> Path:
-    """``GENOZOO_HUB_DIR`` when set, else the ``hub/`` folder bundled with the repository."""
-    return Path(os.environ.get("GENOZOO_HUB_DIR") or ROOT / "hub")
+    """``GENOZOO_HUB_DIR`` when set, else the ``hub/`` folder genozoo carries (installed or in a checkout)."""
+    from zoo.hub import hub_dir
+
+    return hub_dir()
 
 
 def resolve_device(device: str = "auto") -> torch.device:

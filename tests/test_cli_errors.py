@@ -27,6 +27,8 @@ def _files(tmp_path):
         "empty.fa": "",
         "table.csv": f"name,dna\nr1,{good}\n",
         "long.fa": f">ok\n{good}\n>chr1\n{'ACGT' * 25_000}\n",
+        "two.fa": f">a\n{good}\n>b\n{good}\n",
+        "two.target": "1\t0\n0\t1\n",
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
@@ -56,6 +58,15 @@ CASES = {
     "finetune missing data": (["finetune", "{model}", "--data", "empty.fa", "-o", "ft"], "holds no records"),
     "finetune missing label column": (["finetune", "{model}", "--data", "table.csv", "--label-column", "y",
                                        "-o", "ft"], "has no column 'y' for the label"),
+    "finetune mixed data forms": (["finetune", "{model}", "--data", "A=two.fa", "--data", "two.fa", "-o", "ft"],
+                                  "--data mixes class files (A=two.fa) with plain files (two.fa)"),
+    "finetune matrix names": (["finetune", "{model}", "--data", "two.fa", "--labels", "two.target",
+                               "--label-names", "a,b,c", "-o", "ft"],
+                              "was read as a 0/1 matrix with 2 columns, but 3 label names were given"),
+    "finetune labels per file": (["finetune", "{model}", "--data", "two.fa", "--test", "two.fa", "--labels",
+                                  "two.target", "-o", "ft"], "give one labels file per data file"),
+    "bakeoff unknown model": (["bakeoff", "--data", "two.fa", "--models", "deepram_conv1d_onehto", "-o", "b"],
+                              "did you mean 'deepram_conv1d_onehot'"),
 }
 
 

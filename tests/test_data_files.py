@@ -56,7 +56,7 @@ def test_fasta_with_labels_file_in_order_and_by_id(tmp_path):
         for r in dd["test"]:
             assert names[r["label"]] == LABELS[int(r["id"][1:])]
     (tmp_path / "short.txt").write_text("pos\n")
-    with pytest.raises(FormatError, match="1 labels but"):
+    with pytest.raises(FormatError, match="was read as one label per line.*holds 1 labels, but"):
         from_files(fa, labels=tmp_path / "short.txt")
     with pytest.raises(FormatError, match="no label"):
         from_files(fa)

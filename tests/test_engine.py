@@ -87,9 +87,10 @@ def test_checkpoint_files_load_without_pickle(ds, tmp_path):
     model = _model()
     fit(model, ds["train"], ds["validation"], TrainConfig(epochs=2, quiet=True), run_dir=tmp_path)
     path = ckpt.latest_checkpoint(tmp_path)
-    optim = torch.load(path / "optim.pt", weights_only=True)
-    rng = torch.load(path / "rng-rank0.pt", weights_only=True)
+    optim = ckpt.load_state(path / "optim")  # safetensors + JSON: no pickle at all
+    rng = ckpt.load_state(path / "rng-rank0")
     assert "state" in optim["optimizer"] and isinstance(rng["torch"], torch.Tensor)
+    assert not list(path.glob("*.pt"))
     weights = ckpt.load_weights(path / "best.safetensors")
     assert set(weights) == set(model.state_dict())  # BatchNorm buffers included
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["LATEST", "epoch-0002"]

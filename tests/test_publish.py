@@ -146,7 +146,7 @@ def test_publish_merge_ranks_over_the_whole_table(published, tmp_path):
     assert rec[name]["sha256"] == before[name]["sha256"]
     assert (tmp_path / "hub" / "genozoo" / name / "model.safetensors").read_bytes() == weights
     card = (tmp_path / "hub" / "genozoo" / name / "README.md").read_text()
-    assert "mean of 3 seeds" in card and "of 40 nucleotides into 2 classes" in card  # described as save_model does
+    assert "mean ± sd over 3 seeds" in card and "of 40 nucleotides into 2 classes" in card  # described as save_model does
     out = _genozoo(env, *args[:3], "2", *args[4:])  # both: Zeng from its folder here, deepram kept
     assert out.returncode == 0, out.stderr
     assert "published 1 model(s)" in out.stdout and "cnn_zeng_2_conv2d.tiny: seed" in out.stdout
@@ -167,3 +167,41 @@ def test_card_notes_follow_the_committed_recipe_only_when_it_trains_the_same(pub
     assert _notes(run, tmp_path) == "reworded"
     committed.write_text(replace(run, notes="reworded", lr=run.lr / 2).to_yaml())
     assert _notes(run, tmp_path) == run.notes  # trains otherwise: the run's own notes stand
+
+
+def test_publish_keeps_a_better_published_weight_unless_forced(published, tmp_path):
+    """New runs with a lower mean validation accuracy (one untrained seed) do not replace a published weight (one
+    trained for 6 epochs): the command says which it kept and why, folder and record untouched; --force replaces
+    it."""
+    from zoo.grid import benchmark
+
+    _, env, _ = published
+    name = "deepram_conv1d_onehot.tiny"
+    tiny_benchmark(n=600, length=40).save_to_disk(str(tmp_path / "tiny"))  # learnable: ~0.9 after a few epochs
+    env = {**env, "GENOZOO_HUB_DIR": str(tmp_path / "hub"), "GENOZOO_PRETRAINED": str(tmp_path / "pretrained.json")}
+    for runs, overrides in (("good", ["--epochs=6", "--lr=3e-3", "--patience=null"]),
+                            ("worse", ["--epochs=1", "--lr=1e-12"])):  # the weights barely move
+        benchmark("deepram_conv1d_onehot", [str(tmp_path / "tiny")], [0], out_dir=tmp_path / runs,
+                  overrides=overrides, quiet=True, figures=False)
+    out = _genozoo(env, "publish", str(tmp_path / "good"), "--quiet")
+    assert out.returncode == 0, out.stderr
+    old = json.loads((tmp_path / "good" / name / "seed0" / "metrics.json").read_text())["validation"]["accuracy"]
+    new = json.loads((tmp_path / "worse" / name / "seed0" / "metrics.json").read_text())["validation"]["accuracy"]
+    assert new < old  # the premise: 6 epochs of training beat none
+    before = json.loads((tmp_path / "pretrained.json").read_text())
+    weights = (tmp_path / "hub" / "genozoo" / name / "model.safetensors").read_bytes()
+
+    out = _genozoo(env, "publish", str(tmp_path / "worse"), "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert (f"{name}: kept the published weight (mean validation accuracy {old:.3f} over 1 seed(s)); the new runs "
+            f"score {new:.3f} over 1 seed(s), lower (--force replaces it)") in out.stdout
+    assert "published 0 model(s)" in out.stdout
+    assert (tmp_path / "hub" / "genozoo" / name / "model.safetensors").read_bytes() == weights
+    assert json.loads((tmp_path / "pretrained.json").read_text()) == before
+
+    out = _genozoo(env, "publish", str(tmp_path / "worse"), "--quiet", "--force")
+    assert out.returncode == 0, out.stderr
+    assert "published 1 model(s)" in out.stdout and "kept the published weight" not in out.stdout
+    (after,) = json.loads((tmp_path / "pretrained.json").read_text())["models"]
+    assert after["validation"]["accuracy"]["mean"] == pytest.approx(new)
+    assert (tmp_path / "hub" / "genozoo" / name / "model.safetensors").read_bytes() != weights

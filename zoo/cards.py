@@ -1,26 +1,33 @@
 """Model cards rendered from one metadata source: the published record (:class:`zoo.registry.PretrainedCfg`) and
 the model's ``config.json``, through the template ``cards/model_card.md``.
 
-The YAML front matter is ``huggingface_hub``'s :class:`~huggingface_hub.ModelCardData`: license, tags,
-``library_name: genozoo``, ``datasets``, ``base_model`` (fine-tuned models) and a ``model-index`` with one
-:class:`~huggingface_hub.EvalResult` per test metric (value = mean over seeds; ``args`` carry the standard
-deviation, the number of seeds and the published seed's own value). The body has sections for intended use, the
-input contract, the training recipe (the exact command), results beside the study's figure, limitations and
-citations (the study, and the paper that introduced the architecture, from :data:`ARCH_PAPERS`).
+The YAML front matter is ``huggingface_hub``'s :class:`~huggingface_hub.ModelCardData`, written as the Hub reads
+it: license, tags, ``library_name: genozoo``, ``pipeline_tag: text-classification``, ``datasets`` (only ids of real
+Hub datasets; other data is named in the text with its URL and sha256), ``base_model`` (fine-tuned models) and a
+``model-index`` with, per test metric, the value of the weights the folder ships ("this weight, seed S") and the
+mean ± sd over seeds (``args``: sd and the number of seeds), each named as what it is; ``dataset.config`` is short
+and ``dataset.revision`` is set only for a git revision. The body has sections for intended use, the input
+contract, the training recipe (the exact command), results beside the study's figure, limitations and citations
+(the study, and the paper that introduced the architecture, from :data:`ARCH_PAPERS`).
 """
 from __future__ import annotations
 
 import fnmatch
 import math
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
+from zoo.data.splits import RESPLIT_MARK, RESPLIT_NOTE, is_test_resplit
+from zoo.resources import resource_dir
+from zoo.registry import repo_id_for
 from zoo.study import CITATION
 
-__all__ = ["STUDY", "ARCH_PAPERS", "METRIC_TYPES", "TEMPLATE", "arch_paper", "eval_results", "card_data",
-           "render_model_card", "rerender_card"]
+__all__ = ["STUDY", "ARCH_PAPERS", "METRIC_TYPES", "TEMPLATE", "arch_paper", "hub_datasets", "data_sources",
+           "eval_results", "card_data",
+           "render_model_card"]
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "cards" / "model_card.md"
+TEMPLATE = resource_dir("cards") / "model_card.md"
 
 #: The study every card cites.
 STUDY = CITATION
@@ -79,12 +86,48 @@ def _num(x: Any) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
-def _dataset_repo(dataset: str | None) -> str | None:
+_HF_DATASET_URL = re.compile(r"https://huggingface\.co/datasets/([\w.-]+/[\w.-]+)/")
+_GIT_REVISION = re.compile(r"[0-9a-f]{40}")
+
+
+def _benchmark(dataset: str | None):
+    """The catalogue entry of a benchmark name, or None (a file name, in-memory data, or nothing recorded)."""
     if not dataset:
         return None
-    from zoo.hub import hub_org
+    from zoo.data import benchmark_info
 
-    return dataset if "/" in dataset else f"{hub_org()}/{dataset}"
+    try:
+        return benchmark_info(dataset)
+    except Exception:  # noqa: BLE001 - not in the catalogue: fine-tuning data named by its file
+        return None
+
+
+def hub_datasets(dataset: str | None) -> list[str]:
+    """The Hub dataset ids the data of ``dataset`` really lives in: the benchmark's Hub repo, or the repos its
+    source files are downloaded from. Only these go into the card's ``datasets`` (the Hub links them); a benchmark
+    from elsewhere (UCI, ENCODE) or a user's file is named in the card text with its origin instead."""
+    info = _benchmark(dataset)
+    if info is None:
+        return []
+    ids = [info.hub_repo] if info.hub_repo else []
+    ids += [m.group(1) for s in info.sources if (m := _HF_DATASET_URL.match(s.url or ""))]
+    return sorted(set(ids))
+
+
+def data_sources(dataset: str | None) -> list[dict[str, Any]]:
+    """Where the data of ``dataset`` comes from, for the card text: each source file's URL and pinned sha256."""
+    info = _benchmark(dataset)
+    return [] if info is None else [{"url": s.url, "sha256": s.sha256, "name": s.name} for s in info.sources]
+
+
+def _dataset_type(dataset: str) -> tuple[str, str | None]:
+    """model-index ``dataset.type`` and a short ``dataset.config``: the Hub id when the data is a Hub dataset,
+    else genozoo's benchmark family (``motif``) with the member (the experiment) as config."""
+    hub = hub_datasets(dataset)
+    family, _, member = dataset.partition("/")
+    if hub:
+        return hub[0], member or None
+    return family, member or None
 
 
 def _ordered(metrics: Mapping[str, Any]) -> list[tuple[str, Any]]:
@@ -94,29 +137,33 @@ def _ordered(metrics: Mapping[str, Any]) -> list[tuple[str, Any]]:
 
 
 def eval_results(cfg, dataset_name: str | None = None) -> list:
-    """One :class:`~huggingface_hub.EvalResult` per test metric of the record ``cfg`` (mean over seeds)."""
+    """The card's ``model-index`` results for the record ``cfg``: per test metric, the value of the weights this
+    folder ships (its own seed) and, with several seeds, the mean ± sd over them, each named as what it is."""
     from huggingface_hub import EvalResult
 
     out = []
     n = len(cfg.seeds) or 1
+    dtype, config = _dataset_type(cfg.dataset or "unknown")
+    revision = cfg.data_revision if cfg.data_revision and _GIT_REVISION.fullmatch(cfg.data_revision) else None
+    common = dict(task_type="text-classification", task_name="DNA sequence classification", dataset_type=dtype,
+                  dataset_name=dataset_name or cfg.dataset or "unknown", dataset_config=config,
+                  dataset_split="test", dataset_revision=revision)
+    seed = f"seed {cfg.seed}" if cfg.seed is not None else "its seed"
     for metric, value in _ordered(cfg.metrics):
         value = value if isinstance(value, Mapping) else {"mean": value}
         mean = _num(value.get("mean"))
-        if mean is None:
-            continue  # an undefined metric is left out, never reported as a number
+        own = _num(value.get("seed_value"))
+        if own is None and n == 1:
+            own = mean  # one seed: the mean is that weight's own value
         mtype, mname = METRIC_TYPES.get(metric, (metric, metric))
-        sd = _num(value.get("sd")) if n > 1 else None  # the sd of one run is undefined, not 0
-        args = {k: round(v, 6) for k, v in (("sd", sd), ("seed_value", _num(value.get("seed_value"))))
-                if v is not None}
-        args["n_seeds"] = n
-        if cfg.seed is not None:
-            args["published_seed"] = cfg.seed
-        out.append(EvalResult(
-            task_type="text-classification", task_name="DNA sequence classification",
-            dataset_type=_dataset_repo(cfg.dataset) or "unknown", dataset_name=dataset_name or cfg.dataset,
-            dataset_config=cfg.split or None, dataset_split="test", dataset_revision=cfg.data_revision,
-            metric_type=mtype, metric_name=f"{mname} (mean of {n} seed{'s' if n > 1 else ''})",
-            metric_value=round(mean, 6), metric_args=args))
+        if own is not None:  # an undefined metric is left out, never reported as a number
+            out.append(EvalResult(**common, metric_type=mtype, metric_name=f"{mname} (this weight, {seed})",
+                                  metric_value=round(own, 6)))
+        if n > 1 and mean is not None:
+            sd = _num(value.get("sd"))
+            out.append(EvalResult(**common, metric_type=mtype, metric_name=f"{mname} (mean ± sd over {n} seeds)",
+                                  metric_value=round(mean, 6),
+                                  metric_args={"sd": round(sd, 6), "n_seeds": n} if sd is not None else {"n_seeds": n}))
     return out
 
 
@@ -131,7 +178,7 @@ def card_data(config: Mapping[str, Any], cfg=None):
     results = eval_results(cfg) if cfg is not None and cfg.metrics else None
     return ModelCardData(
         license=((cfg.license if cfg is not None else None) or "mit").lower(), library_name="genozoo",
-        tags=tags, datasets=[_dataset_repo(dataset)] if dataset else None,
+        tags=tags, datasets=hub_datasets(dataset) or None, pipeline_tag="text-classification",
         base_model=config.get("base_model") or getattr(cfg, "base_model", None) or None,
         model_name=name if results else None, eval_results=results)
 
@@ -146,7 +193,8 @@ def _results_rows(cfg) -> list[dict[str, Any]]:
         rows.append({"metric": METRIC_TYPES.get(metric, (metric, metric))[1], "mean": mean,
                      "sd": _num(value.get("sd")) if several else None,  # one run has no spread, not a zero one
                      "seed_value": _num(value.get("seed_value")), "study": study,
-                     "delta": None if study is None or mean is None else mean - study})
+                     "delta": None if study is None or mean is None else mean - study,
+                     "note": f" {RESPLIT_MARK}" if is_test_resplit(cfg.split) else ""})
     return rows
 
 
@@ -154,8 +202,6 @@ def render_model_card(config: Mapping[str, Any], cfg=None, template: str | Path 
     """The full README.md of a model folder from its ``config.json`` dict and (for a published weight) its
     record ``cfg``. Models without a record get a card that says what is not known rather than inventing it."""
     from huggingface_hub import ModelCard
-
-    from zoo.hub import repo_id_for
 
     data = card_data(config, cfg)
     name = (cfg.name if cfg is not None else None) or config.get("name") or config["arch"]
@@ -168,41 +214,13 @@ def render_model_card(config: Mapping[str, Any], cfg=None, template: str | Path 
         split=(cfg.split if cfg is not None else None) or config.get("split"),
         data_revision=(cfg.data_revision if cfg is not None else None) or config.get("data_revision"),
         base_model=data.base_model, rows=_results_rows(cfg), arch_paper=paper, study=STUDY,
+        sources=data_sources((cfg.dataset if cfg is not None else None) or config.get("dataset")),
         num_params=getattr(cfg, "num_params", None), seeds=list(getattr(cfg, "seeds", ()) or ()),
         seed=getattr(cfg, "seed", None), recipe=getattr(cfg, "recipe", "") or "", notes=getattr(cfg, "notes", ""),
-        license=data.license)
+        license=data.license, resplit_note=RESPLIT_NOTE)
     path = Path(template) if template else TEMPLATE
     if not path.is_file():
         from zoo.errors import UserError
 
-        raise UserError(f"model card template {path} not found; run genozoo from a checkout of the repository")
+        raise UserError(f"model card template {path} not found; reinstall genozoo (its wheel carries the templates)")
     return str(ModelCard.from_template(data, template_str=path.read_text(encoding="utf-8"), **kwargs))
-
-
-def rerender_card(model_dir: str | Path, name: str | None = None) -> Path:
-    """Re-render ``README.md`` of a model folder from its config.json and the registry record named in it (or
-    ``name``), atomically. Returns the card's path."""
-    import os
-
-    from zoo.hub import CARD_NAME, CONFIG_NAME, WeightsNotFoundError, read_config
-    from zoo.registry import is_model, pretrained_cfg
-
-    folder = Path(model_dir)
-    if not (folder / CONFIG_NAME).is_file():
-        raise WeightsNotFoundError(f"{folder} has no {CONFIG_NAME}; give the folder of a saved genozoo model")
-    config = read_config(folder / CONFIG_NAME)
-    if "arch" not in config or "encoding" not in config:
-        from zoo.hub import ContractMismatchError
-
-        raise ContractMismatchError(f"{folder / CONFIG_NAME} lacks 'arch' or 'encoding'; re-save the model with "
-                                    f"zoo.hub.save_model")
-    if name:  # asked for by the user: an unknown name is an error
-        cfg = pretrained_cfg(name)
-    else:  # named in config.json: a model saved outside the registry renders without a record
-        name = config.get("name")
-        cfg = pretrained_cfg(name) if name and "." in name and is_model(name) else None
-    text = render_model_card(config, cfg)
-    tmp = folder / f".{CARD_NAME}.{os.getpid()}.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, folder / CARD_NAME)
-    return folder / CARD_NAME

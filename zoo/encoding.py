@@ -34,7 +34,7 @@ from zoo.errors import UserError
 __all__ = [
     "ALPHABET", "TOKENS", "PAD_TOKEN", "N_TOKEN", "IUPAC_AMBIGUOUS", "SPLICE_MAPPING",
     "EncodingError", "Encoding", "clean", "to_codes", "codes_to_strings", "fit_length",
-    "one_hot", "one_hot_to_strings", "kmer_onehot", "tokens", "tokens_to_strings",
+    "one_hot", "one_hot_to_strings", "kmer_index", "kmer_onehot", "tokens", "tokens_to_strings",
     "reverse_complement", "reverse_complement_encoded", "encode",
 ]
 

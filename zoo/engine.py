@@ -8,19 +8,16 @@ best epoch's weights restored at the end. With a ``run_dir`` every epoch ends wi
 (:mod:`zoo.checkpoint`) and the epoch log (``epochs.csv``/``epochs.json``); ``resume=True`` continues from the
 checkpoint and ends exactly where an uninterrupted run with the same seed ends. Launched by ``torchrun``, the same
 code trains with DistributedDataParallel (gloo on CPU, nccl on GPU) and computes metrics on the predictions of
-all ranks gathered together. On the CPU, :func:`fit` flushes subnormal floats to zero (:func:`flush_denormals`),
-keeps freed memory instead of re-faulting it every step (:func:`keep_freed_memory`) and trains models that declare
-it channels-last (:func:`zoo.models.base.preferred_memory_format`).
+all ranks gathered together. On the CPU, :func:`fit` flushes subnormal floats to zero and keeps freed memory
+instead of re-faulting it every step (both from :mod:`zoo.runtime`, shared with prediction) and trains models that
+declare it channels-last (:func:`zoo.models.base.preferred_memory_format`).
 """
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import math
 import os
 import random
-import sys
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,10 +29,13 @@ from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
 from zoo import checkpoint as ckpt
+from zoo import runtime
 from zoo.encoding import Encoding, codes_to_strings, encode_codes, to_codes
 from zoo.errors import UserError
 from zoo.metrics import compute_metrics, format_metrics, gather_predictions
 from zoo.models.base import preferred_memory_format
+# The CPU tricks live in zoo.runtime (shared with prediction and the space); kept importable from here.
+from zoo.runtime import _glibc, flush_denormals, keep_freed_memory  # noqa: F401
 
 __all__ = ["TrainConfig", "SplitData", "Evaluation", "FitResult", "prepare", "seed_everything",
            "distributed_context", "flush_denormals", "keep_freed_memory", "resolve_device", "evaluate", "fit"]
@@ -78,8 +78,11 @@ class TrainConfig:
         for key, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("precision", PRECISIONS)):
             if getattr(self, key) not in allowed:
                 raise UserError(f"{key} {getattr(self, key)!r} is not supported; choose one of {', '.join(allowed)}")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise UserError("epochs, batch_size and lr must be positive")
+        if self.epochs < 1 or self.batch_size < 1 or not (self.lr > 0 and math.isfinite(self.lr)):
+            raise UserError(f"epochs, batch_size and lr must be positive (and lr finite), not {self.epochs}, "
+                            f"{self.batch_size} and {self.lr}")
+        if not 0 <= self.seed < 2**32:  # numpy's seeds are unsigned 32-bit
+            raise UserError(f"seed must be from 0 to {2**32 - 1}, not {self.seed}")
         if isinstance(self.class_weights, str) and self.class_weights != "balanced":
             raise UserError(f"class_weights {self.class_weights!r} is not supported; use 'balanced' or a list")
 
@@ -112,22 +115,29 @@ def prepare(split: Any, encoding: Encoding) -> SplitData:
 
 
 class _EncodedBatches(torch.utils.data.Dataset):
-    """Indexed by a list of row numbers (a whole batch): gathers the codes and encodes them in one call."""
+    """Indexed by a list of row numbers (a whole batch): gathers the codes and encodes them in one call, in the
+    model's compact form (``model.fast_input``: k-mer word ids instead of a 64-192x larger one-hot where the model
+    takes them; its encoding otherwise)."""
 
-    def __init__(self, data: SplitData, encoding: Encoding):
-        self.data, self.encoding = data, encoding
+    def __init__(self, data: SplitData, encode: Callable[[np.ndarray], torch.Tensor]):
+        self.data, self.encode = data, encode
 
     def __len__(self) -> int:
         return len(self.data)
 
     def __getitem__(self, rows: list[int]):
         idx = torch.as_tensor(rows, dtype=torch.long)
-        x = encode_codes(self.data.codes[idx].numpy(), self.encoding)
+        x = self.encode(self.data.codes[idx].numpy())
         return x, self.data.labels[idx], idx
 
 
-def _loader(data: SplitData, encoding: Encoding, batches: Any, cfg: TrainConfig, generator: torch.Generator):
-    return DataLoader(_EncodedBatches(data, encoding), sampler=batches, batch_size=None,
+def _batch_encoder(model: torch.nn.Module) -> Callable[[np.ndarray], torch.Tensor]:
+    fast = getattr(model, "fast_input", None)
+    return fast if fast is not None else (lambda codes: encode_codes(codes, model.encoding))
+
+
+def _loader(data: SplitData, encode: Callable, batches: Any, cfg: TrainConfig, generator: torch.Generator):
+    return DataLoader(_EncodedBatches(data, encode), sampler=batches, batch_size=None,
                       num_workers=cfg.num_workers, generator=generator, pin_memory=torch.cuda.is_available())
 
 
@@ -195,70 +205,6 @@ def distributed_context() -> tuple[int, int, int]:
     return 0, 1, 0
 
 
-@contextlib.contextmanager
-def flush_denormals():
-    """Treat subnormal floats (below 1.2e-38) as zero on the CPU while the block or decorated call runs, then
-    restore the default. Backpropagation through long LSTMs fills the gradients with subnormals, which x86 cores
-    process very slowly: on one core the backward pass of the DeepRAM LSTMs over 500 steps took 10x longer, and
-    they train 5x faster with them flushed (bench/train.py). Used as a decorator on :func:`fit`."""
-    flushed = torch.set_flush_denormal(True)  # False where the CPU cannot (the mode is then unchanged)
-    try:
-        yield
-    finally:
-        if flushed:
-            torch.set_flush_denormal(False)
-
-
-# glibc mallopt parameters (malloc.h) and the defaults they are restored to.
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
-_DEFAULT_TRIM_THRESHOLD, _DEFAULT_MMAP_MAX = 128 * 1024, 65536
-_kept = 0  # nesting depth of keep_freed_memory (across threads: the malloc settings are per process)
-_kept_lock = threading.Lock()
-
-
-def _glibc():
-    """The C library when it is glibc (the only one whose malloc this tunes), else ``None``."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None)
-        libc.gnu_get_libc_version  # absent from musl
-        return libc
-    except (OSError, AttributeError):
-        return None
-
-
-@contextlib.contextmanager
-def keep_freed_memory():
-    """Keep freed memory in the process while the block or decorated call runs, instead of handing it back to the
-    kernel. glibc serves every buffer over 32 MB with a fresh ``mmap`` and unmaps it on free, so each training step
-    of a model with large activations page-faults (and has the kernel zero) gigabytes anew: the k-mer image CNNs
-    write ~600 MB per tensor at batch 512: ``cnn_zeng_4_conv2d`` trained at 68 sequences/s on one core, 132 with the
-    memory kept (``bench/train.py --geometry motif --batch-size 512``), and an epoch of ``cnn_zeng_2_conv2d`` on
-    CTCF went from 172 s to 114 s. Large buffers then come from the heap, which is not trimmed; on exit the
-    defaults are restored and the heap trimmed. The peak resident memory is about what the step needed anyway.
-    Reentrant; a no-op where the C library is not glibc. Used as a decorator on :func:`fit` and :func:`evaluate`."""
-    global _kept
-    libc = _glibc()
-    if libc is None:
-        yield
-        return
-    with _kept_lock:
-        if _kept == 0:
-            libc.mallopt(_M_MMAP_MAX, 0)
-            libc.mallopt(_M_TRIM_THRESHOLD, -1)  # -1: never trim
-        _kept += 1
-    try:
-        yield
-    finally:
-        with _kept_lock:
-            _kept -= 1
-            if _kept == 0:
-                libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
-                libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
-                libc.malloc_trim(0)
-
-
 def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
@@ -304,10 +250,13 @@ def evaluate(model: torch.nn.Module, data: Any, *, batch_size: int = 512, device
     model.eval()
     rows = torch.arange(rank, len(data), world)
     logits, labels = [], []
+    # The model's exact inference rewrite where it has one (tests/test_inference.py), as zoo.predict runs it.
+    fast = hasattr(model, "inference_forward")
+    encode = _batch_encoder(model) if fast else (lambda codes: encode_codes(codes, model.encoding))
     for chunk in rows.split(batch_size):
-        x = encode_codes(data.codes[chunk].numpy(), model.encoding).to(device)
+        x = encode(data.codes[chunk].numpy()).to(device)
         with autocast():
-            logits.append(model(x).float().cpu())
+            logits.append((model.inference_forward(x) if fast else model(x)).float().cpu())
         labels.append(data.labels[chunk])
     model.train(was_training)
     width = model.num_outputs
@@ -369,6 +318,7 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
     :func:`seed_everything` for a run to be reproducible. ``on_epoch_end(epoch, record)`` is called after each
     epoch's checkpoint is written (tests use it to simulate a crash).
     """
+    runtime.apply_env_threads()
     rank, world, _ = distributed_context()
     device = resolve_device(cfg.device)
     show = not cfg.quiet and rank == 0
@@ -376,6 +326,7 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
     if run_dir is not None and rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
     enc = model.encoding
+    encode = _batch_encoder(model)
     train_data, val_data = prepare(train, enc), prepare(validation, enc)
     num_classes = model.num_classes
     if int(train_data.labels.max()) >= num_classes or int(train_data.labels.min()) < 0:
@@ -443,7 +394,7 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
         generator.manual_seed(cfg.seed * 1000 + epoch)  # DataLoader draws worker seeds from it
         net.train()
         sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss * n, correct, n; on device: no sync
-        bar = tqdm(_loader(train_data, enc, batches, cfg, generator), total=len(batches), leave=False,
+        bar = tqdm(_loader(train_data, encode, batches, cfg, generator), total=len(batches), leave=False,
                    disable=not show, desc=f"epoch {epoch}/{cfg.epochs}", dynamic_ncols=True)
         for step, (x, y, _) in enumerate(bar):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -466,7 +417,7 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
             if show and step % 10 == 0:
                 bar.set_postfix(loss=f"{sums[0] / sums[2]:.4f}", acc=f"{sums[1] / sums[2]:.3f}")
         if cfg.precise_bn:
-            recalibrate_batchnorm(model, _loader(train_data, enc, batches, cfg, generator), device, autocast,
+            recalibrate_batchnorm(model, _loader(train_data, encode, batches, cfg, generator), device, autocast,
                                   cfg.precise_bn)
         if world > 1:
             import torch.distributed as dist

@@ -1,5 +1,77 @@
-"""Errors a user can cause. Each carries one clear sentence; the CLI prints it and exits with status 2."""
+"""The one error rule of genozoo, for every entry point (CLI, Python API, space).
+
+* A mistake the user can fix (a bad sequence, file, option or model name) is a :class:`UserError` carrying one
+  sentence that names the input and says what to do; the CLI prints it and exits with status 2.
+* A failure of the environment (permissions, a full disk, a read-only file system, a missing device, memory) is
+  one sentence too, exit status 1: :func:`classify` turns ``OSError`` / ``MemoryError`` into it, naming the file.
+* Anything else is a genuine bug and keeps its traceback (as does everything under ``genozoo --debug``).
+
+:func:`classify` is the single place that decides, so the space and the CLI report the same failure alike.
+"""
+from __future__ import annotations
+
+import errno
+import os
+from typing import Optional, Tuple
+
+__all__ = ["UserError", "EnvironmentFailure", "Terminated", "os_error_sentence", "classify", "USER_STATUS",
+           "ENVIRONMENT_STATUS"]
+
+USER_STATUS, ENVIRONMENT_STATUS = 2, 1
 
 
 class UserError(ValueError):
     """Bad input from the user (sequence, file, model name, option): the message says what and what to do."""
+
+
+class EnvironmentFailure(OSError):
+    """The machine, not the input, failed (permissions, disk, device); the message is one sentence. Exit 1."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: raised in the main thread so ``finally`` blocks remove temporary files (exit 143)."""
+
+
+# Errors of the *path the user typed*: a fix of the command line, not of the machine.
+_USER_ERRNOS = {errno.ENOENT: "does not exist; check the path",
+                errno.ENOTDIR: "goes through something that is not a folder; check the path",
+                errno.EISDIR: "is a folder; give a file name",
+                errno.ENAMETOOLONG: "is too long a name for the file system; use a shorter path",
+                errno.EEXIST: "already exists; remove it or choose another name",
+                errno.ELOOP: "is a loop of symbolic links; check the path",
+                errno.ENXIO: "is a socket or a device without a reader; give a regular file"}
+_ENV_HINTS = {errno.EACCES: "permission denied; check the file's and folder's permissions",
+              errno.EPERM: "operation not permitted; check the file's and folder's permissions",
+              errno.EROFS: "the file system is read-only; write somewhere else",
+              errno.ENOSPC: "no space left on the device; free some space or write somewhere else",
+              errno.EDQUOT: "the disk quota is exceeded; free some space or write somewhere else",
+              errno.EIO: "an input/output error of the device; check the disk",
+              errno.ENODEV: "no such device; check that it is present",
+              errno.EMFILE: "too many open files; raise the limit (ulimit -n)",
+              errno.ETXTBSY: "the file is busy; retry when it is free"}
+
+
+def os_error_sentence(err: OSError) -> Tuple[str, int]:
+    """``(sentence, exit status)`` for an ``OSError``: the file it concerns, what went wrong and what to do."""
+    name = err.filename if err.filename is not None else None
+    where = f"{os.fsdecode(name)!r}" if name is not None else "a file"
+    if err.filename2 is not None:
+        where += f" -> {os.fsdecode(err.filename2)!r}"
+    if err.errno in _USER_ERRNOS:
+        return f"{where} {_USER_ERRNOS[err.errno]}", USER_STATUS
+    hint = _ENV_HINTS.get(err.errno or -1) or (err.strerror or str(err) or type(err).__name__).rstrip(".")
+    return f"cannot use {where}: {hint}", ENVIRONMENT_STATUS
+
+
+def classify(exc: BaseException) -> Optional[Tuple[str, int]]:
+    """``(one sentence, exit status)`` for an error a user may see, or ``None`` for a genuine bug."""
+    if isinstance(exc, UserError):
+        return str(exc), USER_STATUS
+    if isinstance(exc, EnvironmentFailure):
+        return str(exc), ENVIRONMENT_STATUS
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return os_error_sentence(exc)
+    if isinstance(exc, MemoryError):
+        return ("ran out of memory; use a smaller input, batch size or model, or a machine with more memory",
+                ENVIRONMENT_STATUS)
+    return None

@@ -2,10 +2,13 @@
 training engine, and a Hub-ready model folder whose card names the base model, the data and the metrics.
 
 :func:`finetune` (and ``genozoo finetune``) takes a base model (published ``arch.tag``, model folder or Hub repo
-id) and data (a FASTA / CSV / TSV file, a saved ``DatasetDict`` folder, or a benchmark name), then:
+id) and data (FASTA / CSV / TSV files in any layout :func:`zoo.data.from_files` reads, with optional separate
+``validation`` / ``test`` sources and labels files; a saved ``DatasetDict`` folder; or a benchmark name), then:
 
-1. loads the data as train/validation/test (a file is split 70/15/15, stratified; data without a validation split
-   gets one carved from train, 15%, stratified, fixed seed);
+1. loads the data as train/validation/test (one source is split 70/15/15, stratified; data without a validation
+   split gets one carved from train, 15%, stratified, fixed seed); ``label_map`` renames the data's classes
+   (``{"0": "negative", "1": "positive"}``), and when the classes are then the base model's, in any order, they
+   take the base's order so its classifier is kept;
 2. rebuilds the architecture with the data's classes and sequence length (:func:`adapt_model`) and copies every
    base weight whose shape still fits. Choice for a new length: *rebuild and load what fits*, not pad/crop: layers
    whose size depends on the length (a flattening dense layer, BERT's position table) start fresh, everything else
@@ -17,25 +20,35 @@ id) and data (a FASTA / CSV / TSV file, a saved ``DatasetDict`` folder, or a ben
 4. trains with :func:`zoo.engine.fit` (best epoch by validation loss), evaluates on the test split, and writes the
    folder with :func:`zoo.hub.save_model` (weights, config.json, card with ``base_model``, data and metrics), plus
    ``metrics.json`` and ``epochs.json``. ``genozoo push DIR --repo ORG/NAME`` publishes it.
+
+``from_scratch=True`` is the honest comparison: the same architecture (and constructor arguments) with fresh
+weights, trained on the same data with the same budget; its card says so and names no base model.
+``compare_scratch=True`` trains that too after fine-tuning and reports both test results. A model passed in memory
+without a published record has no weights anyone else can fetch, so it is treated as from scratch (its architecture
+rebuilt with fresh, seeded weights) unless ``from_scratch=False``; the card's command then reruns it.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
-import numpy as np
 import torch
 
 from zoo.errors import UserError
 
-__all__ = ["FinetuneResult", "load_data", "adapt_model", "finetune"]
+from zoo.data.user import apply_label_map, is_dataset_dict as _is_dataset_dict, is_files as _is_files
+from zoo.data.user import label_names_of as _label_names, load_data, parse_label_map
 
-SPLIT_SEED = 3264
+__all__ = ["FinetuneResult", "load_data", "adapt_model", "fresh_model", "apply_label_map", "parse_label_map",
+           "finetune"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,66 +62,11 @@ class FinetuneResult:
     metrics: dict[str, dict[str, float]]
     history: list[dict[str, float]] = field(default_factory=list)
     output_dir: Path | None = None
-
-
-# ------------------------------------------------------------------------------------------------- data
-def _label_names(ds) -> list[str]:
-    names = getattr(ds["train"].features.get("label"), "names", None)
-    if names:
-        return list(names)
-    values = sorted({int(v) for s in ds for v in ds[s]["label"]})
-    return [str(i) for i in range(max(values) + 1)]
-
-
-def load_data(data, *, label_column: str | None = None, sequence_column: str | None = None,
-              source: str | None = None, seed: int = SPLIT_SEED, validation_fraction: float = 0.15):
-    """Fine-tuning data as a ``DatasetDict`` with ``train``, ``validation`` (and usually ``test``) splits with
-    columns ``sequence`` and ``label`` (``ClassLabel``), from a file, a saved ``DatasetDict`` folder, a benchmark
-    name or a ``DatasetDict``. Returns ``(dataset_dict, name, split_description)``."""
-    import datasets
-
-    from zoo.data import carve_validation, from_files, load_benchmark
-
-    name = str(data) if not isinstance(data, (datasets.DatasetDict, dict)) else "in-memory data"
-    split_desc = "train/validation/test as given"
-    if isinstance(data, (datasets.DatasetDict, dict)):
-        ds = datasets.DatasetDict(data)
-    elif Path(str(data)).is_dir():
-        if not (Path(data) / "dataset_dict.json").is_file():
-            raise UserError(f"folder {str(data)!r} is not a saved dataset (no dataset_dict.json); give a FASTA/CSV "
-                            "file, a benchmark name or a folder written by DatasetDict.save_to_disk")
-        ds = datasets.load_from_disk(str(data))
-        name = Path(data).name
-    elif Path(str(data)).is_file():
-        ds = from_files(data, label_column=label_column, sequence_column=sequence_column, seed=seed)
-        name = Path(data).name
-        split_desc = f"stratified 70/15/15 train/validation/test of the file, seed {seed}"
-    else:
-        ds = load_benchmark(str(data), source=source, progress=False)
-    ds = datasets.DatasetDict(ds)
-    for split in list(ds):
-        cols = ds[split].column_names
-        if label_column and label_column != "label" and label_column in cols:
-            ds[split] = ds[split].rename_column(label_column, "label")
-        if sequence_column and sequence_column != "sequence" and sequence_column in cols:
-            ds[split] = ds[split].rename_column(sequence_column, "sequence")
-    if "train" not in ds:
-        raise UserError(f"data {name!r} has no train split; its splits are {', '.join(ds) or 'none'}")
-    for col in ("sequence", "label"):
-        if col not in ds["train"].column_names:
-            hint = "--label-column" if col == "label" else "--sequence-column"
-            raise UserError(f"data {name!r} has no {col!r} column (columns: {', '.join(ds['train'].column_names)}); "
-                            f"name it with {hint}")
-    if not isinstance(ds["train"].features["label"], datasets.ClassLabel):
-        ds = ds.class_encode_column("label")
-    if "validation" not in ds:
-        # Held out from train, stratified with a fixed seed, so a rerun splits the same way.
-        tr, va = carve_validation(np.asarray(ds["train"]["label"]), validation_fraction, seed=seed)
-        train = ds["train"]
-        ds["train"], ds["validation"] = train.select(tr), train.select(va)
-        split_desc = f"validation carved from train ({validation_fraction:.0%}, stratified, seed {seed})" + \
-            (", test as given" if "test" in ds else ", no test split")
-    return ds, name, split_desc
+    from_scratch: bool = False
+    scratch_metrics: dict[str, dict[str, float]] | None = None  # compare_scratch: the same budget from scratch
+    seconds: float = 0.0
+    scratch_seconds: float | None = None
+    num_params: int = 0
 
 
 # ------------------------------------------------------------------------------------------------ model
@@ -118,23 +76,35 @@ def _constructor_args(model) -> dict[str, Any]:
     return args
 
 
+def _model_args(model) -> dict[str, Any]:
+    """The constructor arguments that are not the task's geometry (what ``--model-args`` takes)."""
+    return {k: v for k, v in _constructor_args(model).items() if k not in ("num_classes", "seq_len", "label_names")}
+
+
+def fresh_model(arch: str, *, label_names: Sequence[str], seq_len: int, model_args: Mapping[str, Any] | None = None,
+                seed: int = 0):
+    """``arch`` with fresh weights (seeded) for ``label_names`` and ``seq_len``: the from-scratch baseline."""
+    from zoo.registry import model_entrypoint
+
+    torch.manual_seed(seed)
+    model = model_entrypoint(arch)(**{**dict(model_args or {}), "num_classes": len(label_names),
+                                      "label_names": list(label_names), "seq_len": seq_len})
+    model.arch = arch
+    return model
+
+
 def adapt_model(base, *, label_names: Sequence[str], seq_len: int | None = None, seed: int = 0):
     """A new model of ``base``'s architecture for ``label_names`` and ``seq_len``, holding every base weight whose
     shape still fits. Returns ``(model, transferred_keys, reinitialized_keys)``; the classifier is among the
     reinitialized ones whenever the label set differs from the base's."""
-    from zoo.registry import model_entrypoint
-
     arch = getattr(base, "arch", "")
     if not arch:
         raise UserError("the base model has no architecture name (model.arch); load it with zoo.create_model or "
                         "zoo.hub.load_model")
     if not getattr(base, "is_classifier", True):
         raise UserError(f"{arch} is not a classifier, so it cannot be fine-tuned for labels")
-    args = _constructor_args(base)
-    args.update(num_classes=len(label_names), label_names=list(label_names), seq_len=seq_len or base.seq_len)
-    torch.manual_seed(seed)  # the fresh layers start the same way on every run
-    model = model_entrypoint(arch)(**args)
-    model.arch = arch
+    model = fresh_model(arch, label_names=label_names, seq_len=seq_len or base.seq_len, model_args=_model_args(base),
+                        seed=seed)  # the fresh layers start the same way on every run
     new_head = list(label_names) != list(base.label_names)
     prefix = getattr(model, "classifier", "head") + "."
     src, own = base.state_dict(), model.state_dict()
@@ -179,50 +149,123 @@ def _base_record(base, spec: str | None, base_model_id: str | None):
 
 def _default_seq_len(ds, base) -> int:
     lengths = {len(s) for s in ds["train"]["sequence"][:10000]}
-    return lengths.pop() if len(lengths) == 1 else base.seq_len
+    if len(lengths) == 1:
+        return lengths.pop()
+    if base is None:
+        raise UserError(f"the sequences have {len(lengths)}+ different lengths; give the model's length with "
+                        "--seq-len (they are padded or cropped to it)")
+    return base.seq_len
 
 
-def _command(base_spec: str, data_name: str, options: dict[str, Any]) -> str:
-    parts = ["genozoo", "finetune", base_spec, "--data", data_name]
+def _data_flags(data, validation, test, labels, label_names) -> list[str]:
+    """The command-line flags that read the same data again (``--data A=a.fa --test t.fa --labels ...``)."""
+    def files(flag: str, source) -> list[str]:
+        if source is None:
+            return []
+        if isinstance(source, Mapping):
+            items = [(k, f) for k, v in source.items() for f in ([v] if isinstance(v, (str, os.PathLike)) else v)]
+            return [x for k, f in items for x in (flag, f"{k}={f}")]
+        many = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+        return [x for f in many for x in (flag, str(f))]
+
+    out = files("--data", data) + files("--validation", validation) + files("--test", test)
+    out += files("--labels", labels)
+    if label_names:
+        out += ["--label-names", ",".join(label_names)]
+    return out
+
+
+def _command(base_spec: str, data_flags: list[str], options: dict[str, Any]) -> str:
+    parts = ["genozoo", "finetune", base_spec, *data_flags]
     for key, value in options.items():
         if value is None or value is False:
             continue
         flag = "-" + key if len(key) == 1 else "--" + key.replace("_", "-")
         parts += [flag] if value is True else [flag, str(value)]
-    return " ".join(shlex.quote(p) for p in parts)
+    return " ".join(shlex.quote(str(p)) for p in parts)
 
 
-def finetune(base, data, output_dir: str | os.PathLike | None = None, *, label_column: str | None = None,
-             sequence_column: str | None = None, num_classes: int | None = None, seq_len: int | None = None,
-             freeze_trunk: bool = False, epochs: int = 10, lr: float = 1e-3, batch_size: int = 32,
-             patience: int | None = None, seed: int = 0, device: str = "auto", source: str | None = None,
-             base_model_id: str | None = None, tag: str | None = None, quiet: bool = False) -> FinetuneResult:
-    """Fine-tune ``base`` (a model, a published ``arch.tag``, a model folder or a Hub repo id) on ``data`` and,
-    with ``output_dir``, write a Hub-ready model folder. See the module docstring for every step."""
-    from zoo.engine import TrainConfig, evaluate, fit, resolve_device, seed_everything
+def _resolve_base(base, from_scratch: bool | None, base_model_id: str | None, allow_modified: bool = False):
+    """``(spec, base model or None, arch, from_scratch)``: a bare architecture name is allowed from scratch; a
+    model in memory with neither a record nor a ``base_model_id`` counts as its architecture from scratch."""
     from zoo.predict import load_model
+    from zoo.registry import is_model
 
-    spec = None if isinstance(base, torch.nn.Module) else str(base)
-    base_model = base if spec is None else load_model(spec)
-    ds, data_name, split_desc = load_data(data, label_column=label_column, sequence_column=sequence_column,
-                                          source=source)
+    if isinstance(base, torch.nn.Module):
+        if from_scratch is None and getattr(base, "pretrained_cfg", None) is None and base_model_id is None:
+            _log.warning("the base model has no published record, so it is treated as its architecture trained "
+                         "from scratch (fresh weights); pass from_scratch=False (or base_model_id=) to start from "
+                         "its weights")
+            from_scratch = True
+        return None, base, getattr(base, "arch", ""), bool(from_scratch)
+    spec = str(base)
+    if from_scratch and "." not in spec and "/" not in spec and not Path(spec).exists() and is_model(spec):
+        return spec, None, spec, True  # an architecture: nothing to load
+    model = load_model(spec, allow_modified=allow_modified)
+    return spec, model, model.arch, bool(from_scratch)
+
+
+def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validation=None, test=None, labels=None,
+             label_names: Sequence[str] | None = None, label_map: str | Mapping[str, str] | None = None,
+             format: str = "auto", label_column: str | None = None, sequence_column: str | None = None,
+             num_classes: int | None = None, seq_len: int | None = None, freeze_trunk: bool = False,
+             from_scratch: bool | None = None, compare_scratch: bool = False,
+             model_args: Mapping[str, Any] | None = None, epochs: int = 10, lr: float = 1e-3, batch_size: int = 32,
+             patience: int | None = None, seed: int = 0, device: str = "auto", source: str | None = None,
+             base_model_id: str | None = None, tag: str | None = None, quiet: bool = False,
+             allow_modified: bool = False) -> FinetuneResult:
+    """Fine-tune ``base`` (a model, a published ``arch.tag``, a model folder or a Hub repo id; with
+    ``from_scratch`` also a bare architecture name) on ``data`` and, with ``output_dir``, write a Hub-ready model
+    folder. See the module docstring for every step."""
+    import time
+
+    from zoo.engine import TrainConfig, evaluate, fit, resolve_device, seed_everything
+    from zoo.outputs import check_output_folder
+
+    if output_dir is not None:
+        check_output_folder(output_dir)  # refused before minutes of training, not after
+    spec, base_model, arch, from_scratch = _resolve_base(base, from_scratch, base_model_id, allow_modified)
+    if from_scratch and freeze_trunk:
+        raise UserError("--freeze-trunk keeps pretrained layers fixed; from scratch there are none, so drop one")
+    ds, data_name, split_desc = load_data(data, validation=validation, test=test, labels=labels,
+                                          label_names=label_names, format=format, label_column=label_column,
+                                          sequence_column=sequence_column, source=source)
+    mapping = parse_label_map(label_map)
+    keep_order = None if from_scratch or base_model is None else list(base_model.label_names)
+    if mapping or keep_order is not None:
+        ds = apply_label_map(ds, mapping, keep_order)
     names = _label_names(ds)
+    if len(names) < 2:
+        raise UserError(f"the data has a single class ({', '.join(names)}); a classifier needs at least two, so "
+                        f"add sequences of another class or check --label-column")
     if num_classes is not None and num_classes != len(names):
         raise UserError(f"--num-classes {num_classes} does not match the data, which has {len(names)} classes "
                         f"({', '.join(names)})")
     length = seq_len or _default_seq_len(ds, base_model)
+    ctor = dict(model_args) if model_args is not None else (_model_args(base_model) if base_model is not None else {})
     seed_everything(seed)
-    model, transferred, fresh = adapt_model(base_model, label_names=names, seq_len=length, seed=seed)
+    if from_scratch:
+        model = fresh_model(arch, label_names=names, seq_len=length, model_args=ctor, seed=seed)
+        transferred, fresh = [], list(model.state_dict())
+    else:
+        model, transferred, fresh = adapt_model(base_model, label_names=names, seq_len=length, seed=seed)
     if freeze_trunk:
         _freeze(model, fresh)
-    record = _base_record(base_model, spec, base_model_id)
+    record = None if from_scratch else _base_record(base_model, spec, base_model_id)
     cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, patience=patience, seed=seed, device=device,
                       quiet=quiet)
-    fitted = fit(model, ds["train"], ds["validation"], cfg)
     dev = resolve_device(device)
-    metrics = {"validation": evaluate(model, ds["validation"], device=dev).as_dict()}
-    if "test" in ds:
-        metrics["test"] = evaluate(model, ds["test"], device=dev).as_dict()
+
+    def train_and_score(m) -> tuple[dict, list, float]:
+        start = time.perf_counter()
+        fitted = fit(m, ds["train"], ds["validation"], cfg)
+        seconds = time.perf_counter() - start
+        scores = {"validation": evaluate(m, ds["validation"], device=dev).as_dict()}
+        if "test" in ds:
+            scores["test"] = evaluate(m, ds["test"], device=dev).as_dict()
+        return scores, fitted.history, seconds
+
+    metrics, history, seconds = train_and_score(model)
     model.cpu().eval()
     model.requires_grad_(True)
     base_id = None
@@ -231,15 +274,27 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, label_c
 
         model.pretrained_cfg = record
         base_id = repo_id_for(record)
-    result = FinetuneResult(model, base_id, names, length, transferred, fresh, metrics, fitted.history)
+    result = FinetuneResult(model, base_id, names, length, transferred, fresh, metrics, history,
+                            from_scratch=from_scratch, seconds=seconds,
+                            num_params=model.num_parameters(trainable=False))
+    if compare_scratch and not from_scratch:
+        seed_everything(seed)
+        scratch = fresh_model(arch, label_names=names, seq_len=length, model_args=ctor, seed=seed)
+        result.scratch_metrics, _, result.scratch_seconds = train_and_score(scratch)
     if output_dir is not None:
-        options = dict(label_column=label_column, sequence_column=sequence_column, num_classes=num_classes,
-                       seq_len=seq_len, freeze_trunk=freeze_trunk, epochs=epochs, lr=lr, batch_size=batch_size,
-                       patience=patience, seed=seed)
-        command = _command(spec or base_model.arch, str(data) if isinstance(data, (str, os.PathLike)) else data_name,
-                           {**options, "o": str(output_dir)})
-        result.output_dir = _save(result, Path(output_dir), spec or base_model.arch, data_name, split_desc, tag,
-                                  command, seed)
+        options = dict(label_map=",".join(f"{k}={v}" for k, v in mapping.items()) or None, format=None if
+                       format == "auto" else format, label_column=label_column, sequence_column=sequence_column,
+                       num_classes=num_classes, seq_len=seq_len, freeze_trunk=freeze_trunk,
+                       from_scratch=from_scratch, model_args=json.dumps(ctor, sort_keys=True)
+                       if from_scratch and (spec is None or model_args is not None) else None,
+                       compare_scratch=compare_scratch and not from_scratch, epochs=epochs, lr=lr,
+                       batch_size=batch_size, patience=patience, seed=seed, source=source)
+        data_flags = (_data_flags(data, validation, test, labels, label_names) if _is_files(data) and
+                      not _is_dataset_dict(data) else ["--data", str(data) if isinstance(data, (str, os.PathLike))
+                                                       else data_name])
+        command = _command(spec or arch, data_flags, {**options, "o": str(output_dir)})
+        result.output_dir = _save(result, Path(output_dir), spec or arch, data_name, split_desc, tag, command,
+                                  seed)
     return result
 
 
@@ -253,10 +308,18 @@ def _save(result: FinetuneResult, out: Path, base_spec: str, data_name: str, spl
     tag = tag or re.sub(r"[^A-Za-z0-9_-]+", "-", out.resolve().name).strip("-") or "finetuned"
     split_metrics = result.metrics.get("test") or result.metrics["validation"]
     split = "test" if "test" in result.metrics else "validation"
-    ctor = {k: v for k, v in _constructor_args(model).items() if k not in ("num_classes", "seq_len", "label_names")}
-    notes = (f"Fine-tuned from {result.base_model or base_spec}: {len(result.transferred)} tensors transferred, "
-             f"{len(result.reinitialized)} started fresh ({', '.join(result.reinitialized) or 'none'}). "
-             f"Metrics are on the {split} split of {data_name} ({split_desc}), one seed.")
+    ctor = _model_args(model)
+    if result.from_scratch:
+        start = (f"Trained from scratch: the {model.arch} architecture with fresh weights (seed {seed}), no "
+                 "pretrained weights and no base model.")
+    else:
+        start = (f"Fine-tuned from {result.base_model or base_spec}: {len(result.transferred)} tensors transferred, "
+                 f"{len(result.reinitialized)} started fresh ({', '.join(result.reinitialized) or 'none'}).")
+    notes = f"{start} Metrics are on the {split} split of {data_name} ({split_desc}), one seed."
+    if result.scratch_metrics and "accuracy" in result.scratch_metrics.get(split, {}):
+        notes += (f" The same architecture trained from scratch with the same budget reached "
+                  f"{split} accuracy {result.scratch_metrics[split]['accuracy']:.3f} "
+                  f"(fine-tuned: {split_metrics.get('accuracy', float('nan')):.3f}).")
     card_cfg = PretrainedCfg(
         arch=model.arch, tag=tag, num_classes=model.num_classes, seq_len=model.seq_len,
         label_names=tuple(model.label_names), encoding=model.encoding.to_dict(), model_args=ctor,
@@ -266,7 +329,10 @@ def _save(result: FinetuneResult, out: Path, base_spec: str, data_name: str, spl
     base = getattr(model, "pretrained_cfg", None)
     if base is not None and base.name == card_cfg.name:  # keep the base distinct from the new weight
         card_cfg = PretrainedCfg.from_dict({**card_cfg.to_dict(), "tag": tag + "-ft"})
-    save_model(model, out, card_cfg, dataset=data_name, split=split_desc)
-    atomic_write_text(out / "metrics.json", json.dumps(result.metrics, indent=1) + "\n")
+    save_model(model, out, card_cfg, dataset=data_name, split=split_desc, keep_record=True)
+    metrics = dict(result.metrics)
+    if result.scratch_metrics is not None:
+        metrics["from_scratch"] = result.scratch_metrics
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1) + "\n")
     atomic_write_text(out / "epochs.json", json.dumps(result.history, indent=1) + "\n")
     return out

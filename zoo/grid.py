@@ -31,16 +31,18 @@ from typing import Any, Iterable, Sequence
 from tqdm.auto import tqdm
 
 from zoo.checkpoint import atomic_write_text
+from zoo.data.splits import RESPLIT_MARK, RESPLIT_NOTE, is_test_resplit
 from zoo import study
 from zoo.errors import UserError
 from zoo.metrics import METRICS
+from zoo.resources import resource_dir
 from zoo.recipes import Recipe, load_data, load_recipe, parse_overrides, run, run_dir_for
-from zoo.summary import format_mean_sd
+from zoo.summary import format_mean_sd, rank_order
 
 __all__ = ["STUDY_RESULTS", "STUDY_TASK", "RECIPES_DIR", "expand_archs", "plan", "benchmark", "collect",
            "read_results_csv", "merged_rows", "write_results_csv", "leaderboard", "summarize"]
 
-RECIPES_DIR = Path(__file__).resolve().parents[1] / "train" / "recipes"
+RECIPES_DIR = resource_dir("train/recipes")
 
 STUDY_RESULTS = study.RESULTS
 STUDY_TASK = study.TASK_OF_TAG
@@ -239,13 +241,17 @@ def leaderboard(rows: list[dict[str, Any]]) -> str:
             fig = STUDY_RESULTS.get(arch, {}).get(STUDY_TASK.get(tag, tag))
             n = int(c["n"][0])
 
-            def fmt(column: str) -> str:
-                return format_mean_sd(*c.get(column, (math.nan, 0.0)), n=n)
+            def fmt(column: str, mark: str = "") -> str:
+                return format_mean_sd(*c.get(column, (math.nan, 0.0)), n=n) + mark
 
-            cells = [arch, str(n), *[fmt(f"test_{m}") for m in _SUMMARY_METRICS], fmt("train_accuracy"), fmt("gap"),
+            mark = f" {RESPLIT_MARK}" if is_test_resplit(split) else ""  # beside each test number
+            cells = [arch, str(n), *[fmt(f"test_{m}", mark) for m in _SUMMARY_METRICS], fmt("train_accuracy"),
+                     fmt("gap"),
                      f"{c['best_epoch'][0]:.1f}", f"{int(c['num_params'][0]):,}",
                      _fmt_study(fig)]
             lines.append("| " + " | ".join(cells) + " |")
+        if is_test_resplit(split):
+            lines += ["", RESPLIT_NOTE + "."]
         lines.append("")
     r = ranks(agg)
     tags = list(agg)
@@ -257,11 +263,6 @@ def leaderboard(rows: list[dict[str, Any]]) -> str:
         partial = f" ({len(r[arch])} of {len(tags)})" if len(r[arch]) < len(tags) else ""
         lines.append(f"| {arch} | " + " | ".join(cells) + f" | {statistics.fmean(r[arch].values()):.2f}{partial} |")
     return "\n".join(lines) + "\n"
-
-
-def rank_order(r: dict[str, dict[str, float]]) -> list[str]:
-    """Models by mean rank, those ranked on more datasets first (a mean over one easy dataset is not robust)."""
-    return sorted(r, key=lambda a: (-len(r[a]), statistics.fmean(r[a].values())))
 
 
 def summarize(out_dir: str | Path, figures: bool = True, report_dir: str | Path | None = None,

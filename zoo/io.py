@@ -1,15 +1,19 @@
-"""Sequence input for prediction and explanation: files, standard input and literal sequences as a stream of
-``(id, sequence)`` records, read in batches with bounded memory.
+"""Sequence input for prediction and explanation: files, standard input, bytes in memory (an upload) and literal
+sequences as a stream of ``(id, sequence)`` records, read in batches with bounded memory.
+
+:func:`open_input` is the one entry point, shared by ``genozoo predict``/``explain`` and the space, so they give
+the same sequences and the same refusals. Decoding (UTF-8 with or without BOM, UTF-16 with BOM, gzip, any line
+ending) is :mod:`zoo.data.textio`'s; a file is read through once before the first record is returned (the
+progress total), so a bad encoding or a truncated gzip stream is refused before any output is written.
 
 The file formats themselves (FASTA, CSV/TSV, UCI, Zeng; gzipped or not) are parsed by :mod:`zoo.data.formats`;
 this module adds what a *prediction* input needs on top: standard input (``-``), a literal sequence given on the
-command line, a progress total (records counted by a cheap pre-scan), batching, and a clear error for an input
-that holds no sequence at all. Standard input is spooled to a temporary file in chunks (the parsers read paths),
-so memory stays bounded whatever the size of the stream.
+command line, a progress total (records counted by a pre-scan that also checks the decoding), batching, and a
+clear error for an input that holds no sequence at all. Standard input, pipes and in-memory bytes are spooled to a
+temporary file in chunks (the parsers read paths), so memory stays bounded whatever the size of the stream.
 """
 from __future__ import annotations
 
-import gzip
 import itertools
 import os
 import re
@@ -18,11 +22,12 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, TypeVar
+from typing import Iterable, Iterator, TypeVar
 
 from zoo.errors import UserError
 
-__all__ = ["SequenceInput", "open_input", "open_text_input", "looks_like_sequence", "batched", "count_records"]
+__all__ = ["SequenceInput", "open_input", "open_text_input", "looks_like_sequence", "is_existing_path", "batched",
+           "count_records"]
 
 T = TypeVar("T")
 _SEQUENCE_RE = re.compile(r"^[ACGTUNRYSWKMBDHVacgtunryswkmbdhv]+$")
@@ -42,28 +47,33 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
-def _open_binary(path: Path) -> BinaryIO:
-    fh = open(path, "rb")
-    if fh.read(2) == b"\x1f\x8b":
-        fh.close()
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    fh.seek(0)
-    return fh
+def is_existing_path(text: str) -> bool:
+    """True when ``text`` names something on disk. A string too long to be a file name (a literal sequence of
+    thousands of bases) or otherwise unusable as a path is simply not one, instead of an ``OSError``."""
+    try:
+        os.stat(text)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def count_records(path: str | os.PathLike, fmt: str) -> int:
-    """Number of records in a file, counted without parsing (FASTA: header lines; other formats: lines, less
-    the header row of CSV/TSV). Only the total of a progress bar: blank lines may make it a little high."""
-    n, lines, prev = 0, 0, b"\n"
-    with _open_binary(Path(path)) as fh:
+    """Number of records in a file, counted on its decoded text without parsing (FASTA: header lines; other
+    formats: lines, less the header row of CSV/TSV). Only the total of a progress bar: blank lines may make it a
+    little high. Reading the whole text also raises the decoding errors (bad encoding, damaged gzip) up front."""
+    from zoo.data.textio import open_text
+
+    n, lines, prev = 0, 0, "\n"
+    with open_text(path) as fh:
         while chunk := fh.read(_CHUNK):
+            chunk = chunk.replace("\r\n", "\n").replace("\r", "\n")
             if fmt == "fasta":
-                n += chunk.count(b"\n>") + (prev == b"\n" and chunk.startswith(b">"))
+                n += chunk.count("\n>") + (prev == "\n" and chunk.startswith(">"))
             else:
-                lines += chunk.count(b"\n")
+                lines += chunk.count("\n")
             prev = chunk[-1:]
         if fmt != "fasta":
-            n = lines + (prev != b"\n")  # a last line without a newline
+            n = lines + (prev != "\n")  # a last line without a newline
             n -= fmt in ("csv", "tsv")
     return max(n, 0)
 
@@ -100,20 +110,35 @@ def _file_records(path: Path, fmt: str, sequence_column: str | None, id_column: 
         yield ident, seq
 
 
-def _spool_stdin(directory: str | None = None) -> Path:
-    """Copy standard input to a temporary file in chunks (bounded memory) and return its path."""
-    stream = sys.stdin.buffer
-    fd, name = tempfile.mkstemp(prefix="genozoo-stdin-", dir=directory)
-    with os.fdopen(fd, "wb") as out:
-        shutil.copyfileobj(stream, out, _CHUNK)
-    return Path(name)
+def _spool(data: bytes | str | None, name: str) -> Path:
+    """Copy ``data`` (bytes; a path of a pipe or device; ``None``: standard input) to a file in a fresh temporary
+    folder under ``name`` (its extension guides the format guess) and return its path. Streams are copied in
+    chunks, so memory stays bounded."""
+    folder = Path(tempfile.mkdtemp(prefix="genozoo-input-"))
+    path = folder / (Path(name).name or "input")
+    try:
+        with open(path, "wb") as out:
+            if isinstance(data, bytes):
+                out.write(data)
+            elif data is None:
+                shutil.copyfileobj(sys.stdin.buffer, out, _CHUNK)
+            else:
+                with open(data, "rb") as stream:
+                    shutil.copyfileobj(stream, out, _CHUNK)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return path
 
 
 @contextmanager
-def open_input(source: str | os.PathLike, *, format: str = "auto", sequence_column: str | None = None,
-               id_column: str | None = None, allow_literal: bool = False) -> Iterator[SequenceInput]:
+def open_input(source: str | os.PathLike | bytes, *, format: str = "auto", sequence_column: str | None = None,
+               id_column: str | None = None, allow_literal: bool = False, name: str | None = None
+               ) -> Iterator[SequenceInput]:
     """Open a prediction input: a path (FASTA / FASTA.gz / CSV / TSV / UCI / Zeng), ``-`` for standard input,
-    or (with ``allow_literal``) a literal sequence, which gets the id ``seq1``.
+    bytes in memory (an upload; ``name`` is its file name, used for messages and the format guess), or (with
+    ``allow_literal``) a literal DNA sequence, which gets the id ``seq1``. A string that names no existing file
+    and consists of IUPAC letters is a sequence, whatever its length.
 
     CSV/TSV files take the sequence from ``sequence_column`` (default: a column named ``sequence``, ``seq``, ...)
     and the id from ``id_column`` (default: ``id``/``name``, else ``<file stem>-<row>``).
@@ -122,31 +147,40 @@ def open_input(source: str | os.PathLike, *, format: str = "auto", sequence_colu
 
     if format != "auto" and format not in FORMATS:
         raise UserError(f"unknown input format {format!r}; use one of auto, {', '.join(FORMATS)}")
-    text = str(source)
     spooled: Path | None = None
     try:
-        if text == "-":
-            spooled = _spool_stdin()
-            path, name = spooled, "<stdin>"
+        if isinstance(source, (bytes, bytearray)):
+            spooled = _spool(bytes(source), name or "upload")
+            path, label = spooled, repr(name) if name else "the uploaded data"
+        elif str(source) == "-":
+            spooled = _spool(None, "stdin")
+            path, label = spooled, "<stdin>"
         else:
-            path, name = Path(text), repr(text)
-            if not path.exists():
+            text = str(source)
+            path, label = Path(text), repr(text)
+            if not is_existing_path(text):
                 if allow_literal and looks_like_sequence(text):
                     yield SequenceInput([("seq1", text)], "the sequence given", total=1)
                     return
+                shown = text if len(text) <= 60 else text[:50] + "..."
                 what = "neither a file nor a DNA sequence" if allow_literal else "not a file"
-                raise UserError(f"input {text!r} is {what}; check the path")
+                raise UserError(f"input {shown!r} is {what}; check the path")
             if path.is_dir():
                 raise UserError(f"input {text!r} is a folder; give a FASTA, CSV or TSV file")
-        if path.stat().st_size == 0:
-            raise UserError(f"input {name} is empty; give a FASTA, CSV or TSV file with at least one sequence")
+            if not path.is_file():  # a pipe (<(zcat x)), /dev/stdin, a device: read it once, into a file
+                spooled = _spool(text, path.name)
+                path = spooled
+        size = path.stat().st_size
+        if size == 0:
+            raise UserError(f"input {label} is empty; give a FASTA, CSV or TSV file with at least one sequence")
         fmt = detect_format(path) if format == "auto" else format
-        # The pre-scan costs one extra read of the file; past a few GB a bar without a total is the better deal.
-        total = count_records(path, fmt) if path.stat().st_size < _COUNT_LIMIT else None
-        yield SequenceInput(_file_records(path, fmt, sequence_column, id_column), name, total)
+        # The pre-scan costs one extra read of the file (it also checks the decoding before any output); past a
+        # few GB a bar without a total is the better deal.
+        total = count_records(path, fmt) if size < _COUNT_LIMIT else None
+        yield SequenceInput(_file_records(path, fmt, sequence_column, id_column), label, total)
     finally:
         if spooled is not None:
-            spooled.unlink(missing_ok=True)
+            shutil.rmtree(spooled.parent, ignore_errors=True)
 
 
 def _renamed(records: Iterable[tuple[str, str]], path: Path, name: str) -> Iterator[tuple[str, str]]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 from pathlib import Path
 
@@ -21,17 +20,18 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-__all__ = ["macro_curve", "plot_curves", "plot_dynamics", "plot_overfitting", "plot_ranks", "all_figures"]
+__all__ = ["macro_curve", "plot_curves", "plot_dynamics", "plot_overfitting", "plot_ranks", "all_figures",
+           "plot_bakeoff"]
 
 GRID = np.linspace(0, 1, 201)
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from zoo.outputs import atomic_output
+
     FigureCanvasAgg(fig)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    os.replace(tmp, path)
+    with atomic_output(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=110, bbox_inches="tight")
     return path
 
 
@@ -169,7 +169,7 @@ def plot_overfitting(agg: dict, path: Path) -> Path:
 
 def plot_ranks(ranks: dict[str, dict[str, float]], agg: dict, path: Path) -> Path:
     """Heatmap of each model's rank per dataset (by mean test accuracy) and its mean rank, best first."""
-    from zoo.grid import rank_order
+    from zoo.summary import rank_order
 
     tags = list(agg)
     archs = rank_order(ranks)
@@ -215,3 +215,29 @@ def all_figures(rows: list[dict], agg: dict, ranks: dict,
     written.append(plot_overfitting(agg, out_dir / "overfitting.png"))
     written.append(plot_ranks(ranks, agg, out_dir / "ranks.png"))
     return [p for p in written if p is not None], kept
+
+
+def plot_bakeoff(board: list[dict], metric: str, path: Path) -> Path:
+    """The bake-off leaderboard as horizontal bars: mean test ``metric`` ± sd over seeds per (model, mode),
+    coloured by family, each labelled with its training time."""
+    fig = Figure(figsize=(7.5, 0.45 * len(board) + 1.4))
+    ax = fig.add_subplot()
+    families = sorted({r["family"] for r in board})
+    colors = dict(zip(families, _colors(len(families))))
+    rows = list(reversed(board))  # best on top
+    means = [r[metric][0] for r in rows]
+    sds = [r[metric][1] or 0.0 for r in rows]
+    ax.barh(range(len(rows)), means, xerr=sds, color=[colors[r["family"]] for r in rows],
+            hatch=None, alpha=0.85, capsize=3)
+    for i, r in enumerate(rows):
+        if r["mode"] == "from scratch":
+            ax.patches[i].set_hatch("//")
+        ax.text(0.01, i, f"{r['seconds']:.1f} s" if r["seconds"] < 10 else f"{r['seconds']:.0f} s", va="center", ha="left", fontsize=8, color="white")
+    ax.set_yticks(range(len(rows)), [f"{r['model']} ({r['mode']})" for r in rows], fontsize=8)
+    ax.set_xlabel(f"test {metric} (mean ± sd over seeds; hatched: from scratch)")
+    if metric != "mcc":  # MCC can be negative
+        ax.set_xlim(0, 1.0)
+    handles = [ax.bar(0, 0, color=colors[f], label=f) for f in families]
+    ax.legend(handles=handles, fontsize=8, loc="lower right")
+    ax.set_title("Which baseline for this data?")
+    return _save(fig, path)

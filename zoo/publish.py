@@ -17,19 +17,23 @@ import statistics
 import warnings
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
+from zoo.data.splits import RESPLIT_MARK, RESPLIT_NOTE, is_test_resplit
 from zoo.errors import UserError
 from zoo.registry import PRETRAINED_JSON, PretrainedCfg
 from zoo.summary import format_mean_sd
 
-__all__ = ["REFERENCE_NAME", "TEST_METRICS", "best_runs", "select_top", "publish", "refresh_record",
-           "reference_inputs", "verify", "VerifyResult", "hub_size_mb", "leaderboard_markdown", "update_readme"]
+__all__ = ["REFERENCE_NAME", "TEST_METRICS", "VALIDATION_METRICS", "GUARD_METRIC", "Kept", "PublishResult",
+           "best_runs", "select_top", "publish", "refresh_record", "reference_inputs", "verify", "VerifyResult", "hub_size_mb", "leaderboard_markdown", "update_readme"]
 
 REFERENCE_NAME = "reference.json"
 TEST_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "mcc", "auroc", "auprc")
+VALIDATION_METRICS = ("accuracy", "loss")
+#: The metric a new run must not lose on (its mean over seeds) to replace a published weight without --force.
+GUARD_METRIC = "accuracy"
 #: Absolute tolerance on reference probabilities (float32 CPU kernels differ by ~1e-7 between machines).
 DEFAULT_ATOL = 1e-5
 
@@ -67,15 +71,56 @@ def select_top(groups: dict[str, dict[str, Any]], k: int) -> list[str]:
     return chosen
 
 
-def _metrics(best: dict[str, Any], seeds: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+def _metrics(best: dict[str, Any], seeds: Sequence[dict[str, Any]], split: str = "test",
+             names: Sequence[str] = TEST_METRICS) -> dict[str, dict[str, float]]:
     out = {}
-    for m in TEST_METRICS:
-        vals = _finite(r.get(f"test_{m}") for r in seeds)
+    for m in names:
+        vals = _finite(r.get(f"{split}_{m}") for r in seeds)
         if not vals:
             continue
         out[m] = {"mean": statistics.fmean(vals), "sd": statistics.stdev(vals) if len(vals) > 1 else 0.0,
-                  "seed_value": best.get(f"test_{m}")}
+                  "seed_value": best.get(f"{split}_{m}")}
     return out
+
+
+def _validation(best: dict[str, Any], seeds: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    return _metrics(best, seeds, "validation", VALIDATION_METRICS)
+
+
+class Kept(NamedTuple):
+    """A published weight that ``publish`` did not replace: the new runs score a lower mean validation metric."""
+
+    name: str
+    metric: str
+    published: float
+    published_seeds: int
+    new: float
+    new_seeds: int
+
+
+class PublishResult(NamedTuple):
+    published: list[PretrainedCfg]
+    refreshed: list[PretrainedCfg]
+    kept: list[Kept]
+
+
+def _worse(name: str, record: dict[str, Any] | None, seeds: Sequence[dict[str, Any]]) -> Kept | None:
+    """A :class:`Kept` when ``seeds`` (the rows that would be published) have a lower mean validation accuracy
+    than the published ``record``; None when they are at least as good or nothing is published yet."""
+    if record is None:
+        return None
+    new = _finite(r.get(f"validation_{GUARD_METRIC}") for r in seeds)
+    old = (record.get("validation") or {}).get(GUARD_METRIC) or {}
+    if old.get("mean") is None:
+        raise UserError(f"the published record of {name} has no validation {GUARD_METRIC} to compare the new runs "
+                        f"with; pass --force to replace it anyway")
+    if not new:
+        raise UserError(f"the runs of {name} have no validation {GUARD_METRIC}; they cannot replace its published "
+                        f"weight (pass --force to replace it anyway)")
+    mean = statistics.fmean(new)
+    if mean >= float(old["mean"]):
+        return None
+    return Kept(name, GUARD_METRIC, float(old["mean"]), len(record.get("seeds") or ()) or 1, mean, len(new))
 
 
 def reference_inputs(seq_len: int, n: int = 8, seed: int = 0) -> list[dict[str, str]]:
@@ -148,7 +193,8 @@ def _publish_one(name: str, best: dict[str, Any], seeds: Sequence[dict[str, Any]
         label_names=tuple(model.label_names), encoding=model.encoding.to_dict(), model_args=model_args,
         classifier=model.classifier, hub_id=f"{org}/{name}", num_params=model.num_parameters(),
         dataset=recipe.dataset, split=recipe.split, data_revision=_data_revision(recipe.dataset),
-        metrics=_metrics(best, seeds), paper_metrics=study.study_figures(recipe.arch, recipe.tag),
+        metrics=_metrics(best, seeds), validation=_validation(best, seeds),
+        paper_metrics=study.study_figures(recipe.arch, recipe.tag),
         seeds=tuple(int(r["seed"]) for r in seeds), seed=seed, license="MIT",
         recipe=f"genozoo train train/recipes/{name}.yaml --seed {seed}", notes=_notes(recipe))
     save_model(model, folder, cfg)
@@ -168,8 +214,8 @@ def _publish_one(name: str, best: dict[str, Any], seeds: Sequence[dict[str, Any]
 
 def publish(runs_dir: str | Path, names: Sequence[str] | None = None, *, hub_root: str | Path | None = None,
             org: str | None = None, registry_path: str | Path = PRETRAINED_JSON, top: int | None = None,
-            tags: Sequence[str] | None = None, progress: bool = True,
-            merge: str | Path | None = None) -> tuple[list[PretrainedCfg], list[PretrainedCfg]]:
+            tags: Sequence[str] | None = None, progress: bool = True, merge: str | Path | None = None,
+            force: bool = False) -> PublishResult:
     """Publish the best seed of each ``arch.tag`` found under ``runs_dir`` (all, or ``names``) into the bundled
     hub and merge their records into ``registry_path`` (records of other names are kept).
 
@@ -178,7 +224,9 @@ def publish(runs_dir: str | Path, names: Sequence[str] | None = None, *, hub_roo
     stand in for runs with no folder here (:func:`zoo.grid.merged_rows`), so the choice of the ``k`` best sees
     the whole grid. A chosen name whose best seed has no folder here keeps its published weights (an error if it
     has none); its record's metrics are refreshed from the rows of all its seeds (:func:`refresh_record`).
-    Returns ``(published, refreshed)`` records."""
+    A published weight is never replaced by runs with a lower mean validation accuracy over their seeds unless
+    ``force``: it is kept, folder and record untouched, and listed in ``kept``.
+    Returns ``(published, refreshed, kept)``."""
     from tqdm.auto import tqdm
 
     from zoo.grid import merged_rows
@@ -204,8 +252,12 @@ def publish(runs_dir: str | Path, names: Sequence[str] | None = None, *, hub_roo
     if unpublished:
         raise UserError(f"the best seed of {', '.join(unpublished)} has no run folder under {runs_dir} (its row "
                         "comes from the merged table) and it was never published; train it here first")
-    published = []
-    for name in tqdm([n for n in wanted if n not in elsewhere], desc="publish", disable=not progress):
+    published, kept = [], []
+    if not force:
+        kept = [k for n in wanted if n not in elsewhere and (k := _worse(n, records.get(n), groups[n]["seeds"]))]
+    held = {k.name for k in kept}
+    for name in tqdm([n for n in wanted if n not in elsewhere and n not in held], desc="publish",
+                     disable=not progress):
         g = groups[name]
         cfg = _publish_one(name, g["best"], g["seeds"], root / org / name, org)
         records[name] = cfg.to_dict()
@@ -215,7 +267,7 @@ def publish(runs_dir: str | Path, names: Sequence[str] | None = None, *, hub_roo
     records.update({cfg.name: cfg.to_dict() for cfg in refreshed})
     _write_json(registry_path, {"note": "generated by zoo.publish from training runs; do not edit by hand",
                                 "models": [records[k] for k in sorted(records)]})
-    return published, refreshed
+    return PublishResult(published, refreshed, kept)
 
 
 def refresh_record(cfg: PretrainedCfg, seeds: Sequence[dict[str, Any]], folder: Path) -> PretrainedCfg:
@@ -229,7 +281,8 @@ def refresh_record(cfg: PretrainedCfg, seeds: Sequence[dict[str, Any]], folder: 
     own = next((r for r in seeds if int(r["seed"]) == cfg.seed), None)
     if own is None:
         return cfg
-    cfg = replace(cfg, metrics=_metrics(own, seeds), seeds=tuple(int(r["seed"]) for r in seeds))
+    cfg = replace(cfg, metrics=_metrics(own, seeds), validation=_validation(own, seeds),
+                  seeds=tuple(int(r["seed"]) for r in seeds))
     if (folder / CONFIG_NAME).is_file():  # the card describes the model as save_model does (a transformers
         model = load_model(folder)         # folder's config.json is not genozoo's)
         atomic_write_text(folder / CARD_NAME, render_model_card(model_config(model, cfg), cfg))
@@ -248,19 +301,22 @@ class VerifyResult(dict):
 
 
 def verify(name: str, *, atol: float | None = None, device: str = "cpu") -> VerifyResult:
-    """Recompute a published model's reference predictions from its bundled folder and compare them."""
-    import zoo
-    from zoo.hub import repo_id_for, resolve_pretrained
+    """Recompute a published model's reference predictions from its folder (the bundled one, or the Hub repo's
+    files in the cache, fetched if needed) and compare them."""
+    from zoo.hub import download_model, repo_id_for, resolve_pretrained
     from zoo.predict import predict
+    from zoo.registry import create_model, pretrained_cfg
 
-    cfg = zoo.pretrained_cfg(name)
-    weights, _ = resolve_pretrained(cfg)
+    cfg = pretrained_cfg(name)
+    weights, source = resolve_pretrained(cfg)
     folder = Path(weights).parent
     ref_path = folder / REFERENCE_NAME
+    if source == "hub" and not ref_path.is_file():
+        ref_path = download_model(repo_id_for(cfg), cfg.revision, filenames=(REFERENCE_NAME,)) / REFERENCE_NAME
     if not ref_path.is_file():
         raise UserError(f"{name} has no {REFERENCE_NAME} in {folder}; re-publish it (repo {repo_id_for(cfg)})")
     ref = json.loads(ref_path.read_text())
-    model = zoo.create_model(name, pretrained=True)
+    model = create_model(name, pretrained=True)
     seqs = [r["sequence"] for r in ref["inputs"]]
     with warnings.catch_warnings():  # the inputs include a padded and a cropped sequence on purpose
         warnings.simplefilter("ignore", UserWarning)
@@ -279,20 +335,20 @@ README_START, README_END = "<!-- zoo:leaderboard -->", "<!-- /zoo:leaderboard --
 
 def leaderboard_markdown(names: Sequence[str] | None = None) -> str:
     """One Markdown table per task of the published models (from their records), best test accuracy first."""
-    import zoo
-    from zoo.registry import model_family
+    from zoo.registry import list_models, model_family, pretrained_cfg
 
-    names = zoo.list_models(pretrained=True) if names is None else names
+    names = list_models(pretrained=True) if names is None else names
     by_tag: dict[str, list[PretrainedCfg]] = {}
     for n in names:
-        cfg = zoo.pretrained_cfg(n)
+        cfg = pretrained_cfg(n)
         by_tag.setdefault(cfg.tag, []).append(cfg)
     if not by_tag:
         return "_No published models yet._"
 
     def ms(cfg: PretrainedCfg, m: str) -> str:
         v = cfg.metrics.get(m)
-        return format_mean_sd(v["mean"], v.get("sd"), len(cfg.seeds) or None) if v else "–"
+        mark = f" {RESPLIT_MARK}" if is_test_resplit(cfg.split) else ""  # said beside the number, not only in prose
+        return format_mean_sd(v["mean"], v.get("sd"), len(cfg.seeds) or None) + mark if v else "–"
 
     out = []
     for tag in sorted(by_tag):
@@ -307,6 +363,8 @@ def leaderboard_markdown(names: Sequence[str] | None = None) -> str:
             study_acc = c.paper_metrics.get("accuracy")
             out.append(f"| `{c.name}` | {model_family(c.arch)} | {c.num_params:,} | {ms(c, 'accuracy')} | "
                        f"{ms(c, 'auroc')} | {ms(c, 'mcc')} | {f'{study_acc:.3f}' if study_acc else '–'} |")
+        if any(is_test_resplit(c.split) for c in cfgs):
+            out += ["", RESPLIT_NOTE + "."]
         out.append("")
     return "\n".join(out).rstrip()
 

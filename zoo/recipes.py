@@ -39,9 +39,10 @@ import yaml
 from zoo import checkpoint as ckpt
 from zoo.engine import TrainConfig, distributed_context, evaluate, fit, resolve_device, seed_everything
 from zoo.errors import UserError
+from zoo.hub.validate import WEIGHTS_SHA_KEY, sha256_file
 
 __all__ = ["Recipe", "load_recipe", "parse_overrides", "run_dir_for", "load_data", "build_model", "run",
-           "load_run_model", "evaluate_model", "PACKAGES"]
+           "load_run_model", "evaluate_model", "Evaluation", "PACKAGES"]
 
 PACKAGES = ("genozoo", "torch", "numpy", "scikit-learn", "datasets", "safetensors", "huggingface_hub", "pyyaml")
 SPLITS = ("train", "validation", "test")
@@ -56,9 +57,9 @@ class Recipe(TrainConfig):
     tag: str = ""                      # names the training data in the published name arch.tag
     task: str | None = None            # study geometry (splice | histone | motif) -> study_kwargs(arch, task)
     model_args: dict = field(default_factory=dict)
-    dataset: str = ""                  # a zoo.data benchmark name, or a folder (saved DatasetDict or split CSVs)
+    dataset: str = ""                  # a benchmark name, a folder (saved DatasetDict or split CSVs), or a data file
     source: str | None = None          # where zoo.data reads it from (a local folder or URL); None = default
-    data_args: dict = field(default_factory=dict)
+    data_args: dict = field(default_factory=dict)  # load_benchmark options, or from_files' (with a "train" key)
     split: str = ""                    # how train/validation/test were made, for cards and the README
     encoding: dict | None = None       # implied by the arch; recorded here and checked when given
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
@@ -70,7 +71,7 @@ class Recipe(TrainConfig):
             raise UserError("a recipe needs at least 'arch' and 'dataset'")
         if not self.tag:
             self.tag = Path(self.dataset).name if Path(self.dataset).exists() else self.dataset.replace("/", "_")
-        if self.task is None and not Path(self.dataset).exists():
+        if self.task is None and not Path(self.dataset).exists() and "train" not in self.data_args:
             # The study's own benchmarks get the study's input geometry unless the recipe says otherwise.
             self.task = next((t for t in ("splice", "histone", "motif") if self.dataset.startswith(t)), None)
         if not self.seeds:
@@ -215,7 +216,11 @@ def load_data(recipe: Recipe, need: Sequence[str] = ("train", "validation")):
     import datasets
 
     path = Path(recipe.dataset)
-    if path.is_dir() and (path / "dataset_dict.json").exists():
+    if "train" in recipe.data_args or path.is_file():
+        from zoo.data import from_files  # the user's own files (any layout from_files reads)
+
+        ds = from_files(**({"train": recipe.dataset} | recipe.data_args))
+    elif path.is_dir() and (path / "dataset_dict.json").exists():
         ds = datasets.load_from_disk(str(path))
     elif path.is_dir():
         files = {s: str(f) for s in SPLITS for f in sorted(path.glob(f"{s}.*"))[:1]
@@ -343,6 +348,7 @@ def run(recipe: Recipe, seed: int, out_dir: str | Path = "runs", *, resume: bool
         state = ckpt.state_to_cpu(model)
         ckpt.save_weights(state, folder / "model.safetensors", metadata={"format": "pt", "arch": recipe.arch})
         config = dict(getattr(model, "_hub_mixin_config", None) or {})
+        config[WEIGHTS_SHA_KEY] = sha256_file(folder / "model.safetensors")  # checked whenever the run is loaded
         _write_json(folder / "config.json", config)
         if "test" in evals:
             ckpt.save_weights({"probs": evals["test"].probs.float(), "labels": evals["test"].labels},
@@ -363,30 +369,73 @@ def load_run_model(folder: str | Path):
     """Rebuild the model of a finished run folder from its ``recipe.yaml`` and ``config.json``."""
     from zoo.registry import create_model
 
+    from zoo.hub.folders import read_config
+    from zoo.hub.validate import check_arguments, verify_weights
+
     folder = Path(folder)
     recipe = load_recipe(folder / "recipe.yaml")
-    config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").exists() else {}
+    config = read_config(folder / "config.json") if (folder / "config.json").exists() else {}
+    verify_weights(folder / "model.safetensors", config, where=str(folder))
+    config.pop(WEIGHTS_SHA_KEY, None)
+    check_arguments(config, str(folder / "config.json"))
     model = create_model(recipe.arch, **config) if config else build_model(recipe, load_data(recipe))
     model.load_state_dict(ckpt.load_weights(folder / "model.safetensors"))
     return model, recipe
 
 
-def evaluate_model(model_ref: str, dataset: str, split: str = "test", *, source: str | None = None,
-                   batch_size: int = 512, device: str = "auto") -> dict[str, float]:
-    """Loss and metrics of a run folder, a model folder or a published ``arch.tag`` on a dataset split."""
+class Evaluation(dict):
+    """Loss and metrics (the dict itself) and ``scored``: one sentence saying which data and split they are on."""
+
+    scored: str = ""
+
+
+def _recipe_of(model_ref: str) -> Recipe | None:
+    """The committed recipe of a published ``arch.tag`` (``train/recipes/<name>.yaml``), if there is one."""
+    from zoo.resources import resource_dir
+
+    path = resource_dir("train/recipes") / f"{model_ref}.yaml"
+    return load_recipe(path) if "/" not in model_ref and path.is_file() else None
+
+
+def evaluate_model(model_ref: str, dataset: str | None = None, split: str = "test", *, source: str | None = None,
+                   protocol: str | None = None, batch_size: int = 512, device: str = "auto") -> Evaluation:
+    """Loss and metrics of a run folder or a published ``arch.tag`` on a dataset split.
+
+    By default the data is the model's own: the run's recipe (a published weight: its committed recipe), with
+    its split protocol (``data_args``), so the test split is the one the run was trained and scored with.
+    ``dataset`` names other data (its default split); ``protocol`` picks another split protocol. The result's
+    ``scored`` says which it was."""
     path = Path(model_ref)
     if (path / "recipe.yaml").exists() and (path / "model.safetensors").exists():
-        model, _ = load_run_model(path)
+        model, recipe = load_run_model(path)
+        whose = "the run's"
     else:
         from zoo.registry import create_model
 
         model = create_model(model_ref, pretrained=True)
-    probe = Recipe(arch=getattr(model, "arch", "") or "model", dataset=dataset, source=source)
+        recipe, whose = _recipe_of(model_ref), "its recipe's"
+    own = recipe is not None and dataset in (None, recipe.dataset)
+    if dataset is None and not own:
+        raise UserError(f"{model_ref} has no recipe to take its data from; name the data with --dataset")
+    data_args = dict(recipe.data_args) if own else {}
+    if protocol is not None:
+        data_args["protocol"] = protocol
+    dataset = recipe.dataset if own else dataset
+    probe = Recipe(arch=getattr(model, "arch", "") or "model", dataset=dataset,
+                   source=source or (recipe.source if own else None), data_args=data_args)
     ds = load_data(probe, need=(split,))
     data_names = list(getattr(ds[split].features.get("label"), "names", None) or model.label_names)
     if len(data_names) != model.num_classes:
         raise UserError(f"dataset {dataset!r} has {len(data_names)} classes but the model predicts "
                         f"{model.num_classes}; evaluate it on data with the same labels")
     seed_everything(0)
-    result = evaluate(model, ds[split], batch_size=batch_size, device=resolve_device(device))
-    return result.as_dict()
+    result = Evaluation(evaluate(model, ds[split], batch_size=batch_size, device=resolve_device(device)).as_dict())
+    how = ", ".join(f"{k}={v}" for k, v in sorted(data_args.items())) or "the default split"
+    if own and data_args == recipe.data_args:
+        result.scored = f"scored the {split} split of {dataset} as {whose} recipe made it ({how})"
+    else:
+        result.scored = f"scored the {split} split of {dataset} ({how})" + (
+            f", not the split of {whose} recipe ({recipe.dataset}, "
+            f"{', '.join(f'{k}={v}' for k, v in sorted(recipe.data_args.items())) or 'the default split'})"
+            if recipe is not None else "")
+    return result

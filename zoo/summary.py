@@ -7,13 +7,15 @@ forward hooks, so the shapes shown are the real ones.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import nn
 
 from zoo.encoding import encode
+
+# torch is imported inside the functions that run a model: `genozoo list --pretrained` formats tables from the
+# published records alone, and importing torch took most of its start-up (4-6 s cold).
 
 
 @dataclass
@@ -32,6 +34,8 @@ def random_sequences(n: int, length: int, seed: int = 0) -> list[str]:
 
 
 def _shape(out) -> str:
+    import torch
+
     if isinstance(out, torch.Tensor):
         return "(" + ", ".join(["N", *map(str, out.shape[1:])]) + ")"
     if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
@@ -41,8 +45,11 @@ def _shape(out) -> str:
     return "-"
 
 
-def layer_table(model: nn.Module) -> list[LayerRow]:
+def layer_table(model: "torch.nn.Module") -> list[LayerRow]:
     """One row per leaf module (and per module with direct parameters), in execution order."""
+    import torch
+    from torch import nn
+
     rows: dict[str, LayerRow] = {}
     order: list[str] = []
     hooks = []
@@ -94,3 +101,8 @@ def describe_encoding(enc) -> str:
     if enc.kind in ("kmer_image", "kmer_seq"):
         return f"{enc.kind}(k={enc.k},r={enc.region})"
     return enc.kind
+
+
+def rank_order(r: dict[str, dict[str, float]]) -> list[str]:
+    """Models by mean rank, those ranked on more datasets first (a mean over one easy dataset is not robust)."""
+    return sorted(r, key=lambda a: (-len(r[a]), statistics.fmean(r[a].values())))

@@ -1,21 +1,45 @@
 """The ``genozoo`` command line: it only parses and dispatches; the work lives in the library.
 
 Each command group is a module here with a ``register(subparsers)`` function that adds its subcommands and sets
-``func`` (called with the parsed namespace, returns an exit status). Errors a user can cause
-(:class:`zoo.errors.UserError`) print one sentence and exit with status 2.
+``func`` (called with the parsed namespace, returns an exit status). Failures follow :mod:`zoo.errors`: a user's
+mistake (:class:`zoo.errors.UserError`, a bad option) prints one sentence and exits with status 2, an environment
+failure (permissions, disk, device, memory) one sentence and status 1; ``--debug`` shows the traceback instead.
+SIGTERM is turned into an exception in the main thread so that temporary files are removed on the way out.
+Every command that computes takes ``--threads N`` (:func:`add_threads_option`); :func:`main` applies it (or
+``$GENOZOO_THREADS``, or a default that does not oversubscribe, see :mod:`zoo.runtime`) before the command runs.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import os
+import signal
 import sys
+import warnings
 
-GROUPS = ("models", "data", "train", "hub", "publish", "use", "space")
+GROUPS = ("models", "data", "train", "hub", "publish", "use", "bakeoff", "space")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``genozoo COMMAND: error: ...; see --help`` and status 2 (no usage dump)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
+def add_threads_option(p: argparse.ArgumentParser) -> None:
+    """``--threads N`` for a command that computes; :func:`main` applies it through
+    :func:`zoo.runtime.configure_threads`. A command serving several requests at once sets ``concurrency`` on
+    its namespace, and each request then gets a share of the default."""
+    from zoo.cli.options import int_range
+
+    p.add_argument("--threads", type=int_range(0, 4096), metavar="N",
+                   help="CPU threads for the computation (default: $GENOZOO_THREADS, else the CPUs not kept busy "
+                        "by other processes, shared among concurrent workers; 0 = that default)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="genozoo",
         description="Pretrained neural-network baselines for genomic DNA sequence classification: list and inspect "
                     "models, load benchmarks, train, publish, predict, fine-tune and explain.",
@@ -24,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     from zoo import __version__
 
     parser.add_argument("--version", action="version", version=f"genozoo {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of any error (also: GENOZOO_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for group in GROUPS:
         try:
@@ -36,8 +62,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_show_warning = warnings.showwarning
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"genozoo: warning: {' '.join(str(message).split())}", file=file or sys.stderr)
+
+
+def _terminate(signum, frame) -> None:
+    from zoo.errors import Terminated
+
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
-    from zoo.errors import UserError
+    from zoo.errors import Terminated, classify
 
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     parser = build_parser()
@@ -50,14 +89,37 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    debug = args.debug or os.environ.get("GENOZOO_DEBUG", "") not in ("", "0")
+    previous = None
     try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (main() called from a worker): leave signals alone
+        pass
+    try:
+        if not debug:  # a library warning is one line too, not a file name, line number and source line
+            warnings.showwarning = _one_line_warning
+        if hasattr(args, "threads"):  # the commands that compute; importing torch is for them only
+            from zoo.runtime import configure_threads
+
+            configure_threads(args.threads, workers=getattr(args, "concurrency", 1) or 1)
         return int(args.func(args) or 0)
-    except UserError as e:
-        print(f"genozoo: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("genozoo: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("genozoo: terminated", file=sys.stderr)
+        return 143
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except Exception as e:
+        verdict = classify(e)
+        if verdict is None or debug:
+            raise  # a genuine bug (or --debug): the traceback is what a report needs
+        message, status = verdict
+        print(f"genozoo: error: {' '.join(message.split())}", file=sys.stderr)
+        return status
+    finally:
+        warnings.showwarning = _show_warning
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

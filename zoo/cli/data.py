@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from zoo.cli.dataopts import add_data_options
+from zoo.cli.options import SEED_MAX, int_range
 from zoo.errors import UserError
 
 
@@ -61,18 +63,48 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _own_info(name: str, dd):
+    """Card metadata for the user's own files: what is known from the files, nothing invented."""
+    from zoo.data.registry import BenchmarkInfo
+
+    names = tuple(dd["train"].features["label"].names)
+    split = (dd["train"].info.description or "").split(" Split: ", 1)[-1].rstrip(".")
+    return BenchmarkInfo(name=name, task="your own data", description=f"Sequences from {name}.", classes=names,
+                         length=None, size=sum(d.num_rows for d in dd.values()), license="not stated",
+                         citation="", split_protocol=split, family="own")
+
+
 def _card(args, dd, report=None) -> str:
     from zoo.data import benchmark_info
     from zoo.data.card import render_dataset_card
 
-    return render_dataset_card(benchmark_info(args.name), dd, report, source=args.source,
-                               ambiguity=args.ambiguity or "N")
+    info = _own_info(args.name, dd) if getattr(args, "data", None) else benchmark_info(args.name)
+    return render_dataset_card(info, dd, report, source=args.source, ambiguity=args.ambiguity or "N")
+
+
+def _load_report_data(args: argparse.Namespace):
+    """A benchmark by NAME, or the user's own files (--data and friends, read by zoo.data.from_files)."""
+    from zoo.cli.dataopts import data_kwargs, parse_source
+
+    if bool(args.name) == bool(args.data):
+        raise UserError("give a benchmark NAME or your own files with --data FILE (or --data CLASS=FILE ...), "
+                        "not both")
+    if not args.data:
+        return _load(args)
+    from zoo.data import from_files
+    from zoo.data.build import source_name
+
+    train = parse_source(args.data)
+    kwargs = data_kwargs(args)
+    args.name = source_name(train)
+    return from_files(train, kwargs.pop("validation"), kwargs.pop("test"), ambiguity=args.ambiguity or "N",
+                      seed=args.seed if args.seed is not None else 3264, **kwargs)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from zoo.data.quality import quality_report, report_markdown
 
-    dd = _load(args)
+    dd = _load_report_data(args)
     report = quality_report(dd, args.name)
     if args.card:
         _write(args.card, _card(args, dd, report))
@@ -82,20 +114,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _write(path: str, text: str) -> None:
-    import os
-    import tempfile
-    from pathlib import Path
+    from zoo.outputs import atomic_write_text
 
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write_text(path, text)
 
 
 def cmd_push(args: argparse.Namespace) -> int:
@@ -110,15 +131,18 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_load_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", help="benchmark name (see `genozoo data list`), e.g. splice, histone_h3, motif/<experiment>")
+def _add_load_options(p: argparse.ArgumentParser, optional_name: bool = False) -> None:
+    p.add_argument("name", nargs="?" if optional_name else None,
+                   help="benchmark name (see `genozoo data list`), e.g. splice, histone_h3, motif/<experiment>" +
+                        (" (or give your own files with --data)" if optional_name else ""))
     p.add_argument("--source", help="a local file or folder holding the benchmark's files (works offline; nothing "
                                     "is downloaded or cached)")
     p.add_argument("--cache-dir", help="cache folder for downloads and Arrow files (default: $GENOZOO_CACHE/data "
                                        "or ~/.cache/genozoo/data)")
     p.add_argument("--revision", help="Hub revision (branch, tag or commit) for Hub-mirror benchmarks")
     p.add_argument("--protocol", help="split protocol, one of those `genozoo data info NAME` lists")
-    p.add_argument("--seed", type=int, help="seed of the fixed-seed split (default: the study's 3264)")
+    p.add_argument("--seed", type=int_range(0, SEED_MAX),
+                   help="seed of the fixed-seed split (default: the study's 3264)")
     p.add_argument("--ambiguity", choices=["N", "splice", "keep"],
                    help="IUPAC ambiguity codes: N (default), splice (the study's N->A D->T S->C R->G) or keep")
 
@@ -146,9 +170,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     q = dsub.add_parser("report", help="load a benchmark and report class balance, lengths, N content, duplicates "
                                        "and leakage between splits",
-                        description="Load a benchmark (downloading it if needed) and print its quality report; "
+                        description="Load a benchmark (downloading it if needed), or your own files (--data, in "
+                                    "every layout `genozoo finetune` takes), and print its quality report; "
                                     "--card also writes the dataset card.")
-    _add_load_options(q)
+    _add_load_options(q, optional_name=True)
+    add_data_options(q, required=False)
     q.add_argument("--card", metavar="OUT.md", help="also write the dataset card (Markdown with YAML front matter)")
     q.add_argument("--json", action="store_true", help="print the report as JSON instead of Markdown")
     q.set_defaults(func=cmd_report)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from zoo.cli.options import int_range
 from zoo.registry import GEOMETRIES
 
 
@@ -21,8 +22,8 @@ def _add_geometry(p: argparse.ArgumentParser) -> None:
     p.add_argument("--geometry", choices=sorted(GEOMETRIES), default="splice",
                    help="build for one of the study's input geometries: splice (60 bp, 3 classes), histone "
                         "(500 bp, binary) or motif (101 bp, binary; k-mer region 2). Default: %(default)s")
-    p.add_argument("--seq-len", type=int, help="override the sequence length of the geometry")
-    p.add_argument("--num-classes", type=int, help="override the number of classes of the geometry")
+    p.add_argument("--seq-len", type=int_range(1, 100_000), help="override the sequence length of the geometry")
+    p.add_argument("--num-classes", type=int_range(2, 100_000), help="override the number of classes of the geometry")
 
 
 def cmd_list(args: argparse.Namespace) -> int:

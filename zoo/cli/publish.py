@@ -3,13 +3,21 @@ from __future__ import annotations
 
 import argparse
 
+from zoo.cli import add_threads_option
+from zoo.cli.options import float_range, int_range
+
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from zoo.publish import hub_size_mb, publish, update_readme
 
     tags = [t for t in (args.tags or "").split(",") if t]
-    published, refreshed = publish(args.runs, args.names or None, hub_root=args.hub, org=args.org, top=args.top,
-                        tags=tags or None, progress=not args.quiet, merge=args.merge)
+    published, refreshed, kept = publish(args.runs, args.names or None, hub_root=args.hub, org=args.org,
+                                         top=args.top, tags=tags or None, progress=not args.quiet, merge=args.merge,
+                                         force=args.force)
+    for k in kept:
+        print(f"{k.name}: kept the published weight (mean validation {k.metric} {k.published:.3f} over "
+              f"{k.published_seeds} seed(s)); the new runs score {k.new:.3f} over {k.new_seeds} seed(s), lower "
+              f"(--force replaces it)")
     for cfg in published:
         acc = cfg.metrics.get("accuracy", {})
         print(f"{cfg.name}: seed {cfg.seed}, test accuracy {acc.get('mean', float('nan')):.3f} ± "
@@ -57,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("runs", help="folder of finished runs, e.g. runs/benchmark")
     p.add_argument("names", nargs="*", help="arch.tag names to publish (default: every one found)")
     p.add_argument("--tags", help="comma-separated recipe tags to publish from (default: all found)")
-    p.add_argument("--top", type=int, metavar="K",
+    p.add_argument("--top", type=int_range(1, 1_000), metavar="K",
                    help="per tag, publish only the K best non-transformer models by mean validation accuracy, plus "
                         "every transformer baseline (the zoo publishes all of splice and the five best of the other "
                         "tasks)")
@@ -66,9 +74,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "no run folder under RUNS when choosing the --top K; such names keep their published record")
     p.add_argument("--hub", help="bundled hub folder (default: the repository's hub/ or $GENOZOO_HUB_DIR)")
     p.add_argument("--org", help="Hub organization (default: $GENOZOO_HUB_ORG or genozoo)")
-    p.add_argument("--budget-mb", type=float, default=60.0, help="size budget of the bundled hub (default: 60)")
+    p.add_argument("--budget-mb", type=float_range(0, 100_000, lo_open=True), default=60.0,
+                   help="size budget of the bundled hub (default: 60)")
+    p.add_argument("--force", action="store_true",
+                   help="replace a published weight even when the new runs have a lower mean validation accuracy "
+                        "(by default it is kept, and the output says so)")
     p.add_argument("--readme", help="also regenerate the leaderboard block of this README (e.g. README.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_threads_option(p)
     p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("verify", help="check published models against their reference predictions",
@@ -77,5 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "if any differs by more than the tolerance.")
     p.add_argument("models", nargs="*", help="published arch.tag names")
     p.add_argument("--all", action="store_true", help="verify every published model")
-    p.add_argument("--atol", type=float, help="absolute tolerance on probabilities (default: the one stored, 1e-5)")
+    p.add_argument("--atol", type=float_range(0, 1),
+                   help="absolute tolerance on probabilities (default: the one stored, 1e-5)")
+    add_threads_option(p)
     p.set_defaults(func=cmd_verify)

@@ -8,32 +8,26 @@ import signal
 import sys
 from pathlib import Path
 
+from zoo.cli import add_threads_option
+from zoo.cli.options import device, int_range
+from zoo.resources import resource_dir
+
 
 def _app_module():
     """Import ``space/app.py`` of the checkout (the space is laid out as a Hugging Face Space, outside the
     package); ``$GENOZOO_SPACE_DIR`` points elsewhere."""
     from zoo.errors import UserError
 
-    folder = Path(os.environ.get("GENOZOO_SPACE_DIR") or Path(__file__).resolve().parents[2] / "space")
+    folder = Path(os.environ.get("GENOZOO_SPACE_DIR") or resource_dir("space"))
     app = folder / "app.py"
     if not app.is_file():
-        raise UserError(f"the space is not at {app}; run from a genozoo checkout or set GENOZOO_SPACE_DIR to the "
-                        f"folder holding app.py")
+        raise UserError(f"the space is not at {app}; reinstall genozoo (its wheel carries the space) or set "
+                        f"GENOZOO_SPACE_DIR to the folder holding app.py")
     spec = importlib.util.spec_from_file_location("genozoo_space_app", app)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
-    return value
 
 
 def _interrupt(signum, frame):
@@ -70,9 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1",
                    help="address to listen on; 0.0.0.0 serves other machines too (default: $GRADIO_SERVER_NAME or "
                         "127.0.0.1, now %(default)s)")
-    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
+    p.add_argument("--port", type=int_range(0, 65_535), default=int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
                    help="port to listen on (default: $GRADIO_SERVER_PORT or 7860, now %(default)s)")
-    p.add_argument("--device", default="auto",
+    p.add_argument("--device", default="auto", type=device,
                    help="torch device for the models: auto (a GPU when visible, else the CPU), cpu, cuda or "
                         "cuda:N (default: %(default)s)")
     p.add_argument("--hub-dir", type=Path,
@@ -81,17 +75,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--online", action="store_true",
                    help="allow downloading published weights from the Hugging Face Hub (default: offline, "
                         "HF_HUB_OFFLINE=1)")
-    p.add_argument("--max-sequences", type=_positive, default=100,
+    p.add_argument("--max-sequences", type=int_range(1, 100_000), default=100,
                    help="most sequences one request may hold (default: %(default)s)")
-    p.add_argument("--max-length", type=_positive, default=5000,
+    p.add_argument("--max-length", type=int_range(1, 10_000_000), default=5000,
                    help="longest sequence in bp one request may hold (default: %(default)s)")
-    p.add_argument("--concurrency", type=_positive, default=32,
+    p.add_argument("--concurrency", type=int_range(1, 1_000), default=32,
                    help="predictions in flight at once; their forward passes are batched together, the rest wait "
                         "in the queue (default: %(default)s)")
-    p.add_argument("--max-models", type=_positive, default=8,
+    p.add_argument("--max-models", type=int_range(1, 1_000), default=8,
                    help="models kept loaded at once; the least recently used is dropped when another is needed, so "
                         "memory stays bounded (default: %(default)s)")
-    p.add_argument("--max-queue", type=_positive, default=64,
+    p.add_argument("--max-queue", type=int_range(1, 100_000), default=64,
                    help="requests that may wait; more are refused with a 'queue full' message "
                         "(default: %(default)s)")
+    add_threads_option(p)
     p.set_defaults(func=cmd_space)

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+from zoo.cli import add_threads_option
+from zoo.cli.dataopts import add_data_options
+from zoo.cli.options import SEED_MAX, device, int_range
 
 RECIPE_HELP = ("Free --key=value arguments override recipe keys, e.g. --epochs=5 --lr=3e-4 --batch_size=64 "
                "--patience=null --model_args.dropout=0.2; an unknown key is an error. Keys: see train/README.md.")
@@ -34,12 +39,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from zoo.recipes import load_recipe, parse_overrides, run, run_dir_for
 
     overrides = parse_overrides(getattr(args, "overrides", []))  # first: a malformed override is the error
-    base = {k: v for k, v in (("arch", args.arch), ("dataset", args.dataset), ("source", args.source)) if v}
+    base = {k: v for k, v in (("arch", args.arch), ("source", args.source)) if v}
+    base.update(_dataset(args))
     if args.quiet:
         base["quiet"] = True
     if args.recipe:
         recipe = load_recipe(_recipe_path(args.recipe), base | overrides)
-    elif args.arch and args.dataset:
+    elif args.arch and "dataset" in base:
         recipe = load_recipe(None, overrides, **base)
     else:
         raise UserError("give a RECIPE, or both --arch and --dataset")
@@ -55,11 +61,41 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dataset(args: argparse.Namespace) -> dict:
+    """``dataset`` (a benchmark name or folder), or for the user's own files ``dataset`` (their name), ``tag`` and
+    ``data_args`` (what :func:`zoo.data.from_files` reads, kept in the run's recipe.yaml so the run can be
+    repeated)."""
+    import re
+
+    from zoo.cli.dataopts import data_kwargs, parse_source
+    from zoo.data.build import source_name
+    from zoo.data.user import is_files
+    from zoo.errors import UserError
+
+    data = parse_source(args.data, "--dataset")
+    extra = {k: v for k, v in data_kwargs(args).items() if v is not None and v != "auto"}
+    if data is None:
+        if extra:
+            raise UserError("--test, --validation, --labels and the like go with --dataset FILE (or CLASS=FILE)")
+        return {}
+    if not is_files(data):
+        if extra:
+            raise UserError(f"--dataset {data!r} is a benchmark name or a data folder, which holds its splits and "
+                            "labels; --test, --validation and --labels go with data files")
+        return {"dataset": data}
+    name = source_name(data)
+    first = data if isinstance(data, str) else (data[0] if isinstance(data, list) else None)
+    label = Path(first).name.split(".")[0] if first else "-".join(data)  # a file's stem, or the class names
+    tag = re.sub(r"[^A-Za-z0-9_-]+", "-", label).strip("-")
+    return {"dataset": name, "tag": tag or "mine", "data_args": {"train": data, **extra}}
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from zoo.recipes import evaluate_model
 
-    result = evaluate_model(args.model, args.dataset, args.split, source=args.source,
+    result = evaluate_model(args.model, args.dataset, args.split, source=args.source, protocol=args.protocol,
                             batch_size=args.batch_size, device=args.device)
+    print(f"genozoo: {result.scored}", file=sys.stderr)
     text = json.dumps(result, indent=1)
     if args.output:
         from zoo.checkpoint import atomic_write_text
@@ -112,10 +148,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("recipe", nargs="?", help="a recipe YAML file, or a published name arch.tag found in "
                                              "train/recipes/")
     p.add_argument("--arch", help="architecture to train (without RECIPE: default settings)")
-    p.add_argument("--dataset", help="a zoo.data benchmark name or a data folder (saved DatasetDict, or "
-                                     "train/validation/test CSV files with sequence,label columns)")
+    add_data_options(p, data_flag="--dataset", required=False,
+                     extra_help=", a zoo.data benchmark name, or a data folder (saved DatasetDict, or "
+                                "train/validation/test CSV files with sequence,label columns)")
     p.add_argument("--source", help="where zoo.data reads the dataset from (a local folder or URL)")
-    p.add_argument("--seed", type=int, help="train only this seed (default: every seed of the recipe)")
+    p.add_argument("--seed", type=int_range(0, SEED_MAX),
+                   help="train only this seed (default: every seed of the recipe)")
     p.add_argument("--out", default="runs", help="parent folder of the run folders (default: %(default)s)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from its last checkpoint (a finished run is kept as is); "
@@ -123,19 +161,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-checkpoint", action="store_true",
                    help="keep the training state (checkpoints/) of a finished run, e.g. to train it further")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    add_threads_option(p)
     p.set_defaults(func=cmd_train, accepts_overrides=True)
 
     p = subparsers.add_parser(
         "evaluate", allow_abbrev=False, help="loss and metrics of a trained model on a dataset split",
         description="Evaluate a run folder (from genozoo train), or a published model arch.tag, on a dataset "
-                    "split: loss, accuracy, balanced accuracy, macro F1, MCC, AUROC, AUPRC (JSON).")
+                    "split: loss, accuracy, balanced accuracy, macro F1, MCC, AUROC, AUPRC (JSON on standard output). "
+                    "By default it scores the data and split protocol the run was trained with (a published model: "
+                    "its committed recipe's) and says on standard error which split it scored.")
     p.add_argument("model", help="a run folder (holding recipe.yaml and model.safetensors) or a published name")
-    p.add_argument("--dataset", required=True, help="a zoo.data benchmark name or a data folder")
+    p.add_argument("--dataset", help="a zoo.data benchmark name or a data folder (default: the data of the run's "
+                                      "recipe, with its split protocol, so the test split is the run's own)")
     p.add_argument("--split", default="test", help="which split to score (default: %(default)s)")
+    p.add_argument("--protocol", help="split protocol of the benchmark to score (default: the recipe's, e.g. 'paper' "
+                                      "for the study's splice split; 'default' for the benchmark's standard split)")
     p.add_argument("--source", help="where zoo.data reads the dataset from")
-    p.add_argument("--batch-size", type=int, default=512, help="evaluation batch size (default: %(default)s)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    p.add_argument("--batch-size", type=int_range(1, 100_000), default=512,
+                   help="evaluation batch size (default: %(default)s)")
+    p.add_argument("--device", default="auto", type=device, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     p.add_argument("--output", help="also write the JSON to this file")
+    add_threads_option(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = subparsers.add_parser(
@@ -163,6 +209,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--recipes", help="folder of recipe YAML files (default: the repository's train/recipes)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    add_threads_option(p)
     p.add_argument("--summarize-only", action="store_true",
                    help="train nothing; rebuild results.csv, leaderboard and figures from finished runs in --out")
     p.set_defaults(func=cmd_benchmark, accepts_overrides=True)

@@ -10,8 +10,22 @@ import os
 import sys
 from pathlib import Path
 
+from zoo.cli import add_threads_option
+from zoo.cli.dataopts import add_data_options
+from zoo.cli.options import SEED_MAX, device, float_range, int_range, name_part
+
+#: Bounds of the size options: far above any real use, far below what would exhaust memory before an error.
+MAX_BATCH, MAX_SEQ_LEN = 100_000, 100_000
+
 MODEL_HELP = ("the model: a published name (arch.tag, see `genozoo list --pretrained`), a model folder saved by "
               "genozoo (model.safetensors + config.json), or a Hub repo id ORG/NAME")
+
+
+def _model_options(p: argparse.ArgumentParser, help: str = MODEL_HELP) -> None:
+    p.add_argument("model", help=help)
+    p.add_argument("--allow-modified", action="store_true",
+                   help="load a model folder whose weights do not match the sha256 in its config.json (or its "
+                        "published record's); it is then treated as an unpublished weight, with a warning")
 
 
 def _input_options(p: argparse.ArgumentParser) -> None:
@@ -21,8 +35,9 @@ def _input_options(p: argparse.ArgumentParser) -> None:
                    help="CSV/TSV column holding the sequences (default: 'sequence', 'seq', ...)")
     p.add_argument("--id-column", metavar="NAME",
                    help="CSV/TSV column holding the ids (default: 'id' or 'name', else FILE-ROW)")
-    p.add_argument("--device", default="auto",
+    p.add_argument("--device", default="auto", type=device,
                    help="where to run: auto (CUDA when present, else CPU), cpu, cuda or cuda:N (default: auto)")
+    add_threads_option(p)
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -34,11 +49,17 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def _max_length_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-length", type=int_range(1, 10**10), metavar="BP",
+                   help="refuse sequences longer than this (default: 10x the model's input length); shorter "
+                        "and longer ones are padded/cropped as the model declares, with a warning count")
+
+
 # ---------------------------------------------------------------------------------------------- predict
 def cmd_predict(args: argparse.Namespace) -> int:
     from zoo.predict import load_model, predict_file
 
-    model = load_model(args.model)
+    model = load_model(args.model, allow_modified=args.allow_modified)
     try:
         summary = predict_file(model, args.input, args.output, format=args.format,
                                sequence_column=args.sequence_column, id_column=args.id_column,
@@ -79,20 +100,29 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     if not args.output and not args.filters and not args.numbers:
         raise UserError("nothing to write; give -o LOGO.png, --numbers FILE.csv|json and/or --filters FILE.meme")
-    model = load_model(args.model)
+    from zoo.explain.logos import logo_format, numbers_format
+
+    numbers = args.numbers
+    if args.output:
+        logo_format(args.output)  # a bad name is refused before minutes of computing, not after
+        if numbers is None and (Path(args.output).is_file() or not os.path.lexists(args.output)):
+            numbers = str(Path(args.output).with_suffix(".csv"))  # beside a logo file (not beside /dev/null)
+    if numbers:
+        numbers_format(numbers)
+    model = load_model(args.model, allow_modified=args.allow_modified)
     ids, seqs = _read_for_explain(args)
-    if args.output or args.numbers:
+    if args.output or numbers:
         from zoo.explain import attribute
         from zoo.explain.logos import draw_logos, write_numbers
 
         attr = attribute(model, seqs, args.method, ids=ids, target=args.target, device=args.device,
-                         n_steps=args.steps)
-        numbers = args.numbers or (str(Path(args.output).with_suffix(".csv")) if args.output else None)
+                         n_steps=args.steps, max_length=args.max_length)
         if args.output:
             draw_logos(attr, args.output, max_sequences=args.max_logos)
             _say(f"wrote the {attr.method} logo of {min(len(attr), args.max_logos)} sequence(s) to {args.output}")
-        write_numbers(attr, numbers)
-        _say(f"wrote the attributions of {len(attr)} sequence(s) to {numbers}")
+        if numbers:
+            write_numbers(attr, numbers)
+            _say(f"wrote the attributions of {len(attr)} sequence(s) to {numbers}")
         for i in range(min(len(attr), 5)):
             p = attr.peak(i)
             _say(f"  {attr.ids[i]}: target {attr.label_names[attr.targets[i]]!r}, strongest position {p + 1} "
@@ -126,18 +156,43 @@ def _explain_filters(args: argparse.Namespace, model, seqs: list[str]) -> None:
 
 # --------------------------------------------------------------------------------------------- finetune
 def cmd_finetune(args: argparse.Namespace) -> int:
+    import json
+
+    from zoo.cli.dataopts import data_kwargs, parse_source
+    from zoo.errors import UserError
     from zoo.finetune import finetune
 
-    result = finetune(args.model, args.data, args.output, label_column=args.label_column,
-                      sequence_column=args.sequence_column, num_classes=args.num_classes, seq_len=args.seq_len,
-                      freeze_trunk=args.freeze_trunk, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                      patience=args.patience, seed=args.seed, device=args.device, source=args.source,
-                      base_model_id=args.base_model, tag=args.tag, quiet=args.quiet)
-    _say(f"fine-tuned from {result.base_model or args.model}: {len(result.transferred)} tensors transferred, "
-         f"{len(result.reinitialized)} started fresh; labels {', '.join(result.label_names)}; "
-         f"{result.seq_len} bp")
+    try:
+        model_args = json.loads(args.model_args) if args.model_args else None
+    except json.JSONDecodeError as e:
+        raise UserError(f"--model-args is not JSON ({e.msg}); write it as '{{\"dense\": 32}}'") from None
+    if model_args is not None and not args.from_scratch:
+        raise UserError("--model-args sets the architecture of a model trained --from-scratch; a fine-tuned model "
+                        "keeps its base model's")
+    result = finetune(args.model, parse_source(args.data), args.output, **data_kwargs(args),
+                      label_map=args.label_map, num_classes=args.num_classes, seq_len=args.seq_len,
+                      freeze_trunk=args.freeze_trunk, from_scratch=args.from_scratch or None,
+                      compare_scratch=args.compare_scratch, model_args=model_args, epochs=args.epochs, lr=args.lr,
+                      batch_size=args.batch_size, patience=args.patience, seed=args.seed, device=args.device,
+                      source=args.source, base_model_id=args.base_model, tag=args.tag, quiet=args.quiet,
+                      allow_modified=args.allow_modified)
+    if result.from_scratch:
+        _say(f"trained {result.model.arch} from scratch (fresh weights); labels {', '.join(result.label_names)}; "
+             f"{result.seq_len} bp")
+    else:
+        _say(f"fine-tuned from {result.base_model or args.model}: {len(result.transferred)} tensors transferred, "
+             f"{len(result.reinitialized)} started fresh; labels {', '.join(result.label_names)}; "
+             f"{result.seq_len} bp")
     for split, metrics in result.metrics.items():
         print(f"{split}: " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+    if result.scratch_metrics is not None:
+        split = "test" if "test" in result.scratch_metrics else "validation"
+        print(f"{split} from scratch (same architecture and budget): " +
+              " ".join(f"{k} {v:.4f}" for k, v in result.scratch_metrics[split].items()))
+        ft, sc = result.metrics[split].get("accuracy"), result.scratch_metrics[split].get("accuracy")
+        if ft is not None and sc is not None:
+            print(f"{split} accuracy: fine-tuned {ft:.4f} ({result.seconds:.0f} s), from scratch {sc:.4f} "
+                  f"({result.scratch_seconds:.0f} s): {ft - sc:+.4f} from the pretrained weights")
     _say(f"wrote {result.output_dir} (publish it with `genozoo push {result.output_dir} --repo ORG/NAME`)")
     return 0
 
@@ -148,17 +203,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Predict class probabilities for every sequence of a FASTA / FASTA.gz / CSV / "
                                    "TSV file or standard input, streaming in batches (bounded memory). Writes a "
                                    "CSV: id, prob_<label> per class, predicted.")
-    p.add_argument("model", help=MODEL_HELP)
+    _model_options(p)
     p.add_argument("input", help="FASTA, FASTA.gz, CSV or TSV file, or - for standard input")
     p.add_argument("-o", "--output", default="-", help="output CSV (default: - for standard output)")
     _input_options(p)
-    p.add_argument("--batch-size", type=int, default=256, help="sequences per batch (default: %(default)s)")
+    p.add_argument("--batch-size", type=int_range(1, MAX_BATCH), default=256,
+                   help="sequences per batch (default: %(default)s)")
     p.add_argument("--rc", "--reverse-complement", dest="reverse_complement", action="store_true",
                    help="average each sequence's probabilities with its reverse complement's (exactly "
                         "strand-symmetric)")
-    p.add_argument("--max-length", type=int, metavar="BP",
-                   help="refuse sequences longer than this (default: 10x the model's input length); shorter "
-                        "and longer ones are padded/cropped as the model declares, with a warning count")
+    _max_length_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=cmd_predict)
 
@@ -167,7 +221,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "gradients, gradient x input (saliency) or in-silico mutagenesis, drawn as a "
                                    "sequence logo and written as numbers; first-layer convolution filters as "
                                    "PWMs in MEME format, optionally matched to known motifs.")
-    e.add_argument("model", help=MODEL_HELP)
+    _model_options(e)
     e.add_argument("input", help="a DNA sequence, or a FASTA/CSV/TSV file (or - for standard input)")
     e.add_argument("-o", "--output", help="sequence logo of the attributions (.png, .svg or .pdf); the numbers "
                                           "go beside it as .csv unless --numbers says otherwise")
@@ -176,9 +230,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="ig: integrated gradients (default); saliency: gradient x input; ism: in-silico "
                         "mutagenesis (works for every model, also those without gradients to the bases)")
     e.add_argument("--target", help="class to explain, by name or index (default: each sequence's prediction)")
-    e.add_argument("--steps", type=int, default=50, help="integration steps of ig (default: %(default)s)")
-    e.add_argument("--max-logos", type=int, default=10, help="sequences drawn in the logo (default: %(default)s)")
-    e.add_argument("--max-sequences", type=int, default=1000,
+    e.add_argument("--steps", type=int_range(1, 10_000), default=50,
+                   help="integration steps of ig (default: %(default)s)")
+    e.add_argument("--max-logos", type=int_range(1, 1_000), default=10,
+                   help="sequences drawn in the logo (default: %(default)s)")
+    e.add_argument("--max-sequences", type=int_range(1, 1_000_000), default=1000,
                    help="refuse inputs with more sequences than this (default: %(default)s)")
     e.add_argument("--filters", metavar="FILE.meme",
                    help="also export the first convolution's filters as PWMs (MEME format), aligned from the "
@@ -186,9 +242,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--match", choices=["none", "builtin", "jaspar", "both"], default="builtin",
                    help="match the filter PWMs against genozoo's built-in motifs, JASPAR CORE vertebrates "
                         "(needs pyjaspar) or both (default: %(default)s)")
-    e.add_argument("--threshold", type=float, default=0.5,
+    e.add_argument("--threshold", type=float_range(0, 1, lo_open=True), default=0.5,
                    help="a window counts for a filter when its activation exceeds this fraction of the filter's "
                         "maximum (default: %(default)s)")
+    _max_length_option(e)
     _input_options(e)
     e.set_defaults(func=cmd_explain)
 
@@ -198,27 +255,41 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "weight whose shape still fits is kept), a validation split is held out, and "
                                    "a Hub-ready folder (weights, config.json, card naming the base model, data "
                                    "and metrics) is written.")
-    f.add_argument("model", help=MODEL_HELP)
-    f.add_argument("--data", required=True,
-                   help="a FASTA/CSV/TSV file with labels (split 70/15/15), a folder saved with "
-                        "DatasetDict.save_to_disk, or a benchmark name (see `genozoo data list`)")
+    _model_options(f, MODEL_HELP + "; with --from-scratch also a bare architecture name")
     f.add_argument("-o", "--output", required=True, help="folder to write the fine-tuned model into")
-    f.add_argument("--label-column", metavar="NAME", help="column holding the labels (default: 'label', ...)")
-    f.add_argument("--sequence-column", metavar="NAME", help="column holding the sequences (default: 'sequence')")
-    f.add_argument("--num-classes", type=int, help="expected number of classes (checked against the data)")
-    f.add_argument("--seq-len", type=int, help="sequence length of the new model (default: the data's when all "
-                                               "sequences share one, else the base model's)")
+    add_data_options(f, extra_help=", a folder saved with DatasetDict.save_to_disk, or a benchmark name (see "
+                                   "`genozoo data list`)")
+    f.add_argument("--label-map", metavar="DATA=MODEL,...",
+                   help="rename the data's classes, e.g. 0=negative,1=positive; when they then are the base model's "
+                        "classes its classifier is kept (same task)")
+    f.add_argument("--from-scratch", action="store_true",
+                   help="the same architecture with fresh weights, same data and budget (MODEL may then be a bare "
+                        "architecture name): the honest comparison")
+    f.add_argument("--compare-scratch", action="store_true",
+                   help="also train the architecture from scratch with the same budget and print both test results")
+    f.add_argument("--model-args", metavar="JSON",
+                   help="constructor arguments of the architecture, with --from-scratch (e.g. '{\"dense\": 32}')")
+    f.add_argument("--num-classes", type=int_range(2, 100_000),
+                   help="expected number of classes (checked against the data)")
+    f.add_argument("--seq-len", type=int_range(1, MAX_SEQ_LEN),
+                   help="sequence length of the new model (default: the data's when all sequences share one, else "
+                        "the base model's)")
     f.add_argument("--freeze-trunk", action="store_true",
                    help="train only the new classifier (and layers that had to start fresh)")
-    f.add_argument("--epochs", type=int, default=10, help="training epochs (default: %(default)s)")
-    f.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
-    f.add_argument("--batch-size", type=int, default=32, help="batch size (default: %(default)s)")
-    f.add_argument("--patience", type=int, help="stop after this many epochs without a better validation loss")
-    f.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    f.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: auto)")
+    f.add_argument("--epochs", type=int_range(1, 100_000), default=10, help="training epochs (default: %(default)s)")
+    f.add_argument("--lr", type=float_range(0, 10, lo_open=True), default=1e-3,
+                   help="Adam learning rate (default: %(default)s)")
+    f.add_argument("--batch-size", type=int_range(1, MAX_BATCH), default=32, help="batch size (default: %(default)s)")
+    f.add_argument("--patience", type=int_range(1, 100_000),
+                   help="stop after this many epochs without a better validation loss")
+    f.add_argument("--seed", type=int_range(0, SEED_MAX), default=0, help="random seed (default: %(default)s)")
+    f.add_argument("--device", default="auto", type=device,
+                   help="auto (CUDA when present), cpu or cuda (default: auto)")
+    add_threads_option(f)
     f.add_argument("--source", help="local copy of a benchmark's files (with a benchmark name)")
     f.add_argument("--base-model", metavar="ORG/NAME",
                    help="Hub repo id to record as base_model (default: from the base model's record or folder)")
-    f.add_argument("--tag", help="tag of the new weight, named ARCH.TAG (default: the output folder's name)")
+    f.add_argument("--tag", type=name_part,
+                   help="tag of the new weight, named ARCH.TAG (default: the output folder's name)")
     f.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     f.set_defaults(func=cmd_finetune)

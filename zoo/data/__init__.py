@@ -7,14 +7,18 @@ Every benchmark loads as a ``datasets.DatasetDict`` with splits ``train``, ``val
     dd = load_benchmark("splice")                       # download, verify sha256, cache as Arrow
     dd = load_benchmark("histone_h3_gue", source="../shared/data/histone/H3")   # a local copy
     mine = from_files("my.fasta", labels="labels.txt")  # your own data, split 70/15/15
+    mine = from_files({"A": "a.fa", "B": "b.fa"}, test={"A": "a_test.fa", "B": "b_test.fa"})  # a file per class
 
 Modules: :mod:`~zoo.data.registry` (catalogue and metadata), :mod:`~zoo.data.benchmarks` (the study's benchmarks),
 :mod:`~zoo.data.hubmirrors` (Genomic Benchmarks, GUE, Nucleotide Transformer tasks), :mod:`~zoo.data.sources`
 (download, verify, cache), :mod:`~zoo.data.formats` (file parsers), :mod:`~zoo.data.build` (records ->
 ``DatasetDict``, ``from_files``), :mod:`~zoo.data.load` (``load_benchmark``), :mod:`~zoo.data.splits` (split
-protocols), :mod:`~zoo.data.synthetic` (planted-motif benchmarks with ground truth), :mod:`~zoo.data.quality`
-(quality report and dataset card), :mod:`~zoo.data.transforms` (encoding on the fly, streaming).
+protocols), :mod:`~zoo.data.synthetic` (planted-motif benchmarks with ground truth), :mod:`~zoo.data.user` (users'
+data made ready for fine-tuning), :mod:`~zoo.data.quality` (quality report and dataset card),
+:mod:`~zoo.data.transforms` (encoding on the fly, streaming).
 """
+import zoo.data.benchmarks  # noqa: F401  (registers the study's benchmarks)
+import zoo.data.hubmirrors  # noqa: F401  (registers the Hub mirror families)
 from zoo.data.build import from_files
 from zoo.data.formats import FormatError, detect_format, iter_records
 from zoo.data.load import load_benchmark

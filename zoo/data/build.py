@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 
-from zoo.data.formats import FormatError, Record, iter_records, read_labels_file
+from zoo.data.formats import LABEL_FORMS, FormatError, LabelsFile, Record, iter_records, read_labels_file
 from zoo.data.splits import SPLITS, carve_validation, stratified_split
 from zoo.errors import UserError
 
 __all__ = ["Columns", "read_columns", "clean_sequences", "infer_label_names", "to_dataset", "to_dataset_dict",
-           "from_files", "DEFAULT_SEED"]
+           "from_files", "source_name", "describe_split", "Source", "DEFAULT_SEED"]
 
 #: The seed of the study's histone split, used for every fixed-seed split genozoo makes.
 DEFAULT_SEED = 3264
@@ -129,7 +129,38 @@ def to_dataset_dict(splits: Mapping[str, Columns], label_names: Sequence[str], *
     return datasets.DatasetDict({s: to_dataset(splits[s], label_names, where=f"{where} ({s})") for s in SPLITS})
 
 
-def _load_one(path, *, format: str, labels: str | os.PathLike | None, label_last_char: bool,
+#: What ``train=`` / ``validation=`` / ``test=`` of :func:`from_files` accept: a file, several files (read one after
+#: another), or a mapping of class name to its file(s).
+Source = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]], Mapping[str, Any]]
+
+
+def _files_of(source: Source, role: str) -> list[tuple[str, str | None]]:
+    """``[(file, class name or None), ...]`` of one split's source."""
+    if isinstance(source, Mapping):
+        out = []
+        for name, files in source.items():
+            files = [files] if isinstance(files, (str, os.PathLike)) else list(files)
+            if not files:
+                raise UserError(f"class {name!r} of the {role} data names no file; map it to a file or a list of files")
+            out += [(str(f), str(name)) for f in files]
+        if not out:
+            raise UserError(f"the {role} data maps no class to a file")
+        return out
+    files = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    if not files:
+        raise UserError(f"the {role} data names no file")
+    return [(str(f), None) for f in files]
+
+
+def source_name(source: Source) -> str:
+    """A short human name of a source, for cards and messages (``a.fa``, ``A=a.fa,B=b.fa``)."""
+    if isinstance(source, Mapping):
+        return ",".join(f"{name}=" + "+".join(Path(f).name for f, _ in _files_of({name: files}, "data"))
+                        for name, files in source.items())
+    return "+".join(Path(f).name for f, _ in _files_of(source, "data"))
+
+
+def _load_one(path, *, format: str, labels: LabelsFile | None, class_name: str | None, label_last_char: bool,
               sequence_column: str | None, label_column: str | None, id_column: str | None) -> Columns:
     opts: dict[str, Any] = {}
     fmt = format
@@ -137,69 +168,135 @@ def _load_one(path, *, format: str, labels: str | os.PathLike | None, label_last
         from zoo.data.formats import detect_format
 
         fmt = detect_format(path)
+    in_file = labels is None and class_name is None  # otherwise the labels come from elsewhere
     if fmt == "fasta":
-        opts = {"label_in_header": labels is None, "label_last_char": label_last_char}
+        opts = {"label_in_header": in_file, "label_last_char": label_last_char and in_file}
     elif fmt in ("csv", "tsv"):
-        opts = {"sequence_column": sequence_column, "label_column": label_column, "id_column": id_column}
+        opts = {"sequence_column": sequence_column, "label_column": label_column if in_file else None,
+                "id_column": id_column}
     cols = read_columns(iter_records(path, fmt, **opts))
     if not len(cols):
         raise FormatError(f"{str(path)!r} holds no records in {fmt} format")
-    if labels is not None:
-        table = read_labels_file(labels)
-        if isinstance(table, dict):
-            missing = [i for i in cols["id"] if i not in table]
+    if class_name is not None:
+        cols["label"] = [class_name] * len(cols)
+    elif labels is not None:
+        if isinstance(labels.labels, dict):
+            missing = [i for i in cols["id"] if i not in labels.labels]
             if missing:
-                raise FormatError(f"labels file {str(labels)!r} has no label for {len(missing)} record(s) of "
-                                  f"{str(path)!r}, e.g. {missing[0]!r}")
-            cols["label"] = [table[i] for i in cols["id"]]
+                raise FormatError(f"{labels.describe()}, but it has no label for {len(missing)} of the "
+                                  f"{len(cols)} record id(s) of {str(path)!r}, e.g. {missing[0]!r}; give one "
+                                  f"line per record id, or {LABEL_FORMS['one-per-line']}, or "
+                                  f"{LABEL_FORMS['matrix']}")
+            cols["label"] = [labels.labels[i] for i in cols["id"]]
         else:
-            if len(table) != len(cols):
-                raise FormatError(f"labels file {str(labels)!r} has {len(table)} labels but {str(path)!r} has "
-                                  f"{len(cols)} records; give one label per record, in order")
-            cols["label"] = list(table)
+            if len(labels.labels) != len(cols):
+                raise FormatError(f"{labels.describe()} and holds {len(labels.labels)} labels, but {str(path)!r} "
+                                  f"has {len(cols)} records; it needs one per record, in the same order")
+            cols["label"] = list(labels.labels)
     if any(v is None for v in cols["label"]):
         raise FormatError(f"{str(path)!r}: some records have no label; for FASTA put it in the header "
-                          "('>id label=1' or '>id|1') or pass labels=FILE; for CSV pass label_column=")
+                          "('>id label=1' or '>id|1') or pass labels=FILE; for CSV pass label_column=; or map "
+                          "class names to files ({'A': 'a.fa', 'B': 'b.fa'})")
     return cols
 
 
-def from_files(train: str | os.PathLike, validation: str | os.PathLike | None = None,
-               test: str | os.PathLike | None = None, *, format: str = "auto",
-               labels: str | os.PathLike | None = None, label_names: Sequence[str] | None = None,
-               sequence_column: str | None = None, label_column: str | None = None, id_column: str | None = None,
-               label_last_char: bool = False, ambiguity: str = "N", drop_n: bool = False,
-               fractions: Sequence[float] = (0.7, 0.15, 0.15), validation_fraction: float = 0.1,
-               seed: int = DEFAULT_SEED):
+def _labels_files(labels, files: list[tuple[str, str | None]], label_names) -> list[LabelsFile | None]:
+    """One parsed labels file (or None) per data file: ``labels`` holds one file per data file, in order."""
+    if labels is None:
+        return [None] * len(files)
+    given = [labels] if isinstance(labels, (str, os.PathLike)) else list(labels)
+    if any(c is not None for _, c in files):
+        raise UserError("the class-to-file mapping already gives every record its label; drop labels=")
+    if len(given) != len(files):
+        raise UserError(f"labels= names {len(given)} labels file(s) for {len(files)} data file(s) "
+                        f"({', '.join(Path(f).name for f, _ in files)}); give one labels file per data file, in "
+                        "the order train, validation, test")
+    return [read_labels_file(p, label_names) for p in given]
+
+
+def describe_split(given: Sequence[str], fractions: Sequence[float] = (0.7, 0.15, 0.15),
+                   validation_fraction: float = 0.1, seed: int = DEFAULT_SEED) -> str:
+    """How :func:`from_files` made train/validation/test from the splits that were ``given``."""
+    if set(given) == {"train"}:
+        pct = "/".join(f"{f * 100:g}" for f in fractions)
+        return f"stratified {pct} train/validation/test split of the given data, seed {seed}"
+    if "validation" not in given:
+        return (f"test as given; validation carved from train ({validation_fraction:.0%}, stratified, "
+                f"seed {seed})")
+    return "train, validation and test as given"
+
+
+def from_files(train: Source, validation: Source | None = None, test: Source | None = None, *,
+               format: str = "auto", labels: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+               label_names: Sequence[str] | None = None, sequence_column: str | None = None,
+               label_column: str | None = None, id_column: str | None = None, label_last_char: bool = False,
+               ambiguity: str = "N", drop_n: bool = False, fractions: Sequence[float] = (0.7, 0.15, 0.15),
+               validation_fraction: float = 0.1, seed: int = DEFAULT_SEED):
     """Load your own data (FASTA, CSV/TSV, UCI or Zeng format, gzipped or not) as train/validation/test.
 
-    One file: a stratified split in ``fractions`` (seed ``seed``). ``train`` + ``test``: validation is carved from
-    train (``validation_fraction``, stratified). ``labels`` is a labels file for a single FASTA ``train``
-    (``ID LABEL`` lines, or one label per line in order). ``label_names`` fixes class order; otherwise they are
-    the sorted distinct labels.
+    Each of ``train``, ``validation`` and ``test`` is a file, a list of files (read one after the other), or a
+    mapping of class name to file(s) (``{"A": "a.fa", "B": ["b1.fa", "b2.fa.gz"]}``: every record of a class's
+    files has that label). Only ``train``: a stratified split in ``fractions`` (seed ``seed``). ``train`` +
+    ``test``: validation is carved from train (``validation_fraction``, stratified). Labels come from the class
+    mapping, from the files themselves (FASTA headers, a CSV column), or from ``labels``: one labels file per data
+    file, in the order train, validation, test, each one label per line, ``ID LABEL`` lines, or a 0/1 matrix with
+    one column per class (:func:`zoo.data.formats.read_labels_file`). ``label_names`` fixes the class order and
+    names a matrix's columns; otherwise the order is the mapping's, a matrix header's (else ``0..k-1``), or the
+    sorted distinct labels.
     """
-    if labels is not None and (validation is not None or test is not None):
-        raise UserError("a separate labels file works with a single FASTA file; put labels in the headers of "
-                        "several files instead")
-    read = dict(format=format, labels=labels, label_last_char=label_last_char, sequence_column=sequence_column,
+    given = {s: v for s, v in (("train", train), ("validation", validation), ("test", test)) if v is not None}
+    if "validation" in given and "test" not in given:
+        raise UserError("pass a test file too when you pass a validation file (or pass only train and let "
+                        "genozoo split it)")
+    files = {s: _files_of(v, s) for s, v in given.items()}
+    flat = [f for s in given for f in files[s]]
+    tables = iter(_labels_files(labels, flat, label_names))
+    read = dict(format=format, label_last_char=label_last_char, sequence_column=sequence_column,
                 label_column=label_column, id_column=id_column)
-    given = {"train": train, "validation": validation, "test": test}
-    cols = {s: _load_one(p, **read) for s, p in given.items() if p is not None}
+    cols: dict[str, Columns] = {}
+    matrix_columns: list[list[str] | None] = []
+    for split in given:
+        for path, class_name in files[split]:
+            table = next(tables)
+            if table is not None and table.form == "matrix":
+                matrix_columns.append(table.columns or [str(j) for j in range(table.width)])
+            part = _load_one(path, labels=table, class_name=class_name, **read)
+            cols[split] = part if split not in cols else cols[split].extend(part)
     for s, c in cols.items():
         keep = [i for i, q in enumerate(c["sequence"]) if not (drop_n and ("N" in q.upper()))]
         if len(keep) != len(c):
             cols[s] = c.take(keep)
         cols[s]["sequence"] = clean_sequences(cols[s]["sequence"], ambiguity, ids=cols[s]["id"])
-    names = list(label_names) if label_names is not None else infer_label_names(
-        v for c in cols.values() for v in c["label"])
+    names = _class_names(label_names, matrix_columns, given, cols)
+    where = source_name(train)
     if set(cols) == {"train"}:
-        y = _label_indices(cols["train"]["label"], names, str(train))
+        y = _label_indices(cols["train"]["label"], names, where)
         parts = stratified_split(y, fractions, seed=seed)
         cols = {s: cols["train"].take(p) for s, p in zip(SPLITS, parts)}
     elif "validation" not in cols:
-        y = _label_indices(cols["train"]["label"], names, str(train))
+        y = _label_indices(cols["train"]["label"], names, where)
         tr, va = carve_validation(y, validation_fraction, seed=seed)
         cols["train"], cols["validation"] = cols["train"].take(tr), cols["train"].take(va)
-    if "test" not in cols:
-        raise UserError("pass a test file too when you pass a validation file (or pass only train and let "
-                        "genozoo split it)")
-    return to_dataset_dict(cols, names, where=str(Path(train).name))
+    dd = to_dataset_dict(cols, names, where=where)
+    split_text = describe_split(list(given), fractions, validation_fraction, seed)
+    for split, ds in dd.items():
+        ds.info.description = f"{where} ({split} split). Split: {split_text}."
+    return dd
+
+
+def _class_names(label_names, matrix_columns, given, cols) -> list[str]:
+    if label_names is not None:
+        return [str(n) for n in label_names]
+    if matrix_columns:
+        if any(c != matrix_columns[0] for c in matrix_columns):
+            raise UserError("the labels files are 0/1 matrices with different columns "
+                            f"({' vs '.join(','.join(c) for c in matrix_columns)}); give label_names=")
+        return list(matrix_columns[0])
+    if isinstance(given["train"], Mapping):
+        names = [str(k) for k in given["train"]]  # the mapping's order is the class order
+        extra = sorted({str(k) for v in given.values() if isinstance(v, Mapping) for k in v} - set(names))
+        if extra:
+            raise UserError(f"class(es) {', '.join(extra)} appear in the validation/test files but not in the "
+                            f"training files ({', '.join(names)}); map every class in train=")
+        return names
+    return infer_label_names(v for c in cols.values() for v in c["label"])

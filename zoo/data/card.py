@@ -12,10 +12,11 @@ from typing import Any, Mapping, Optional
 from zoo.data.quality import quality_report, report_markdown
 from zoo.data.registry import STUDY_CITATION, BenchmarkInfo
 from zoo.errors import UserError
+from zoo.resources import resource_dir
 
 __all__ = ["TEMPLATE", "render_dataset_card"]
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "cards" / "dataset_card.md"
+TEMPLATE = resource_dir("cards") / "dataset_card.md"
 _LICENSES = {"CC BY 4.0": "cc-by-4.0", "Apache-2.0": "apache-2.0", "MIT": "mit"}
 
 

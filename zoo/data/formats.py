@@ -13,23 +13,28 @@ Formats (``format=`` name, what a line looks like):
 * ``zeng``: ``NAME SEQUENCE LABEL`` separated by blanks (Zeng et al. 2016 motif discovery; NAME may start with
   ``>``, negatives carry ``_shuf``).
 
+Labels files (:func:`read_labels_file`) hold one label per line, ``ID LABEL`` lines, or a 0/1 matrix with one
+column per class (:data:`LABEL_FORMS`); the parsed :class:`LabelsFile` says which form it was read as.
+
 Any of them may be gzipped (detected from the magic bytes, not the name). A malformed line raises
 :class:`FormatError` naming the file and line number.
 """
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 import os
+import sys
 import re
 from pathlib import Path
-from typing import IO, Iterator, Optional, Tuple
+from dataclasses import dataclass
+from typing import IO, Iterator, Optional, Sequence, Tuple
 
+from zoo.data.textio import open_text as open_text_source
 from zoo.errors import UserError
 
 __all__ = ["FORMATS", "FormatError", "Record", "open_text", "detect_format", "iter_records", "iter_fasta",
-           "iter_delimited", "iter_uci", "iter_zeng", "read_labels_file", "strip_compression"]
+           "iter_delimited", "iter_uci", "iter_zeng", "read_labels_file", "LabelsFile", "LABEL_FORMS",
+           "strip_compression"]
 
 FORMATS = ("fasta", "csv", "tsv", "uci", "zeng")
 Record = Tuple[str, str, Optional[str]]
@@ -40,20 +45,19 @@ _LABEL_COLUMNS = ("label", "labels", "class", "target", "y")
 _ID_COLUMNS = ("id", "name", "seq_id", "identifier")
 
 
+# A CSV field holds a whole sequence, and chromosomes run to hundreds of MB: the csv module's default limit
+# (131,072 characters) would refuse ordinary genomic records. The limit is process-wide; this only raises it.
+csv.field_size_limit(max(csv.field_size_limit(), min(sys.maxsize, 2**31 - 1)))
+
+
 class FormatError(UserError):
     """A file does not have the format it was read as (the message names file, line and what to do)."""
 
 
 def open_text(path: str | os.PathLike) -> IO[str]:
-    """Open a text file for reading, transparently un-gzipping it when it starts with the gzip magic bytes."""
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"file {str(p)!r} does not exist; check the path")
-    with open(p, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf-8", newline="")
-    return open(p, encoding="utf-8", newline="")
+    """Open a text file for reading: UTF-8 (with or without BOM) or UTF-16/32 with a BOM, gzipped or not, any line
+    ending; a bad encoding or a damaged gzip stream is a one-sentence error (see :mod:`zoo.data.textio`)."""
+    return open_text_source(path)  # type: ignore[return-value]
 
 
 def strip_compression(name: str) -> str:
@@ -152,23 +156,87 @@ def _fasta_record(path, ident, label, chunks, label_last_char) -> Record:
     return ident, seq, label
 
 
-def read_labels_file(path: str | os.PathLike) -> dict[str, str] | list[str]:
-    """Labels for a FASTA file: ``ID LABEL`` per line (dict) or one label per line in record order (list).
+#: The three forms a labels file can take (what each line holds), for messages that say what was understood.
+LABEL_FORMS = {
+    "one-per-line": "one label per line, in the order of the records",
+    "id-label": "'ID LABEL' per line (matched to the records by id)",
+    "matrix": "a 0/1 matrix with one column per class and one row per record, in order",
+}
+_BINARY = {"0", "1", "0.0", "1.0"}
 
-    A header line (``id,label``/``id<TAB>label``) is skipped."""
-    ids, labels = [], []
+
+@dataclass
+class LabelsFile:
+    """A parsed labels file: its ``form`` (a key of :data:`LABEL_FORMS`), the labels (a list in record order, or a
+    dict by id for ``id-label``) and, for a matrix, its number of columns and their names when a header row gave
+    them."""
+
+    path: str
+    form: str
+    labels: list[str] | dict[str, str]
+    width: int = 1
+    columns: list[str] | None = None
+
+    def describe(self) -> str:
+        what = LABEL_FORMS[self.form]
+        if self.form == "matrix":
+            what = f"a 0/1 matrix with {self.width} columns" + (
+                f" ({', '.join(self.columns)})" if self.columns else "") + ", one row per record"
+        return f"labels file {self.path!r} was read as {what}"
+
+
+def _expected(path) -> str:
+    return (f"labels file {str(path)!r} should hold " + ", or ".join(LABEL_FORMS.values()) +
+            " (blank, comma or tab separated; an optional header row)")
+
+
+def read_labels_file(path: str | os.PathLike, label_names: Optional[Sequence[str]] = None) -> LabelsFile:
+    """Read a labels file in any of the :data:`LABEL_FORMS`.
+
+    Rows whose fields are all ``0``/``1`` and as wide as each other (two or more columns) form a matrix: each row
+    must hold exactly one ``1``, and its column is the class, named by ``label_names``, else by a header row,
+    else ``0..k-1``. Two fields are ``ID LABEL``; one field is a label. A header row (``id,label``, or class names
+    above a matrix) is skipped."""
     with open_text(path) as fh:
-        rows = [re.split(r"[\s,]+", line.strip()) for line in fh if line.strip()]
-    if rows and rows[0] and rows[0][0].lower() in _ID_COLUMNS + ("label",):
-        rows = rows[1:]
-    two = all(len(r) == 2 for r in rows)
-    for i, r in enumerate(rows, 1):
-        if len(r) > 2 or (two is False and len(r) != 1):
-            raise FormatError(f"labels file {str(path)!r} line {i} should hold 'ID LABEL' or one label")
-        if two:
-            ids.append(r[0])
-        labels.append(r[-1])
-    return dict(zip(ids, labels)) if two else labels
+        rows = [(i, re.split(r"[\s,]+", line.strip())) for i, line in enumerate(fh, 1) if line.strip()]
+    if not rows:
+        raise FormatError(f"labels file {str(path)!r} is empty; " + _expected(path).split(" ", 3)[3])
+    header = None
+    body = rows
+    if len(rows) > 1 and not any(f in _BINARY for f in rows[0][1]) and \
+            all(set(r) <= _BINARY for _, r in rows[1:]) and len(rows[0][1]) == len(rows[1][1]) >= 2:
+        header, body = rows[0][1], rows[1:]  # class names above a 0/1 matrix
+    elif rows[0][1][0].lower() in _ID_COLUMNS + ("label",) + _LABEL_COLUMNS:
+        body = rows[1:]
+    widths = {len(r) for _, r in body}
+    width = widths.pop() if len(widths) == 1 else None
+    if width is not None and width >= 2 and all(set(r) <= _BINARY for _, r in body):
+        names = list(label_names) if label_names is not None else header
+        if names is not None and len(names) != width:
+            raise FormatError(f"labels file {str(path)!r} was read as a 0/1 matrix with {width} columns, but "
+                              f"{len(names)} label names were given ({', '.join(names)}); name one class per column")
+        labels = []
+        for lineno, r in body:
+            ones = [j for j, v in enumerate(r) if float(v) == 1.0]
+            if len(ones) != 1:
+                raise FormatError(f"labels file {str(path)!r} was read as a 0/1 matrix with {width} columns, but "
+                                  f"line {lineno} holds {len(ones)} ones; each row needs exactly one 1 (one class "
+                                  "per record; multi-label rows are not supported)")
+            labels.append(names[ones[0]] if names is not None else str(ones[0]))
+        return LabelsFile(str(path), "matrix", labels, width, list(names) if names is not None else None)
+    if width == 1:
+        return LabelsFile(str(path), "one-per-line", [r[0] for _, r in body])
+    if width == 2:
+        table: dict[str, str] = {}
+        for lineno, (ident, label) in body:
+            if ident in table and table[ident] != label:
+                raise FormatError(f"labels file {str(path)!r} was read as 'ID LABEL' lines, but id {ident!r} has "
+                                  f"two labels ({table[ident]!r} and {label!r}, line {lineno})")
+            table[ident] = label
+        return LabelsFile(str(path), "id-label", table, 2)
+    lineno, r = next((i, r) for i, r in body if len(r) != len(body[0][1])) if width is None else body[0]
+    raise FormatError(f"labels file {str(path)!r} line {lineno} holds {len(r)} fields, which fits none of the "
+                      f"forms; {_expected(path)}")
 
 
 # --------------------------------------------------------------------------------------- CSV / TSV
@@ -194,7 +262,7 @@ def iter_delimited(path: str | os.PathLike, *, sequence_column: Optional[str] = 
             first = fh.readline()
             delimiter = "\t" if "\t" in first else ","
             fh = _chain_line(first, fh)
-        reader = csv.reader(fh, delimiter=delimiter)
+        reader = _csv_rows(csv.reader(fh, delimiter=delimiter), path)
         header = next(reader, None)
         if not header:
             raise FormatError(f"{str(path)!r} is empty; expected a header row such as 'sequence,label'")
@@ -215,6 +283,19 @@ def iter_delimited(path: str | os.PathLike, *, sequence_column: Optional[str] = 
                                   f"{len(header)}")
             yield (row[ii] if ii is not None else f"{stem}-{rowno - 1}", row[si].strip(),
                    row[li].strip() if li is not None else None)
+
+
+def _csv_rows(reader, path) -> Iterator[list[str]]:
+    """The rows of a csv reader; its errors (a NUL byte, a newline inside an unquoted field) name file and line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            raise FormatError(f"{str(path)!r} line {reader.line_num} is not valid CSV/TSV ({err}); check the file "
+                              f"or pass the right format=") from None
+        yield row
 
 
 def _chain_line(first: str, fh: IO[str]) -> Iterator[str]:

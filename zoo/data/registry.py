@@ -90,9 +90,8 @@ def register_family(prefix: str, factory: Callable[[str], Benchmark], members: C
 
 
 def _ensure_loaded() -> None:
-    # The catalogue modules register on import; importing here keeps ``zoo.data.registry`` free of cycles.
-    import zoo.data.benchmarks  # noqa: F401
-    import zoo.data.hubmirrors  # noqa: F401
+    """The catalogue modules (:mod:`zoo.data.benchmarks`, :mod:`zoo.data.hubmirrors`) register on import;
+    ``zoo/data/__init__.py`` imports them, and Python runs it before this module, so the catalogue is complete."""
 
 
 def _all_names() -> list[str]:

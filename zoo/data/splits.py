@@ -5,16 +5,35 @@ a numpy array or a list. Determinism: a split depends only on the labels, the fr
 ``PCG64`` generator), never on global random state. Stratification allocates each class's rows to the splits by
 the largest-remainder method, so every split holds each class in the requested proportion up to one row, and the
 split sizes add up to the input size exactly.
+
+:func:`is_test_resplit` tells, from a split description, whether a published model's test rows were re-drawn from a
+benchmark's published test file(s); leaderboards and cards put :data:`RESPLIT_MARK` beside such a metric.
 """
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 import numpy as np
 
-__all__ = ["SPLITS", "stratified_split", "carve_validation", "paper_splice_split", "study_split", "split_sizes"]
+__all__ = ["SPLITS", "stratified_split", "carve_validation", "paper_splice_split", "study_split", "split_sizes",
+           "is_test_resplit", "RESPLIT_MARK", "RESPLIT_NOTE"]
 
 SPLITS = ("train", "validation", "test")
+
+#: Beside a test metric whose test rows come from a re-split of a published test file (see :func:`is_test_resplit`).
+RESPLIT_MARK = "†"
+#: The legend of :data:`RESPLIT_MARK`, printed under every table that uses it.
+RESPLIT_NOTE = ("† test rows from a re-split of the benchmark's published test file(s), not its published test split "
+                "(the split is described with the model)")
+_RESPLIT = re.compile(r"\bre-split\b|\bonly its test\.\w+\b.*\b\d+/\d+/\d+\b", re.IGNORECASE | re.DOTALL)
+
+
+def is_test_resplit(split: str | None) -> bool:
+    """Whether a split description (a recipe's and published record's ``split``) says the test rows were drawn by
+    re-splitting published test files: files "pooled and re-split", or "only its test.data" cut into
+    train/validation/test."""
+    return bool(split) and bool(_RESPLIT.search(split))
 
 
 def split_sizes(n: int, fractions: Sequence[float]) -> list[int]:

@@ -244,14 +244,20 @@ def _check_supported(model, method: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- methods
-def _prepare(model, sequences, ids, target, device, batch_size):
-    from zoo.predict import _check_classifier, resolve_device
+def _prepare(model, sequences, ids, target, device, batch_size, max_length=None):
+    from zoo.predict import _check_classifier, _length_stats, _max_length, resolve_device
 
     _check_classifier(model)
     seqs = [sequences] if isinstance(sequences, str) else list(sequences)
     if not seqs:
         raise UserError("no sequences to explain; pass at least one DNA sequence")
     names = [f"seq{i + 1}" for i in range(len(seqs))] if ids is None else [str(i) for i in ids]
+    if len(names) != len(seqs):
+        raise UserError(f"{len(names)} ids given for {len(seqs)} sequences")
+    if batch_size < 1:
+        raise UserError(f"batch size must be at least 1, not {batch_size}")
+    # The same refusals as predict: an empty sequence, or one far longer than the model's input.
+    _length_stats(names, seqs, model, _max_length(model, max_length))
     enc = model.encoding
     codes = to_codes(seqs, enc.length, pad_mode=enc.pad_mode, ambiguity=enc.ambiguity, ids=names)
     dev = resolve_device(device, model)
@@ -353,18 +359,23 @@ def _to_input_frame(seqs: Sequence[str], codes: np.ndarray, matrix: np.ndarray, 
 
 def attribute(model, sequences: str | Sequence[str], method: str = "integrated_gradients", *,
               ids: Sequence[str] | None = None, target: int | str | None = None,
-              device: str | torch.device | None = None, batch_size: int = 64, n_steps: int = 50) -> Attributions:
+              device: str | torch.device | None = None, batch_size: int = 64, n_steps: int = 50,
+              max_length: int | None = None) -> Attributions:
     """Per-nucleotide attributions of ``model``'s prediction for each sequence.
 
     ``method``: ``saliency`` (gradient x input), ``integrated_gradients`` (``ig``; ``n_steps`` steps from the
     all-zero one-hot) or ``ism`` (in-silico mutagenesis). ``target``: a class name or index (default: the
-    predicted class of each sequence).
+    predicted class of each sequence). Sequences are refused as :func:`zoo.predict.predict` refuses them: empty,
+    or longer than ``max_length`` (default: 10x the model's input length).
     """
     name = _ALIASES.get(method, method)
     if name not in METHODS:
         raise UserError(f"unknown attribution method {method!r}; choose saliency, integrated_gradients (ig) or ism")
-    _check_supported(model, name)
-    seqs, names, codes, dev, probs, targets = _prepare(model, sequences, ids, target, device, batch_size)
+    if n_steps < 1:
+        raise UserError(f"integration steps must be at least 1, not {n_steps}")
+    seqs, names, codes, dev, probs, targets = _prepare(model, sequences, ids, target, device, batch_size,
+                                                       max_length)
+    _check_supported(model, name)  # after _prepare: a model that is no classifier is refused as such first
     from zoo.predict import _inference
 
     with _inference(model, dev):

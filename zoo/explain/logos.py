@@ -18,18 +18,25 @@ import numpy as np
 from zoo.encoding import ALPHABET
 from zoo.errors import UserError
 from zoo.explain.attribution import METHOD_TITLES, Attributions
+from zoo.outputs import atomic_write_bytes
 
-__all__ = ["logo_matrix", "draw_logos", "write_numbers"]
+__all__ = ["logo_format", "numbers_format", "logo_matrix", "draw_logos", "write_numbers"]
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def logo_format(path: str | os.PathLike) -> str:
+    """The picture format a logo path asks for (png, svg or pdf; png for a name without a suffix)."""
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    if fmt not in ("png", "svg", "pdf"):
+        raise UserError(f"cannot draw a logo as {Path(path).name!r}; name the output .png, .svg or .pdf")
+    return fmt
+
+
+def numbers_format(path: str | os.PathLike) -> str:
+    """The table format an attributions path asks for (json, csv or tsv)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".json", ".csv", ".tsv"):
+        raise UserError(f"cannot write attributions as {Path(path).name!r}; name the file .csv, .tsv or .json")
+    return suffix[1:]
 
 
 def logo_matrix(attr: Attributions, i: int):
@@ -57,9 +64,7 @@ def draw_logos(attr: Attributions, path: str | os.PathLike, *, max_sequences: in
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    fmt = path.suffix.lstrip(".").lower() or "png"
-    if fmt not in ("png", "svg", "pdf"):
-        raise UserError(f"cannot draw a logo as {path.name!r}; name the output .png, .svg or .pdf")
+    fmt = logo_format(path)
     n = min(len(attr), max_sequences)
     longest = max(len(attr.sequences[i]) for i in range(n))
     width = float(np.clip(longest * 0.14, 8, 60))
@@ -81,7 +86,7 @@ def draw_logos(attr: Attributions, path: str | os.PathLike, *, max_sequences: in
         fig.savefig(buf, format=fmt, dpi=110)
     finally:
         plt.close(fig)
-    _atomic_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
     return path
 
 
@@ -89,7 +94,7 @@ def write_numbers(attr: Attributions, path: str | os.PathLike) -> Path:
     """The attributions as ``.json`` (per sequence: scores and matrix) or ``.csv`` (one row per base:
     ``id, position, base, target, score, A, C, G, T``; positions 1-based)."""
     path = Path(path)
-    suffix = path.suffix.lower()
+    suffix = "." + numbers_format(path)
     if suffix == ".json":
         data = json.dumps(attr.to_dict(), indent=1).encode()
     elif suffix in (".csv", ".tsv"):
@@ -101,7 +106,5 @@ def write_numbers(attr: Attributions, path: str | os.PathLike) -> Path:
         for r in rows:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
         data = buf.getvalue().encode()
-    else:
-        raise UserError(f"cannot write attributions as {path.name!r}; name the file .csv, .tsv or .json")
-    _atomic_bytes(path, data)
+    atomic_write_bytes(path, data)
     return path

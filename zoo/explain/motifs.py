@@ -154,11 +154,10 @@ def write_meme(motifs: Sequence[FilterMotif], path: str | os.PathLike, *,
         lines += [f"MOTIF {title}", f"letter-probability matrix: alength= 4 w= {len(m.pwm)} nsites= {m.nsites} E= 0"]
         lines += ["  " + "  ".join(f"{v:.6f}" for v in row) for row in m.pwm]
         lines.append("")
+    from zoo.outputs import atomic_write_text
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, path)
+    atomic_write_text(path, "\n".join(lines))
     return path
 
 

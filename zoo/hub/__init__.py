@@ -14,7 +14,8 @@ from zoo.hub.errors import (ContractMismatchError, HubError, HubUnreachableError
                             RepoNotFoundError, UnknownArchitectureError, WeightsNotFoundError, hub_errors)
 from zoo.hub.folders import (CARD_NAME, CONFIG_NAME, META_KEYS, WEIGHTS_NAME, load_weights, model_config,
                              read_config, save_model)
-from zoo.hub.remote import pull, pull_dataset, push, push_dataset
+from zoo.hub.rerender import rerender_card
+from zoo.hub.remote import PushResult, pull, pull_dataset, push, push_all, push_dataset
 from zoo.hub.resolve import (DEFAULT_ORG, download_model, hub_dir, hub_org, load_model, load_pretrained,
                              repo_id_for, resolve_pretrained, sha256_file)
 
@@ -22,6 +23,7 @@ __all__ = [
     "HubError", "RepoNotFoundError", "WeightsNotFoundError", "HubUnreachableError", "IntegrityError",
     "UnknownArchitectureError", "ContractMismatchError", "hub_errors",
     "WEIGHTS_NAME", "CONFIG_NAME", "CARD_NAME", "META_KEYS", "load_weights", "model_config", "read_config",
-    "save_model", "DEFAULT_ORG", "hub_org", "hub_dir", "repo_id_for", "sha256_file", "download_model",
-    "resolve_pretrained", "load_pretrained", "load_model", "push", "pull", "push_dataset", "pull_dataset",
+    "save_model", "rerender_card", "DEFAULT_ORG", "hub_org", "hub_dir", "repo_id_for", "sha256_file", "download_model",
+    "resolve_pretrained", "load_pretrained", "load_model", "push", "push_all", "PushResult", "pull", "push_dataset",
+    "pull_dataset",
 ]

@@ -72,6 +72,9 @@ def hub_errors(repo_id: str, filename: str | None = None, revision: str | None =
     what = f"{repo_type} repo {repo_id!r}" + (f" at revision {revision!r}" if revision else "")
     try:
         yield
+    except e.HFValidationError as err:
+        raise RepoNotFoundError(f"{repo_id!r} is not a valid Hub repo id ({str(err).splitlines()[0].rstrip('.')}); "
+                                f"give ORG/NAME with letters, digits, '-', '_' and '.'") from err
     except e.RevisionNotFoundError as err:
         raise RepoNotFoundError(f"the {what} does not exist on {constants.ENDPOINT}; check the revision "
                                 f"(a branch, tag or commit of the repo)") from err

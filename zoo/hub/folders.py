@@ -15,16 +15,50 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
+from zoo.cards import render_model_card
 from zoo.checkpoint import make_readable
 from zoo.hub.errors import ContractMismatchError, IntegrityError, WeightsNotFoundError
+from zoo.hub.validate import WEIGHTS_SHA_KEY, sha256_file, verify_weights
+from zoo.models import transformer
+from zoo.models.base import ZooModel
+from zoo.registry import model_family, repo_id_for
+from zoo.version import __version__
 
-__all__ = ["WEIGHTS_NAME", "CONFIG_NAME", "CARD_NAME", "META_KEYS", "load_weights", "model_config", "save_model",
-           "read_config"]
+__all__ = ["WEIGHTS_NAME", "CONFIG_NAME", "CARD_NAME", "RECORD_NAME", "META_KEYS", "state_digest", "load_weights",
+           "model_config", "save_model", "read_config"]
 
 WEIGHTS_NAME, CONFIG_NAME, CARD_NAME = "model.safetensors", "config.json", "README.md"
+#: The record a card was rendered from, kept beside a weight that is not in the registry (a fine-tune), so
+#: ``genozoo card`` renders the same results again.
+RECORD_NAME = "record.json"
 #: config.json keys that describe the weight rather than construct the model.
 META_KEYS = ("arch", "name", "family", "encoding", "dataset", "split", "data_revision", "classifier",
-             "base_model", "genozoo_version")
+             "base_model", "genozoo_version", WEIGHTS_SHA_KEY)
+
+
+def state_digest(model) -> str:
+    """sha256 over a model's tensors (names, dtypes, shapes, values): equal digests mean the same weights, whatever
+    file format holds them. Set as ``model.pretrained_digest`` when published weights are loaded, so saving a model
+    that was not changed keeps the published record instead of calling itself a fine-tune of it."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def _unchanged_published(model):
+    """The published record of ``model`` when it holds exactly the weights loaded from it, else None."""
+    base = getattr(model, "pretrained_cfg", None)
+    digest = getattr(model, "pretrained_digest", None)
+    if base is None or digest is None or getattr(model, "skipped_weights", None):
+        return None
+    return base if state_digest(model) == digest else None
 
 
 def _weights_in(path: Path) -> Path:
@@ -48,16 +82,21 @@ def _read_state(path: Path) -> dict:
 
 
 def load_weights(model, path: str | Path, *, skip_prefixes: tuple[str, ...] = (),
-                 skip_shape_mismatch: bool = False) -> list[str]:
+                 skip_shape_mismatch: bool = False, allow_modified: bool = False, verify: bool = True) -> list[str]:
     """Load ``model.safetensors`` (a file or a folder holding one) into ``model``, strictly.
 
     Keys under ``skip_prefixes`` (a replaced classifier head) are not loaded; with ``skip_shape_mismatch``, keys
     whose shapes differ (length-dependent layers after a ``seq_len`` change) are not either. Returns the skipped
-    keys; any other missing, unexpected or mis-shaped key raises :class:`ContractMismatchError`.
+    keys; any other missing, unexpected or mis-shaped key raises :class:`ContractMismatchError`. When a
+    config.json lies beside the file, its recorded sha256 (and its published record's) must match
+    (:func:`zoo.hub.validate.verify_weights`; ``allow_modified`` loads a mismatch with a warning; ``verify=False``
+    when the caller has just checked).
     """
     path = _weights_in(Path(path))
     if not path.is_file():
         raise WeightsNotFoundError(f"no weights at {str(path)!r}; pass a model.safetensors file or a model folder")
+    if verify and path.name == WEIGHTS_NAME and (path.parent / CONFIG_NAME).is_file():
+        verify_weights(path, read_config(path.parent / CONFIG_NAME), allow_modified=allow_modified)
     state, own = _read_state(path), model.state_dict()
     skipped = sorted(k for k in own if k.startswith(skip_prefixes))
     bad = []
@@ -91,10 +130,6 @@ def model_config(model, cfg=None, *, dataset: str | None = None, split: str | No
     weights (``model.pretrained_cfg``, set by ``create_model(..., pretrained=True)``) names them as
     ``base_model`` unless it is saved as that same record.
     """
-    import zoo
-    from zoo.hub.resolve import repo_id_for
-    from zoo.registry import model_family
-
     arch = getattr(model, "arch", "") or (cfg.arch if cfg is not None else "")
     if not arch:
         raise ContractMismatchError("the model has no architecture name (model.arch); build it with "
@@ -114,7 +149,7 @@ def model_config(model, cfg=None, *, dataset: str | None = None, split: str | No
             "dataset": pick(dataset, "dataset"), "split": pick(split, "split"),
             "data_revision": pick(data_revision, "data_revision"),
             "base_model": repo_id_for(base) if base is not None and (cfg is None or base.name != cfg.name) else None,
-            "genozoo_version": zoo.__version__}
+            "genozoo_version": __version__}
     return {**ctor, **meta}
 
 
@@ -123,19 +158,23 @@ def _family_io(family: str) -> tuple[Callable | None, Callable | None]:
     ``transformers`` (so its folders load without genozoo) when :mod:`zoo.models.transformer` provides
     ``save_transformers(model, directory)`` and ``load_transformers(directory) -> model``."""
     if family == "transformer":
-        import zoo.models.transformer as tm
-
-        return getattr(tm, "save_transformers", None), getattr(tm, "load_transformers", None)
+        return transformer.save_transformers, transformer.load_transformers
     return None, None
 
 
 def save_model(model, directory: str | Path, cfg=None, *, dataset: str | None = None, split: str | None = None,
-               data_revision: str | None = None, card: bool = True) -> Path:
+               data_revision: str | None = None, card: bool = True, keep_record: bool = False) -> Path:
     """Write ``model.safetensors``, ``config.json`` and (``card=True``) ``README.md`` into ``directory``.
 
-    The files are written into a temporary sibling folder first and moved in one by one with ``os.replace``, so a
-    crash never leaves a half-written file; other files in ``directory`` are kept.
+    Without ``cfg``, a model that still holds the published weights it was loaded with is saved as that published
+    weight (its record: metrics, datasets, no ``base_model``); a changed one names them as ``base_model``.
+    ``keep_record=True`` also writes ``cfg`` as ``record.json`` (a weight outside the registry, e.g. a fine-tune),
+    which :func:`rerender_card` renders from. The files are written into a temporary sibling folder first and
+    moved in one by one with ``os.replace``, so a crash never leaves a half-written file; other files in
+    ``directory`` are kept.
     """
+    if cfg is None:
+        cfg = _unchanged_published(model)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     config = model_config(model, cfg, dataset=dataset, split=split, data_revision=data_revision)
@@ -144,8 +183,6 @@ def save_model(model, directory: str | Path, cfg=None, *, dataset: str | None = 
     tmp.mkdir()
     try:
         if card:
-            from zoo.cards import render_model_card
-
             (tmp / CARD_NAME).write_text(render_model_card(config, cfg), encoding="utf-8")
         save_hook, _ = _family_io(config["family"])
         if save_hook is not None:  # the family's own layout (transformers), plus genozoo's metadata keys
@@ -153,12 +190,18 @@ def save_model(model, directory: str | Path, cfg=None, *, dataset: str | None = 
             for f in (tmp / "family").iterdir():
                 os.replace(f, tmp / f.name)
             (tmp / "family").rmdir()
-            merged = {**json.loads((tmp / CONFIG_NAME).read_text()), **{k: config[k] for k in META_KEYS}}
+            merged = {**json.loads((tmp / CONFIG_NAME).read_text()), **{k: config[k] for k in META_KEYS if k in config}}
             (tmp / CONFIG_NAME).write_text(json.dumps(merged, indent=2, sort_keys=True))
         else:
             model.save_pretrained(tmp, config=config)  # mixin: safetensors + config.json (+ its card if none)
         if not card:
             (tmp / CARD_NAME).unlink(missing_ok=True)
+        if keep_record and cfg is not None:
+            (tmp / RECORD_NAME).write_text(json.dumps(cfg.to_dict(), indent=1, sort_keys=True) + "\n")
+        # The folder records the sha256 of its own weights, so every later load can check them.
+        written = json.loads((tmp / CONFIG_NAME).read_text(encoding="utf-8"))
+        written[WEIGHTS_SHA_KEY] = sha256_file(tmp / WEIGHTS_NAME)
+        (tmp / CONFIG_NAME).write_text(json.dumps(written, indent=2, sort_keys=True), encoding="utf-8")
         for f in sorted(tmp.iterdir()):
             make_readable(f)  # safetensors writes 0600 files; a model folder is meant to be shared
             os.replace(f, directory / f.name)
@@ -176,3 +219,7 @@ def read_config(path: str | Path) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise ContractMismatchError(f"{path} does not hold a JSON object; re-save the model")
     return config
+
+
+# ZooModel.save_pretrained (and so push_to_hub) writes genozoo's full config.json; the models do not import us.
+ZooModel.config_hook = staticmethod(model_config)

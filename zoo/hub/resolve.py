@@ -10,46 +10,33 @@ cached or downloaded file that was truncated or altered is refused (and evicted 
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
 from zoo.hub.errors import (ContractMismatchError, IntegrityError, UnknownArchitectureError, WeightsNotFoundError,
                             hub_errors)
 from zoo.hub.folders import (CONFIG_NAME, META_KEYS, WEIGHTS_NAME, _family_io, _weights_in, load_weights,
-                             read_config)
+                             read_config, state_digest)
+from zoo.hub.validate import build_checked, sha256_file, verify_weights
+from zoo.registry import (DEFAULT_ORG, UnknownModelError, hub_org, is_model, model_entrypoint, pretrained_cfg,
+                          repo_id_for, set_weight_loaders)
 
 __all__ = ["DEFAULT_ORG", "hub_org", "hub_dir", "repo_id_for", "sha256_file", "download_model",
            "resolve_pretrained", "load_pretrained", "load_model"]
 
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_ORG = "genozoo"
-
 
 # ------------------------------------------------------------------------------------------- locations
-def hub_org() -> str:
-    """The Hub organization of published weights: ``$GENOZOO_HUB_ORG`` or ``genozoo``."""
-    return os.environ.get("GENOZOO_HUB_ORG") or DEFAULT_ORG
-
-
 def hub_dir() -> Path:
-    """The bundled local hub: ``$GENOZOO_HUB_DIR`` or the repository's ``hub/`` folder."""
-    return Path(os.environ.get("GENOZOO_HUB_DIR") or ROOT / "hub")
+    """The bundled local hub: ``$GENOZOO_HUB_DIR``, else the ``hub/`` folder the installed package carries (a
+    checkout's own ``hub/`` when genozoo runs from one; :func:`zoo.resources.resource_dir`). Point
+    ``GENOZOO_HUB_DIR`` at an empty folder to switch the bundle off (weights then come from the Hub)."""
+    from zoo.resources import resource_dir
 
-
-def repo_id_for(cfg) -> str:
-    """The Hub repo id of a published weight: its recorded ``hub_id`` or ``<org>/<arch>.<tag>``."""
-    return cfg.hub_id or f"{hub_org()}/{cfg.name}"
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return Path(os.environ.get("GENOZOO_HUB_DIR") or resource_dir("hub"))
 
 
 def _is_repo_id(s: str) -> bool:
@@ -164,16 +151,19 @@ def load_pretrained(cfg, builder: Callable[..., Any], args: dict[str, Any],
                       f"({', '.join(skipped)}) because {why} changed", stacklevel=3)
     model.skipped_weights = skipped
     model.pretrained_cfg = cfg
+    model.pretrained_digest = state_digest(model)  # save_model tells the published weight from a changed one
     model.weights_source = source
     return model.eval()
 
 
-def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_location: str = "cpu"):
+def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_location: str = "cpu",
+               allow_modified: bool = False):
     """Build a model from a model folder or Hub repo (``ORG/NAME``, at ``revision``): the architecture named in
-    config.json comes from the registry, built from the saved constructor arguments; the weights load strictly
-    and the input contract (``encoding``) must match the one the built model declares."""
-    from zoo.registry import model_entrypoint, UnknownModelError
-
+    config.json comes from the registry, built from the saved constructor arguments (bounded and size-checked
+    before anything is allocated, :func:`zoo.hub.validate.build_checked`); the weights must match the sha256
+    config.json records and, when it names a published record, that record's (``allow_modified=True`` loads them
+    anyway, with a warning, as an unpublished weight); they load strictly, and the input contract (``encoding``)
+    must match the one the built model declares."""
     src = Path(dir_or_repo_id)
     if src.is_dir():
         folder = src
@@ -194,10 +184,27 @@ def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_l
     except UnknownModelError as err:
         raise UnknownArchitectureError(f"{folder / CONFIG_NAME} names architecture {arch!r}, which this genozoo "
                                        f"does not have; upgrade genozoo or check the file") from err
+    where = str(folder / CONFIG_NAME)
+    weights = folder / WEIGHTS_NAME
+    if not weights.is_file():
+        raise WeightsNotFoundError(f"{folder} has no {WEIGHTS_NAME}; copy the whole model folder")
+    name = config.get("name")
+    record = pretrained_cfg(name) if isinstance(name, str) and "." in name and is_model(name) else None
+    # A Hub repo read at another revision than the one its record pins holds another weight by design (a retrain
+    # pushed as a new revision): its own recorded sha256 is checked, and it does not claim the record.
+    other_revision = not src.is_dir() and record is not None and bool(record.revision) and \
+        revision != record.revision
+    checked = {k: v for k, v in config.items() if k != "name"} if other_revision else config
+    intact = verify_weights(weights, checked, allow_modified=allow_modified, where=str(folder))
+    claims = intact and record is not None and (not other_revision or sha256_file(weights) == record.sha256)
     _, load_hook = _family_io(config.get("family", ""))
     if load_hook is not None:  # a family with its own layout (transformers) rebuilds itself
         from safetensors import SafetensorError
 
+        args = (config.get("genozoo") or {}).get("model_args")
+        if isinstance(args, dict):  # sizes checked on the meta device before transformers allocates them
+            with torch.device("meta"):
+                build_checked(builder, args, arch, where)
         try:
             model = load_hook(folder)
         except (SafetensorError, OSError) as err:
@@ -205,19 +212,19 @@ def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_l
                                  f"truncated or corrupt, replace it") from err
     else:
         ctor = {k: v for k, v in config.items() if k not in META_KEYS}
-        try:
-            model = builder(**ctor)
-        except (TypeError, ValueError) as err:
-            raise ContractMismatchError(f"the arguments in {folder / CONFIG_NAME} do not build {arch!r} ({err}); "
-                                        f"re-save the model with this genozoo") from err
-        load_weights(model, folder)
+        model = build_checked(builder, ctor, arch, where)
+        load_weights(model, folder, verify=False)  # checked above, with the caller's allow_modified
     if "encoding" in config and model.encoding.to_dict() != config["encoding"]:
         raise ContractMismatchError(f"{folder / CONFIG_NAME} declares input encoding {config['encoding']} but "
                                     f"{arch!r} built from it expects {model.encoding.to_dict()}; re-save the model")
     model.arch = arch
-    if config.get("name"):
-        from zoo.registry import is_model, pretrained_cfg
-
-        if is_model(config["name"]):
-            model.pretrained_cfg = pretrained_cfg(config["name"])
+    # Only intact weights carry the published record they name (its metrics, card and claims); a modified weight
+    # loaded with allow_modified is an unpublished one.
+    if claims:
+        model.pretrained_cfg = record
+        model.pretrained_digest = state_digest(model)
     return model.to(map_location).eval()
+
+
+# create_model(..., pretrained=True) loads through this layer; the registry below does not import it.
+set_weight_loaders(load_pretrained, load_weights)

@@ -1,19 +1,24 @@
 """The base class of every genozoo model: the input/output contract, losses and hub (de)serialization.
 
+It knows nothing of the layers above it (hub, cards, prediction): those attach ``predict`` and the full
+``config.json`` through :attr:`ZooModel.predict_hook` and :attr:`ZooModel.config_hook` when they are imported.
+
 Subclasses build their layers in ``__init__`` from flat, JSON-serializable arguments (so ``config.json``
 round-trips through ``huggingface_hub``'s :class:`~huggingface_hub.PyTorchModelHubMixin`), expose the
 :class:`~zoo.encoding.Encoding` they expect as ``self.encoding``, and name their last layer ``self.head``.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from zoo.encoding import Encoding
+from zoo.encoding import Encoding, encode_codes
+from zoo.registry import load_layers
 
 PAPER_URL = "https://doi.org/10.1186/s12859-022-04660-8"
 
@@ -38,6 +43,10 @@ class ZooModel(
     #: 1.3-2x on one core. Training and prediction then use that layout on the CPU
     #: (:func:`preferred_memory_format`); weights are saved contiguous.
     channels_last: bool = False
+    #: Attached by the layers above (``import zoo`` loads them): :func:`zoo.predict.predict` and
+    #: :func:`zoo.hub.model_config`. The models never import those layers.
+    predict_hook: ClassVar[Callable[..., Any] | None] = None
+    config_hook: ClassVar[Callable[..., dict] | None] = None
 
     def __init__(self, num_classes: int = 2, seq_len: int = 101, label_names: Sequence[str] | None = None):
         super().__init__()
@@ -106,12 +115,13 @@ class ZooModel(
 
     def save_pretrained(self, save_directory, *, config: dict | None = None, **kwargs):
         """The mixin's ``save_pretrained`` (and so ``push_to_hub``), with genozoo's full ``config.json`` (architecture,
-        input contract, training data; see :func:`zoo.hub.model_config`) when no config is given, so the folder
-        loads with :func:`zoo.hub.load_model`. :func:`zoo.hub.save_model` also writes the model card."""
-        if config is None and self.arch:
-            from zoo.hub import model_config  # lazy: the hub layer sits above the models
-
-            config = model_config(self)
+        input contract, training data; :func:`zoo.hub.model_config`, attached as :attr:`config_hook` by the hub
+        layer) when no config is given, so the folder loads with :func:`zoo.hub.load_model`.
+        :func:`zoo.hub.save_model` also writes the model card."""
+        if config is None and self.arch and ZooModel.config_hook is None:
+            load_layers()  # the hub attaches config_hook when loaded; a model built directly may come first
+        if config is None and self.arch and ZooModel.config_hook is not None:
+            config = ZooModel.config_hook(self)
         return super().save_pretrained(save_directory, config=config, **kwargs)
 
     def num_parameters(self, trainable: bool = True) -> int:
@@ -119,10 +129,27 @@ class ZooModel(
 
     def predict(self, sequences, **kwargs):
         """Class probabilities with label names for raw DNA sequences: a :class:`zoo.predict.Predictions` table.
-        Options (batch size, reverse-complement averaging, device) as :func:`zoo.predict.predict`."""
-        from zoo.predict import predict  # lazy: prediction sits above the models in the data flow
+        Options (batch size, reverse-complement averaging, device) as :func:`zoo.predict.predict`, which the
+        prediction layer attaches as :attr:`predict_hook` (the models do not import the layers above them)."""
+        if ZooModel.predict_hook is None:
+            load_layers()  # the prediction layer attaches predict_hook when loaded
+        if ZooModel.predict_hook is None:
+            raise RuntimeError("zoo.predict is not loaded; import zoo before calling model.predict")
+        return ZooModel.predict_hook(self, sequences, **kwargs)
 
-        return predict(self, sequences, **kwargs)
+    # ----------------------------------------------------------------------------------- fast inference
+    def fast_input(self, codes: np.ndarray) -> torch.Tensor:
+        """The input of :meth:`inference_forward` for a cleaned ``(N, L)`` code matrix (:func:`zoo.encoding.to_codes`):
+        the model's encoding by default; models with a faster exact rewrite take something smaller (k-mer word
+        indices instead of a 64-192x larger one-hot)."""
+        return encode_codes(codes, self.encoding)
+
+    def inference_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits in eval mode, for prediction and evaluation: the plain forward by default. Models override it
+        with exact rewrites (gathered kernel columns instead of a convolution over a one-hot input, pooling
+        before ReLU, in-place activations), each tested to match :meth:`forward` within 1e-5
+        (tests/test_inference.py). Training keeps :meth:`forward`."""
+        return self(x)
 
     @torch.no_grad()
     def predict_encoded(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,146 @@
+"""Users' own labelled data, made ready for training on it: :func:`load_data` takes files in every layout
+:func:`zoo.data.from_files` reads (with separate validation / test sources and labels files), a saved
+``DatasetDict`` folder, a benchmark name or an in-memory ``DatasetDict``, and always returns train / validation
+(/ test) with a ``ClassLabel`` ``label`` column; :func:`apply_label_map` renames classes and puts them in a
+model's order. Used by fine-tuning and the bake-off.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from zoo.errors import UserError
+
+__all__ = ["load_data", "parse_label_map", "apply_label_map", "label_names_of", "is_files", "is_dataset_dict",
+           "SPLIT_SEED"]
+
+SPLIT_SEED = 3264
+_FILE_SUFFIXES = {".fa", ".fasta", ".fna", ".fas", ".gz", ".csv", ".tsv", ".tab", ".txt", ".data", ".seq"}
+
+
+def label_names_of(ds) -> list[str]:
+    names = getattr(ds["train"].features.get("label"), "names", None)
+    if names:
+        return list(names)
+    values = sorted({int(v) for s in ds for v in ds[s]["label"]})
+    return [str(i) for i in range(max(values) + 1)]
+
+
+def is_dataset_dict(data) -> bool:
+    import datasets
+
+    return isinstance(data, datasets.DatasetDict) or (
+        isinstance(data, Mapping) and bool(data) and all(isinstance(v, datasets.Dataset) for v in data.values()))
+
+
+def is_files(data) -> bool:
+    """Files for :func:`zoo.data.from_files`: a class mapping, a list of files, or one existing file."""
+    if isinstance(data, Mapping):
+        return True
+    if isinstance(data, (list, tuple)):
+        return True
+    return Path(str(data)).is_file()
+
+
+def load_data(data, *, validation=None, test=None, labels=None, label_names: Sequence[str] | None = None,
+              format: str = "auto", label_column: str | None = None, sequence_column: str | None = None,
+              source: str | None = None, seed: int = SPLIT_SEED, validation_fraction: float = 0.15):
+    """Fine-tuning data as a ``DatasetDict`` with ``train``, ``validation`` (and usually ``test``) splits with
+    columns ``sequence`` and ``label`` (``ClassLabel``), from files in any layout :func:`zoo.data.from_files` takes
+    (with ``validation`` / ``test`` / ``labels`` / ``label_names``), a saved ``DatasetDict`` folder, a benchmark
+    name or a ``DatasetDict``. Returns ``(dataset_dict, name, split_description)``."""
+    import datasets
+
+    from zoo.data import carve_validation, from_files, load_benchmark
+    from zoo.data.build import describe_split, source_name
+
+    split_desc = "train/validation/test as given"
+    separate = {k: v for k, v in (("validation", validation), ("test", test), ("labels", labels)) if v}
+    if is_dataset_dict(data):
+        ds, name = datasets.DatasetDict(data), "in-memory data"
+    elif is_files(data):
+        ds = from_files(data, validation or None, test or None, labels=labels or None, label_names=label_names,
+                        format=format, label_column=label_column, sequence_column=sequence_column, seed=seed,
+                        validation_fraction=validation_fraction)
+        name = source_name(data)
+        split_desc = describe_split(["train"] + [k for k in ("validation", "test") if separate.get(k)],
+                                    validation_fraction=validation_fraction, seed=seed)
+        separate = {}
+    elif Path(str(data)).is_dir():
+        if not (Path(data) / "dataset_dict.json").is_file():
+            raise UserError(f"folder {str(data)!r} is not a saved dataset (no dataset_dict.json); give FASTA/CSV "
+                            "files, a benchmark name or a folder written by DatasetDict.save_to_disk")
+        ds = datasets.load_from_disk(str(data))
+        name = Path(data).name
+    elif Path(str(data)).suffix.lower() in _FILE_SUFFIXES:
+        raise UserError(f"data file {str(data)!r} does not exist; check the path")
+    else:
+        ds, name = load_benchmark(str(data), source=source, progress=False), str(data)
+    if separate:
+        raise UserError(f"{', '.join(separate)} go with data files (FASTA/CSV/TSV); {name!r} already holds its "
+                        "splits and labels")
+    ds = datasets.DatasetDict(ds)
+    for split in list(ds):
+        cols = ds[split].column_names
+        if label_column and label_column != "label" and label_column in cols:
+            ds[split] = ds[split].rename_column(label_column, "label")
+        if sequence_column and sequence_column != "sequence" and sequence_column in cols:
+            ds[split] = ds[split].rename_column(sequence_column, "sequence")
+    if "train" not in ds:
+        raise UserError(f"data {name!r} has no train split; its splits are {', '.join(ds) or 'none'}")
+    for col in ("sequence", "label"):
+        if col not in ds["train"].column_names:
+            hint = "--label-column" if col == "label" else "--sequence-column"
+            raise UserError(f"data {name!r} has no {col!r} column (columns: {', '.join(ds['train'].column_names)}); "
+                            f"name it with {hint}")
+    if not isinstance(ds["train"].features["label"], datasets.ClassLabel):
+        ds = ds.class_encode_column("label")
+    if "validation" not in ds:
+        # Held out from train, stratified with a fixed seed, so a rerun splits the same way.
+        tr, va = carve_validation(np.asarray(ds["train"]["label"]), validation_fraction, seed=seed)
+        train = ds["train"]
+        ds["train"], ds["validation"] = train.select(tr), train.select(va)
+        split_desc = f"validation carved from train ({validation_fraction:.0%}, stratified, seed {seed})" + \
+            (", test as given" if "test" in ds else ", no test split")
+    return ds, name, split_desc
+
+
+def parse_label_map(text: str | Mapping[str, str] | None) -> dict[str, str]:
+    """``"0=negative,1=positive"`` (or a mapping) as ``{"0": "negative", "1": "positive"}``."""
+    if text is None or isinstance(text, Mapping):
+        return {str(k): str(v) for k, v in (text or {}).items()}
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        old, sep, new = part.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise UserError(f"label map {text!r}: {part!r} is not DATA_LABEL=MODEL_LABEL; write it as "
+                            "0=negative,1=positive")
+        out[old.strip()] = new.strip()
+    return out
+
+
+def apply_label_map(ds, label_map: Mapping[str, str], order: Sequence[str] | None = None):
+    """Rename the data's classes with ``label_map`` (data label -> new name; unmapped ones keep theirs), then, when
+    the new names are exactly the classes of ``order`` (a base model's labels), put them in that order."""
+    import datasets
+
+    names = label_names_of(ds)
+    unknown = [k for k in label_map if k not in names]
+    if unknown:
+        raise UserError(f"the label map names {', '.join(map(repr, unknown))}, which the data does not have; its "
+                        f"labels are {', '.join(names)}")
+    renamed = [label_map.get(n, n) for n in names]
+    if len(set(renamed)) != len(renamed):
+        raise UserError(f"the label map gives two classes the same name ({', '.join(renamed)}); map each data "
+                        "label to its own name")
+    target = list(order) if order is not None and sorted(order) == sorted(renamed) else renamed
+    if target == names:
+        return ds
+    index = np.asarray([target.index(n) for n in renamed])
+    feats = ds["train"].features.copy()
+    feats["label"] = datasets.ClassLabel(names=target)
+    return datasets.DatasetDict({s: d.map(lambda b: {"label": index[np.asarray(b["label"], dtype=np.int64)].tolist()},
+                                          batched=True, features=feats, keep_in_memory=True)
+                                 for s, d in ds.items()})

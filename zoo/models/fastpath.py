@@ -1,0 +1,109 @@
+"""Exact rewrites of the study's first layers for inference: a convolution over a one-hot input as a sum of gathered
+kernel columns, and channels-last pooling and convolution helpers for what follows.
+
+A convolution over the k-mer one-hot (``64 * (r+1)`` channels, one 1 per region block) multiplies almost only
+zeros: output position ``p`` is the bias plus, for every kernel tap ``t`` and region block ``j``, the kernel column
+of the word at position ``p + t + j``. Taps and blocks with the same ``s = t + j`` read the same position, so their
+columns are added once into a table of ``(K + r) x (4**k + 1)`` rows (the extra row, all zero, stands for a window
+holding N/PAD and for positions past the end, which the one-hot leaves zero), and the convolution becomes
+``K + r`` row lookups per position (``torch.nn.functional.embedding_bag``, one fused kernel) instead of
+``64 (r+1) K`` multiply-adds per filter. The same holds for a convolution over token embeddings (the table rows
+are the kernel applied to each embedding row) and, in two dimensions, for the Conv2D CNNs' 3x3 kernels sliding
+over the k-mer image (each row of the table is then a stamp of the kernel across the image's width).
+
+The models call these from ``inference_forward``; tests/test_inference.py checks every model against its plain
+forward within 1e-5. ``max(relu(z)) == relu(max(z))``, so pooling runs before the ReLU (on 2-4x fewer values).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["word_table_1d", "gather_conv", "word_table_2d", "maxpool_cl", "conv1d_cl"]
+
+
+def word_table_1d(weight: torch.Tensor, vocab: int, blocks: int = 1, embedding: torch.Tensor | None = None
+                  ) -> torch.Tensor:
+    """``(S * (vocab + 1), F)`` lookup table of a Conv1d ``weight`` ``(F, C, K)``, ``S = K + blocks - 1``.
+
+    One-hot input: ``C = blocks * vocab`` (block ``j`` holds the word of position ``q + j``). Embedded tokens:
+    ``embedding`` ``(vocab, C)`` and ``blocks = 1``; each row is the kernel tap applied to one token's embedding.
+    Row ``s * (vocab + 1) + v`` is what the word ``v`` at offset ``s`` adds; row ``vocab`` of each offset is zero.
+    """
+    out_ch, _, K = weight.shape
+    S = K + blocks - 1
+    table = weight.new_zeros(S, vocab + 1, out_ch)
+    if embedding is not None:
+        for t in range(K):
+            table[t, :vocab] += embedding @ weight[:, :, t].T
+    else:
+        w = weight.reshape(out_ch, blocks, vocab, K)
+        for t in range(K):
+            for j in range(blocks):
+                table[t + j, :vocab] += w[:, j, :, t].T
+    return table.reshape(S * (vocab + 1), out_ch)
+
+
+def _window_index(words: torch.Tensor, vocab: int, S: int, K: int) -> torch.Tensor:
+    """``(N, P)`` word ids (-1 for N/PAD) -> ``(N * (P-K+1), S)`` table rows of each output position's window."""
+    n, P = words.shape
+    w = words.masked_fill(words < 0, vocab)
+    if S > K:  # region blocks past the end of the sequence read the zero row
+        w = F.pad(w, (0, S - K), value=vocab)
+    idx = w.unfold(1, S, 1)[:, :P - K + 1]
+    idx = idx + torch.arange(S, device=words.device) * (vocab + 1)
+    return idx.reshape(-1, S)
+
+
+def gather_conv(words: torch.Tensor, table: torch.Tensor, bias: torch.Tensor | None, vocab: int, K: int
+                ) -> torch.Tensor:
+    """A 'valid' convolution of kernel width ``K`` as table lookups: ``(N, P)`` word ids -> ``(N, P-K+1, F)``
+    pre-activations, channels last. ``table`` from :func:`word_table_1d` or :func:`word_table_2d` (whose rows
+    are flattened ``(W, F)`` stamps: the result is then ``(N, P-K+1, W * F)``)."""
+    S = table.shape[0] // (vocab + 1)
+    n, P = words.shape
+    out = F.embedding_bag(_window_index(words, vocab, S, K), table, mode="sum")
+    if bias is not None:
+        out = out.view(-1, bias.numel()).add_(bias).view(out.shape)
+    return out.view(n, P - K + 1, -1)
+
+
+def word_table_2d(weight: torch.Tensor, vocab: int, blocks: int) -> torch.Tensor:
+    """``(S * (vocab + 1), W_out * F)`` stamps of a Conv2d ``weight`` ``(F, 1, KH, KW)`` sliding over the k-mer
+    image (``W = blocks * vocab`` columns; the word ``v`` of block ``j`` is the 1 in column ``j * vocab + v``).
+    Row ``(s, v)``: what that 1 adds to the output row across its ``W_out = W - KW + 1`` columns."""
+    out_ch, _, KH, KW = weight.shape
+    width = blocks * vocab
+    w_out = width - KW + 1
+    S = KH + blocks - 1
+    table = weight.new_zeros(S, vocab + 1, w_out, out_ch)
+    v = torch.arange(vocab, device=weight.device)
+    for dp in range(KH):
+        for j in range(blocks):
+            for dw in range(KW):
+                col = j * vocab + v - dw
+                ok = (col >= 0) & (col < w_out)
+                table[dp + j, v[ok], col[ok]] += weight[:, 0, dp, dw]
+    return table.reshape(S * (vocab + 1), w_out * out_ch)
+
+
+def maxpool_cl(x: torch.Tensor, size: int = 2) -> torch.Tensor:
+    """MaxPool (floor mode, stride = size) over the middle axes of a channels-last ``(N, L, C)`` or
+    ``(N, H, W, C)`` tensor."""
+    if x.dim() == 3:
+        n, L, c = x.shape
+        m = L // size
+        return x[:, :m * size].reshape(n, m, size, c).amax(2)
+    n, H, W, c = x.shape
+    h, w = H // size, W // size
+    return x[:, :h * size, :w * size].reshape(n, h, size, w, size, c).amax((2, 4))
+
+
+def conv1d_cl(x: torch.Tensor, conv: torch.nn.Conv1d) -> torch.Tensor:
+    """A 'valid', stride-1 Conv1d on a channels-last ``(N, L, C)`` tensor, as one matrix product of the windows
+    ``(N, L-K+1, C K)`` with the kernel (faster than oneDNN's convolution at these sizes, and no transposes);
+    returns ``(N, L-K+1, F)``."""
+    n, L, c = x.shape
+    out_ch, _, K = conv.weight.shape
+    windows = x.unfold(1, K, 1).reshape(n, L - K + 1, c * K)  # (c, t) order, as the kernel's
+    return F.linear(windows, conv.weight.reshape(out_ch, c * K), conv.bias)
