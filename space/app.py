@@ -232,9 +232,9 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
 
 def launch(host: str = "127.0.0.1", port: int = 7860, device: str = "auto", hub_dir: str | None = None,
            limits: Limits = Limits(), concurrency: int = 32, max_queue: int = 64, max_models: int = 8,
-           block: bool = True) -> gr.Blocks:
+           threads: int | None = None, block: bool = True) -> gr.Blocks:
     """Build and start the space on ``host:port`` (``port=0``: a free port); ``block=False`` returns at once."""
-    catalogue = Catalogue(hub_dir, device, limits, max_models=max_models)
+    catalogue = Catalogue(hub_dir, device, limits, max_models=max_models, threads=threads)
     catalogue.warm_up()
     demo = build_demo(catalogue, concurrency=concurrency, max_queue=max_queue)
     demo.launch(server_name=host, server_port=port or None, prevent_thread_lock=not block, quiet=not block,

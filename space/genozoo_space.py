@@ -104,12 +104,15 @@ def _check_upload(path: Path, name: str, limits: Limits) -> None:
     if gzipped:
         # Count the unpacked bytes before parsing, so a small gzip bomb cannot fill the memory.
         budget, total = limits.max_upload_bytes * 20, 0
-        with gzip.open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                total += len(chunk)
-                if total > budget:
-                    raise UserError(f"the uploaded file {name!r} unpacks to more than {budget:,} bytes; "
-                                    f"predict large files with `genozoo predict` instead")
+        try:
+            with gzip.open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    total += len(chunk)
+                    if total > budget:
+                        raise UserError(f"the uploaded file {name!r} unpacks to more than {budget:,} bytes; "
+                                        f"predict large files with `genozoo predict` instead")
+        except (EOFError, OSError, zlib.error):
+            return  # a damaged gzip: the reader below refuses it with the CLI's sentence
 
 
 def _read_upload(path: Path, limits: Limits, add) -> None:
@@ -240,7 +243,7 @@ class Catalogue:
     and run through one :class:`~batching.Batcher`, so concurrent requests share forward passes."""
 
     def __init__(self, hub_dir: str | Path | None = None, device: str = "auto", limits: Limits = Limits(),
-                 max_models: int = 8, threads: int | None = None):
+                 max_models: int = 8, threads: int | str | None = None):
         self.hub_dir = Path(hub_dir) if hub_dir else default_hub_dir()
         self.device = resolve_device(device)
         if self.device.type == "cuda":  # full float32 on the GPU, so its answers match the CPU's (TF32 would not)
@@ -253,9 +256,12 @@ class Catalogue:
         self._methods: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
         self._explain_lock = threading.Lock()
-        # One thread computes: its intra-op threads are all the cores the space may use; Gradio's threads only
-        # parse and encode, so they and the compute thread do not oversubscribe the cores.
-        self.threads = threads or int(os.environ.get("GENOZOO_THREADS") or max(1, (os.cpu_count() or 2) // 2))
+        # One thread computes the predictions: its intra-op threads are the CPUs the space may use (--threads,
+        # $GENOZOO_THREADS, else those other processes leave free); Gradio's threads only parse and encode, so
+        # they and the compute thread do not oversubscribe the cores.
+        from zoo.runtime import resolve_threads
+
+        self.threads = resolve_threads(threads, workers=1)
         self.batcher = Batcher(threads=self.threads)
         for name in zoo.list_models(pretrained=True):
             cfg = zoo.pretrained_cfg(name)

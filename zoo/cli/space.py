@@ -50,7 +50,8 @@ def cmd_space(args: argparse.Namespace) -> int:
     limits = Limits(max_sequences=args.max_sequences, max_length=args.max_length)
     print(f"genozoo space on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     app.launch(host=args.host, port=args.port, device=args.device, hub_dir=args.hub_dir, limits=limits,
-               concurrency=args.concurrency, max_queue=args.max_queue, max_models=args.max_models, block=True)
+               concurrency=args.concurrency, max_queue=args.max_queue, max_models=args.max_models,
+               threads=args.threads or None, block=True)
     return 0
 
 
