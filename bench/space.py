@@ -1,22 +1,28 @@
-"""Load test of the Gradio space on loopback: N requests from C concurrent gradio_client clients.
+"""Load and memory benchmark of the Gradio space on loopback, with real gradio_client clients.
 
-Starts ``genozoo space`` as its own process on 127.0.0.1 (offline), warms it up, then sends the requests (each
-``--batch`` example sequences through ``/predict``) and reports: answered / failed (none may be lost), latency
-p50 / p95 / max, throughput, and the server's resident memory (VmRSS) after warm-up, after the load and after a
-second identical load (flat memory = no growth from one round to the next). Models: the published ones, else two
-tiny models trained here on a synthetic benchmark.
+Starts ``genozoo space`` as its own process on 127.0.0.1 (offline, the published models), then:
 
-    .venv/bin/python bench/space.py [--requests 200] [--clients 20] [--batch 10] [--concurrency 2]
+1. latency: for the default model of every task, ``--clients`` concurrent clients each send ``--per-client``
+   requests one after another (as a person at a browser does), each holding ``--batch`` random sequences of the
+   task's input length (seeded, different in every request, so no answer can be reused). Reports answered /
+   failed (none may be lost) and p50 / p95 / max latency per task and over all tasks.
+2. memory: ``--mixed`` mixed requests (every task, random models: predict, compare and explain) from a few
+   clients; the server's resident memory (VmRSS) after the first 50 and after all of them. Bounded memory means
+   the second within 1.25x of the first.
+
+The machine may be shared: the load average before and after is printed with the figures.
+
+    .venv/bin/python bench/space.py [--clients 20] [--per-client 10] [--batch 10] [--mixed 1000] [--json F]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,13 +30,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "space"), str(ROOT / "tests"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "space"), str(ROOT)]
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
 def rss_mib(pid: int) -> float:
-    """Resident memory of a process and its children (gradio runs in one process; torch may add threads only)."""
+    """Resident memory of the server process (VmRSS)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -43,108 +49,167 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def load_round(url: str, model: str, text: str, n_requests: int, n_clients: int) -> dict:
+def random_fasta(rng: random.Random, n: int, length: int, tag: str) -> str:
+    return "\n".join(f">{tag}-{i}\n{''.join(rng.choices('ACGT', k=length))}" for i in range(n))
+
+
+def start_server(port: int, extra: list[str], env: dict, log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "w")
+    server = subprocess.Popen([sys.executable, "-m", "zoo", "space", "--port", str(port), "--device", "cpu", *extra],
+                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 180
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server
+        except OSError:
+            if server.poll() is not None or time.time() > deadline:
+                server.kill()
+                sys.exit(f"the space did not start: {log_path.read_text()[-2000:]}")
+            time.sleep(0.5)
+
+
+def latency_round(url: str, model: str, length: int, n_clients: int, per_client: int, batch: int,
+                  seed: int) -> dict:
+    """``n_clients`` users at once, each sending ``per_client`` requests in a row; every request is timed."""
     from gradio_client import Client
 
     clients = [Client(url, verbose=False) for _ in range(n_clients)]
-    expected = text.count(">")
+    texts = [[random_fasta(random.Random(seed * 100_003 + c * 1009 + r), batch, length, f"c{c}r{r}")
+              for r in range(per_client)] for c in range(n_clients)]
 
     def user(c: int):
-        """One client sending its share of the requests one after another, as a person at a browser does."""
         out = []
-        for _ in range(c, n_requests, n_clients):
+        for text in texts[c]:
             t0 = time.perf_counter()
             try:
                 _status, table, *_ = clients[c].predict(model, text, None, api_name="/predict")
-                out.append((time.perf_counter() - t0, len(table["data"]) == expected, ""))
+                out.append((time.perf_counter() - t0, len(table["data"]) == batch, ""))
             except Exception as e:  # a lost or refused request is counted, not raised
-                out.append((time.perf_counter() - t0, False, f"{type(e).__name__}: {e!r}"))
+                out.append((time.perf_counter() - t0, False, str(e)))
         return out
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(n_clients) as pool:
         results = [r for rs in pool.map(user, range(n_clients)) for r in rs]
     wall = time.perf_counter() - t0
+    for c in clients:
+        c.close()
     lat = np.array([r[0] for r in results]) * 1000
     errors = [r[2] for r in results if not r[1]]
-    return {"requests": n_requests, "answered": n_requests - len(errors), "failed": len(errors),
-            "first_error": errors[0] if errors else "", "p50_ms": float(np.percentile(lat, 50)),
-            "p95_ms": float(np.percentile(lat, 95)), "max_ms": float(lat.max()), "wall_s": wall,
-            "requests_per_s": n_requests / wall}
+    return {"model": model, "requests": len(results), "answered": len(results) - len(errors),
+            "failed": len(errors), "first_error": errors[0] if errors else "", "latencies_ms": lat.tolist(),
+            "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
+            "max_ms": float(lat.max()), "wall_s": wall, "requests_per_s": len(results) / wall}
+
+
+def mixed_requests(url: str, cat, n: int, n_clients: int, pid: int, seed: int = 0) -> dict:
+    """``n`` requests over every task: 84% predict (any model), 8% compare, 8% explain; RSS after 50 and after n."""
+    from gradio_client import Client
+
+    rng = random.Random(seed)
+    tasks = cat.tasks()
+    plan = []
+    for i in range(n):
+        task = tasks[i % len(tasks)]
+        length = cat.task_length(task) or 101
+        kind = rng.choices(["predict", "compare", "explain"], weights=[84, 8, 8])[0]
+        model = rng.choice(cat.models_for(task))
+        plan.append((kind, task, model, random_fasta(rng, 2 if kind == "explain" else 10, length, f"m{i}")))
+    clients = [Client(url, verbose=False) for _ in range(n_clients)]
+    failed: list[str] = []
+
+    def one(i: int, c: int) -> None:
+        kind, task, model, text = plan[i]
+        try:
+            if kind == "predict":
+                clients[c].predict(model, text, None, api_name="/predict")
+            elif kind == "compare":
+                clients[c].predict(task, text, None, api_name="/compare")
+            else:
+                clients[c].predict(model, text, None, "", "", api_name="/explain")
+        except Exception as e:
+            failed.append(f"{kind} {model}: {e}")
+
+    def run(lo: int, hi: int) -> None:
+        with ThreadPoolExecutor(n_clients) as pool:
+            list(pool.map(lambda c: [one(i, c) for i in range(lo + c, hi, n_clients)], range(n_clients)))
+
+    t0 = time.perf_counter()
+    run(0, 50)
+    rss50 = rss_mib(pid)
+    run(50, n)
+    rss_end = rss_mib(pid)
+    for c in clients:
+        c.close()
+    return {"requests": n, "failed": len(failed), "first_error": failed[0] if failed else "",
+            "kinds": {k: sum(p[0] == k for p in plan) for k in ("predict", "compare", "explain")},
+            "rss_after_50_mib": rss50, "rss_after_all_mib": rss_end, "ratio": rss_end / rss50,
+            "wall_s": time.perf_counter() - t0}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--per-client", type=int, default=10, help="requests each client sends in a row")
     ap.add_argument("--batch", type=int, default=10, help="sequences per request (default: %(default)s)")
-    ap.add_argument("--concurrency", type=int, default=2, help="the space's concurrency limit")
+    ap.add_argument("--mixed", type=int, default=1000, help="mixed requests of the memory phase (0: skip it)")
+    ap.add_argument("--mixed-clients", type=int, default=4)
+    ap.add_argument("--tasks", nargs="*", help="only these tasks in the latency phase (default: all)")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
 
-    import zoo
-
-    tmp = None
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    if not zoo.list_models(pretrained=True):
-        from test_space import train_demo_models
-
-        tmp = tempfile.TemporaryDirectory(prefix="genozoo-bench-")
-        train_demo_models(Path(tmp.name))
-        env["GENOZOO_HUB_DIR"] = tmp.name
     from genozoo_space import Catalogue
 
-    cat = Catalogue(env.get("GENOZOO_HUB_DIR"), "cpu")
-    task = cat.tasks()[0]
-    model = cat.models_for(task)[0]
-    ids, seqs = cat.examples(task, n=args.batch)
-    text = "\n".join(f">{i}\n{s}" for i, s in zip(ids, seqs))
-
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    cat = Catalogue(None, "cpu")
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    server = subprocess.Popen([sys.executable, "-m", "zoo", "space", "--port", str(port), "--device", "cpu",
-                               "--concurrency", str(args.concurrency), "--max-queue", str(max(64, args.clients))],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"genozoo-bench-space-{port}.log"
+    load0 = os.getloadavg()
+    server = start_server(port, ["--max-queue", str(max(64, 2 * args.clients))], env, log_path)
+    rounds, mixed = {}, None
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.time() > deadline:
-                    sys.exit(f"the space did not start: {server.stderr.read()[-2000:]}")
-                time.sleep(0.5)
-        warm = load_round(url, model, text, 20, 4)
-        rss0 = rss_mib(server.pid)
-        first = load_round(url, model, text, args.requests, args.clients)
-        rss1 = rss_mib(server.pid)
-        second = load_round(url, model, text, args.requests, args.clients)
-        rss2 = rss_mib(server.pid)
+        for seed, task in enumerate(args.tasks or cat.tasks()):
+            model = cat.models_for(task)[0]
+            latency_round(url, model, cat.task_length(task) or 101, 2, 2, args.batch, 999)  # load and warm up
+            rounds[task] = latency_round(url, model, cat.task_length(task) or 101, args.clients, args.per_client,
+                                         args.batch, seed)
+        if args.mixed:
+            mixed = mixed_requests(url, cat, args.mixed, args.mixed_clients, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
-        if tmp is not None:
-            tmp.cleanup()
-    out = {"model": model, "device": "cpu", "batch": args.batch, "clients": args.clients,
-           "concurrency": args.concurrency, "warmup_failed": warm["failed"], "round1": first, "round2": second,
-           "rss_mib": {"after_warmup": rss0, "after_round1": rss1, "after_round2": rss2}}
-    print(f"space load test: {args.requests} requests x 2 rounds from {args.clients} concurrent clients, "
-          f"{args.batch} sequences each, model {model}, concurrency limit {args.concurrency}, "
-          f"{os.cpu_count()} CPU core(s)")
-    for name, r in (("round 1", first), ("round 2", second)):
-        print(f"  {name}: answered {r['answered']}/{r['requests']} (failed {r['failed']}), "
-              f"p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms, max {r['max_ms']:.0f} ms, "
-              f"{r['requests_per_s']:.1f} req/s" + (f"; first error: {r['first_error']}" if r["failed"] else ""))
-    print(f"  server RSS: {rss0:.0f} MiB after warm-up, {rss1:.0f} MiB after round 1, {rss2:.0f} MiB after round 2 "
-          f"(round 2 growth {rss2 - rss1:+.0f} MiB)")
+    load1 = os.getloadavg()
+    log = log_path.read_text()
+    all_lat = np.concatenate([r["latencies_ms"] for r in rounds.values()]) if rounds else np.zeros(1)
+    print(f"space benchmark on {os.cpu_count()} CPU core(s); load average {load0[0]:.1f} before, {load1[0]:.1f} "
+          f"after (the machine may be shared)")
+    print(f"latency: {args.clients} concurrent clients x {args.per_client} requests x {args.batch} random "
+          f"sequences, the default model of each task")
+    for task, r in rounds.items():
+        print(f"  {task:16s} {r['model']:48s} answered {r['answered']}/{r['requests']}, p50 {r['p50_ms']:.0f} ms, "
+              f"p95 {r['p95_ms']:.0f} ms, max {r['max_ms']:.0f} ms, {r['requests_per_s']:.1f} req/s"
+              + (f"; first error: {r['first_error']}" if r["failed"] else ""))
+    print(f"  all tasks: p50 {np.percentile(all_lat, 50):.0f} ms, p95 {np.percentile(all_lat, 95):.0f} ms")
+    if mixed:
+        print(f"memory: {mixed['requests']} mixed requests {mixed['kinds']} in {mixed['wall_s']:.0f} s, failed "
+              f"{mixed['failed']}; server RSS {mixed['rss_after_50_mib']:.0f} MiB after 50, "
+              f"{mixed['rss_after_all_mib']:.0f} MiB after all ({mixed['ratio']:.2f}x)"
+              + (f"; first error: {mixed['first_error']}" if mixed["failed"] else ""))
+    tracebacks = log.count("Traceback")
+    print(f"server log: {tracebacks} traceback(s)")
     if args.json:
-        args.json.write_text(json.dumps(out, indent=1))
-    lost = first["failed"] + second["failed"]
-    # Flat: the second identical round may not grow the server by more than a tenth of its size.
-    flat = rss2 - rss1 <= max(20.0, 0.1 * rss1)
-    if lost or not flat:
-        print(f"FAILED: {lost} request(s) lost; memory {'flat' if flat else 'growing'}")
+        for r in rounds.values():
+            r.pop("latencies_ms")
+        args.json.write_text(json.dumps({"load_before": load0, "load_after": load1, "rounds": rounds,
+                                         "mixed": mixed, "tracebacks": tracebacks}, indent=1))
+    lost = sum(r["failed"] for r in rounds.values()) + (mixed["failed"] if mixed else 0)
+    bounded = mixed is None or mixed["ratio"] <= 1.25
+    slow = float(np.percentile(all_lat, 95)) >= 300
+    if lost or not bounded or slow or tracebacks:
+        print(f"NOT MET: {lost} request(s) lost; memory {'bounded' if bounded else 'growing'}; p95 "
+              f"{'over' if slow else 'under'} 300 ms; {tracebacks} traceback(s) in the server log")
         return 1
     return 0
 

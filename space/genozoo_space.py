@@ -13,6 +13,8 @@ import csv
 import gzip
 import json
 import os
+import re
+import tempfile
 import threading
 import zlib
 from collections import OrderedDict
@@ -24,7 +26,12 @@ import numpy as np
 import torch
 
 import zoo
+from batching import Batcher
+from zoo.encoding import EncodingError, encode_codes, to_codes
 from zoo.errors import UserError
+from zoo.io import open_input, open_text_input
+from zoo.models.base import preferred_memory_format
+from zoo.predict import LengthStats, Predictions
 
 __all__ = ["Limits", "Entry", "Catalogue", "parse_sequences", "padding_note", "resolve_device", "default_hub_dir"]
 
@@ -85,8 +92,6 @@ def _check_upload(path: Path, name: str, limits: Limits) -> None:
 def _read_upload(path: Path, limits: Limits, add) -> None:
     """The records of an upload, read exactly as ``genozoo predict FILE`` reads them (:func:`zoo.io.open_input`).
     Messages name the file as the user knows it, never by the server's temporary path."""
-    from zoo.io import open_input
-
     name = path.name
     try:
         _check_upload(path, name, limits)
@@ -111,8 +116,6 @@ def parse_sequences(text: str | None = None, upload: str | Path | None = None,
     ``seq1``, ``seq2``, ...). An upload is any file ``genozoo predict`` reads (FASTA, CSV/TSV with a ``sequence``
     column, plain or gzipped). Characters are checked when encoding, which names the sequence and position.
     """
-    from zoo.io import open_text_input
-
     ids: list[str] = []
     seqs: list[str] = []
 
@@ -227,8 +230,6 @@ class Catalogue:
         # One thread computes: its intra-op threads are all the cores the space may use; Gradio's threads only
         # parse and encode, so they and the compute thread do not oversubscribe the cores.
         self.threads = threads or int(os.environ.get("GENOZOO_THREADS") or max(1, (os.cpu_count() or 2) // 2))
-        from batching import Batcher
-
         self.batcher = Batcher(threads=self.threads)
         for name in zoo.list_models(pretrained=True):
             cfg = zoo.pretrained_cfg(name)
@@ -299,8 +300,6 @@ class Catalogue:
         with self._lock:
             model = self._models.get(name)
             if model is None:
-                from zoo.models.base import preferred_memory_format
-
                 model = self._load(entry).eval()
                 model.to(self.device, memory_format=preferred_memory_format(model, self.device))
                 self._models[name] = model
@@ -331,11 +330,6 @@ class Catalogue:
         """:class:`zoo.predict.Predictions` (class probabilities with label names, and how many sequences were
         padded or cropped by the model's declared policy) for one request. The sequences are checked and encoded
         on the caller's thread; the forward pass is shared with concurrent requests for the same model."""
-        import re
-
-        from zoo.encoding import EncodingError, encode_codes, to_codes
-        from zoo.predict import LengthStats, Predictions
-
         model = self.model(name)
         enc = model.encoding
         ids = [f"seq{i + 1}" for i in range(len(sequences))] if ids is None else [str(i) for i in ids]
@@ -361,9 +355,6 @@ class Catalogue:
         """The attribution logo (a PIL image) of one sequence for its predicted class and its caption, by
         ``method`` (one of :meth:`methods`, default the first); a planted motif named in the id
         (``..._CTCF@12-30``, the example sequences) is shaded."""
-        import re
-        import tempfile
-
         from PIL import Image
 
         from zoo.explain import METHOD_TITLES, attribute

@@ -11,7 +11,7 @@ import torch
 import zoo
 from zoo.encoding import Encoding, encode_codes, one_hot, tokens
 from zoo.errors import UserError
-from zoo.explain import GradientUnsupportedError, attribute
+from zoo.explain import GradientUnsupportedError, attribute, supported_methods
 from zoo.explain.attribution import _scorer, nucleotide_representation
 from zoo.explain.logos import draw_logos, write_numbers
 from zoo.explain.motifs import (FilterMotif, filter_pwms, information_content, match_motifs, read_meme,
@@ -102,11 +102,14 @@ def test_every_classifier_architecture_can_be_explained():
             continue
         ism = attribute(model, seqs, "ism")
         assert all(np.isfinite(s).all() and s.shape == (60,) for s in ism.scores), arch
+        offered = supported_methods(model)  # what the space offers: exactly the methods that work
         try:
             grad = attribute(model, seqs, "saliency")
         except GradientUnsupportedError as e:  # BERT re-tokenizes; doc2vec is not differentiable
             assert arch.startswith(("bert_", "doc2vec")) and "use method 'ism'" in str(e)
+            assert offered == ("ism",), arch
             continue
+        assert offered == ("saliency", "integrated_gradients", "ism"), arch
         assert all(np.isfinite(s).all() for s in grad.scores) and np.abs(grad.scores[0]).sum() > 0, arch
 
 

@@ -102,6 +102,23 @@ def test_finetune_on_a_csv_file_holds_out_validation(kmer, tmp_path):
     assert result.label_names == ["bound", "unbound"] and result.seq_len == 60
     assert set(result.reinitialized) == {"head.weight", "head.bias"}  # new label names: a new head
     assert json.loads((tmp_path / "out" / "config.json").read_text())["base_model"] == "someone/base-model"
+    # The card names the data by its file name (no invented Hub dataset id), and `genozoo card` re-renders it
+    # without losing its results, datasets or base model (from record.json, else from the card it replaces).
+    from huggingface_hub import ModelCard
+
+    from zoo.cli import main
+
+    card = ModelCard.load(tmp_path / "out" / "README.md").data.to_dict()
+    assert "datasets" not in card and card["base_model"] == "someone/base-model"
+    (ds0,) = {json.dumps(r["dataset"], sort_keys=True) for r in card["model-index"][0]["results"]}
+    assert json.loads(ds0) == {"name": "mine.csv", "type": "mine.csv", "split": "test"}
+    assert "mine.csv" in (tmp_path / "out" / "README.md").read_text().split("## Training")[1]
+    for drop_record in (False, True):
+        if drop_record:  # a folder saved before record.json existed: its card is the only copy of its results
+            (tmp_path / "out" / "record.json").unlink()
+        assert main(["card", str(tmp_path / "out")]) == 0
+        again = ModelCard.load(tmp_path / "out" / "README.md").data.to_dict()
+        assert again["model-index"] == card["model-index"] and again["base_model"] == "someone/base-model"
     # Frozen trunk: only the head moved.
     assert torch.equal(result.model.convs[0].weight, kmer.model.convs[0].weight)
     # A DatasetDict without validation gets one carved from train.

@@ -206,6 +206,23 @@ def test_signals_remove_temporary_files(sig, status, model_dir, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["big.fa"], err  # no output, no temporary file
 
 
+def test_a_killed_writers_temporary_file_goes_with_the_next_write(model_dir, tmp_path):
+    big = tmp_path / "big.fa"
+    big.write_text("".join(f">r{i}\n{GOOD}\n" for i in range(300_000)))
+    p = child("predict", model_dir, big, "-o", tmp_path / "out.csv", "-q", "--batch-size", "64", cwd=tmp_path)
+    deadline = time.time() + 180
+    while not (left := [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]):
+        assert p.poll() is None and time.time() < deadline, p.communicate()
+        time.sleep(0.05)
+    p.kill()  # SIGKILL: nothing can clean up
+    p.communicate(timeout=60)
+    assert left[0].startswith(f".out.csv.{p.pid}.") and (tmp_path / left[0]).exists()
+    (tmp_path / "small.fa").write_text(FASTA)
+    rc, _, err = cli("predict", model_dir, "small.fa", "-o", "out.csv", "-q", cwd=tmp_path)
+    assert rc == 0, err
+    assert sorted(os.listdir(tmp_path)) == ["big.fa", "out.csv", "small.fa"]
+
+
 # ------------------------------------------------------------------------------------------------ options
 BAD_OPTIONS = {
     "device meta": (["predict", "{m}", "in.fa", "--device", "meta"], "--device"),

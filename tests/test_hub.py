@@ -303,7 +303,8 @@ def test_transformer_family_saves_the_transformers_way(monkeypatch, tmp_path, of
         assert create_model(cfg.name, pretrained=True, num_classes=3).skipped_weights == ["head.bias", "head.weight"]
     plain = AutoModelForSequenceClassification.from_pretrained(folder).eval()
     inputs = AutoTokenizer.from_pretrained(folder)(seqs, return_tensors="pt", padding=True)
-    assert torch.allclose(plain(**inputs).logits, base(x), atol=1e-5)
+    # Two labels, single-label classification: the softmax is genozoo's probability table.
+    assert torch.allclose(plain(**inputs).logits.softmax(-1), base.probabilities(base(x)), atol=1e-6)
 
 
 def test_repo_ids_follow_the_configured_org(monkeypatch, trained):
@@ -346,3 +347,62 @@ def test_saved_folders_are_readable_by_others(tmp_path):
     hub.save_model(model, tmp_path / "m")
     for f in (tmp_path / "m").iterdir():
         assert stat.S_IMODE(os.stat(f).st_mode) == FILE_MODE, f.name
+
+
+def test_saving_an_unchanged_published_model_keeps_its_record(bundle, offline, tmp_path):
+    """save_model of a model loaded with its published weights writes that published weight (its results, no
+    base_model naming itself); once its weights change it is a new weight whose base_model is the published one."""
+    cfg, _ = bundle
+    model = zoo.create_model(NAME, pretrained=True)
+    folder = hub.save_model(model, tmp_path / "same")
+    config = json.loads((folder / "config.json").read_text())
+    assert config["name"] == NAME and config["base_model"] is None and config["dataset"] == cfg.dataset
+    card = ModelCard.load(folder / "README.md").data
+    assert card.base_model is None and card.eval_results and card.model_name == NAME
+    with torch.no_grad():
+        model.head.bias.add_(0.5)
+    folder = hub.save_model(model, tmp_path / "changed")
+    config = json.loads((folder / "config.json").read_text())
+    assert config["base_model"] == hub.repo_id_for(cfg) and config["name"] is None
+    assert ModelCard.load(folder / "README.md").data.base_model == hub.repo_id_for(cfg)
+
+
+def test_cards_list_only_real_hub_datasets_and_name_the_origin():
+    """The GUE-derived histone benchmark is a Hub dataset; the UCI splice and the Zeng motif files are not: they
+    appear in the card text with URL and sha256 instead of as invented ids."""
+    from zoo.cards import card_data, data_sources, hub_datasets
+
+    assert hub_datasets("histone_h3_gue") == ["leannmlindsey/GUE"]
+    assert hub_datasets("splice") == [] and hub_datasets("motif/wgEncodeAwgTfbsBroadDnd41CtcfUniPk") == []
+    assert hub_datasets("my_file.csv") == []
+    for name in list_models(pretrained=True):
+        cfg = zoo.pretrained_cfg(name)
+        data = card_data(hub.model_config(zoo.create_model(name), cfg), cfg)
+        assert data.pipeline_tag == "text-classification"
+        assert data.datasets == (hub_datasets(cfg.dataset) or None)
+        for r in data.eval_results:
+            assert r.dataset_revision is None or re.fullmatch(r"[0-9a-f]{40}", r.dataset_revision)
+            assert r.dataset_config is None or len(r.dataset_config) <= 64
+            assert "this weight" in r.metric_name or "mean ± sd over" in r.metric_name
+        own = {r.metric_type: r.metric_value for r in data.eval_results if "this weight" in r.metric_name}
+        assert own["accuracy"] == round(cfg.metrics["accuracy"]["seed_value"], 6)
+    text = render_model_card(hub.model_config(zoo.create_model("cnn_zeng_3_conv2d.splice"),
+                                              zoo.pretrained_cfg("cnn_zeng_3_conv2d.splice")),
+                             zoo.pretrained_cfg("cnn_zeng_3_conv2d.splice"))
+    (src,) = data_sources("splice")
+    assert f"[{src['name']}]({src['url']}), sha256 `{src['sha256']}`" in text
+
+
+def test_published_cards_are_generated_and_read_right_by_the_hub():
+    """Every bundled card is exactly what `genozoo card` renders from the records (never hand-edited), and its
+    metadata is what the Hub reads: pipeline_tag, real dataset ids only, no prose config, no checksum revision."""
+    from zoo.hub.rerender import card_text
+
+    for name in list_models(pretrained=True):
+        cfg = zoo.pretrained_cfg(name)
+        folder = hub.hub_dir() / hub.repo_id_for(cfg)
+        assert (folder / "README.md").read_text(encoding="utf-8") == card_text(folder), f"{name}: run genozoo card"
+        data = ModelCard.load(folder / "README.md").data.to_dict()
+        assert data["pipeline_tag"] == "text-classification"
+        for result in data["model-index"][0]["results"]:
+            assert "revision" not in result["dataset"] and len(result["dataset"].get("config", "")) <= 64

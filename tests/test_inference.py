@@ -1,4 +1,4 @@
-"""The inference fast paths (``inference_input`` + ``inference_forward``, see zoo.models.fastpath) are exact rewrites:
+"""The inference fast paths (``fast_input`` + ``inference_forward``, see zoo.models.fastpath) are exact rewrites:
 for every registered model, on the study's geometries, they give the plain forward's probabilities within 1e-5,
 with N bases, padded (short) and cropped (long) sequences, and non-zero biases and BatchNorm statistics."""
 from __future__ import annotations
@@ -52,7 +52,7 @@ def test_inference_forward_matches_the_plain_forward(name, geometry):
     codes = to_codes(_sequences(12, enc.length), enc.length, pad_mode=enc.pad_mode, ambiguity=enc.ambiguity)
     with torch.inference_mode():
         plain = model.probabilities(model(encode_codes(codes, enc)))
-        x = model.inference_input(codes)
+        x = model.fast_input(codes)
         fast = model.probabilities(model.inference_forward(x))
     torch.testing.assert_close(fast, plain, rtol=0, atol=1e-5)
     if name in REWRITTEN:  # the rewrite never builds the one-hot / embedded input
@@ -73,7 +73,7 @@ def test_the_rewrite_also_matches_in_channels_last_and_on_published_sizes(name):
     codes = to_codes(_sequences(256, enc.length, seed=3), enc.length)
     with torch.inference_mode():
         plain = model.probabilities(model(encode_codes(codes, enc)))
-        fast = model.probabilities(model.inference_forward(model.inference_input(codes)))
+        fast = model.probabilities(model.inference_forward(model.fast_input(codes)))
     torch.testing.assert_close(fast, plain, rtol=0, atol=1e-5)
 
 
@@ -91,3 +91,47 @@ def test_doc2vec_newton_on_word_scores_gives_the_paragraph_vectors_of_newton_on_
     plain = pv.infer_paragraph_vectors(counts, U, noise, negative=5, l2=1.0, iters=8)
     torch.testing.assert_close(fast, plain, rtol=0, atol=1e-5)
     assert fast.abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", ["cnn_nguyen_2_conv2d", "deepram_conv1d_onehot", "deepram_conv1d_recurrent_onehot"])
+def test_training_on_word_ids_gives_the_one_hot_models_outputs_and_gradients(name):
+    """Training takes fast_input too (zoo.engine): forward on word ids equals forward on the one-hot, gradients
+    included, in training mode (the DeepRAM input dropout off here: its mask is drawn per position, see below)."""
+    torch.manual_seed(0)
+    model = zoo.create_model(name, **study_kwargs(name, "splice"))
+    _randomize(model, 4)
+    if hasattr(model, "input_dropout"):
+        model.input_dropout.p = 0.0
+    model.train()
+    enc = model.encoding
+    codes = to_codes(_sequences(16, enc.length, seed=5), enc.length)
+    y = torch.arange(16) % model.num_classes
+    results = []
+    for x in (encode_codes(codes, enc), model.fast_input(codes)):
+        model.zero_grad()
+        torch.manual_seed(7)  # the same dense-layer dropout masks on both passes
+        loss = model.loss(model(x), y)
+        loss.backward()
+        results.append((loss.detach(), [p.grad.clone() for p in model.parameters()]))
+    assert model.fast_input(codes).dtype == torch.int64
+    torch.testing.assert_close(results[1][0], results[0][0], rtol=1e-5, atol=1e-6)
+    for g_fast, g_plain in zip(results[1][1], results[0][1]):
+        torch.testing.assert_close(g_fast, g_plain, rtol=1e-4, atol=1e-5)
+
+
+def test_deepram_input_dropout_on_word_ids_is_the_one_hot_dropout_in_distribution():
+    """Dropout keeps each 1 of the one-hot with probability 1 - p, scaled: on average the first convolution's
+    output is the undropped one, and a single draw differs from it."""
+    torch.manual_seed(0)
+    model = zoo.create_model("deepram_conv1d_onehot", **study_kwargs("deepram_conv1d_onehot", "splice"))
+    _randomize(model, 5)
+    codes = to_codes(_sequences(4, model.seq_len, seed=6), model.seq_len)
+    words = model.fast_input(codes)
+    with torch.no_grad():
+        model.eval()
+        plain = model.convs[0](encode_codes(codes, model.encoding).float())
+        model.train()
+        draws = torch.stack([model._gathered_first_conv(words) for _ in range(400)])
+    assert not torch.allclose(draws[0], plain, atol=1e-3)
+    mean_err = (draws.mean(0) - plain).abs().mean() / plain.abs().mean()
+    assert mean_err < 0.05, mean_err

@@ -1,8 +1,10 @@
 """The space in a real headless browser: Debian's Chromium driven by Playwright (no browser download).
 
 Types a sequence, clicks Predict, reads the probability table from the page and checks it against the model; an
-invalid character shows its one-sentence message in the page. Screenshots are saved under ``artifacts/`` as test
-artifacts. Skips, saying why, where Chromium or Playwright is not installed.
+invalid character shows its one-sentence message in the page; switching task twice and predicting gives a chart
+whose bars and legend are the new task's; the task picker shows each task's input length and the method picker
+only the methods the model supports. Screenshots are saved under ``artifacts/`` as test artifacts. Skips, saying
+why, where Chromium or Playwright is not installed.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ def page(tmp_path_factory):
 
     hub = tmp_path_factory.mktemp("hub")
     train_demo_models(hub, archs=DEMO_ARCHS[:1])
-    cat = Catalogue(hub, "cpu")
+    cat = Catalogue(hub, "cpu")  # the tiny model's task and, where installed, the published ones
     demo = app.build_demo(cat)
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
                 ssr_mode=False)
@@ -96,3 +98,68 @@ def test_invalid_character_message(page):
     msg.first.wait_for(state="visible", timeout=30_000)
     pg.wait_for_timeout(700)  # the toast slides in
     pg.screenshot(path=str(ARTIFACTS / "space_error.png"))  # the viewport: the message is a toast on top
+
+
+def _pick(pg, elem_id: str, label: str) -> None:
+    pg.locator(f"#{elem_id} input").click()
+    pg.get_by_role("option", name=label, exact=True).click()
+
+
+def _chart(pg) -> tuple[list[str], int]:
+    """The legend's class names and the number of bars the chart draws."""
+    legend, bars = pg.evaluate("""() => { const c = document.querySelector('#chart');
+        const legend = [...c.querySelectorAll('.role-legend-label text')].map(t => t.textContent);
+        return [legend, c.querySelectorAll('.mark-rect path').length]; }""")
+    return legend, bars
+
+
+def _predict_examples(pg, model: str) -> None:
+    pg.locator("#examples").click()
+    pg.wait_for_function("() => document.querySelector('#sequences textarea').value.startsWith('>')",
+                         timeout=30_000)
+    pg.locator("#predict").click()
+    pg.wait_for_function("m => document.querySelector('#status').innerText.includes(m)", arg=f"through {model}",
+                         timeout=120_000)
+    pg.wait_for_timeout(800)  # the chart draws after the table
+
+
+def test_switch_task_twice_then_predict(page):
+    cat, pg = page
+    tasks = [t for t in cat.tasks() if t != DEMO_TASK]
+    splice = "splice" if "splice" in tasks else None
+    if splice is None or len(tasks) < 2:
+        pytest.skip("needs the published models of at least two tasks, splice among them")
+    other = next(t for t in tasks if t not in ("splice", "histone_h3_gue"))
+    pg.reload(wait_until="networkidle")
+    # The task picker names each task with its input length.
+    assert pg.locator("#task input").input_value() == cat.task_label(cat.tasks()[0])
+    assert re.search(r"\(\d+ bp, \d+ classes\)$", cat.task_label("splice"))
+    _pick(pg, "task", cat.task_label(DEMO_TASK))
+    _predict_examples(pg, _model_name(cat))
+    assert sorted(_chart(pg)[0]) == ["absent", "present"]
+    for task in (other, "splice"):  # switch twice; the old task's results leave the page with it
+        _pick(pg, "task", cat.task_label(task))
+        pg.wait_for_function("m => document.querySelector('#model input').value === m",
+                             arg=cat.models_for(task)[0], timeout=60_000)
+        pg.wait_for_timeout(500)
+        assert _chart(pg) == ([], 0)
+    model = cat.models_for("splice")[0]
+    _predict_examples(pg, model)
+    pg.screenshot(path=str(ARTIFACTS / "space_switch_task.png"), full_page=True)
+    legend, bars = _chart(pg)
+    n = len(cat.examples("splice")[0])
+    assert sorted(legend) == sorted(cat.entry(model).label_names) and bars == n * len(legend), (legend, bars)
+    # The method picker offers what this model supports, and its default is one that works.
+    shown = pg.locator("#method input").input_value()
+    from zoo.explain import METHOD_TITLES
+
+    assert shown == METHOD_TITLES[cat.methods(model)[0]]
+    bert = next((m for m in cat.models_for("splice") if m.startswith(("bert_", "doc2vec"))), None)
+    if bert:
+        _pick(pg, "model", bert)
+        pg.wait_for_function("t => document.querySelector('#method input').value === t",
+                             arg=METHOD_TITLES["ism"], timeout=60_000)
+        pg.locator("#method input").click()
+        options = pg.get_by_role("option").all_inner_texts()
+        assert [o.replace("✓", "").strip() for o in options] == [METHOD_TITLES["ism"]], options
+        pg.keyboard.press("Escape")

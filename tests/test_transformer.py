@@ -125,14 +125,17 @@ def test_plain_transformers_loads_export_without_genozoo(tmp_path):
                           "seqs": seqs})], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     got = json.loads(run.stdout.strip().splitlines()[-1])
-    for folder in folders:
-        logits = torch.tensor(got[folder]["logits"])
-        assert torch.allclose(logits, expected[folder], atol=1e-5)
+    logits = torch.tensor(got[folders[1]]["logits"])
+    assert torch.allclose(logits, expected[folders[1]], atol=1e-5)
     binary, multi = got[folders[0]], got[folders[1]]
-    assert binary["problem_type"] == "multi_label_classification"
-    p = torch.sigmoid(expected[folders[0]][:2, 0])
-    assert [r["label"] for r in binary["pipeline"]] == ["present", "present"]
-    assert np.allclose([r["score"] for r in binary["pipeline"]], p.tolist(), atol=1e-5)
+    # Binary: the standard two-label head; its softmax is genozoo's sigmoid of the one logit.
+    assert binary["problem_type"] == multi["problem_type"] == "single_label_classification"
+    two = torch.tensor(binary["logits"])
+    assert two.shape == (len(seqs), 2) and torch.all(two[:, 0] == 0)
+    p = torch.sigmoid(expected[folders[0]][:, 0])
+    assert torch.allclose(torch.softmax(two, 1)[:, 1], p, atol=1e-6)
+    assert [r["label"] for r in binary["pipeline"]] == [["absent", "present"][int(q > 0.5)] for q in p[:2]]
+    assert np.allclose([r["score"] for r in binary["pipeline"]], [max(q, 1 - q) for q in p[:2].tolist()], atol=1e-5)
     top = expected[folders[1]][:2].argmax(1).tolist()
     assert [r["label"] for r in multi["pipeline"]] == [["EI", "IE", "N"][i] for i in top]
 
@@ -160,3 +163,41 @@ def test_reset_classifier_is_exported():
     model.reset_classifier(4, ["a", "b", "c", "d"])
     cfg = model.bert_config()
     assert cfg.num_labels == 4 and cfg.id2label[3] == "d" and model.head.out_features == 4
+
+
+_PLAIN_PROBABILITIES = _PLAIN_TRANSFORMERS.split("out = {}")[0] + """
+out = {}
+for folder in job["folders"]:
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    batch = tokenizer(job["seqs"], padding=True, return_tensors="pt")
+    out[folder] = model(**batch).logits.softmax(-1).tolist()
+print(json.dumps(out))
+"""
+
+
+def test_published_folders_give_genozoos_numbers_in_plain_transformers_at_any_length():
+    """Every published transformer folder, read by plain transformers (genozoo unimportable) with its own
+    tokenizer, gives genozoo's probabilities for inputs shorter than, equal to and longer than the model's length:
+    the tokenizer crops (and the attention mask pads) as the model's encoding declares."""
+    import warnings
+
+    import zoo
+    from zoo.hub import hub_dir, repo_id_for
+
+    rng = np.random.default_rng(7)
+    seqs = ["".join(rng.choice(list("ACGT"), n)) for n in (50, 101, 150) for _ in range(3)]
+    seqs += ["acgtNRY" + seqs[-1]]  # lower case and ambiguity codes, longer than every model but histone
+    names = [n for n in zoo.list_models(pretrained=True) if zoo.model_family(n) == "transformer"]
+    assert {zoo.pretrained_cfg(n).seq_len for n in names} >= {60, 101}  # crops at 101 and 150 (and 50 pads)
+    folders = {n: str(hub_dir() / repo_id_for(zoo.pretrained_cfg(n))) for n in names}
+    run = subprocess.run([sys.executable, "-I", "-c", _PLAIN_PROBABILITIES,
+                          json.dumps({"folders": list(folders.values()), "seqs": seqs})],
+                         capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    for name, folder in folders.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # padded / cropped on purpose
+            want = zoo.create_model(name, pretrained=True).predict(seqs).probabilities
+        assert np.allclose(np.asarray(got[folder]), np.asarray(want), atol=1e-5), name

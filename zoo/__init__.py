@@ -15,13 +15,22 @@ from zoo.registry import (PretrainedCfg, create_model, list_families, list_model
                           pretrained_cfg, register_model)
 from zoo.version import __version__  # noqa: E402
 
-# The layers, bottom up. Importing them here registers every architecture (zoo.models) and attaches what the upper
-# layers offer to the lower ones without the lower ones importing them: weight loading for create_model
-# (zoo.hub), config.json for ZooModel.save_pretrained (zoo.hub) and ZooModel.predict (zoo.predict). Python runs
-# this file before any zoo submodule, so they are in place however zoo is entered.
-import zoo.models  # noqa: E402,F401
-import zoo.hub  # noqa: E402,F401
-import zoo.predict  # noqa: E402,F401
+# The layers, bottom up. The first use of a model (any registry call that needs the architectures) imports every
+# family (zoo.models) and then this package's loader, which attaches what the upper layers offer to the lower ones
+# without the lower ones importing them: weight loading for create_model (zoo.hub), config.json for
+# ZooModel.save_pretrained (zoo.hub) and ZooModel.predict (zoo.predict). Deferred, not done here: `import zoo` and
+# `genozoo list --pretrained` (which reads records only) then never load torch (seconds cold).
+
+
+def _attach_layers() -> None:
+    import zoo.models  # noqa: F401  (registers every family)
+    import zoo.hub  # noqa: F401
+    import zoo.predict  # noqa: F401
+
+
+from zoo import registry as _registry  # noqa: E402
+
+_registry.add_layer_loader(_attach_layers)
 
 __all__ = [
     "Encoding", "encode", "UserError", "PretrainedCfg", "create_model", "list_families", "list_models",

@@ -78,8 +78,11 @@ class TrainConfig:
         for key, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("precision", PRECISIONS)):
             if getattr(self, key) not in allowed:
                 raise UserError(f"{key} {getattr(self, key)!r} is not supported; choose one of {', '.join(allowed)}")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise UserError("epochs, batch_size and lr must be positive")
+        if self.epochs < 1 or self.batch_size < 1 or not (self.lr > 0 and math.isfinite(self.lr)):
+            raise UserError(f"epochs, batch_size and lr must be positive (and lr finite), not {self.epochs}, "
+                            f"{self.batch_size} and {self.lr}")
+        if not 0 <= self.seed < 2**32:  # numpy's seeds are unsigned 32-bit
+            raise UserError(f"seed must be from 0 to {2**32 - 1}, not {self.seed}")
         if isinstance(self.class_weights, str) and self.class_weights != "balanced":
             raise UserError(f"class_weights {self.class_weights!r} is not supported; use 'balanced' or a list")
 
@@ -112,22 +115,29 @@ def prepare(split: Any, encoding: Encoding) -> SplitData:
 
 
 class _EncodedBatches(torch.utils.data.Dataset):
-    """Indexed by a list of row numbers (a whole batch): gathers the codes and encodes them in one call."""
+    """Indexed by a list of row numbers (a whole batch): gathers the codes and encodes them in one call, in the
+    model's compact form (``model.fast_input``: k-mer word ids instead of a 64-192x larger one-hot where the model
+    takes them; its encoding otherwise)."""
 
-    def __init__(self, data: SplitData, encoding: Encoding):
-        self.data, self.encoding = data, encoding
+    def __init__(self, data: SplitData, encode: Callable[[np.ndarray], torch.Tensor]):
+        self.data, self.encode = data, encode
 
     def __len__(self) -> int:
         return len(self.data)
 
     def __getitem__(self, rows: list[int]):
         idx = torch.as_tensor(rows, dtype=torch.long)
-        x = encode_codes(self.data.codes[idx].numpy(), self.encoding)
+        x = self.encode(self.data.codes[idx].numpy())
         return x, self.data.labels[idx], idx
 
 
-def _loader(data: SplitData, encoding: Encoding, batches: Any, cfg: TrainConfig, generator: torch.Generator):
-    return DataLoader(_EncodedBatches(data, encoding), sampler=batches, batch_size=None,
+def _batch_encoder(model: torch.nn.Module) -> Callable[[np.ndarray], torch.Tensor]:
+    fast = getattr(model, "fast_input", None)
+    return fast if fast is not None else (lambda codes: encode_codes(codes, model.encoding))
+
+
+def _loader(data: SplitData, encode: Callable, batches: Any, cfg: TrainConfig, generator: torch.Generator):
+    return DataLoader(_EncodedBatches(data, encode), sampler=batches, batch_size=None,
                       num_workers=cfg.num_workers, generator=generator, pin_memory=torch.cuda.is_available())
 
 
@@ -240,10 +250,13 @@ def evaluate(model: torch.nn.Module, data: Any, *, batch_size: int = 512, device
     model.eval()
     rows = torch.arange(rank, len(data), world)
     logits, labels = [], []
+    # The model's exact inference rewrite where it has one (tests/test_inference.py), as zoo.predict runs it.
+    fast = hasattr(model, "inference_forward")
+    encode = _batch_encoder(model) if fast else (lambda codes: encode_codes(codes, model.encoding))
     for chunk in rows.split(batch_size):
-        x = encode_codes(data.codes[chunk].numpy(), model.encoding).to(device)
+        x = encode(data.codes[chunk].numpy()).to(device)
         with autocast():
-            logits.append(model(x).float().cpu())
+            logits.append((model.inference_forward(x) if fast else model(x)).float().cpu())
         labels.append(data.labels[chunk])
     model.train(was_training)
     width = model.num_outputs
@@ -313,6 +326,7 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
     if run_dir is not None and rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
     enc = model.encoding
+    encode = _batch_encoder(model)
     train_data, val_data = prepare(train, enc), prepare(validation, enc)
     num_classes = model.num_classes
     if int(train_data.labels.max()) >= num_classes or int(train_data.labels.min()) < 0:
@@ -380,7 +394,7 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
         generator.manual_seed(cfg.seed * 1000 + epoch)  # DataLoader draws worker seeds from it
         net.train()
         sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss * n, correct, n; on device: no sync
-        bar = tqdm(_loader(train_data, enc, batches, cfg, generator), total=len(batches), leave=False,
+        bar = tqdm(_loader(train_data, encode, batches, cfg, generator), total=len(batches), leave=False,
                    disable=not show, desc=f"epoch {epoch}/{cfg.epochs}", dynamic_ncols=True)
         for step, (x, y, _) in enumerate(bar):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -403,7 +417,7 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
             if show and step % 10 == 0:
                 bar.set_postfix(loss=f"{sums[0] / sums[2]:.4f}", acc=f"{sums[1] / sums[2]:.3f}")
         if cfg.precise_bn:
-            recalibrate_batchnorm(model, _loader(train_data, enc, batches, cfg, generator), device, autocast,
+            recalibrate_batchnorm(model, _loader(train_data, encode, batches, cfg, generator), device, autocast,
                                   cfg.precise_bn)
         if world > 1:
             import torch.distributed as dist

@@ -10,11 +10,13 @@ cards, reports, logs, checkpoints' small files):
 * a character device (``/dev/null``, ``/dev/full``, a terminal) or a FIFO (``-o >(gzip > x)``) is written
   *through*, never replaced by a plain file; a socket or block device is refused;
 * temporary files are removed when writing fails, on ``KeyboardInterrupt`` and (through the CLI, which turns
-  SIGTERM into :class:`zoo.errors.Terminated`) on SIGTERM; an ``atexit`` hook removes any still registered.
+  SIGTERM into :class:`zoo.errors.Terminated`) on SIGTERM; an ``atexit`` hook removes any still registered, and
+  the next write of the same file removes those of a writer killed outright (their names carry its process id).
 """
 from __future__ import annotations
 
 import atexit
+import errno
 import os
 import stat
 import tempfile
@@ -62,6 +64,33 @@ def _stat(path: Path) -> os.stat_result | None:
         return None
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: someone else's process, alive
+        return True
+    return True
+
+
+def _sweep_stale(target: Path) -> None:
+    """Remove temporaries of ``target`` left by a writer that was killed outright (SIGKILL, power cut): their names
+    carry the writer's process id, and that process is gone."""
+    prefix = f".{target.name}."
+    try:
+        names = [n for n in os.listdir(target.parent) if n.startswith(prefix) and n.endswith(".tmp")]
+    except OSError:
+        return
+    for n in names:
+        pid = n[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            try:
+                os.unlink(target.parent / n)
+            except OSError:
+                pass
+
+
 @contextmanager
 def _naming(path: str | os.PathLike) -> Iterator[None]:
     """An OSError raised while writing (a full disk) names the output the user gave, not a temporary file."""
@@ -96,9 +125,10 @@ def atomic_output(path: str | os.PathLike, mode: str = "w", *, encoding: str | N
     if target.is_symlink():
         target = Path(os.path.realpath(target))  # replace the file the link points to, not the link
     if st is not None and not os.access(target, os.W_OK):
-        raise PermissionError(13, "Permission denied", str(path))
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    _sweep_stale(target)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
     _LIVE.add(tmp)
     try:
         # mkstemp makes 0600 files; give the output the mode a plain open() would (or the old file's).

@@ -263,8 +263,8 @@ def _prepare(model, batch: Sequence[tuple[str, str]], rc: bool, limit: int | Non
         # its own batch of the same shape: predicting rc(s) then evaluates exactly the same two tensors, swapped.
         rc_codes = to_codes(reverse_complement(seqs, ambiguity=enc.ambiguity), enc.length,
                             pad_mode=enc.pad_mode, ambiguity=enc.ambiguity)
-        x_rc = model.inference_input(rc_codes)
-    return _Prepared(ids, stats, model.inference_input(codes), x_rc)
+        x_rc = model.fast_input(rc_codes)
+    return _Prepared(ids, stats, model.fast_input(codes), x_rc)
 
 
 def _forward(model, batch: _Prepared, device: torch.device) -> Predictions:

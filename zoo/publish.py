@@ -301,15 +301,18 @@ class VerifyResult(dict):
 
 
 def verify(name: str, *, atol: float | None = None, device: str = "cpu") -> VerifyResult:
-    """Recompute a published model's reference predictions from its bundled folder and compare them."""
-    from zoo.hub import repo_id_for, resolve_pretrained
+    """Recompute a published model's reference predictions from its folder (the bundled one, or the Hub repo's
+    files in the cache, fetched if needed) and compare them."""
+    from zoo.hub import download_model, repo_id_for, resolve_pretrained
     from zoo.predict import predict
     from zoo.registry import create_model, pretrained_cfg
 
     cfg = pretrained_cfg(name)
-    weights, _ = resolve_pretrained(cfg)
+    weights, source = resolve_pretrained(cfg)
     folder = Path(weights).parent
     ref_path = folder / REFERENCE_NAME
+    if source == "hub" and not ref_path.is_file():
+        ref_path = download_model(repo_id_for(cfg), cfg.revision, filenames=(REFERENCE_NAME,)) / REFERENCE_NAME
     if not ref_path.is_file():
         raise UserError(f"{name} has no {REFERENCE_NAME} in {folder}; re-publish it (repo {repo_id_for(cfg)})")
     ref = json.loads(ref_path.read_text())

@@ -391,9 +391,9 @@ class Evaluation(dict):
 
 def _recipe_of(model_ref: str) -> Recipe | None:
     """The committed recipe of a published ``arch.tag`` (``train/recipes/<name>.yaml``), if there is one."""
-    from zoo.grid import RECIPES_DIR
+    from zoo.resources import resource_dir
 
-    path = RECIPES_DIR / f"{model_ref}.yaml"
+    path = resource_dir("train/recipes") / f"{model_ref}.yaml"
     return load_recipe(path) if "/" not in model_ref and path.is_file() else None
 
 

@@ -25,7 +25,7 @@ from zoo.errors import UserError
 __all__ = [
     "PretrainedCfg", "UnknownModelError", "register_model", "register_pretrained", "list_models",
     "list_families", "model_family", "study_kwargs", "GEOMETRIES", "model_entrypoint", "pretrained_cfg", "create_model",
-    "is_model", "DEFAULT_ORG", "hub_org", "repo_id_for", "set_weight_loaders",
+    "is_model", "DEFAULT_ORG", "hub_org", "repo_id_for", "set_weight_loaders", "add_layer_loader", "load_layers",
 ]
 
 #: The records of published weights; ``$GENOZOO_PRETRAINED`` points at another file (your own zoo, tests).
@@ -145,9 +145,37 @@ def register_pretrained(cfg: PretrainedCfg, overwrite: bool = False) -> None:
     _pretrained[cfg.name] = cfg
 
 
+_layer_loaders: list[Callable[[], None]] = []
+_layers_state = "unloaded"  # -> "loading" -> "loaded"
+
+
+def add_layer_loader(fn: Callable[[], None]) -> None:
+    """Run ``fn`` once, when the first model is needed (:func:`load_layers`). The package (``zoo/__init__``) adds
+    the one that imports the model families (which register here) and the layers above them (hub, predict, which
+    attach their hooks); the registry imports none of them."""
+    _layer_loaders.append(fn)
+
+
+def load_layers() -> None:
+    """Run the layer loaders (every model family, then hub and predict), once. Deferred to the first use of a
+    model so that ``import zoo`` and ``genozoo list --pretrained`` (records only) do not load torch, which takes seconds cold."""
+    global _layers_state
+    if _layers_state != "unloaded":
+        return
+    _layers_state = "loading"
+    try:
+        for fn in _layer_loaders:
+            fn()
+    except BaseException:
+        _layers_state = "unloaded"
+        raise
+    _layers_state = "loaded"
+
+
 def _ensure_models() -> None:
-    """The families register on import; ``zoo/__init__.py`` imports :mod:`zoo.models` (Python runs it before
-    this module), so every architecture is here. Kept as the one place that would say otherwise."""
+    """The families register on import; the package's layer loader imports them on first use (see
+    :func:`load_layers`). Kept as the one place that would say otherwise."""
+    load_layers()
 
 
 #: Set by :mod:`zoo.hub` (the layer above) when it is imported: ``load_pretrained(cfg, builder, args,
@@ -162,6 +190,7 @@ def set_weight_loaders(load_pretrained: Callable[..., Any], load_weights: Callab
 
 
 def _loader(name: str) -> Callable[..., Any]:
+    load_layers()
     if name not in _weight_loaders:
         raise RuntimeError("no weight loader is installed; import zoo (it installs zoo.hub's) before loading weights")
     return _weight_loaders[name]

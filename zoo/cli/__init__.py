@@ -15,6 +15,7 @@ import importlib
 import os
 import signal
 import sys
+import warnings
 
 GROUPS = ("models", "data", "train", "hub", "publish", "use", "bakeoff", "space")
 
@@ -26,21 +27,13 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
 
 
-def _threads(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = -1
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number of CPU threads such as 1 or 2, not {text!r}")
-    return n
-
-
 def add_threads_option(p: argparse.ArgumentParser) -> None:
     """``--threads N`` for a command that computes; :func:`main` applies it through
     :func:`zoo.runtime.configure_threads`. A command serving several requests at once sets ``concurrency`` on
     its namespace, and each request then gets a share of the default."""
-    p.add_argument("--threads", type=_threads, metavar="N",
+    from zoo.cli.options import int_range
+
+    p.add_argument("--threads", type=int_range(0, 4096), metavar="N",
                    help="CPU threads for the computation (default: $GENOZOO_THREADS, else the CPUs not kept busy "
                         "by other processes, shared among concurrent workers; 0 = that default)")
 
@@ -67,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         module.register(sub)
     return parser
+
+
+_show_warning = warnings.showwarning
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"genozoo: warning: {' '.join(str(message).split())}", file=file or sys.stderr)
 
 
 def _terminate(signum, frame) -> None:
@@ -96,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:  # not the main thread (main() called from a worker): leave signals alone
         pass
     try:
+        if not debug:  # a library warning is one line too, not a file name, line number and source line
+            warnings.showwarning = _one_line_warning
         if hasattr(args, "threads"):  # the commands that compute; importing torch is for them only
             from zoo.runtime import configure_threads
 
@@ -118,5 +120,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"genozoo: error: {' '.join(message.split())}", file=sys.stderr)
         return status
     finally:
+        warnings.showwarning = _show_warning
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -8,8 +8,24 @@ import argparse
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from zoo.hub import push
+    from zoo.errors import UserError
+    from zoo.hub import push, push_all
 
+    if args.all:
+        if args.model_dir or args.repo:
+            raise UserError("--all pushes every published model to ORG/<arch>.<tag>; give --org, not a folder or "
+                            "--repo")
+
+        def report(r) -> None:
+            print(f"{r.name}: pushed to {r.repo_id} ({r.commit})" if r.commit else
+                  f"{r.name}: {r.repo_id} is up to date (no commit)", flush=True)
+
+        results = push_all(args.org, private=args.private, revision=args.revision, progress=report)
+        pushed = sum(r.commit is not None for r in results)
+        print(f"{pushed} of {len(results)} model(s) pushed, {len(results) - pushed} already up to date")
+        return 0
+    if not args.model_dir or not args.repo:
+        raise UserError("give a model folder and --repo ORG/NAME, or --all [--org ORG] for every published model")
     url = push(args.model_dir, args.repo, private=args.private, revision=args.revision,
                commit_message=args.message)
     print(f"pushed {args.model_dir} to {args.repo}" + (f" (branch {args.revision})" if args.revision else ""))
@@ -40,13 +56,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "push", help="upload a model folder to a Hugging Face Hub model repo",
         description="Upload a saved model folder (model.safetensors, config.json, README.md and small JSON side "
-                    "files) to a Hub model repo in one commit. The folder is checked first: the model must build "
-                    "from config.json, its weights must load strictly and its card must parse. Uses HF_TOKEN (or "
-                    "`hf auth login`) and HF_ENDPOINT.")
-    p.add_argument("model_dir", metavar="MODEL_DIR", help="folder written by zoo.hub.save_model")
-    p.add_argument("--repo", required=True, metavar="ORG/NAME",
+                    "files) to a Hub model repo in one commit, or with --all every published model (one commit "
+                    "each). The folder is checked first: the model must build from config.json, its weights must "
+                    "load strictly and its card must parse. Uses HF_TOKEN (or `hf auth login`) and HF_ENDPOINT.")
+    p.add_argument("model_dir", metavar="MODEL_DIR", nargs="?", help="folder written by zoo.hub.save_model")
+    p.add_argument("--repo", metavar="ORG/NAME",
                    help="Hub model repo to push to; created if it does not exist (published weights use "
                         "genozoo/<arch>.<tag>)")
+    p.add_argument("--all", action="store_true",
+                   help="push every published model of the bundled hub to ORG/<arch>.<tag>, one commit each; a repo "
+                        "that already holds the same files gets no commit")
+    p.add_argument("--org", metavar="ORG", help="organization for --all (default: $GENOZOO_HUB_ORG or genozoo)")
     p.add_argument("--private", action="store_true", help="create the repo as private (ignored if it exists)")
     p.add_argument("--revision", metavar="BRANCH",
                    help="push to this branch instead of main (created from main if missing)")

@@ -205,6 +205,9 @@ def supported_methods(model) -> tuple[str, ...]:
     cached = getattr(model, "_genozoo_attribution_methods", None)
     if cached is not None:
         return cached
+    from zoo.predict import _check_classifier
+
+    _check_classifier(model)
     enc = model.encoding
     gradients = enc.kind in ("onehot", "kmer_seq", "kmer_image")
     if enc.kind == "tokens":

@@ -13,8 +13,9 @@ push / pull to the Hugging Face Hub.
 from zoo.hub.errors import (ContractMismatchError, HubError, HubUnreachableError, IntegrityError,
                             RepoNotFoundError, UnknownArchitectureError, WeightsNotFoundError, hub_errors)
 from zoo.hub.folders import (CARD_NAME, CONFIG_NAME, META_KEYS, WEIGHTS_NAME, load_weights, model_config,
-                             read_config, rerender_card, save_model)
-from zoo.hub.remote import pull, pull_dataset, push, push_dataset
+                             read_config, save_model)
+from zoo.hub.rerender import rerender_card
+from zoo.hub.remote import PushResult, pull, pull_dataset, push, push_all, push_dataset
 from zoo.hub.resolve import (DEFAULT_ORG, download_model, hub_dir, hub_org, load_model, load_pretrained,
                              repo_id_for, resolve_pretrained, sha256_file)
 
@@ -23,5 +24,6 @@ __all__ = [
     "UnknownArchitectureError", "ContractMismatchError", "hub_errors",
     "WEIGHTS_NAME", "CONFIG_NAME", "CARD_NAME", "META_KEYS", "load_weights", "model_config", "read_config",
     "save_model", "rerender_card", "DEFAULT_ORG", "hub_org", "hub_dir", "repo_id_for", "sha256_file", "download_model",
-    "resolve_pretrained", "load_pretrained", "load_model", "push", "pull", "push_dataset", "pull_dataset",
+    "resolve_pretrained", "load_pretrained", "load_model", "push", "push_all", "PushResult", "pull", "push_dataset",
+    "pull_dataset",
 ]

@@ -27,8 +27,7 @@ from zoo.registry import model_family, repo_id_for
 from zoo.version import __version__
 
 __all__ = ["WEIGHTS_NAME", "CONFIG_NAME", "CARD_NAME", "RECORD_NAME", "META_KEYS", "state_digest", "load_weights",
-           "model_config", "save_model",
-           "read_config", "rerender_card"]
+           "model_config", "save_model", "read_config"]
 
 WEIGHTS_NAME, CONFIG_NAME, CARD_NAME = "model.safetensors", "config.json", "README.md"
 #: The record a card was rendered from, kept beside a weight that is not in the registry (a fine-tune), so
@@ -83,19 +82,20 @@ def _read_state(path: Path) -> dict:
 
 
 def load_weights(model, path: str | Path, *, skip_prefixes: tuple[str, ...] = (),
-                 skip_shape_mismatch: bool = False, allow_modified: bool = False) -> list[str]:
+                 skip_shape_mismatch: bool = False, allow_modified: bool = False, verify: bool = True) -> list[str]:
     """Load ``model.safetensors`` (a file or a folder holding one) into ``model``, strictly.
 
     Keys under ``skip_prefixes`` (a replaced classifier head) are not loaded; with ``skip_shape_mismatch``, keys
     whose shapes differ (length-dependent layers after a ``seq_len`` change) are not either. Returns the skipped
     keys; any other missing, unexpected or mis-shaped key raises :class:`ContractMismatchError`. When a
     config.json lies beside the file, its recorded sha256 (and its published record's) must match
-    (:func:`zoo.hub.validate.verify_weights`; ``allow_modified`` loads a mismatch with a warning).
+    (:func:`zoo.hub.validate.verify_weights`; ``allow_modified`` loads a mismatch with a warning; ``verify=False``
+    when the caller has just checked).
     """
     path = _weights_in(Path(path))
     if not path.is_file():
         raise WeightsNotFoundError(f"no weights at {str(path)!r}; pass a model.safetensors file or a model folder")
-    if path.name == WEIGHTS_NAME and (path.parent / CONFIG_NAME).is_file():
+    if verify and path.name == WEIGHTS_NAME and (path.parent / CONFIG_NAME).is_file():
         verify_weights(path, read_config(path.parent / CONFIG_NAME), allow_modified=allow_modified)
     state, own = _read_state(path), model.state_dict()
     skipped = sorted(k for k in own if k.startswith(skip_prefixes))
@@ -219,64 +219,6 @@ def read_config(path: str | Path) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise ContractMismatchError(f"{path} does not hold a JSON object; re-save the model")
     return config
-
-
-def _folder_record(folder: Path):
-    from zoo.registry import PretrainedCfg
-
-    path = folder / RECORD_NAME
-    if not path.is_file():
-        return None
-    try:
-        return PretrainedCfg.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError) as err:
-        raise ContractMismatchError(f"{path} is not a readable genozoo record ({err}); re-save the model") from err
-
-
-def _keep_metadata(card_path: Path, text: str) -> str:
-    """``text`` with the results, datasets and base model of the card at ``card_path`` carried over where the new
-    rendering has none (a folder saved without a record: its card is the only place they are kept)."""
-    from huggingface_hub import ModelCard
-
-    try:
-        old = ModelCard.load(card_path).data.to_dict()
-    except Exception:  # noqa: BLE001 - an unreadable old card has nothing to keep
-        return text
-    new = ModelCard(text)
-    data = new.data.to_dict()
-    kept = {k: old[k] for k in ("model-index", "datasets", "base_model") if old.get(k) and not data.get(k)}
-    if not kept:
-        return text
-    from huggingface_hub import ModelCardData
-
-    new.data = ModelCardData(**{**data, **kept})
-    return str(new)
-
-
-def rerender_card(model_dir: str | Path, name: str | None = None) -> Path:
-    """Re-render ``README.md`` of a model folder from its config.json and the registry record named in it (or
-    ``name``), atomically. Returns the card's path."""
-    from zoo.registry import is_model, pretrained_cfg
-
-    folder = Path(model_dir)
-    if not (folder / CONFIG_NAME).is_file():
-        raise WeightsNotFoundError(f"{folder} has no {CONFIG_NAME}; give the folder of a saved genozoo model")
-    config = read_config(folder / CONFIG_NAME)
-    if "arch" not in config or "encoding" not in config:
-        raise ContractMismatchError(f"{folder / CONFIG_NAME} lacks 'arch' or 'encoding'; re-save the model with "
-                                    f"zoo.hub.save_model")
-    if name:  # asked for by the user: an unknown name is an error
-        cfg = pretrained_cfg(name)
-    else:  # named in config.json, else the folder's own record (a fine-tune), else none
-        name = config.get("name")
-        cfg = pretrained_cfg(name) if name and "." in name and is_model(name) else _folder_record(folder)
-    text = render_model_card(config, cfg)
-    if cfg is None and (folder / CARD_NAME).is_file():
-        text = _keep_metadata(folder / CARD_NAME, text)
-    tmp = folder / f".{CARD_NAME}.{os.getpid()}.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, folder / CARD_NAME)
-    return folder / CARD_NAME
 
 
 # ZooModel.save_pretrained (and so push_to_hub) writes genozoo's full config.json; the models do not import us.

@@ -1,24 +1,30 @@
 """Publishing to and fetching from the Hugging Face Hub: model folders and benchmark datasets.
 
 :func:`push` uploads a model folder (checked first: it must build and load strictly, and its card must parse) to a
-model repo in one commit, on ``main`` or on a branch; :func:`pull` fetches a model repo into the Hugging Face cache
-(or a folder), verifies the weights against the sha256 the Hub reports and checks the model builds.
+model repo in one commit, on ``main`` or on a branch; :func:`push_all` pushes every published weight of the
+bundled hub to ``<org>/<arch>.<tag>``, skipping repos that already hold the same files; :func:`pull` fetches a
+model repo into the Hugging Face cache (or a folder), verifies the weights against the sha256 the Hub reports and checks the model builds.
 :func:`push_dataset` uploads a ``datasets.DatasetDict`` as parquet files with a dataset card (no loading script),
 :func:`pull_dataset` loads one back. All of them speak to ``HF_ENDPOINT`` through the unmodified
 ``huggingface_hub`` client; the tests run them against a loopback server (``tests/hubserver.py``).
 """
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 import os
 import shutil
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 from zoo.hub.errors import HubError, WeightsNotFoundError, hub_errors
-from zoo.hub.folders import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
+from zoo.hub.folders import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, read_config
 from zoo.hub.resolve import download_model, load_model
+from zoo.hub.validate import verify_weights
+from zoo.version import __version__
 
-__all__ = ["push", "pull", "push_dataset", "pull_dataset"]
+__all__ = ["push", "push_all", "PushResult", "remote_matches", "pull", "push_dataset", "pull_dataset"]
 
 #: Files of a model folder that are published: weights, config, card and small JSON side files (e.g. reference
 #: predictions). Hidden and temporary files never are.
@@ -52,7 +58,14 @@ def push(model_dir: str | Path, repo_id: str, *, private: bool = False, revision
         if not (folder / name).is_file():
             raise WeightsNotFoundError(f"{folder} has no {name}; save the model with zoo.hub.save_model (or "
                                        f"`genozoo card {folder}` for a missing card) before pushing")
-    load_model(folder)  # refuse to publish a folder that does not build and load strictly
+    # The folder's own recorded sha256 must match: a damaged or altered file is never pushed. A retrained weight
+    # pushed as a new revision of a published name differs from the registry's record by design, so the record
+    # is not compared here; the folder must still build and load strictly.
+    config = read_config(folder / CONFIG_NAME)
+    verify_weights(folder / WEIGHTS_NAME, {k: v for k, v in config.items() if k != "name"}, where=str(folder))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        load_model(folder, allow_modified=True)
     _check_card(folder / CARD_NAME)
     _require_token()
     api = HfApi()
@@ -64,6 +77,78 @@ def push(model_dir: str | Path, repo_id: str, *, private: bool = False, revision
                                    allow_patterns=MODEL_PATTERNS, ignore_patterns=[".*", "*.tmp"],
                                    commit_message=commit_message or f"Upload {folder.name} with genozoo")
     return str(commit)
+
+
+class PushResult(NamedTuple):
+    """One model of :func:`push_all`: its repo and the commit URL, or ``None`` when the repo was up to date."""
+
+    name: str
+    repo_id: str
+    commit: str | None
+
+
+def _local_files(folder: Path) -> dict[str, Path]:
+    """The files of a model folder that :func:`push` publishes (:data:`MODEL_PATTERNS`)."""
+    return {p.name: p for p in sorted(folder.iterdir())
+            if p.is_file() and not p.name.startswith(".") and not p.name.endswith(".tmp")
+            and any(fnmatch.fnmatchcase(p.name, pat) for pat in MODEL_PATTERNS)}
+
+
+def remote_matches(folder: str | Path, repo_id: str, revision: str | None = None) -> bool:
+    """Whether the Hub repo already holds exactly the published files of ``folder`` (same names, same content:
+    git blob sha1 for regular files, sha256 for LFS files). A missing repo or branch does not match."""
+    from huggingface_hub import HfApi
+    from huggingface_hub import errors as e
+
+    local = _local_files(Path(folder))
+    try:
+        with hub_errors(repo_id, revision=revision):
+            remote = {f.path: f for f in HfApi().list_repo_tree(repo_id, revision=revision, recursive=True)
+                      if getattr(f, "blob_id", None) is not None}
+    except HubError as err:
+        if isinstance(err.__cause__, (e.RepositoryNotFoundError, e.RevisionNotFoundError)):
+            return False
+        raise
+    published = {p for p in remote if any(fnmatch.fnmatchcase(p, pat) for pat in MODEL_PATTERNS)}
+    if published != set(local):
+        return False
+    for name, path in local.items():
+        data, entry = path.read_bytes(), remote[name]
+        if entry.lfs is not None:
+            if hashlib.sha256(data).hexdigest() != entry.lfs.sha256:
+                return False
+        elif hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest() != entry.blob_id:
+            return False
+    return True
+
+
+def push_all(org: str | None = None, names: list[str] | None = None, *, private: bool = False,
+             revision: str | None = None, progress: Callable[[PushResult], None] | None = None) -> list[PushResult]:
+    """Push every published weight (or ``names``) from the bundled hub to ``<org>/<arch>.<tag>``, one commit per
+    model. Idempotent: a repo that already holds the same files gets no commit (its result has ``commit=None``).
+    ``progress`` is called with each result as it is done."""
+    from zoo.hub.resolve import hub_dir, hub_org
+    from zoo.registry import list_models, pretrained_cfg, repo_id_for
+
+    org = org or hub_org()
+    names = list(names) if names else list_models(pretrained=True)
+    folders = {n: hub_dir() / repo_id_for(pretrained_cfg(n)) for n in names}
+    missing = [n for n, f in folders.items() if not (f / WEIGHTS_NAME).is_file()]
+    if missing:
+        raise WeightsNotFoundError(f"the bundled hub {hub_dir()} has no folder for {', '.join(missing)}; "
+                                   f"reinstall genozoo or point GENOZOO_HUB_DIR at the hub folder")
+    _require_token()
+    results = []
+    for name, folder in folders.items():
+        repo_id = f"{org}/{name}"
+        commit = None
+        if not remote_matches(folder, repo_id, revision):
+            commit = push(folder, repo_id, private=private, revision=revision,
+                          commit_message=f"Upload {name} (genozoo {__version__})")
+        results.append(PushResult(name, repo_id, commit))
+        if progress is not None:
+            progress(results[-1])
+    return results
 
 
 def pull(repo_id: str, revision: str | None = None, local_dir: str | Path | None = None) -> Path:
@@ -88,7 +173,7 @@ def pull(repo_id: str, revision: str | None = None, local_dir: str | Path | None
         except HubError as err:
             if not isinstance(err.__cause__, e.LocalEntryNotFoundError):
                 raise
-    load_model(folder)
+    load_model(repo_id, revision)  # the folder above, checked as that revision of the repo
     if local_dir is None:
         return folder
     target = Path(local_dir)

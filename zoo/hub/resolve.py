@@ -188,7 +188,15 @@ def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_l
     weights = folder / WEIGHTS_NAME
     if not weights.is_file():
         raise WeightsNotFoundError(f"{folder} has no {WEIGHTS_NAME}; copy the whole model folder")
-    intact = verify_weights(weights, config, allow_modified=allow_modified, where=str(folder))
+    name = config.get("name")
+    record = pretrained_cfg(name) if isinstance(name, str) and "." in name and is_model(name) else None
+    # A Hub repo read at another revision than the one its record pins holds another weight by design (a retrain
+    # pushed as a new revision): its own recorded sha256 is checked, and it does not claim the record.
+    other_revision = not src.is_dir() and record is not None and bool(record.revision) and \
+        revision != record.revision
+    checked = {k: v for k, v in config.items() if k != "name"} if other_revision else config
+    intact = verify_weights(weights, checked, allow_modified=allow_modified, where=str(folder))
+    claims = intact and record is not None and (not other_revision or sha256_file(weights) == record.sha256)
     _, load_hook = _family_io(config.get("family", ""))
     if load_hook is not None:  # a family with its own layout (transformers) rebuilds itself
         from safetensors import SafetensorError
@@ -205,15 +213,15 @@ def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_l
     else:
         ctor = {k: v for k, v in config.items() if k not in META_KEYS}
         model = build_checked(builder, ctor, arch, where)
-        load_weights(model, folder, allow_modified=True)  # checked above, with the caller's allow_modified
+        load_weights(model, folder, verify=False)  # checked above, with the caller's allow_modified
     if "encoding" in config and model.encoding.to_dict() != config["encoding"]:
         raise ContractMismatchError(f"{folder / CONFIG_NAME} declares input encoding {config['encoding']} but "
                                     f"{arch!r} built from it expects {model.encoding.to_dict()}; re-save the model")
     model.arch = arch
     # Only intact weights carry the published record they name (its metrics, card and claims); a modified weight
     # loaded with allow_modified is an unpublished one.
-    if intact and config.get("name") and is_model(config["name"]):
-        model.pretrained_cfg = pretrained_cfg(config["name"])
+    if claims:
+        model.pretrained_cfg = record
         model.pretrained_digest = state_digest(model)
     return model.to(map_location).eval()
 

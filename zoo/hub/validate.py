@@ -92,7 +92,9 @@ def build_checked(builder: Callable[..., Any], ctor: Mapping[str, Any], arch: st
     """``builder(**ctor)`` once the arguments passed :func:`check_arguments` and a shapes-only build on the meta
     device showed at most :data:`MAX_PARAMETERS` parameters."""
     check_arguments(ctor, where)
-    with torch.device("meta"):
+    # The probe's warnings (zero-size layers and the like) would come on top of the one sentence that follows.
+    with torch.device("meta"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         probe = _build(builder, ctor, arch, where)
     n = sum(p.numel() for p in probe.parameters()) + sum(b.numel() for b in probe.buffers())
     del probe
@@ -126,7 +128,7 @@ def verify_weights(weights: Path, config: Mapping[str, Any], *, allow_modified: 
         problems.append(f"are not those of the published {name} ({published[:12]}...)")
     if not problems:
         return True
-    message = f"the weights in {where} {' and '.join(problems)}: they were altered or damaged"
+    message = f"the weights in {where} {' and '.join(problems)}: they were altered, truncated or corrupted"
     if not allow_modified:
         raise IntegrityError(f"{message}; restore the folder, or pass --allow-modified (allow_modified=True) to "
                              f"load them anyway")

@@ -18,6 +18,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from zoo.encoding import Encoding, encode_codes
+from zoo.registry import load_layers
 
 PAPER_URL = "https://doi.org/10.1186/s12859-022-04660-8"
 
@@ -117,6 +118,8 @@ class ZooModel(
         input contract, training data; :func:`zoo.hub.model_config`, attached as :attr:`config_hook` by the hub
         layer) when no config is given, so the folder loads with :func:`zoo.hub.load_model`.
         :func:`zoo.hub.save_model` also writes the model card."""
+        if config is None and self.arch and ZooModel.config_hook is None:
+            load_layers()  # the hub attaches config_hook when loaded; a model built directly may come first
         if config is None and self.arch and ZooModel.config_hook is not None:
             config = ZooModel.config_hook(self)
         return super().save_pretrained(save_directory, config=config, **kwargs)
@@ -129,11 +132,13 @@ class ZooModel(
         Options (batch size, reverse-complement averaging, device) as :func:`zoo.predict.predict`, which the
         prediction layer attaches as :attr:`predict_hook` (the models do not import the layers above them)."""
         if ZooModel.predict_hook is None:
+            load_layers()  # the prediction layer attaches predict_hook when loaded
+        if ZooModel.predict_hook is None:
             raise RuntimeError("zoo.predict is not loaded; import zoo before calling model.predict")
         return ZooModel.predict_hook(self, sequences, **kwargs)
 
     # ----------------------------------------------------------------------------------- fast inference
-    def inference_input(self, codes: np.ndarray) -> torch.Tensor:
+    def fast_input(self, codes: np.ndarray) -> torch.Tensor:
         """The input of :meth:`inference_forward` for a cleaned ``(N, L)`` code matrix (:func:`zoo.encoding.to_codes`):
         the model's encoding by default; models with a faster exact rewrite take something smaller (k-mer word
         indices instead of a 64-192x larger one-hot)."""

@@ -95,9 +95,11 @@ class DeepRAM(ZooModel):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.embedding is not None:
             x = self.embedding(x).transpose(1, 2)  # (N, E, L): channels first like the one-hot input
+            x = self.convs(self.input_dropout(x))
+        elif x.dim() == 2:  # k-mer word ids (fast_input): the first convolution gathers kernel columns
+            x = self.convs[1:](self._gathered_first_conv(x))
         else:
-            x = x.float()  # the k-mer one-hot arrives as uint8 0/1
-        x = self.convs(self.input_dropout(x))
+            x = self.convs(self.input_dropout(x.float()))  # the k-mer one-hot arrives as uint8 0/1
         if len(self.lstms):
             x = x.transpose(1, 2)  # (N, steps, features) for batch_first LSTMs
             for lstm in self.lstms[:-1]:
@@ -109,12 +111,43 @@ class DeepRAM(ZooModel):
         return self.head(self.dense(x))
 
 
+    def _gathered_first_conv(self, words: torch.Tensor) -> torch.Tensor:
+        """Input dropout and the first Conv1d on the one-hot of k-mer ``words`` ``(N, P)``, without the one-hot:
+        ``(N, F, P-K+1)``, as ``self.convs[0](self.input_dropout(one_hot))``.
+
+        The one-hot holds one 1 per position and region block; dropout keeps each with probability ``1 - p``
+        (scaled by ``1 / (1 - p)``) and its zeros stay zero, so a mask of ``(N, P, blocks)`` draws is the same
+        distribution as torch's over the whole ``(N, 192, P)`` tensor (the drawn values differ: a run is not
+        bit-identical to one that built the one-hot). Each output position adds, for every tap ``t`` and block
+        ``j``, the kernel column of the word at ``p + t + j`` times its mask (``embedding_bag`` with per-sample
+        weights); gradients reach the kernel through the gathered table."""
+        conv = self.convs[0]
+        out_ch, _, K = conv.weight.shape
+        V, R = 4 ** self.k, self.region + 1
+        n, P = words.shape
+        p_out = P - K + 1
+        w = torch.cat([conv.weight.view(out_ch, R, V, K).permute(3, 1, 2, 0),
+                       conv.weight.new_zeros(K, R, 1, out_ch)], dim=2)  # (K, R, V + 1, F); row V: zero
+        table = w.reshape(K * R * (V + 1), out_ch)
+        padded = torch.nn.functional.pad(words.masked_fill(words < 0, V), (0, R - 1), value=V)
+        windows = padded.unfold(1, K + R - 1, 1)[:, :p_out]  # (N, P_out, K + R - 1): words at p + s
+        taps = torch.tensor([t + j for t in range(K) for j in range(R)], device=words.device)
+        idx = windows[:, :, taps] + torch.arange(K * R, device=words.device) * (V + 1)
+        weights = None
+        p = self.input_dropout.p
+        if self.training and p > 0:
+            keep = torch.empty(n, P, R, device=words.device).bernoulli_(1 - p).div_(1 - p)  # (position, block)
+            weights = keep.unfold(1, K, 1).permute(0, 1, 3, 2).reshape(n * p_out, K * R)  # [p, (t, j)]
+        out = torch.nn.functional.embedding_bag(idx.reshape(n * p_out, K * R), table, mode="sum",
+                                                per_sample_weights=weights)
+        return (out + conv.bias).view(n, p_out, out_ch).transpose(1, 2)
+
     # ----------------------------------------------------------------------------------- fast inference
-    def inference_input(self, codes: np.ndarray) -> torch.Tensor:
-        """k-mer word ids ``(N, L-k+1)`` (-1 where the window holds N/PAD) instead of the 192-channel one-hot;
-        tokens for the embedding models."""
+    def fast_input(self, codes: np.ndarray) -> torch.Tensor:
+        """k-mer word ids ``(N, L-k+1)`` (-1 where the window holds N/PAD) instead of the 192-channel one-hot
+        (which :meth:`forward` also accepts, for training too); tokens for the embedding models."""
         if self.embedding is not None or not len(self.convs):
-            return super().inference_input(codes)
+            return super().fast_input(codes)
         return torch.from_numpy(kmer_index(codes, self.k))
 
     def inference_forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -163,8 +163,20 @@ class NguyenCNN(ZooModel):
         return _kmer_image_encoding(self.seq_len, self.k, self.region)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:  # k-mer word ids (fast_input): the first convolution gathers stamps of its kernel
+            return self.head(self.dense(_flatten_channels_last(self.features[1:](self._gathered_first_conv(x)))))
         x = x.float()  # the k-mer image arrives as uint8 0/1
         return self.head(self.dense(_flatten_channels_last(self.features(x))))
+
+    def _gathered_first_conv(self, words: torch.Tensor) -> torch.Tensor:
+        """``self.features[0]`` on the one-hot image of k-mer ``words`` ``(N, P)``, without the image: ``(N, F, H,
+        W)`` in channels-last memory (see :func:`zoo.models.fastpath.word_table_2d`); differentiable."""
+        first = self.features[0]
+        vocab = 4 ** self.k
+        table = fastpath.word_table_2d(first.weight, vocab, self.region + 1)
+        h = fastpath.gather_conv(words, table, None, vocab, first.kernel_size[0])
+        h = h.view(h.shape[0], h.shape[1], -1, first.out_channels) + first.bias  # (N, H, W, F)
+        return h.permute(0, 3, 1, 2)
 
     def _fast_first(self) -> bool:
         """True when the features are (Conv2d 3x3, ReLU, MaxPool2d) blocks from the image on (not the line
@@ -172,10 +184,11 @@ class NguyenCNN(ZooModel):
         first = self.features[0]
         return first.kernel_size[0] == first.kernel_size[1] > 1
 
-    def inference_input(self, codes: np.ndarray) -> torch.Tensor:
-        """k-mer word ids ``(N, L-k+1)`` (-1 where the window holds N/PAD) instead of the one-hot image."""
+    def fast_input(self, codes: np.ndarray) -> torch.Tensor:
+        """k-mer word ids ``(N, L-k+1)`` (-1 where the window holds N/PAD) instead of the one-hot image (which
+        :meth:`forward` also accepts, for training too)."""
         if not self._fast_first():
-            return super().inference_input(codes)
+            return super().fast_input(codes)
         return torch.from_numpy(kmer_index(codes, self.k))
 
     def inference_forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -185,11 +198,7 @@ class NguyenCNN(ZooModel):
         if self.training or not self._fast_first():
             return self(x)
         blocks = [self.features[i:i + 3] for i in range(0, len(self.features), 3)]  # Conv2d, ReLU, MaxPool2d
-        first = blocks[0][0]
-        vocab = 4 ** self.k
-        table = fastpath.word_table_2d(first.weight, vocab, self.region + 1)
-        h = fastpath.gather_conv(x, table, None, vocab, first.kernel_size[0])
-        h = h.view(h.shape[0], h.shape[1], -1, first.out_channels).add_(first.bias)  # (N, H, W, F)
+        h = self._gathered_first_conv(x).permute(0, 2, 3, 1)  # (N, H, W, F)
         h = torch.relu_(fastpath.maxpool_cl(h, 2)).permute(0, 3, 1, 2)  # NCHW view of channels-last memory
         for conv, _, pool in blocks[1:]:
             h = torch.relu_(pool(conv(h)))

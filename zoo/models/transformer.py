@@ -13,7 +13,10 @@ Two tokenizations, one token per position of the model:
   pipeline and would make users pre-split their sequences, so they are not used.
 
 Both tokenizers upper-case, map ``U`` to ``T`` and the IUPAC ambiguity codes to ``N``, like
-:func:`zoo.encoding.clean`, and add ``[CLS] ... [SEP]``.
+:func:`zoo.encoding.clean`, crop the sequence to the model's length at the right end, as its
+:class:`~zoo.encoding.Encoding` does (a regex normalizer, so a plain ``transformers`` user gets genozoo's numbers for
+any input length), and add ``[CLS] ... [SEP]``; shorter sequences are padded with ``[PAD]`` under an attention mask,
+which is what genozoo's padding amounts to.
 
 Contract: like every genozoo model, :class:`BertBaseline` takes tokens ``(N, L)`` over
 :data:`zoo.encoding.TOKENS` and returns logits ``(N, 1)`` (binary) or ``(N, num_classes)``; internally it turns
@@ -21,8 +24,11 @@ the tokens back into text and runs the same ``tokenizers`` pipeline as the expor
 plain ``transformers`` see identical inputs. It is ``BertModel`` + dropout + ``head`` (a Linear), exactly
 ``BertForSequenceClassification``'s computation; :func:`save_transformers` writes that class's layout
 (``config.json``, ``model.safetensors``, ``tokenizer.json``, ``tokenizer_config.json``) and
-:func:`load_transformers` reads it back. A binary model has one logit (``num_labels=1``, ``problem_type
-"multi_label_classification"``: sigmoid and binary cross-entropy in ``transformers`` too).
+:func:`load_transformers` reads it back. The export is the standard one: ``single_label_classification`` with one
+logit per label. A binary model, one logit ``z`` inside genozoo (the zoo's contract), is exported with two,
+``[0, z]`` (a zero row and bias for the first label), whose softmax is ``[1 - sigmoid(z), sigmoid(z)]``:
+genozoo's probabilities. Loading takes the difference of the two rows back (exactly ``z``'s weights); folders
+written with one logit (``multi_label_classification``) still load.
 """
 from __future__ import annotations
 
@@ -63,7 +69,8 @@ def dna_vocabulary(k: int) -> dict[str, int]:
 
 @functools.lru_cache(maxsize=None)
 def build_tokenizer(k: int, max_length: int):
-    """The ``tokenizers.Tokenizer`` of a model: normalization, k-mer split, ``[CLS] ... [SEP]``, padding.
+    """The ``tokenizers.Tokenizer`` of a model: normalization, cropping to ``max_length - 2`` bases (the model's
+    sequence length; its encoding crops at the right end), k-mer split, ``[CLS] ... [SEP]``, padding.
 
     Cached: it is rebuilt from ``(k, max_length)`` alone, never stored in the model.
     """
@@ -76,6 +83,9 @@ def build_tokenizer(k: int, max_length: int):
     rules += [normalizers.Replace(c, c.upper()) for c in lower]
     rules += [normalizers.Replace("U", "T")]
     rules += [normalizers.Replace(c, "N") for c in IUPAC_AMBIGUOUS if c != "N"]
+    # Crop to the model's length, as its encoding does (pad_mode "right": keep the first bases). Cropping tokens
+    # instead would keep a different number of bases for k-mers, and transformers truncates only when asked.
+    rules += [normalizers.Replace(Regex(f"(?<=^.{{{max_length - 2}}}).+"), "")]
     tok.normalizer = normalizers.Sequence(rules)
     pattern = "." if k == 1 else f"[ACGT]{{{k}}}|."
     tok.pre_tokenizer = pre_tokenizers.Split(Regex(pattern), behavior="isolated")
@@ -127,10 +137,6 @@ class BertBaseline(ZooModel):
         nn.init.normal_(self.head.weight, std=self.bert.config.initializer_range)
         nn.init.zeros_(self.head.bias)
 
-    @property
-    def encoding(self) -> Encoding:
-        return Encoding(kind="tokens", length=self.seq_len)
-
     def model_args(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this model (also stored in the exported ``config.json``)."""
         return dict(num_classes=self.num_classes, seq_len=self.seq_len, label_names=list(self.label_names),
@@ -138,20 +144,18 @@ class BertBaseline(ZooModel):
                     intermediate_size=self.intermediate_size, dropout=self.dropout_p)
 
     def bert_config(self):
-        """The ``transformers.BertConfig`` of this model, with the labels of the current head."""
+        """The ``transformers.BertConfig`` of this model as exported: one logit per label (two for a binary model,
+        see the module docstring), ``single_label_classification``."""
         from transformers import BertConfig
 
-        if self.num_outputs == 1:  # one logit = probability of the second (positive) label
-            id2label, problem = {0: self.label_names[1]}, "multi_label_classification"
-        else:
-            id2label, problem = dict(enumerate(self.label_names)), "single_label_classification"
+        id2label, problem = dict(enumerate(self.label_names)), "single_label_classification"
         vocab = dna_vocabulary(self.k)
         return BertConfig(
             vocab_size=len(vocab), hidden_size=self.hidden_size, num_hidden_layers=self.num_layers,
             num_attention_heads=self.num_heads, intermediate_size=self.intermediate_size,
             hidden_dropout_prob=self.dropout_p, attention_probs_dropout_prob=self.dropout_p,
             max_position_embeddings=self.max_tokens, type_vocab_size=1, pad_token_id=vocab["[PAD]"],
-            num_labels=self.num_outputs, id2label=id2label, label2id={v: i for i, v in id2label.items()},
+            num_labels=self.num_classes, id2label=id2label, label2id={v: i for i, v in id2label.items()},
             problem_type=problem)
 
     def hf_inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -162,6 +166,10 @@ class BertBaseline(ZooModel):
         ids = torch.tensor([e.ids for e in encoded], dtype=torch.long)
         mask = torch.tensor([e.attention_mask for e in encoded], dtype=torch.long)
         return ids.to(x.device), mask.to(x.device)
+
+    @property
+    def encoding(self) -> Encoding:
+        return Encoding(kind="tokens", length=self.seq_len)  # pad_mode "right": the tokenizer crops the same way
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ids, mask = self.hf_inputs(x)
@@ -179,7 +187,11 @@ def to_transformers(model: BertBaseline):
                                  "encoding": model.encoding.to_dict()})
     hf = BertForSequenceClassification(config)
     state = {f"bert.{k}": v for k, v in model.bert.state_dict().items()}
-    state.update({f"classifier.{k}": v for k, v in model.head.state_dict().items()})
+    weight, bias = model.head.weight.detach(), model.head.bias.detach()
+    if model.num_outputs == 1:  # logits [0, z]: softmax gives [1 - sigmoid(z), sigmoid(z)]
+        weight = torch.cat([torch.zeros_like(weight), weight])
+        bias = torch.cat([torch.zeros_like(bias), bias])
+    state.update({"classifier.weight": weight.clone(), "classifier.bias": bias.clone()})
     hf.load_state_dict(state, strict=True)
     hf.train(model.training)
     return hf, hf_tokenizer(model.k, model.max_tokens)
@@ -239,6 +251,9 @@ def load_transformers(path: str | os.PathLike) -> BertBaseline:
     state = load_file(weights)
     bert = {k[len("bert."):]: v for k, v in state.items() if k.startswith("bert.")}
     head = {k[len("classifier."):]: v for k, v in state.items() if k.startswith("classifier.")}
+    if model.num_outputs == 1 and head.get("weight") is not None and head["weight"].shape[0] == 2:
+        # Two logits [a, b] of a binary model: softmax(.)[1] = sigmoid(b - a), genozoo's single logit.
+        head = {name: t[1:] - t[:1] for name, t in head.items()}
     model.bert.load_state_dict(bert, strict=True)
     model.head.load_state_dict(head, strict=True)
     return model.eval()
