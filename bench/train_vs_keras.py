@@ -1,5 +1,6 @@
 """Training speed beside the study's Keras models: seconds per epoch of genozoo and of Keras on splice, same data,
-same settings (Adam 1e-3, batch 32, a validation pass each epoch), one CPU thread each, and their ratio.
+same settings (Adam 1e-3, batch 32, a validation pass each epoch), one CPU thread each, and their ratio, in wall
+seconds and in CPU seconds of each process (which a machine busy with other work distorts less).
 
 The Keras models are rebuilt from the study's published layer lists (``solislemuslab/dna-nn-theory``,
 ``cnn/dna_nn/model.py``; the trainable parameter counts are checked against tests/test_param_counts.py's table) and
@@ -69,18 +70,21 @@ def keras_child(arrays: str, arch: str, epochs: int, batch_size: int) -> dict:
     model = keras_model(arch, d["x_train"].shape[1:], int(d["num_classes"]))
     params = int(sum(np.prod(w.shape) for w in model.trainable_weights))
     seconds: list[float] = []
+    cpu: list[float] = []
 
     class Timer(tf.keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = time.perf_counter()
+            self.t0, self.c0 = time.perf_counter(), time.process_time()
 
         def on_epoch_end(self, epoch, logs=None):
             seconds.append(time.perf_counter() - self.t0)
+            cpu.append(time.process_time() - self.c0)
 
     model.fit(d["x_train"], d["y_train"], batch_size=batch_size, epochs=epochs, verbose=0, shuffle=True,
               validation_data=(d["x_val"], d["y_val"]), callbacks=[Timer()])
     acc = float(model.evaluate(d["x_test"], d["y_test"], batch_size=512, verbose=0)[1])
-    return {"seconds": seconds, "test_accuracy": acc, "params": params, "tensorflow": tf.__version__}
+    return {"seconds": seconds, "cpu_seconds": cpu, "test_accuracy": acc, "params": params,
+            "tensorflow": tf.__version__}
 
 
 def keras_layout(x: np.ndarray, kind: str) -> np.ndarray:
@@ -99,10 +103,17 @@ def genozoo_run(arch: str, ds, epochs: int, batch_size: int, threads: int) -> di
     runtime.configure_threads(threads)
     seed_everything(0)
     model = create_model(arch, **study_kwargs(arch, "splice"))
+    cpu, last = [], [time.process_time()]
+
+    def clock(epoch: int, record: dict) -> None:
+        now = time.process_time()
+        cpu.append(now - last[0])
+        last[0] = now
+
     result = fit(model, ds["train"], ds["validation"], TrainConfig(epochs=epochs, batch_size=batch_size,
-                                                                   patience=None, quiet=True))
+                                                                   patience=None, quiet=True), on_epoch_end=clock)
     acc = evaluate(model, ds["test"]).metrics["accuracy"]
-    return {"seconds": [r["seconds"] for r in result.history], "test_accuracy": acc,
+    return {"seconds": [r["seconds"] for r in result.history], "cpu_seconds": cpu, "test_accuracy": acc,
             "params": model.num_parameters(), "torch": torch.__version__}
 
 
@@ -151,16 +162,20 @@ def main() -> int:
             load1 = os.getloadavg()[0]
         timed = slice(1, None) if args.epochs > 1 else slice(None)
         g, k = statistics.median(ours["seconds"][timed]), statistics.median(keras["seconds"][timed])
+        gc, kc = statistics.median(ours["cpu_seconds"][timed]), statistics.median(keras["cpu_seconds"][timed])
         row = {"arch": arch, "genozoo_s_per_epoch": round(g, 3), "keras_s_per_epoch": round(k, 3),
-               "speedup": round(k / g, 2), "genozoo_test_accuracy": round(ours["test_accuracy"], 4),
+               "speedup": round(k / g, 2), "genozoo_cpu_s_per_epoch": round(gc, 3),
+               "keras_cpu_s_per_epoch": round(kc, 3), "cpu_speedup": round(kc / gc, 2),
+               "genozoo_test_accuracy": round(ours["test_accuracy"], 4),
                "keras_test_accuracy": round(keras["test_accuracy"], 4), "epochs": args.epochs,
                "keras_params": keras["params"], "keras_params_expected": KERAS_PARAMS.get(arch),
                "load_average": [round(load0, 2), round(load1, 2)], "torch": ours["torch"],
                "tensorflow": keras["tensorflow"]}
         results.append(row)
-        print(f"{arch:34s} genozoo {g:6.2f} s  keras {k:6.2f} s  -> {k / g:4.1f}x   test acc after {args.epochs} "
-              f"epochs {row['genozoo_test_accuracy']:.3f} vs {row['keras_test_accuracy']:.3f}   "
-              f"(load {load0:.1f}-{load1:.1f}; Keras params {keras['params']:,}"
+        print(f"{arch:34s} wall: genozoo {g:6.2f} s  keras {k:6.2f} s  -> {k / g:4.1f}x | CPU: {gc:6.2f} s vs "
+              f"{kc:6.2f} s -> {kc / gc:4.1f}x | test acc after {args.epochs} epochs "
+              f"{row['genozoo_test_accuracy']:.3f} vs {row['keras_test_accuracy']:.3f} (load {load0:.1f}-{load1:.1f}; "
+              f"Keras params {keras['params']:,}"
               f"{'' if keras['params'] == KERAS_PARAMS.get(arch) else ' != the study table'})", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")

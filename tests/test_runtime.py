@@ -13,7 +13,8 @@ from zoo import runtime
 from zoo.errors import UserError
 
 # The commands that compute (torch forward/backward passes); each must take --threads.
-COMPUTING = ("predict", "explain", "finetune", "train", "evaluate", "benchmark", "publish", "verify", "space")
+COMPUTING = ("predict", "explain", "finetune", "train", "evaluate", "benchmark", "publish", "verify", "space",
+             "bakeoff")
 
 
 @pytest.fixture

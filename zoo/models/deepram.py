@@ -140,7 +140,7 @@ class DeepRAM(ZooModel):
             weights = keep.unfold(1, K, 1).permute(0, 1, 3, 2).reshape(n * p_out, K * R)  # [p, (t, j)]
         out = torch.nn.functional.embedding_bag(idx.reshape(n * p_out, K * R), table, mode="sum",
                                                 per_sample_weights=weights)
-        return (out + conv.bias).view(n, p_out, out_ch).transpose(1, 2)
+        return out.add_(conv.bias).view(n, p_out, out_ch).transpose(1, 2)  # backward needs no output
 
     # ----------------------------------------------------------------------------------- fast inference
     def fast_input(self, codes: np.ndarray) -> torch.Tensor:

@@ -175,7 +175,8 @@ class NguyenCNN(ZooModel):
         vocab = 4 ** self.k
         table = fastpath.word_table_2d(first.weight, vocab, self.region + 1)
         h = fastpath.gather_conv(words, table, None, vocab, first.kernel_size[0])
-        h = h.view(h.shape[0], h.shape[1], -1, first.out_channels) + first.bias  # (N, H, W, F)
+        h = h.view(h.shape[0], h.shape[1], -1, first.out_channels)  # (N, H, W, F)
+        h = h.add_(first.bias)  # in place: embedding_bag's backward does not need its output
         return h.permute(0, 3, 1, 2)
 
     def _fast_first(self) -> bool:
@@ -198,8 +199,7 @@ class NguyenCNN(ZooModel):
         if self.training or not self._fast_first():
             return self(x)
         blocks = [self.features[i:i + 3] for i in range(0, len(self.features), 3)]  # Conv2d, ReLU, MaxPool2d
-        h = self._gathered_first_conv(x).permute(0, 2, 3, 1)  # (N, H, W, F)
-        h = torch.relu_(fastpath.maxpool_cl(h, 2)).permute(0, 3, 1, 2)  # NCHW view of channels-last memory
+        h = torch.relu_(blocks[0][2](self._gathered_first_conv(x)))  # NCHW view of channels-last memory
         for conv, _, pool in blocks[1:]:
             h = torch.relu_(pool(conv(h)))
         return self.head(self.dense(_flatten_channels_last(h)))
