@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import errno
 import os
+import signal
 import stat
 import tempfile
 from contextlib import contextmanager
@@ -92,6 +93,21 @@ def _sweep_stale(target: Path) -> None:
 
 
 @contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait (they are delivered when the block ends) where the platform allows it."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+@contextmanager
 def _naming(path: str | os.PathLike) -> Iterator[None]:
     """An OSError raised while writing (a full disk) names the output the user gave, not a temporary file."""
     try:
@@ -128,9 +144,11 @@ def atomic_output(path: str | os.PathLike, mode: str = "w", *, encoding: str | N
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
     target.parent.mkdir(parents=True, exist_ok=True)
     _sweep_stale(target)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
-    _LIVE.add(tmp)
+    fd, tmp = -1, None
     try:
+        with _signals_held():  # a SIGTERM between creating the file and registering it would leave it behind
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
+            _LIVE.add(tmp)
         # mkstemp makes 0600 files; give the output the mode a plain open() would (or the old file's).
         os.chmod(tmp, stat.S_IMODE(st.st_mode) if st is not None else _FILE_MODE)
         with _naming(path), os.fdopen(fd, mode, **kwargs) as fh:
@@ -142,11 +160,12 @@ def atomic_output(path: str | os.PathLike, mode: str = "w", *, encoding: str | N
     finally:
         if fd != -1:
             os.close(fd)
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        _LIVE.discard(tmp)
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            _LIVE.discard(tmp)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
