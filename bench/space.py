@@ -1,4 +1,4 @@
-"""Load and memory benchmark of the Gradio space on loopback, with real gradio_client clients.
+"""Load and memory benchmark of the Gradio space on loopback, with real HTTP clients (Gradio's HTTP API, as curl uses it).
 
 Starts ``genozoo space`` as its own process on 127.0.0.1 (offline, the published models), then:
 
@@ -49,6 +49,54 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class HttpUser:
+    """One user of the space over Gradio's HTTP API (what ``curl`` users do: POST ``/gradio_api/call/NAME``, then
+    read the result's event stream), with its own session and kept-alive connection. gradio_client costs about
+    120 ms of CPU per call here: twenty of them on the server's two cores would measure the client, not the space."""
+
+    def __init__(self, url: str):
+        import http.client
+        import uuid
+        from urllib.parse import urlparse
+
+        u = urlparse(url)
+        self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=300)
+        self.session = uuid.uuid4().hex[:12]
+
+    def call(self, api: str, *data):
+        """The outputs of one call, or RuntimeError with the space's message."""
+        import http.client
+
+        body = json.dumps({"data": list(data), "session_hash": self.session})
+        for attempt in (0, 1):  # a kept-alive connection the server closed meanwhile: reconnect once
+            try:
+                self.conn.request("POST", f"/gradio_api/call/{api}", body, {"Content-Type": "application/json"})
+                response = self.conn.getresponse()
+                answer = response.read()
+                break
+            except (ConnectionError, http.client.RemoteDisconnected, http.client.CannotSendRequest):
+                self.conn.close()
+                if attempt:
+                    raise
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}: {answer[:200]!r}")
+        self.conn.request("GET", f"/gradio_api/call/{api}/{json.loads(answer)['event_id']}")
+        stream = self.conn.getresponse().read().decode()
+        event = None
+        for line in stream.splitlines():
+            if line.startswith("event: "):
+                event = line[7:].strip()
+            elif line.startswith("data: ") and event in ("complete", "error"):
+                payload = json.loads(line[6:])
+                if event == "error":
+                    raise RuntimeError(str(payload))
+                return payload
+        raise RuntimeError(f"no result in the event stream: {stream[:200]!r}")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 def random_fasta(rng: random.Random, n: int, length: int, tag: str) -> str:
     return "\n".join(f">{tag}-{i}\n{''.join(rng.choices('ACGT', k=length))}" for i in range(n))
 
@@ -72,9 +120,7 @@ def start_server(port: int, extra: list[str], env: dict, log_path: Path) -> subp
 def latency_round(url: str, model: str, length: int, n_clients: int, per_client: int, batch: int,
                   seed: int) -> dict:
     """``n_clients`` users at once, each sending ``per_client`` requests in a row; every request is timed."""
-    from gradio_client import Client
-
-    clients = [Client(url, verbose=False) for _ in range(n_clients)]
+    clients = [HttpUser(url) for _ in range(n_clients)]
     texts = [[random_fasta(random.Random(seed * 100_003 + c * 1009 + r), batch, length, f"c{c}r{r}")
               for r in range(per_client)] for c in range(n_clients)]
 
@@ -83,7 +129,7 @@ def latency_round(url: str, model: str, length: int, n_clients: int, per_client:
         for text in texts[c]:
             t0 = time.perf_counter()
             try:
-                _status, table, *_ = clients[c].predict(model, text, None, api_name="/predict")
+                _status, table, *_ = clients[c].call("predict", model, text, None)
                 out.append((time.perf_counter() - t0, len(table["data"]) == batch, ""))
             except Exception as e:  # a lost or refused request is counted, not raised
                 out.append((time.perf_counter() - t0, False, str(e)))
@@ -105,8 +151,6 @@ def latency_round(url: str, model: str, length: int, n_clients: int, per_client:
 
 def mixed_requests(url: str, cat, n: int, n_clients: int, pid: int, seed: int = 0) -> dict:
     """``n`` requests over every task: 84% predict (any model), 8% compare, 8% explain; RSS after 50 and after n."""
-    from gradio_client import Client
-
     rng = random.Random(seed)
     tasks = cat.tasks()
     plan = []
@@ -116,18 +160,18 @@ def mixed_requests(url: str, cat, n: int, n_clients: int, pid: int, seed: int = 
         kind = rng.choices(["predict", "compare", "explain"], weights=[84, 8, 8])[0]
         model = rng.choice(cat.models_for(task))
         plan.append((kind, task, model, random_fasta(rng, 2 if kind == "explain" else 10, length, f"m{i}")))
-    clients = [Client(url, verbose=False) for _ in range(n_clients)]
+    clients = [HttpUser(url) for _ in range(n_clients)]
     failed: list[str] = []
 
     def one(i: int, c: int) -> None:
         kind, task, model, text = plan[i]
         try:
             if kind == "predict":
-                clients[c].predict(model, text, None, api_name="/predict")
+                clients[c].call("predict", model, text, None)
             elif kind == "compare":
-                clients[c].predict(task, text, None, api_name="/compare")
+                clients[c].call("compare", task, text, None)
             else:
-                clients[c].predict(model, text, None, "", "", api_name="/explain")
+                clients[c].call("explain", model, text, None, "", "")
         except Exception as e:
             failed.append(f"{kind} {model}: {e}")
 

@@ -121,15 +121,24 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
         predicted = [labels[int(i)] for i in probs.argmax(axis=1)]
         table = {"headers": ["id", "length", *[f"p({c})" for c in labels], "predicted", "note"],
                  "data": [[i, len(s), *p, c, n] for i, s, p, c, n in zip(ids, seqs, rounded, predicted, notes)]}
-        chart = pd.DataFrame({"id": [i for i in ids for _ in labels], "class": labels * len(ids),
-                              "probability": probs.astype(float).reshape(-1)})
         status = f"{len(seqs)} sequence(s) through `{entry.name}` on {cat.device}."
         if pred.lengths.message():
             status += f" {pred.lengths.message()}."
         if (short := sum(n.startswith("mostly padding") for n in notes)):
             status += (f"\n\n**Warning: {short} sequence(s) shorter than half the model's {L} bp input are mostly "
                        "padding: their predictions are unreliable.**")
-        return status, table, chart, gr.update(choices=ids, value=ids[0])
+        return status, table
+
+    def draw(table: pd.DataFrame | None):
+        """The page's chart and sequence picker, from the table /predict returned: drawn in the browser's own
+        follow-up event, so API callers get the numbers without paying for a chart they do not see."""
+        if table is None or len(table) == 0 or "id" not in table.columns:
+            return None, gr.update(choices=[], value=None)
+        classes = [c for c in table.columns if c.startswith("p(")]
+        chart = table.melt(id_vars="id", value_vars=classes, var_name="class", value_name="probability")
+        chart["class"] = chart["class"].str[2:-1]
+        ids = [str(i) for i in table["id"]]
+        return chart, gr.update(choices=ids, value=ids[0])
 
     @_user_errors
     def explain(model: str, text: str, upload: str | None, seq_id: str, method: str):
@@ -208,8 +217,9 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
                     api_visibility="private")
         model.change(on_model, model, [card, method, logo, caption], api_visibility="private")
         ex_btn.click(examples, task, text, api_name="examples", queue=False)
-        run.click(predict, [model, text, upload], [status, table, chart, seq_pick], api_name="predict",
-                  concurrency_limit=concurrency, concurrency_id="predict")
+        run.click(predict, [model, text, upload], [status, table], api_name="predict",
+                  concurrency_limit=concurrency, concurrency_id="predict").success(
+            draw, table, [chart, seq_pick], api_visibility="private", queue=False)
         if _explain_available():
             ex_run.click(explain, [model, text, upload, seq_pick, method], [logo, caption], api_name="explain",
                          concurrency_limit=1, concurrency_id="explain")
@@ -222,10 +232,11 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
 
 def launch(host: str = "127.0.0.1", port: int = 7860, device: str = "auto", hub_dir: str | None = None,
            limits: Limits = Limits(), concurrency: int = 32, max_queue: int = 64, max_models: int = 8,
-           block: bool = True) -> gr.Blocks:
+           threads: int | None = None, block: bool = True) -> gr.Blocks:
     """Build and start the space on ``host:port`` (``port=0``: a free port); ``block=False`` returns at once."""
-    demo = build_demo(Catalogue(hub_dir, device, limits, max_models=max_models), concurrency=concurrency,
-                      max_queue=max_queue)
+    catalogue = Catalogue(hub_dir, device, limits, max_models=max_models, threads=threads)
+    catalogue.warm_up()
+    demo = build_demo(catalogue, concurrency=concurrency, max_queue=max_queue)
     demo.launch(server_name=host, server_port=port or None, prevent_thread_lock=not block, quiet=not block,
                 show_error=True, ssr_mode=False, share=False)
     return demo

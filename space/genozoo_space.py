@@ -1,22 +1,22 @@
-"""What the genozoo space does, without the user interface: the model catalogue, input parsing and limits,
-prediction, model comparison, example sequences and attributions.
+"""What the genozoo space does, without the user interface: the model catalogue, prediction, model comparison,
+example sequences and attributions (input parsing and limits: :mod:`space_input`; batching: :mod:`batching`).
 
 The catalogue lists the published weights of the registry (``zoo.list_models(pretrained=True)``) grouped by
 task (the ``tag`` of ``arch.tag``), and any extra model folders (``config.json`` with an ``arch`` key +
 ``model.safetensors``) found under a hub directory, so a freshly trained model can be shown before it is
-published. Models load lazily, once, onto the chosen device. Everything a user can get wrong raises
-:class:`zoo.errors.UserError` with one sentence; the app turns it into a message in the page.
+published. Models load lazily onto the chosen device, the few most recently used stay loaded, and concurrent
+predictions share forward passes. Everything a user can get wrong raises :class:`zoo.errors.UserError` with one
+sentence; the app turns it into a message in the page.
 """
 from __future__ import annotations
 
-import csv
-import gzip
+import ctypes
 import json
 import os
 import re
+import sys
 import tempfile
 import threading
-import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,22 +27,34 @@ import torch
 
 import zoo
 from batching import Batcher
+from space_input import Limits, padding_note, parse_sequences
 from zoo.encoding import EncodingError, encode_codes, to_codes
 from zoo.errors import UserError
-from zoo.io import open_input, open_text_input
 from zoo.models.base import preferred_memory_format
 from zoo.predict import LengthStats, Predictions
 
 __all__ = ["Limits", "Entry", "Catalogue", "parse_sequences", "padding_note", "resolve_device", "default_hub_dir"]
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Per-request bounds, so one request cannot take the machine: sequences, length, upload size."""
+def _bound_malloc() -> None:
+    """Keep glibc's allocator from hoarding: two arenas however many threads Gradio runs (each thread's own arena
+    otherwise keeps its peak), and ``trim_memory`` hands freed pages back. Not glibc: nothing to do."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
 
-    max_sequences: int = 100
-    max_length: int = 5_000
-    max_upload_bytes: int = 2_000_000
+
+def trim_memory() -> None:
+    """Return the freed heap to the system after a request that allocated a lot (an explanation, a comparison)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+_bound_malloc()
 
 
 def default_hub_dir() -> Path:
@@ -63,93 +75,6 @@ def resolve_device(device: str = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"device {device!r} was asked for but no CUDA GPU is visible; use --device cpu or auto")
     return dev
-
-
-# ----------------------------------------------------------------------------------------------- input
-def _too_many(n: int, limits: Limits) -> UserError:
-    return UserError(f"more than {limits.max_sequences} sequences given ({n} or more), the space takes at most "
-                     f"{limits.max_sequences} per request; split the input or use `genozoo predict` for large files")
-
-
-def _check_upload(path: Path, name: str, limits: Limits) -> None:
-    size = path.stat().st_size
-    if size > limits.max_upload_bytes:
-        raise UserError(f"the uploaded file {name!r} is {size:,} bytes, more than the space accepts "
-                        f"({limits.max_upload_bytes:,}); predict large files with `genozoo predict` instead")
-    with open(path, "rb") as f:
-        gzipped = f.read(2) == b"\x1f\x8b"
-    if gzipped:
-        # Count the unpacked bytes before parsing, so a small gzip bomb cannot fill the memory.
-        budget, total = limits.max_upload_bytes * 20, 0
-        with gzip.open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                total += len(chunk)
-                if total > budget:
-                    raise UserError(f"the uploaded file {name!r} unpacks to more than {budget:,} bytes; "
-                                    f"predict large files with `genozoo predict` instead")
-
-
-def _read_upload(path: Path, limits: Limits, add) -> None:
-    """The records of an upload, read exactly as ``genozoo predict FILE`` reads them (:func:`zoo.io.open_input`).
-    Messages name the file as the user knows it, never by the server's temporary path."""
-    name = path.name
-    try:
-        _check_upload(path, name, limits)
-        with open_input(path) as inp:
-            for ident, seq in inp:
-                add(ident, seq)
-    except UserError as e:
-        msg = str(e).replace(repr(str(path)), repr(name)).replace(str(path), name)
-        raise type(e)(msg) from None
-    except (ValueError, EOFError, OSError, UnicodeError, zlib.error, csv.Error):
-        # Undecodable bytes, a truncated or corrupt gzip, an over-long CSV field: the file is not one we can read.
-        raise UserError(f"the uploaded file {name!r} cannot be read as FASTA, CSV or TSV text (UTF-8, gzipped or "
-                        "not); check that it is such a file and complete, not a binary or cut-off download") from None
-
-
-def parse_sequences(text: str | None = None, upload: str | Path | None = None,
-                    limits: Limits = Limits()) -> tuple[list[str], list[str]]:
-    """Sequence ids and sequences from pasted text and/or an uploaded file, parsed by :mod:`zoo.io` as the CLI
-    parses them (so both give the same sequences or the same refusal).
-
-    Pasted text is FASTA (``>id`` headers, sequence over one or more lines) or one sequence per line (ids
-    ``seq1``, ``seq2``, ...). An upload is any file ``genozoo predict`` reads (FASTA, CSV/TSV with a ``sequence``
-    column, plain or gzipped). Characters are checked when encoding, which names the sequence and position.
-    """
-    ids: list[str] = []
-    seqs: list[str] = []
-
-    def add(ident: str, seq: str) -> None:
-        if len(seqs) == limits.max_sequences:
-            raise _too_many(len(seqs) + 1, limits)
-        ids.append(ident or f"seq{len(ids) + 1}")
-        seqs.append(seq)
-
-    if text and text.strip():
-        with open_text_input(text) as inp:
-            for ident, seq in inp:
-                add(ident, seq)
-    if upload:
-        _read_upload(Path(upload), limits, add)
-    if not seqs:
-        raise UserError("no sequences given; paste DNA sequences (FASTA or one per line) or upload a FASTA file")
-    for i, (sid, s) in enumerate(zip(ids, seqs)):
-        if not s:
-            raise UserError(f"sequence {sid!r} (number {i + 1}) is empty; remove its header or add its sequence")
-        if len(s) > limits.max_length:
-            raise UserError(f"sequence {sid!r} (number {i + 1}) is {len(s):,} bp long, the space takes at most "
-                            f"{limits.max_length:,} bp; cut it to the model's length")
-    return ids, seqs
-
-
-def padding_note(length: int, model_length: int | None) -> str:
-    """What the table says about one sequence's fit to the model's input: padded, cropped, or mostly padding
-    (less than half the model's length: the model then sees mostly padding, and its answer is unreliable)."""
-    if model_length is None or length == model_length:
-        return ""
-    if length < model_length / 2:
-        return f"mostly padding ({length} of {model_length} bp): this prediction is unreliable"
-    return f"padded to {model_length}" if length < model_length else f"cropped to {model_length}"
 
 
 # ------------------------------------------------------------------------------------------- catalogue
@@ -217,9 +142,12 @@ class Catalogue:
     and run through one :class:`~batching.Batcher`, so concurrent requests share forward passes."""
 
     def __init__(self, hub_dir: str | Path | None = None, device: str = "auto", limits: Limits = Limits(),
-                 max_models: int = 8, threads: int | None = None):
+                 max_models: int = 8, threads: int | str | None = None):
         self.hub_dir = Path(hub_dir) if hub_dir else default_hub_dir()
         self.device = resolve_device(device)
+        if self.device.type == "cuda":  # full float32 on the GPU, so its answers match the CPU's (TF32 would not)
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
         self.limits = limits
         self.max_models = max(1, max_models)
         self.entries: dict[str, Entry] = {}
@@ -227,9 +155,12 @@ class Catalogue:
         self._methods: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
         self._explain_lock = threading.Lock()
-        # One thread computes: its intra-op threads are all the cores the space may use; Gradio's threads only
-        # parse and encode, so they and the compute thread do not oversubscribe the cores.
-        self.threads = threads or int(os.environ.get("GENOZOO_THREADS") or max(1, (os.cpu_count() or 2) // 2))
+        # One thread computes the predictions: its intra-op threads are the CPUs the space may use (--threads,
+        # $GENOZOO_THREADS, else those other processes leave free); Gradio's threads only parse and encode, so
+        # they and the compute thread do not oversubscribe the cores.
+        from zoo.runtime import resolve_threads
+
+        self.threads = resolve_threads(threads, workers=1)
         self.batcher = Batcher(threads=self.threads)
         for name in zoo.list_models(pretrained=True):
             cfg = zoo.pretrained_cfg(name)
@@ -250,6 +181,26 @@ class Catalogue:
         if not self.entries:
             raise UserError(f"no published models and no model folders under {self.hub_dir}; publish a model "
                             f"(genozoo push / the hub/ folder) or point GENOZOO_HUB_DIR at a folder of models")
+
+    def warm_up(self) -> None:
+        """Pay the one-time costs at start rather than in a user's request: the default model of every task
+        loaded, and the libraries that explanations and the BERT models import on first use."""
+        for task in self.tasks():
+            try:
+                self.methods(self.models_for(task)[0])
+            except UserError as e:  # its users will get this sentence; the space serves the other tasks
+                print(f"genozoo space: warning: {e}", file=sys.stderr, flush=True)
+        try:
+            import captum.attr  # noqa: F401
+            import logomaker  # noqa: F401
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot  # noqa: F401
+        except ImportError:  # explanations are optional; the page says so
+            pass
+        if any(e.cfg is not None and e.cfg.arch.startswith("bert_") for e in self.entries.values()):
+            import transformers  # noqa: F401
 
     # ------------------------------------------------------------------------------------------ lookup
     def tasks(self) -> list[str]:
@@ -376,6 +327,7 @@ class Catalogue:
             path = draw_logos(attr, Path(tmp) / "logo.png", marks=marks)
             image = Image.open(path)
             image.load()
+        trim_memory()
         label = attr.label_names[attr.targets[0]]
         caption = (f"**{seq_id}**: {METHOD_TITLES[method]} for '{label}' "
                    f"(p = {attr.probabilities[0, attr.targets[0]]:.3f}), model `{name}`")
@@ -396,6 +348,7 @@ class Catalogue:
                              entry.metric()])
         order = {sid: i for i, sid in enumerate(ids)}
         rows.sort(key=lambda r: (order[r[0]], r[1]))
+        trim_memory()
         return headers, rows
 
     def examples(self, task: str, n: int = 4) -> tuple[list[str], list[str]]:

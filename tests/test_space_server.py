@@ -33,10 +33,11 @@ def server(tmp_path_factory, demo_hub):
 
     log = tmp_path_factory.mktemp("log") / "space.log"
     port = free_port()
-    env = {**os.environ, "GENOZOO_HUB_DIR": str(demo_hub), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "zoo", "space", "--port", str(port), "--device", "cpu",
-                                 "--max-models", "4"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+                                 "--hub-dir", str(demo_hub), "--max-models", "4"],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 180
         while True:

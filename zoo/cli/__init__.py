@@ -62,9 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_show_warning = warnings.showwarning
-
-
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"genozoo: warning: {' '.join(str(message).split())}", file=file or sys.stderr)
 
@@ -95,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         previous = signal.signal(signal.SIGTERM, _terminate)
     except ValueError:  # not the main thread (main() called from a worker): leave signals alone
         pass
+    shown = warnings.showwarning
     try:
         if not debug:  # a library warning is one line too, not a file name, line number and source line
             warnings.showwarning = _one_line_warning
@@ -120,6 +118,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"genozoo: error: {' '.join(message.split())}", file=sys.stderr)
         return status
     finally:
-        warnings.showwarning = _show_warning
+        warnings.showwarning = shown
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

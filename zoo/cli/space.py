@@ -40,8 +40,8 @@ def cmd_space(args: argparse.Namespace) -> int:
     os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
     if not args.online:
         os.environ["HF_HUB_OFFLINE"] = "1"
-    if args.hub_dir:
-        os.environ["GENOZOO_HUB_DIR"] = str(args.hub_dir)
+    # --hub-dir adds model folders to the catalogue; it does not move the bundle the published weights load from
+    # (that is $GENOZOO_HUB_DIR), so the published models stay offered beside them.
     # SIGTERM (docker stop, tini) ends the space like Ctrl-C: gradio closes its server and the command returns 0.
     signal.signal(signal.SIGTERM, _interrupt)
     app = _app_module()
@@ -50,7 +50,8 @@ def cmd_space(args: argparse.Namespace) -> int:
     limits = Limits(max_sequences=args.max_sequences, max_length=args.max_length)
     print(f"genozoo space on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     app.launch(host=args.host, port=args.port, device=args.device, hub_dir=args.hub_dir, limits=limits,
-               concurrency=args.concurrency, max_queue=args.max_queue, max_models=args.max_models, block=True)
+               concurrency=args.concurrency, max_queue=args.max_queue, max_models=args.max_models,
+               threads=args.threads or None, block=True)
     return 0
 
 

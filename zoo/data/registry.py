@@ -89,13 +89,7 @@ def register_family(prefix: str, factory: Callable[[str], Benchmark], members: C
     _FAMILIES[prefix.lower()] = (factory, members)
 
 
-def _ensure_loaded() -> None:
-    """The catalogue modules (:mod:`zoo.data.benchmarks`, :mod:`zoo.data.hubmirrors`) register on import;
-    ``zoo/data/__init__.py`` imports them, and Python runs it before this module, so the catalogue is complete."""
-
-
 def _all_names() -> list[str]:
-    _ensure_loaded()
     names = [b.info.name for b in _REGISTRY.values()]
     for prefix, (_, members) in _FAMILIES.items():
         names += [f"{prefix}/{m}" for m in members()]
@@ -104,7 +98,6 @@ def _all_names() -> list[str]:
 
 def get_benchmark(name: str) -> Benchmark:
     """The benchmark called ``name`` (case-insensitive; ``family/member`` for the families)."""
-    _ensure_loaded()
     key = name.strip().lower()
     if key in _REGISTRY:
         return _REGISTRY[key]

@@ -1,0 +1,117 @@
+"""What a user gives the space, read and checked: the per-request limits, sequences parsed from pasted text and
+uploads by the CLI's own reader (:mod:`zoo.io`, so the space and ``genozoo predict`` read the same sequences or
+refuse them with the same sentence), and the note on how a sequence fits the model's input (padded, cropped,
+mostly padding). Messages name an upload by its file name, never by the server's temporary path.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from zoo.errors import UserError
+from zoo.io import open_input, open_text_input
+
+__all__ = ["Limits", "parse_sequences", "padding_note"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-request bounds, so one request cannot take the machine: sequences, length, upload size."""
+
+    max_sequences: int = 100
+    max_length: int = 5_000
+    max_upload_bytes: int = 2_000_000
+
+
+def _too_many(n: int, limits: Limits) -> UserError:
+    return UserError(f"more than {limits.max_sequences} sequences given ({n} or more), the space takes at most "
+                     f"{limits.max_sequences} per request; split the input or use `genozoo predict` for large files")
+
+
+def _check_upload(path: Path, name: str, limits: Limits) -> None:
+    size = path.stat().st_size
+    if size > limits.max_upload_bytes:
+        raise UserError(f"the uploaded file {name!r} is {size:,} bytes, more than the space accepts "
+                        f"({limits.max_upload_bytes:,}); predict large files with `genozoo predict` instead")
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    if gzipped:
+        # Count the unpacked bytes before parsing, so a small gzip bomb cannot fill the memory.
+        budget, total = limits.max_upload_bytes * 20, 0
+        try:
+            with gzip.open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    total += len(chunk)
+                    if total > budget:
+                        raise UserError(f"the uploaded file {name!r} unpacks to more than {budget:,} bytes; "
+                                        f"predict large files with `genozoo predict` instead")
+        except (EOFError, OSError, zlib.error):
+            return  # a damaged gzip: the reader below refuses it with the CLI's sentence
+
+
+def _read_upload(path: Path, limits: Limits, add) -> None:
+    """The records of an upload, read exactly as ``genozoo predict FILE`` reads them (:func:`zoo.io.open_input`).
+    Messages name the file as the user knows it, never by the server's temporary path."""
+    name = path.name
+    try:
+        _check_upload(path, name, limits)
+        with open_input(path) as inp:
+            for ident, seq in inp:
+                add(ident, seq)
+    except UserError as e:
+        msg = str(e).replace(repr(str(path)), repr(name)).replace(str(path), name)
+        raise type(e)(msg) from None
+    except (ValueError, EOFError, OSError, UnicodeError, zlib.error, csv.Error):
+        # Undecodable bytes, a truncated or corrupt gzip, an over-long CSV field: the file is not one we can read.
+        raise UserError(f"the uploaded file {name!r} cannot be read as FASTA, CSV or TSV text (UTF-8, gzipped or "
+                        "not); check that it is such a file and complete, not a binary or cut-off download") from None
+
+
+def parse_sequences(text: str | None = None, upload: str | Path | None = None,
+                    limits: Limits = Limits()) -> tuple[list[str], list[str]]:
+    """Sequence ids and sequences from pasted text and/or an uploaded file, parsed by :mod:`zoo.io` as the CLI
+    parses them (so both give the same sequences or the same refusal).
+
+    Pasted text is FASTA (``>id`` headers, sequence over one or more lines) or one sequence per line (ids
+    ``seq1``, ``seq2``, ...). An upload is any file ``genozoo predict`` reads (FASTA, CSV/TSV with a ``sequence``
+    column, plain or gzipped). Characters are checked when encoding, which names the sequence and position.
+    """
+    ids: list[str] = []
+    seqs: list[str] = []
+
+    def add(ident: str, seq: str) -> None:
+        if len(seqs) == limits.max_sequences:
+            raise _too_many(len(seqs) + 1, limits)
+        ids.append(ident or f"seq{len(ids) + 1}")
+        seqs.append(seq)
+
+    if text and text.strip():
+        with open_text_input(text) as inp:
+            for ident, seq in inp:
+                add(ident, seq)
+    if upload:
+        _read_upload(Path(upload), limits, add)
+    if not seqs:
+        raise UserError("no sequences given; paste DNA sequences (FASTA or one per line) or upload a FASTA file")
+    for i, (sid, s) in enumerate(zip(ids, seqs)):
+        if not s:
+            raise UserError(f"sequence {sid!r} (number {i + 1}) is empty; remove its header or add its sequence")
+        if len(s) > limits.max_length:
+            raise UserError(f"sequence {sid!r} (number {i + 1}) is {len(s):,} bp long, the space takes at most "
+                            f"{limits.max_length:,} bp; cut it to the model's length")
+    return ids, seqs
+
+
+def padding_note(length: int, model_length: int | None) -> str:
+    """What the table says about one sequence's fit to the model's input: padded, cropped, or mostly padding
+    (less than half the model's length: the model then sees mostly padding, and its answer is unreliable)."""
+    if model_length is None or length == model_length:
+        return ""
+    if length < model_length / 2:
+        return f"mostly padding ({length} of {model_length} bp): this prediction is unreliable"
+    return f"padded to {model_length}" if length < model_length else f"cropped to {model_length}"
+
+
