@@ -38,12 +38,14 @@ RUN python3 -m venv "$VIRTUAL_ENV" \
     && pip install --extra-index-url "${TORCH_INDEX:-https://pypi.org/simple}" "torch==${TORCH_VERSION}"
 
 WORKDIR /app
-# The dependencies in their own layer, installed from pyproject.toml alone (an empty package stands in for zoo/),
-# so a change of the code does not reinstall them.
+# The dependencies in their own layer, installed from pyproject.toml alone (an empty package holding only
+# zoo/version.py, where pyproject.toml reads the version, stands in for zoo/), so a change of the code does not
+# reinstall them. The editable install reads hub/, cards/, space/ and train/recipes/ from /app (zoo.resources).
 COPY pyproject.toml README.md ./
-RUN mkdir zoo && touch zoo/__init__.py \
+COPY zoo/version.py zoo/version.py
+RUN touch zoo/__init__.py \
     && pip install "torch==${TORCH_VERSION}" -e ".[space]"
-# .dockerignore lets through only pyproject.toml, README.md, zoo/, space/ and hub/ (absent until models are published).
+# .dockerignore lets through only pyproject.toml, README.md, zoo/, space/, hub/, cards/ and train/recipes/.
 COPY . .
 RUN python -c "import zoo, gradio; print('genozoo', zoo.__version__, 'gradio', gradio.__version__)"
 
