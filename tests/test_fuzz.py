@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from use_models import tiny_saved_model
 from zoo.errors import classify
 
 #: Examples per target; 4 targets. The README's reliability section quotes the total (4 x this).
@@ -73,15 +74,7 @@ def inputs(draw) -> tuple[str, bytes]:
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    import torch
-
-    import zoo
-    from zoo import hub
-
-    torch.manual_seed(0)
-    model = zoo.create_model("deepram_conv1d_onehot", num_classes=2, seq_len=20, conv_filters=[4, 4], dense=8,
-                             label_names=["no", "yes"])
-    return hub.save_model(model, tmp_path_factory.mktemp("fuzz") / "model", card=False)
+    return tiny_saved_model(tmp_path_factory.mktemp("fuzz") / "model", 20, ["no", "yes"])
 
 
 def _write(folder, suffix: str, data: bytes):

@@ -19,7 +19,7 @@ import warnings
 
 import pytest
 
-from use_models import ROOT
+from use_models import ROOT, tiny_saved_model
 
 GOOD = "ACGT" * 15
 FASTA = "".join(f">s{i}\n{GOOD[i:] + GOOD[:i]}\n" for i in range(8))
@@ -27,15 +27,7 @@ FASTA = "".join(f">s{i}\n{GOOD[i:] + GOOD[:i]}\n" for i in range(8))
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    import torch
-
-    import zoo
-    from zoo import hub
-
-    torch.manual_seed(0)
-    model = zoo.create_model("deepram_conv1d_onehot", num_classes=2, seq_len=60, conv_filters=[4, 4], dense=8,
-                             label_names=["absent", "present"])
-    return hub.save_model(model, tmp_path_factory.mktemp("hardening") / "model", card=False)
+    return tiny_saved_model(tmp_path_factory.mktemp("hardening") / "model", 60, ["absent", "present"])
 
 
 def cli(*argv: str, cwd=None) -> tuple[int, str, str]:

@@ -71,3 +71,17 @@ def run_cli(*args: str, stdin: str | None = None, cwd: Path = ROOT, timeout: int
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     return subprocess.run([sys.executable, "-m", "zoo", *map(str, args)], cwd=cwd, env=env, input=stdin,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def tiny_saved_model(folder: Path, seq_len: int, label_names: list[str]) -> Path:
+    """A small seeded ``deepram_conv1d_onehot`` saved as a genozoo folder (weights, config.json, no card): the
+    model the hardening and fuzz tests feed bad input to."""
+    import torch
+
+    import zoo
+    from zoo import hub
+
+    torch.manual_seed(0)
+    model = zoo.create_model("deepram_conv1d_onehot", num_classes=len(label_names), seq_len=seq_len,
+                             conv_filters=[4, 4], dense=8, label_names=label_names)
+    return hub.save_model(model, folder, card=False)
