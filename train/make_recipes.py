@@ -83,6 +83,14 @@ EXTRA = {
                         "5e-4, weight decay 0.01, 2 warm-up epochs then cosine decay, 50 epochs, early stopping "
                         "after 10"),
 }
+#: genozoo's own family (issue #25): one recipe, unchanged on every tag (only the data's length and classes differ).
+GENONET = dict(optimizer="adamw", lr=2e-3, weight_decay=0.05, schedule="cosine", warmup_epochs=2, epochs=20,
+               batch_size=64, patience=None, label_smoothing=0.05, ema_decay=0.99, shift_augment=3, rc_augment=0.0)
+GENONET_NOTES = ("genozoo's own family, one recipe for every tag (issue #25): AdamW 2e-3, weight decay 0.05, 2 "
+                 "warm-up epochs then cosine decay over 20 epochs (no early stopping: the schedule runs to its end), "
+                 "batch 64, label smoothing 0.05, an exponential moving average of the weights (decay 0.99) is what "
+                 "is evaluated and kept, shift augmentation of up to 3 bp; best epoch by validation loss")
+EXTRA["genonet_small"] = (GENONET, GENONET_NOTES)
 
 
 _EZH2_BATCH = (dict(batch_size=64),
@@ -109,6 +117,9 @@ PER_TASK = {
 }
 
 
+#: Architectures trained with GENONET unchanged on every tag (no per-task additions such as precise_bn).
+GENONET_ARCHS = ("genonet_small",)
+
 #: Precise BatchNorm statistics (``precise_bn`` batches per epoch) for models with BatchNorm, outside splice.
 PRECISE_BN = (200, "precise BatchNorm statistics (recomputed over up to 200 training batches after each epoch): "
                    "an epoch here has a fifth of the study's steps, and Keras' momentum 0.99 left the running "
@@ -128,7 +139,7 @@ def recipe_for(arch: str, tag: str) -> Recipe:
         whys.insert(0, EARLY_STOPPING_NOTE)
     notes = "; ".join([notes, *whys])
     model = create_model(arch, **study_kwargs(arch, t["task"]))
-    if tag != "splice" and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+    if tag != "splice" and arch not in GENONET_ARCHS and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         settings, notes = {**settings, "precise_bn": PRECISE_BN[0]}, f"{notes}; {PRECISE_BN[1]}"
     t.update({k: v for k, v in settings.items() if k in t})
     return Recipe(arch=arch, tag=tag, encoding=model.encoding.to_dict(), **t,

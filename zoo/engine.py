@@ -66,6 +66,10 @@ class TrainConfig:
     min_delta: float = 0.0
     clip_grad_norm: float | None = None
     precise_bn: int = 0                # recompute BatchNorm statistics over this many training batches per epoch
+    label_smoothing: float = 0.0       # training targets y(1 - e) + e/C (the validation loss stays unsmoothed)
+    ema_decay: float | None = None     # evaluate/keep an exponential moving average of the weights (e.g. 0.99)
+    shift_augment: int = 0             # shift each training sequence by up to this many bp (filled with N)
+    rc_augment: float = 0.0            # probability of training on a sequence's reverse complement
     class_weights: str | list[float] | None = None  # None | "balanced" | one weight per class
     precision: str = "auto"            # auto = bf16 (or fp16) autocast on CUDA, fp32 on CPU
     compile: bool = False
@@ -83,6 +87,11 @@ class TrainConfig:
                             f"{self.batch_size} and {self.lr}")
         if not 0 <= self.seed < 2**32:  # numpy's seeds are unsigned 32-bit
             raise UserError(f"seed must be from 0 to {2**32 - 1}, not {self.seed}")
+        if not 0 <= self.label_smoothing < 1 or not 0 <= self.rc_augment <= 1 or self.shift_augment < 0:
+            raise UserError(f"label_smoothing must lie in [0, 1), rc_augment in [0, 1] and shift_augment be at least "
+                            f"0, not {self.label_smoothing}, {self.rc_augment} and {self.shift_augment}")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise UserError(f"ema_decay must lie strictly between 0 and 1 (or be null), not {self.ema_decay}")
         if isinstance(self.class_weights, str) and self.class_weights != "balanced":
             raise UserError(f"class_weights {self.class_weights!r} is not supported; use 'balanced' or a list")
 
@@ -119,15 +128,17 @@ class _EncodedBatches(torch.utils.data.Dataset):
     model's compact form (``model.fast_input``: k-mer word ids instead of a 64-192x larger one-hot where the model
     takes them; its encoding otherwise)."""
 
-    def __init__(self, data: SplitData, encode: Callable[[np.ndarray], torch.Tensor]):
-        self.data, self.encode = data, encode
+    def __init__(self, data: SplitData, encode: Callable[[np.ndarray], torch.Tensor],
+                 augment: Callable[[torch.Tensor], torch.Tensor] | None = None):
+        self.data, self.encode, self.augment = data, encode, augment
 
     def __len__(self) -> int:
         return len(self.data)
 
     def __getitem__(self, rows: list[int]):
         idx = torch.as_tensor(rows, dtype=torch.long)
-        x = self.encode(self.data.codes[idx].numpy())
+        codes = self.data.codes[idx]
+        x = self.encode((codes if self.augment is None else self.augment(codes)).numpy())
         return x, self.data.labels[idx], idx
 
 
@@ -136,8 +147,33 @@ def _batch_encoder(model: torch.nn.Module) -> Callable[[np.ndarray], torch.Tenso
     return fast if fast is not None else (lambda codes: encode_codes(codes, model.encoding))
 
 
-def _loader(data: SplitData, encode: Callable, batches: Any, cfg: TrainConfig, generator: torch.Generator):
-    return DataLoader(_EncodedBatches(data, encode), sampler=batches, batch_size=None,
+_COMPLEMENT = torch.tensor([3, 2, 1, 0, 4, 5], dtype=torch.uint8)  # codes A C G T N PAD -> T G C A N PAD
+_N_CODE = 4
+
+
+def augment_codes(codes: torch.Tensor, shift: int = 0, rc: float = 0.0,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """Training augmentation on a ``(N, L)`` code matrix: shift each row by a uniform ``-shift..shift`` bp (the
+    bases shifted in are N) and replace it by its reverse complement with probability ``rc``. The draws come
+    from ``generator`` (the training loop's, checkpointed with the run)."""
+    out = codes
+    n, length = codes.shape
+    if shift:
+        offsets = torch.randint(-shift, shift + 1, (n,), generator=generator)
+        cols = torch.arange(length).view(1, -1) - offsets.view(-1, 1)   # out[i, j] = codes[i, j - offset_i]
+        inside = (cols >= 0) & (cols < length)
+        out = torch.where(inside, codes.gather(1, cols.clamp(0, length - 1)), torch.full_like(codes, _N_CODE))
+    if rc:
+        flip = torch.rand(n, generator=generator) < rc
+        if flip.any():
+            out = out.clone()
+            out[flip] = _COMPLEMENT[out[flip].long()].flip(1)
+    return out
+
+
+def _loader(data: SplitData, encode: Callable, batches: Any, cfg: TrainConfig, generator: torch.Generator,
+            augment: Callable[[torch.Tensor], torch.Tensor] | None = None):
+    return DataLoader(_EncodedBatches(data, encode, augment), sampler=batches, batch_size=None,
                       num_workers=cfg.num_workers, generator=generator, pin_memory=torch.cuda.is_available())
 
 
@@ -292,6 +328,53 @@ def _optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
 
 
+def _training_loss(model, logits: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None,
+                   smoothing: float) -> torch.Tensor:
+    """The model's loss, with label smoothing (targets ``y(1 - e) + e/C``) when ``smoothing`` > 0."""
+    if not smoothing:
+        return model.loss(logits, y, weight=weight)
+    if model.num_outputs == 1:
+        target = y.float().view(-1) * (1 - smoothing) + smoothing / 2
+        pos_weight = None if weight is None else (weight[1] / weight[0]).view(1)
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits.view(-1), target, pos_weight=pos_weight)
+    return torch.nn.functional.cross_entropy(logits, y.long(), weight=weight, label_smoothing=smoothing)
+
+
+class WeightEMA:
+    """Exponential moving average of every floating-point entry of a state dict (BatchNorm statistics included;
+    integer counters are copied), with the usual warm-up ``min(decay, (1 + t) / (10 + t))`` so that early
+    averages are not dominated by the initial weights."""
+
+    def __init__(self, model: torch.nn.Module, decay: float, state: dict | None = None):
+        self.decay = decay
+        self.steps = int(state["steps"]) if state else 0
+        self.shadow = {k: (state["shadow"][k] if state else v.detach().clone()).to(v.device)
+                       for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.steps += 1
+        d = min(self.decay, (1 + self.steps) / (10 + self.steps))
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.shadow[k].lerp_(v.detach(), 1 - d)
+            else:
+                self.shadow[k].copy_(v)
+
+    def state(self) -> dict:
+        return {"steps": torch.tensor(self.steps), "shadow": {k: v.cpu() for k, v in self.shadow.items()}}
+
+    @contextlib.contextmanager
+    def applied(self, model: torch.nn.Module):
+        """The averaged weights in ``model`` inside the block; the training weights back after it."""
+        saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(self.shadow)
+        try:
+            yield
+        finally:
+            model.load_state_dict(saved)
+
+
 def _scheduler(opt, cfg: TrainConfig, steps_per_epoch: int):
     if cfg.schedule == "cosine":
         warm, total = cfg.warmup_epochs * steps_per_epoch, cfg.epochs * steps_per_epoch
@@ -359,6 +442,11 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
     batches = BatchSampler(sampler, cfg.batch_size, drop_last=drop_last)
     opt = _optimizer(model, cfg)
     sched = _scheduler(opt, cfg, len(batches))
+    augment_gen = torch.Generator()
+    augment = None
+    if cfg.shift_augment or cfg.rc_augment:
+        def augment(codes: torch.Tensor) -> torch.Tensor:
+            return augment_codes(codes, cfg.shift_augment, cfg.rc_augment, augment_gen)
 
     history: list[dict[str, float]] = []
     best_state, best_epoch, best_loss, bad_epochs, start_epoch = ckpt.state_to_cpu(model), 0, math.inf, 0, 0
@@ -377,12 +465,16 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
             sched.load_state_dict(saved["optim"]["scheduler"])
         scaler.load_state_dict(saved["optim"]["scaler"])
         ckpt.set_rng_state(saved["rng"])
+        ema_saved = saved["optim"].get("ema")
         best_state, history = saved["best"], s["history"]
         best_epoch, best_loss, bad_epochs = s["best_epoch"], s["best_val_loss"], s["bad_epochs"]
         start_epoch, pretrain_seconds = s["epoch"], s.get("pretrain_seconds", 0.0)
         if show:
             tqdm.write(f"resuming {run_dir} after epoch {start_epoch}")
 
+    ema = None
+    if cfg.ema_decay is not None:
+        ema = WeightEMA(model, cfg.ema_decay, ema_saved if previous is not None and ema_saved else None)
     t_start = time.perf_counter() - sum(r.get("seconds", 0.0) for r in history) - pretrain_seconds
     stopped_early = bad_epochs >= (cfg.patience or math.inf)
     generator = torch.Generator()
@@ -392,15 +484,16 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
         t0 = time.perf_counter()
         sampler.set_epoch(epoch)
         generator.manual_seed(cfg.seed * 1000 + epoch)  # DataLoader draws worker seeds from it
+        augment_gen.manual_seed(cfg.seed * 1000 + epoch + 7919)  # augmentation draws depend on (seed, epoch) only
         net.train()
         sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss * n, correct, n; on device: no sync
-        bar = tqdm(_loader(train_data, encode, batches, cfg, generator), total=len(batches), leave=False,
+        bar = tqdm(_loader(train_data, encode, batches, cfg, generator, augment), total=len(batches), leave=False,
                    disable=not show, desc=f"epoch {epoch}/{cfg.epochs}", dynamic_ncols=True)
         for step, (x, y, _) in enumerate(bar):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with autocast():
                 logits = net(x)
-            loss = model.loss(logits.float(), y, weight=weights_dev)
+            loss = _training_loss(model, logits.float(), y, weights_dev, cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if cfg.clip_grad_norm:
@@ -410,6 +503,8 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
             scaler.update()
             if cfg.schedule == "cosine":
                 sched.step()
+            if ema is not None:
+                ema.update(model)
             with torch.no_grad():
                 pred = model.probabilities(logits.detach().float()).argmax(1)
                 sums += torch.stack([loss.detach().double() * len(y), (pred == y).sum().double(),
@@ -425,8 +520,10 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
             dist.all_reduce(sums)  # the epoch's training loss/accuracy over every rank's share
             for b in model.buffers():  # BatchNorm statistics: rank 0's are the canonical ones
                 dist.broadcast(b, 0)
-        val = evaluate(model, val_data, batch_size=cfg.eval_batch_size, device=device,
-                       class_weights=weights, autocast=autocast)
+        with ema.applied(model) if ema is not None else contextlib.nullcontext():
+            val = evaluate(model, val_data, batch_size=cfg.eval_batch_size, device=device,
+                           class_weights=weights, autocast=autocast)
+            current = ckpt.state_to_cpu(model) if val.loss < best_loss - cfg.min_delta else None
         if cfg.schedule == "plateau":
             sched.step(val.loss)
         sums = sums.cpu()
@@ -435,7 +532,7 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
                   **{f"val_{k}": v for k, v in val.as_dict().items()}}
         improved = val.loss < best_loss - cfg.min_delta
         if improved:
-            best_state, best_epoch, best_loss, bad_epochs = ckpt.state_to_cpu(model), epoch, val.loss, 0
+            best_state, best_epoch, best_loss, bad_epochs = current, epoch, val.loss, 0
         else:
             bad_epochs += 1
         stopped_early = cfg.patience is not None and bad_epochs >= cfg.patience and epoch < cfg.epochs
@@ -448,6 +545,8 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
         if run_dir is not None:
             optim_state = {"optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
                            "scheduler": sched.state_dict() if sched is not None else {}}
+            if ema is not None:
+                optim_state["ema"] = ema.state()
             trainer_state = {"best_epoch": best_epoch, "best_val_loss": best_loss, "bad_epochs": bad_epochs,
                              "history": history, "config": config_dict, "pretrain_seconds": pretrain_seconds}
             ckpt.save_checkpoint(run_dir, epoch=epoch, model=model, best_state=best_state,

@@ -1,0 +1,139 @@
+"""GenoNet: genozoo's own architecture family for short DNA sequences, designed from what the study's grid taught
+(issue #25) and built to be trained with one recipe on every task.
+
+What the grid taught, and the ingredient that answers it:
+
+* local motifs decide the short tasks: a convolutional stem, one MaxPool 2, then residual *dilated* convolutions
+  (BatchNorm, GELU, dropout) whose receptive field grows past 100 bp without pooling away more position;
+* recurrent layers after convolutions win most tasks: a bidirectional GRU over the once-pooled feature map;
+* splice is position-aware, motifs are not: the head reads attention pooling and max pooling of the GRU's
+  states *and* a flattened narrow projection of every state (position by position);
+* histone rewards composition (``doc2vec_mlp`` led it): a k-mer composition branch (normalized 4-mer frequencies,
+  computed from the one-hot inside the model, then BatchNorm and a small MLP) joins the head;
+* strand symmetry of binding sites: ``rc_average`` averages the logits of ``x`` and its reverse complement in
+  evaluation (off where the task is strand-specific; an ingredient of the ablation).
+
+Contract: one-hot input ``(N, 4, L)`` (:data:`zoo.encoding` ``onehot``; N and padding are all-zero columns);
+logits ``(N, 1)`` (binary) or ``(N, num_classes)``. The classifier is ``head``.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from zoo.encoding import Encoding
+from zoo.errors import UserError
+from zoo.models.base import ZooModel
+from zoo.registry import register_model
+
+__all__ = ["GenoNet"]
+
+
+class _DilatedBlock(nn.Module):
+    """``x + Dropout(GELU(BN(Conv_dilated(x))))``: a residual convolution that keeps the length."""
+
+    def __init__(self, channels: int, kernel_size: int, dilation: int, dropout: float):
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation,
+                              padding=dilation * (kernel_size - 1) // 2, bias=False)
+        self.norm = nn.BatchNorm1d(channels)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.drop(F.gelu(self.norm(self.conv(x))))
+
+
+class GenoNet(ZooModel):
+    """Conv stem, MaxPool, residual dilated blocks, BiGRU, [attention pool | max pool | flattened projection |
+    k-mer MLP], MLP head.
+
+    * ``channels``, ``stem_kernel``: the stem Conv1d (one-hot 4 -> channels, 'same' padding), BN, GELU;
+    * ``dilations``, ``kernel_size``: one residual block per dilation;
+    * ``pool``: MaxPool1d after the stem (1 = none): the blocks and the GRU run on ``L // pool`` steps; ``gru_units``: hidden size per direction (0 = no GRU: the
+      pooled convolutional features are read directly); ``flatten_channels``: width of the position-aware
+      branch (a 1x1 projection of every step, flattened; 0 = none);
+    * ``kmer``: k of the composition branch (0 = none), ``kmer_dim`` its width;
+    * ``rc_average``: average the logits of the sequence and its reverse complement in evaluation.
+    """
+
+    def __init__(self, num_classes: int = 2, seq_len: int = 101, label_names: Sequence[str] | None = None, *,
+                 channels: int = 64, stem_kernel: int = 9, kernel_size: int = 5,
+                 dilations: Sequence[int] = (1, 2, 4, 8), dropout: float = 0.2, pool: int = 2,
+                 gru_units: int = 64, flatten_channels: int = 8, kmer: int = 4, kmer_dim: int = 64, hidden: int = 128,
+                 head_dropout: float = 0.3, rc_average: bool = False):
+        super().__init__(num_classes, seq_len, label_names)
+        if self.seq_len < max(1, pool):
+            raise UserError(f"GenoNet with pool {pool} needs sequences of at least {pool} bp, not {self.seq_len}")
+        if kernel_size % 2 == 0 or stem_kernel % 2 == 0:
+            raise UserError(f"GenoNet's kernel sizes must be odd ('same' padding), not {stem_kernel}/{kernel_size}")
+        self.kmer, self.rc_average = int(kmer), bool(rc_average)
+        self.stem = nn.Sequential(nn.Conv1d(4, channels, stem_kernel, padding=stem_kernel // 2, bias=False),
+                                  nn.BatchNorm1d(channels), nn.GELU())
+        self.blocks = nn.Sequential(*[_DilatedBlock(channels, kernel_size, d, dropout) for d in dilations])
+        self.pool = nn.MaxPool1d(pool) if pool > 1 else nn.Identity()
+        self.gru = nn.GRU(channels, gru_units, batch_first=True, bidirectional=True) if gru_units else None
+        width = 2 * gru_units if gru_units else channels
+        self.attention = nn.Linear(width, 1)
+        features = 2 * width
+        # Position-aware branch: a 1x1 projection of every GRU step, flattened (splice's signal sits at fixed
+        # offsets from the junction, which attention and max pooling discard).
+        steps = self.seq_len // pool if pool > 1 else self.seq_len
+        self.project = nn.Conv1d(width, flatten_channels, 1) if flatten_channels else None
+        features += flatten_channels * steps
+        if self.kmer:
+            self.composition = nn.Sequential(nn.BatchNorm1d(4 ** self.kmer), nn.Linear(4 ** self.kmer, kmer_dim),
+                                             nn.GELU(), nn.Dropout(head_dropout))
+            features += kmer_dim
+        self.mlp = nn.Sequential(nn.Dropout(head_dropout), nn.Linear(features, hidden), nn.GELU(),
+                                 nn.Dropout(head_dropout))
+        self.head = nn.Linear(hidden, self.num_outputs)
+
+    @property
+    def encoding(self) -> Encoding:
+        return Encoding(kind="onehot", length=self.seq_len)
+
+    def kmer_frequencies(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, 4**k)``: each k-mer's share of the windows without N or padding (all-zero one-hot columns)."""
+        k = self.kmer
+        valid = x.sum(1) > 0.5                                     # (N, L)
+        base = (x * torch.arange(4, device=x.device, dtype=x.dtype).view(1, 4, 1)).sum(1).round().long()
+        L = x.shape[2]
+        if L < k:
+            return x.new_zeros(x.shape[0], 4 ** k)
+        words = sum(base[:, j:L - k + 1 + j] * 4 ** (k - 1 - j) for j in range(k))   # (N, L-k+1)
+        ok = torch.stack([valid[:, j:L - k + 1 + j] for j in range(k)]).all(0).to(x.dtype)
+        counts = x.new_zeros(x.shape[0], 4 ** k).scatter_add_(1, words, ok)
+        return counts / ok.sum(1, keepdim=True).clamp(min=1)
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.blocks(self.pool(self.stem(x)))                    # (N, C, T): the blocks run at half length
+        h = h.transpose(1, 2)                                       # (N, T, C)
+        if self.gru is not None:
+            h, _ = self.gru(h)                                      # (N, T, 2H)
+        weights = torch.softmax(self.attention(h), dim=1)           # (N, T, 1)
+        parts = [(weights * h).sum(1), h.amax(1)]
+        if self.project is not None:
+            parts.append(self.project(h.transpose(1, 2)).flatten(1))
+        if self.kmer:
+            parts.append(self.composition(self.kmer_frequencies(x)))
+        return self.head(self.mlp(torch.cat(parts, dim=1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float()
+        if self.rc_average and not self.training:
+            return 0.5 * (self._logits(x) + self._logits(x.flip(1, 2)))  # one-hot ACGT: flipping both axes = RC
+        return self._logits(x)
+
+
+def _create(defaults: dict[str, Any], kwargs: dict[str, Any]) -> GenoNet:
+    return GenoNet(**{**defaults, **kwargs})
+
+
+@register_model(family="genonet")
+def genonet_small(**kwargs: Any) -> GenoNet:
+    """Stem 64 (k=9), MaxPool 2, 4 residual dilated blocks (k=5; dilation 1, 2, 4, 8), BiGRU 64, attention +
+    max pooling, 4-mer composition MLP 64, MLP 128, head; one-hot input."""
+    return _create({}, kwargs)
