@@ -33,7 +33,7 @@ from zoo.errors import UserError
 from zoo.models.base import preferred_memory_format
 from zoo.predict import LengthStats, Predictions
 
-__all__ = ["Limits", "Entry", "Catalogue", "parse_sequences", "padding_note", "resolve_device", "default_hub_dir"]
+__all__ = ["Limits", "Entry", "Catalogue", "ranking_key", "parse_sequences", "padding_note", "resolve_device", "default_hub_dir"]
 
 
 def _bound_malloc() -> None:
@@ -137,6 +137,19 @@ class Entry:
         return "\n\n".join(lines)
 
 
+def _mean(metrics: Any, key: str = "accuracy") -> float | None:
+    m = (metrics or {}).get(key)
+    value = m.get("mean") if isinstance(m, dict) else m
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def ranking_key(entry: Entry) -> tuple[int, float, float, str]:
+    """Sort key of a model within its task: mean validation accuracy (higher first), then mean test accuracy."""
+    validation = _mean(entry.cfg.validation if entry.cfg is not None else entry.config.get("validation"))
+    test = _mean(entry.cfg.metrics if entry.cfg is not None else entry.config.get("metrics"))
+    return (validation is None, -(validation or 0.0), -(test if test is not None else -1.0), entry.name)
+
+
 class Catalogue:
     """The models the space offers: loaded lazily onto one device, the most recently used few kept in memory,
     and run through one :class:`~batching.Batcher`, so concurrent requests share forward passes."""
@@ -224,13 +237,11 @@ class Catalogue:
         return task
 
     def models_for(self, task: str) -> list[str]:
-        """The task's models, the best published test accuracy first (the default choice), then by name."""
-        def key(name: str) -> tuple[float, str]:
-            cfg = self.entries[name].cfg
-            acc = cfg.metrics.get("accuracy", {}).get("mean") if cfg is not None else None
-            return (-(acc if acc is not None else -1.0), name)
-
-        return sorted((n for n, e in self.entries.items() if e.task == task), key=key)
+        """The task's models, the default choice first: the best mean validation accuracy of the published records
+        (the metric the runs were selected on; the test split stays for reporting), ties broken by the mean test
+        accuracy, then models without a validation record, then by name."""
+        return sorted((n for n, e in self.entries.items() if e.task == task),
+                      key=lambda name: ranking_key(self.entries[name]))
 
     def entry(self, name: str) -> Entry:
         """The model called ``name``; a name the space does not offer is refused with the models it could mean."""

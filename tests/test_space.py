@@ -7,6 +7,7 @@ are in the catalogue too and the first of them is checked the same way.
 """
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import os
@@ -273,3 +274,32 @@ def test_published_record_card_and_prediction(demo_hub, tmp_path, monkeypatch):
                                    atol=1e-6)
     finally:
         registry._pretrained.pop(name, None)
+
+
+def test_default_model_is_the_best_by_mean_validation_accuracy(tmp_path, monkeypatch):
+    """Each task's default (first) model is its record with the highest mean validation accuracy, read here
+    straight from the committed records; and validation, not test, decides when the two disagree."""
+    from zoo import registry
+    from genozoo_space import Catalogue
+
+    monkeypatch.setenv("GENOZOO_HUB_DIR", str(tmp_path / "hub"))
+    (tmp_path / "hub").mkdir()
+    records = json.loads((ROOT / "zoo" / "pretrained.json").read_text())["models"]
+    base = registry.pretrained_cfg(f"{records[0]['arch']}.{records[0]['tag']}")
+    fakes = {  # name: (validation, test) mean accuracy
+        "cnn_zeng_2_conv2d.ranktest": (0.80, 0.95), "cnn_zeng_3_conv2d.ranktest": (0.85, 0.70),
+        "cnn_zeng_4_conv2d.ranktest": (None, 0.99)}
+    for name, (val, test) in fakes.items():
+        registry.register_pretrained(dataclasses.replace(
+            base, arch=name.split(".")[0], tag="ranktest", metrics={"accuracy": {"mean": test}},
+            validation={} if val is None else {"accuracy": {"mean": val}}))
+    try:
+        cat = Catalogue(tmp_path / "hub", "cpu")
+        assert cat.models_for("ranktest") == ["cnn_zeng_3_conv2d.ranktest", "cnn_zeng_2_conv2d.ranktest",
+                                              "cnn_zeng_4_conv2d.ranktest"]
+        for task in {r["tag"] for r in records}:
+            best = max((r for r in records if r["tag"] == task), key=lambda r: r["validation"]["accuracy"]["mean"])
+            assert cat.models_for(task)[0] == f"{best['arch']}.{task}"
+    finally:
+        for name in fakes:
+            registry._pretrained.pop(name, None)
