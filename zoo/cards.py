@@ -60,6 +60,13 @@ ARCH_PAPERS: dict[str, dict[str, str]] = {
         "text": "Devlin, Chang, Lee & Toutanova (2019). BERT: pre-training of deep bidirectional transformers for "
                 "language understanding. NAACL 2019.",
         "url": "https://arxiv.org/abs/1810.04805"},
+    "family:genonet": {
+        "text": "genozoo's own architecture (issue #25), not from a paper. Its parts follow Quang & Xie (2016), DanQ: "
+                "a hybrid convolutional and recurrent deep neural network for quantifying the function of DNA "
+                "sequences, Nucleic Acids Research 44(11):e107 (convolution, then a bidirectional recurrent layer), "
+                "and Kelley et al. (2018), Sequential regulatory activity prediction across chromosomes with "
+                "convolutional neural networks, Genome Research 28:739-750 (residual dilated convolutions).",
+        "url": "https://doi.org/10.1093/nar/gkw226"},
 }
 
 #: genozoo metric name -> (model-index metric type, display name).
