@@ -82,6 +82,11 @@ EXTRA = {
                         "a small BERT on non-overlapping 3-mer tokens trained from scratch (not in the study): AdamW "
                         "5e-4, weight decay 0.01, 2 warm-up epochs then cosine decay, 50 epochs, early stopping "
                         "after 10"),
+    "convformer_small": (dict(optimizer="adamw", lr=1e-3, weight_decay=0.05, schedule="cosine", warmup_epochs=2,
+                              epochs=40),
+                         "a convolutional stem before a small transformer encoder (not in the study): AdamW 1e-3, "
+                         "weight decay 0.05, 2 warm-up epochs then cosine decay over 40 epochs, early stopping after "
+                         "10"),
 }
 
 
@@ -104,6 +109,7 @@ PER_TASK = {
                                 "chance for 8 epochs (and at batch 64 for 6 more: bert_tiny_kmer3 is the motif "
                                 "transformer)"),
     ("bert_tiny_kmer3", "motif"): (dict(batch_size=64), "batch 64 on motif, as bert_tiny_nt"),
+    ("convformer_small", "motif"): (dict(batch_size=64), "batch 64 on motif, as the BERTs"),
     **{(arch, "histone"): _HISTONE_NO_PATIENCE for arch in STUDY_ARCHS
        if arch.startswith("deepram") and "recurrent" in arch},
 }

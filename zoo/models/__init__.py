@@ -11,10 +11,11 @@ The contract every model obeys (see :class:`zoo.models.base.ZooModel`):
   replace it; ``model.param_groups()`` carries per-layer weight decay (the study's L2 regularization).
 
 Families: ``paper_cnn`` (the study's Conv2D CNNs and DeepDBP), ``deepram`` (the DeepRAM conv/recurrent
-models), ``nlp`` (the study's NLP-style models) and ``transformer`` (small BERT-style baselines).
+models), ``nlp`` (the study's NLP-style models), ``transformer`` (small BERT-style baselines) and
+``convformer`` (a convolutional stem before a small transformer encoder).
 """
 from zoo.models.base import ZooModel
 
-from zoo.models import paper_cnn, deepram, nlp, transformer  # noqa: F401,E402  (register families)
+from zoo.models import paper_cnn, deepram, nlp, transformer, convformer  # noqa: F401,E402  (register families)
 
 __all__ = ["ZooModel"]
