@@ -109,7 +109,9 @@ PER_TASK = {
                                 "chance for 8 epochs (and at batch 64 for 6 more: bert_tiny_kmer3 is the motif "
                                 "transformer)"),
     ("bert_tiny_kmer3", "motif"): (dict(batch_size=64), "batch 64 on motif, as bert_tiny_nt"),
-    ("convformer_small", "motif"): (dict(batch_size=64), "batch 64 on motif, as the BERTs"),
+    ("convformer_small", "motif"): (dict(batch_size=64, epochs=15),
+                                    "on motif batch 64, as the BERTs, and the cosine decay over 15 epochs (CPU "
+                                    "budget: about 35 CPU-s an epoch on CTCF's 13,567 rows)"),
     **{(arch, "histone"): _HISTONE_NO_PATIENCE for arch in STUDY_ARCHS
        if arch.startswith("deepram") and "recurrent" in arch},
 }

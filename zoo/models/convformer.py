@@ -52,7 +52,7 @@ class ConvFormer(ZooModel):
 
     def __init__(self, num_classes: int = 2, seq_len: int = 101, label_names: Sequence[str] | None = None, *,
                  dim: int = 64, stem_kernel: int = 15, conv_kernel: int = 5, pool: int = 2, num_layers: int = 2,
-                 num_heads: int = 4, mlp_ratio: int = 2, dropout: float = 0.1, strand_symmetric: bool = False):
+                 num_heads: int = 4, mlp_ratio: int = 2, dropout: float = 0.3, strand_symmetric: bool = False):
         super().__init__(num_classes, seq_len, label_names)
         if dim % num_heads:
             raise ValueError(f"dim {dim} is not a multiple of num_heads {num_heads}")
@@ -109,6 +109,6 @@ _SYMMETRIC = {"strand_symmetric": True}
 @register_model(family="convformer", geometry_args={"motif": _SYMMETRIC, "histone": {**_SYMMETRIC, "pool": 4}})
 def convformer_small(**kwargs: Any) -> ConvFormer:
     """Conv1D 64 (k=15) + residual Conv1D 64 (k=5), max-pool 2, learned positions, 2 pre-LN encoder layers
-    (64 wide, 4 heads, feed-forward 128), attention + max pooling; one-hot input. Strand-symmetric on motif and
-    histone (pool 4 on its 500 bp)."""
+    (64 wide, 4 heads, feed-forward 128), dropout 0.3, attention + max pooling; one-hot input. Strand-symmetric on
+    motif and histone (pool 4 on its 500 bp)."""
     return ConvFormer(**kwargs)
