@@ -2,7 +2,8 @@
 
 The study's 13 CNN/RNN architectures get the study's settings (below); its NLP-style models the settings it
 reports for them (LSTM baseline: Adam, batch 256; the two-stage models fit their unsupervised part first, then the
-MLP); the transformer baseline, which the study did not have, AdamW with warm-up and a cosine schedule.
+MLP); the transformers, which the study did not have (the BERTs and ``convformer_small``), AdamW with warm-up and a
+cosine schedule.
 
     python train/make_recipes.py            # (re)write every recipe
     python train/make_recipes.py --check    # exit 1 if a committed recipe differs from what this script writes
