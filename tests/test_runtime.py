@@ -75,6 +75,30 @@ def test_busy_cpus_sees_a_process_spinning_on_a_core():
     assert 1 <= runtime.available_cpus() <= (os.cpu_count() or 1)
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
+def test_a_spinner_of_lower_priority_does_not_count_as_busy():
+    """nice 19 background work yields to us, so it must not take a thread away; the same spinner at our priority
+    does count."""
+    import time
+
+    if os.getpriority(os.PRIO_PROCESS, 0) >= 19:
+        pytest.skip("the tests run at the lowest priority already: nothing can be lower")
+
+    def seen(spinner) -> bool:
+        time.sleep(0.3)
+        return any(spinner.pid in runtime.runnable_neighbours() for _ in range(20))
+
+    niced = subprocess.Popen([sys.executable, "-c", "import os; os.nice(19)\nwhile True: pass"])
+    same = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        assert seen(same)
+        assert not seen(niced)
+    finally:
+        for p in (niced, same):
+            p.kill()
+            p.wait()
+
+
 def test_configure_threads_sets_torch_and_remembers(restore_threads):
     assert runtime.configure_threads(1) == 1 and torch.get_num_threads() == 1
     assert runtime.configured_threads() == 1
