@@ -77,8 +77,8 @@ def test_busy_cpus_sees_a_process_spinning_on_a_core():
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
 def test_a_spinner_of_lower_priority_does_not_count_as_busy():
-    """nice 19 background work yields to us, so it must not take a thread away; the same spinner at our priority
-    does count."""
+    """nice 19 background work (in our scheduler autogroup, where nice ranks threads) yields to us, so it must not
+    take a thread away; the same spinner at our priority does count."""
     import time
 
     if os.getpriority(os.PRIO_PROCESS, 0) >= 19:
@@ -88,13 +88,19 @@ def test_a_spinner_of_lower_priority_does_not_count_as_busy():
         time.sleep(0.3)
         return any(spinner.pid in runtime.runnable_neighbours() for _ in range(20))
 
-    niced = subprocess.Popen([sys.executable, "-c", "import os; os.nice(19)\nwhile True: pass"])
+    code = "import os; os.nice(19)\nwhile True: pass"
+    niced = subprocess.Popen([sys.executable, "-c", code])
     same = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    # In a session of its own, the niced spinner gets a scheduler autogroup of its own (where the kernel has them),
+    # which shares the CPUs with ours as an equal whatever its nice: then it does count.
+    elsewhere = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
     try:
         assert seen(same)
         assert not seen(niced)
+        if runtime._autogroup("self") is not None:
+            assert seen(elsewhere)
     finally:
-        for p in (niced, same):
+        for p in (niced, same, elsewhere):
             p.kill()
             p.wait()
 

@@ -8,7 +8,7 @@ This module owns how genozoo uses the processor, so every command behaves the sa
 * :func:`configure_threads` sets torch's intra-op threads from ``--threads N``, else ``$GENOZOO_THREADS``, else a
   default that does not oversubscribe: the usable CPUs divided among the workers that share them (ranks of one
   ``torchrun`` node, concurrent requests of the space), less the CPUs other processes of our priority keep busy
-  now (a snapshot of runnable threads; ``nice 19`` background work does not count).
+  now (a snapshot of runnable threads; background work of lower priority does not count).
 * :func:`flush_denormals` and :func:`keep_freed_memory` are the per-call tricks of :func:`zoo.engine.fit` and
   :mod:`zoo.predict`: subnormal floats flushed to zero, freed memory kept in the process.
 
@@ -60,12 +60,26 @@ def available_cpus() -> int:
     return max(1, cpus)
 
 
+def _autogroup(pid: int | str) -> tuple[str, int] | None:
+    """``(group, nice)`` of a process's scheduler autogroup, ``None`` where autogroups are off or unreadable."""
+    try:
+        name, _, nice = open(f"/proc/{pid}/autogroup").read().split()
+        return name, int(nice)
+    except (OSError, ValueError):
+        return None
+
+
 def runnable_neighbours() -> list[int]:
-    """Process ids (one entry per runnable thread) of the other processes whose threads are runnable now at this
-    process's priority or a higher one (``nice`` at most ours), from ``/proc/*/task/*/stat``. Lower-priority work
-    (training at ``nice 19``) is left out: the scheduler gives it almost nothing while we compute, so it must not
-    cost us a thread. An empty list where ``/proc`` cannot be read."""
-    own, mine = os.getpid(), os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else 0
+    """Process ids (one entry per runnable thread) of the other processes whose threads are runnable now and
+    would take CPU from ours, from ``/proc/*/task/*/stat``. Work of lower priority is left out: it yields to us,
+    so it must not cost us a thread. Lower means a higher ``nice`` in our scheduler autogroup; where the kernel
+    groups processes by session (``sched_autogroup_enabled``, the default of most distributions), ``nice`` only
+    ranks threads within a group and the groups share the CPUs by their own ``nice`` (``/proc/PID/autogroup``),
+    so a ``nice 19`` job started from another terminal competes with us as an equal and is counted. An empty
+    list where ``/proc`` cannot be read."""
+    own = os.getpid()
+    mine = os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else 0
+    my_group = _autogroup("self")
     found: list[int] = []
     try:
         pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != own]
@@ -76,6 +90,7 @@ def runnable_neighbours() -> list[int]:
             tids = os.listdir(f"/proc/{pid}/task")
         except OSError:
             continue
+        group = _autogroup(pid) if my_group else None
         for tid in tids:
             try:
                 with open(f"/proc/{pid}/task/{tid}/stat", "rb") as fh:
@@ -83,7 +98,13 @@ def runnable_neighbours() -> list[int]:
             except (OSError, IndexError):
                 continue
             # fields[0] is the state (field 3 of proc(5)), fields[16] the nice value (field 19)
-            if len(fields) > 16 and fields[0] == b"R" and int(fields[16]) <= mine:
+            if len(fields) <= 16 or fields[0] != b"R":
+                continue
+            if group is not None and group[0] != my_group[0]:
+                lower = group[1] > my_group[1]
+            else:
+                lower = int(fields[16]) > mine
+            if not lower:
                 found.append(pid)
     return found
 
@@ -91,8 +112,7 @@ def runnable_neighbours() -> list[int]:
 def busy_cpus() -> int:
     """About how many CPUs other processes of our priority or higher keep busy now: their runnable threads
     (:func:`runnable_neighbours`). A snapshot, not the load average: the load average remembers the last minute
-    (a benchmark's own previous run, a finished test) and counts ``nice 19`` work that yields to us, and with it a
-    quiet 2-core machine often got 1 thread."""
+    (a benchmark's own previous run, a finished test), and with it a quiet 2-core machine often got 1 thread."""
     return len(runnable_neighbours())
 
 
