@@ -79,7 +79,11 @@ def runnable_neighbours() -> list[int]:
     list where ``/proc`` cannot be read."""
     own = os.getpid()
     mine = os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else 0
-    my_group = _autogroup("self")
+    try:
+        grouped = open("/proc/sys/kernel/sched_autogroup_enabled").read().strip() == "1"
+    except OSError:
+        grouped = False
+    my_group = _autogroup("self") if grouped else None
     found: list[int] = []
     try:
         pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != own]
