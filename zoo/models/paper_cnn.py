@@ -193,7 +193,7 @@ class NguyenCNN(ZooModel):
         return torch.from_numpy(kmer_index(codes, self.k))
 
     #: Sequences per slice of :meth:`inference_forward`: the first layer's output (``H x W x F`` floats, 220 kB per
-    #: 60 bp sequence) of a slice stays in the cache for the pooling that reads it back (1.3x faster than 256).
+    #: 60 bp sequence) of a slice stays in the cache for the pooling that reads it back (about 1.2x faster than 256).
     inference_slice = 32
 
     def inference_forward(self, x: torch.Tensor) -> torch.Tensor:
