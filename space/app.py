@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import inspect
 import logging
 import os
@@ -270,24 +269,13 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
     return demo
 
 
-def quiet_gc() -> None:
-    """Keep Python's cycle collector from stalling every request in flight. After start-up the process holds
-    about 400,000 objects (torch, Gradio, pandas, the loaded models) that live as long as it does; every full
-    collection walked all of them while holding the GIL: 175-440 ms, every few hundred requests, during which
-    no request moved (the recurring stall of the load test). Frozen, they are skipped; the objects requests
-    make are still collected."""
-    gc.collect()
-    gc.freeze()
-
-
 def launch(host: str = "127.0.0.1", port: int = 7860, device: str = "auto", hub_dir: str | None = None,
            limits: Limits = Limits(), concurrency: int = 32, max_queue: int = 64, max_models: int = 8,
            threads: int | None = None, block: bool = True) -> gr.Blocks:
     """Build and start the space on ``host:port`` (``port=0``: a free port); ``block=False`` returns at once."""
     catalogue = Catalogue(hub_dir, device, limits, max_models=max_models, threads=threads)
-    catalogue.warm_up()
+    catalogue.warm_up(freeze=True)
     demo = build_demo(catalogue, concurrency=concurrency, max_queue=max_queue)
-    quiet_gc()
     demo.launch(server_name=host, server_port=port or None, prevent_thread_lock=not block, quiet=not block,
                 show_error=True, ssr_mode=False, share=False)
     return demo
