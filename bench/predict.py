@@ -8,6 +8,9 @@ best run (the machine is shared; the best run is the one least disturbed by othe
 * sequences per second of the whole command (start-up, reading, cleaning, encoding, forward passes, writing the
   CSV) and as `genozoo predict` itself reports it (without start-up),
 * sequences per CPU second of the child (user + system), a figure a busy machine distorts less,
+* the share of the child's runnable time its threads spent waiting for a CPU held by other processes (the run
+  queue, from ``/proc/PID/task/*/schedstat``) and the wall rate scaled by it ("est. idle": the rate of the same
+  run had every runnable thread had a core; on a shared machine the other figures mostly measure the neighbours),
 * the peak resident memory of the child, which must stay under ``--max-rss-mb`` (default 1024) whatever N is.
 
 ``--busy`` keeps another process spinning on one core during the runs, to check that the default thread setting is
@@ -59,6 +62,20 @@ def model_folder(arch: str, folder: Path) -> Path:
     return folder
 
 
+def _schedstat(pid: int, seen: dict) -> None:
+    """Record the (run, run-queue wait) seconds of every thread of ``pid`` (``/proc/PID/task/*/schedstat``)."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return
+    for tid in tids:
+        try:
+            run, wait = open(f"/proc/{pid}/task/{tid}/schedstat").read().split()[:2]
+        except (OSError, ValueError):
+            continue
+        seen[tid] = (int(run) / 1e9, int(wait) / 1e9)
+
+
 def run_once(model: str, fasta: Path, out: Path, threads: str, batch_size: int) -> dict:
     cmd = [sys.executable, "-m", "zoo", "predict", model, str(fasta), "-o", str(out),
            "--batch-size", str(batch_size), "--device", "cpu"]
@@ -69,7 +86,13 @@ def run_once(model: str, fasta: Path, out: Path, threads: str, batch_size: int) 
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
+    threads_seen: dict = {}
+    while True:  # sample the child's threads until it exits (threads that end keep their last sample)
+        _schedstat(proc.pid, threads_seen)
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        time.sleep(0.05)
     wall = time.perf_counter() - t0
     stderr = proc.stderr.read()
     proc.stderr.close()
@@ -79,7 +102,10 @@ def run_once(model: str, fasta: Path, out: Path, threads: str, batch_size: int) 
     with open(out) as fh:
         rows = sum(1 for _ in fh) - 1
     own = summary.split("(")[1].split("/s")[0].replace(",", "") if "(" in summary else "nan"
+    run = sum(r for r, _ in threads_seen.values())
+    wait = sum(w for _, w in threads_seen.values())
     return {"wall_seconds": wall, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            "runqueue_fraction": wait / (run + wait) if run + wait > 0 else 0.0,
             "peak_rss_mb": usage.ru_maxrss / 1024, "rows": rows, "command_rate": float(own),
             "load_before": load, "load_after": os.getloadavg()[0]}
 
@@ -112,7 +138,7 @@ def main() -> int:
             print(f"genozoo predict, {args.n:,} sequences of {args.length} bp, best of {args.repeats}, "
                   f"{os.cpu_count()} CPUs{', one core kept busy by another process' if args.busy else ''}")
             print(f"{'model':44s} {'threads':>7s} {'seq/s':>8s} {'own seq/s':>9s} {'seq/CPU-s':>9s} "
-                  f"{'peak MB':>8s}  load (1 min)")
+                  f"{'rq wait':>7s} {'est. idle':>9s} {'peak MB':>8s}  load (1 min)")
             for model in models:
                 for threads in [t.strip() for t in args.threads.split(",") if t.strip()]:
                     runs = [run_once(model, fasta, out, threads, args.batch_size) for _ in range(args.repeats)]
@@ -122,6 +148,9 @@ def main() -> int:
                            "sequences_per_second": round(args.n / best["wall_seconds"], 1),
                            "command_sequences_per_second": best["command_rate"],
                            "sequences_per_cpu_second": round(args.n / best["cpu_seconds"], 1),
+                           "runqueue_fraction": round(best["runqueue_fraction"], 3),
+                           "uncontended_estimate": round(
+                               args.n / (best["wall_seconds"] * (1 - best["runqueue_fraction"])), 1),
                            "peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs), 1),
                            "load_average": [round(best["load_before"], 2), round(best["load_after"], 2)],
                            "target": TARGETS.get(Path(name).name.split(".")[0]), "busy_neighbour": args.busy,
@@ -130,6 +159,7 @@ def main() -> int:
                     ok &= all(r["rows"] == args.n for r in runs) and row["peak_rss_mb"] < args.max_rss_mb
                     print(f"{name:44s} {threads:>7s} {row['sequences_per_second']:8,.0f} "
                           f"{row['command_sequences_per_second']:9,.0f} {row['sequences_per_cpu_second']:9,.0f} "
+                          f"{row['runqueue_fraction']:7.0%} {row['uncontended_estimate']:9,.0f} "
                           f"{row['peak_rss_mb']:8.0f}  {best['load_before']:.1f} -> {best['load_after']:.1f}",
                           flush=True)
     finally:

@@ -10,7 +10,8 @@ Starts ``genozoo space`` as its own process on 127.0.0.1 (offline, the published
    clients; the server's resident memory (VmRSS) after the first 50 and after all of them. Bounded memory means
    the second within 1.25x of the first.
 
-The machine may be shared: the load average before and after is printed with the figures.
+The machine may be shared: the load average before and after is printed with the figures, and the server's CPU
+time per request, which holds when the wall-clock figures do not.
 
     .venv/bin/python bench/space.py [--clients 20] [--per-client 10] [--batch 10] [--mixed 1000] [--json F]
 """
@@ -117,9 +118,16 @@ def start_server(port: int, extra: list[str], env: dict, log_path: Path) -> subp
             time.sleep(0.5)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def latency_round(url: str, model: str, length: int, n_clients: int, per_client: int, batch: int,
-                  seed: int) -> dict:
-    """``n_clients`` users at once, each sending ``per_client`` requests in a row; every request is timed."""
+                  seed: int, pid: int | None = None) -> dict:
+    """``n_clients`` users at once, each sending ``per_client`` requests in a row; every request is timed, and
+    the server's CPU time per request (``pid``) is taken, the figure that holds when the machine is shared."""
     clients = [HttpUser(url) for _ in range(n_clients)]
     texts = [[random_fasta(random.Random(seed * 100_003 + c * 1009 + r), batch, length, f"c{c}r{r}")
               for r in range(per_client)] for c in range(n_clients)]
@@ -135,10 +143,12 @@ def latency_round(url: str, model: str, length: int, n_clients: int, per_client:
                 out.append((time.perf_counter() - t0, False, str(e)))
         return out
 
+    cpu0 = cpu_seconds(pid) if pid else float("nan")
     t0 = time.perf_counter()
     with ThreadPoolExecutor(n_clients) as pool:
         results = [r for rs in pool.map(user, range(n_clients)) for r in rs]
     wall = time.perf_counter() - t0
+    cpu = cpu_seconds(pid) - cpu0 if pid else float("nan")
     for c in clients:
         c.close()
     lat = np.array([r[0] for r in results]) * 1000
@@ -146,7 +156,8 @@ def latency_round(url: str, model: str, length: int, n_clients: int, per_client:
     return {"model": model, "requests": len(results), "answered": len(results) - len(errors),
             "failed": len(errors), "first_error": errors[0] if errors else "", "latencies_ms": lat.tolist(),
             "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
-            "max_ms": float(lat.max()), "wall_s": wall, "requests_per_s": len(results) / wall}
+            "max_ms": float(lat.max()), "wall_s": wall, "requests_per_s": len(results) / wall,
+            "server_cpu_ms_per_request": cpu * 1000 / len(results)}
 
 
 def mixed_requests(url: str, cat, n: int, n_clients: int, pid: int, seed: int = 0) -> dict:
@@ -218,7 +229,7 @@ def main() -> int:
             model = cat.models_for(task)[0]
             latency_round(url, model, cat.task_length(task) or 101, 2, 2, args.batch, 999)  # load and warm up
             rounds[task] = latency_round(url, model, cat.task_length(task) or 101, args.clients, args.per_client,
-                                         args.batch, seed)
+                                         args.batch, seed, server.pid)
         if args.mixed:
             mixed = mixed_requests(url, cat, args.mixed, args.mixed_clients, server.pid)
     finally:
@@ -233,9 +244,12 @@ def main() -> int:
           f"sequences, the default model of each task")
     for task, r in rounds.items():
         print(f"  {task:16s} {r['model']:48s} answered {r['answered']}/{r['requests']}, p50 {r['p50_ms']:.0f} ms, "
-              f"p95 {r['p95_ms']:.0f} ms, max {r['max_ms']:.0f} ms, {r['requests_per_s']:.1f} req/s"
+              f"p95 {r['p95_ms']:.0f} ms, max {r['max_ms']:.0f} ms, {r['requests_per_s']:.1f} req/s, server CPU "
+              f"{r['server_cpu_ms_per_request']:.1f} ms/request"
               + (f"; first error: {r['first_error']}" if r["failed"] else ""))
-    print(f"  all tasks: p50 {np.percentile(all_lat, 50):.0f} ms, p95 {np.percentile(all_lat, 95):.0f} ms")
+    cpu_ms = np.mean([r["server_cpu_ms_per_request"] for r in rounds.values()]) if rounds else float("nan")
+    print(f"  all tasks: p50 {np.percentile(all_lat, 50):.0f} ms, p95 {np.percentile(all_lat, 95):.0f} ms, "
+          f"server CPU {cpu_ms:.1f} ms/request")
     if mixed:
         print(f"memory: {mixed['requests']} mixed requests {mixed['kinds']} in {mixed['wall_s']:.0f} s, failed "
               f"{mixed['failed']}; server RSS {mixed['rss_after_50_mib']:.0f} MiB after 50, "

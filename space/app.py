@@ -10,7 +10,9 @@ the caller asks for the Hub, the models load offline from the bundled ``hub/``.
 """
 from __future__ import annotations
 
+import asyncio
 import functools
+import inspect
 import logging
 import os
 import re
@@ -19,6 +21,12 @@ from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# Gradio's queue rebuilds a pandas summary of its last GRADIO_ANALYTICS_MAX_EVENTS (10,000) events after every
+# event, holding the GIL: 3-7 ms a request at first, 22 ms once 10,000 requests were served, so the space slowed
+# down the longer it ran. The summary only feeds Gradio's monitoring page, which the space does not offer:
+# recompute it once per 1,000 events, over at most the last 1,000 (read when the queue is made).
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
+os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -36,6 +44,8 @@ from zoo.errors import UserError  # noqa: E402
 __all__ = ["build_demo", "launch"]
 
 log = logging.getLogger("genozoo.space")
+#: Pasted text up to this many characters is parsed on the event loop (about a millisecond); longer, on a thread.
+INLINE_TEXT = 100_000
 _PATH = re.compile(r"(?<![\w.])(?:/[^\s'\"/]+)+/([^\s'\"/]+)")
 
 
@@ -46,19 +56,34 @@ def _sentence(message: str) -> str:
 
 def _user_errors(fn):
     """Run an event; a user's mistake becomes one sentence in the page (and the API's error), with no traceback
-    in the log. Anything else is a bug: its traceback goes to the log and the user gets one plain sentence."""
+    in the log. Anything else is a bug: its traceback goes to the log and the user gets one plain sentence.
+    ``fn`` may be a coroutine function (the wrapper then is one too, so Gradio runs it on its event loop)."""
+    def translate(e: Exception) -> gr.Error:
+        if isinstance(e, gr.Error):
+            return e
+        if isinstance(e, UserError):
+            return gr.Error(_sentence(str(e)), print_exception=False)
+        log.exception("the space failed on a request")
+        return gr.Error("the space failed on this request (an internal error, now in the server log); please "
+                        "try again or report it", print_exception=False)
+
+    if inspect.iscoroutinefunction(fn):
+        @functools.wraps(fn)
+        async def awrapper(*args, **kwargs):
+            try:
+                return await fn(*args, **kwargs)
+            except Exception as e:
+                err = translate(e)
+            raise err from None
+        return awrapper
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except UserError as e:
-            raise gr.Error(_sentence(str(e)), print_exception=False) from None
-        except Exception:
-            log.exception("the space failed on a request")
-            raise gr.Error("the space failed on this request (an internal error, now in the server log); please "
-                           "try again or report it", print_exception=False) from None
+        except Exception as e:
+            err = translate(e)
+        raise err from None
     return wrapper
 
 
@@ -109,10 +134,19 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
         return "\n".join(f">{i}\n{s}" for i, s in zip(ids, seqs))
 
     @_user_errors
-    def predict(model: str, text: str, upload: str | None):
+    async def predict(model: str, text: str, upload: str | None):
+        # On Gradio's event loop, not a worker thread: a pasted request is parsed and encoded here and awaits its
+        # share of a batched forward pass (no thread hand-off and no thread held per waiting request, which cost
+        # more CPU than the parsing). An upload, or a long paste, is read on a worker thread instead, so one big
+        # request does not stall everyone else's.
         entry = cat.entry(model)
-        ids, seqs = parse_sequences(text, upload, lim)
-        pred = cat.predict(entry.name, seqs, ids)
+        if isinstance(upload, dict):  # the event skips Gradio's preprocessing: an upload comes as its FileData
+            upload = upload.get("path")
+        if upload or len(text or "") > INLINE_TEXT:
+            ids, seqs = await asyncio.to_thread(parse_sequences, text, upload, lim)
+        else:
+            ids, seqs = parse_sequences(text, upload, lim)
+        pred = await cat.apredict(entry.name, seqs, ids)
         probs, labels = pred.probabilities, pred.label_names
         L = pred.lengths.length
         notes = [padding_note(len(s), L) for s in seqs]
@@ -120,7 +154,8 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
         rounded = probs.astype(float).round(4).tolist()
         predicted = [labels[int(i)] for i in probs.argmax(axis=1)]
         table = {"headers": ["id", "length", *[f"p({c})" for c in labels], "predicted", "note"],
-                 "data": [[i, len(s), *p, c, n] for i, s, p, c, n in zip(ids, seqs, rounded, predicted, notes)]}
+                 "data": [[i, len(s), *p, c, n] for i, s, p, c, n in zip(ids, seqs, rounded, predicted, notes)],
+                 "metadata": None}
         status = f"{len(seqs)} sequence(s) through `{entry.name}` on {cat.device}."
         if pred.lengths.message():
             status += f" {pred.lengths.message()}."
@@ -217,8 +252,12 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
                     api_visibility="private")
         model.change(on_model, model, [card, method, logo, caption], api_visibility="private")
         ex_btn.click(examples, task, text, api_name="examples", queue=False)
+        # preprocess/postprocess off: the inputs are plain strings (and an upload's FileData, which Gradio still
+        # checks and moves into its cache), the outputs already what the page's Markdown and Dataframe take;
+        # Gradio would otherwise run each of the five components' converters on a worker thread of its own.
         run.click(predict, [model, text, upload], [status, table], api_name="predict",
-                  concurrency_limit=concurrency, concurrency_id="predict").success(
+                  concurrency_limit=concurrency, concurrency_id="predict", preprocess=False,
+                  postprocess=False).success(
             draw, table, [chart, seq_pick], api_visibility="private", queue=False)
         if _explain_available():
             ex_run.click(explain, [model, text, upload, seq_pick, method], [logo, caption], api_name="explain",
@@ -235,7 +274,7 @@ def launch(host: str = "127.0.0.1", port: int = 7860, device: str = "auto", hub_
            threads: int | None = None, block: bool = True) -> gr.Blocks:
     """Build and start the space on ``host:port`` (``port=0``: a free port); ``block=False`` returns at once."""
     catalogue = Catalogue(hub_dir, device, limits, max_models=max_models, threads=threads)
-    catalogue.warm_up()
+    catalogue.warm_up(freeze=True)
     demo = build_demo(catalogue, concurrency=concurrency, max_queue=max_queue)
     demo.launch(server_name=host, server_port=port or None, prevent_thread_lock=not block, quiet=not block,
                 show_error=True, ssr_mode=False, share=False)

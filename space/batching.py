@@ -1,11 +1,12 @@
 """One forward pass for many concurrent requests: the space's micro-batcher.
 
-Requests arrive on Gradio's worker threads. Each one parses and encodes its own sequences (cheap, in parallel) and
-hands the encoded rows to :class:`Batcher`; a single compute thread takes everything that is waiting, runs one
-forward pass per model over all of it, and hands each request its rows back. Twenty users sending ten sequences
-each then cost one forward pass of 200 rows instead of twenty of ten, and only one thread ever runs a model, so
-the compute thread and Gradio's threads do not fight over the cores. A failure is delivered to the requests of
-that pass only; a user's bad input never reaches this thread (it is refused while encoding).
+Requests arrive on Gradio's event loop (predictions, :meth:`Batcher.submit`) or its worker threads (comparisons,
+:meth:`Batcher.run`). Each one parses and encodes its own sequences (cheap) and hands the encoded rows to
+:class:`Batcher`; a single compute thread takes everything that is waiting, runs one forward pass per model over
+all of it, and hands each request its rows back. Twenty users sending ten sequences each then cost one forward
+pass of 200 rows instead of twenty of ten, and only one thread ever runs a model, so the compute thread and
+Gradio's threads do not fight over the cores. A failure is delivered to the requests of that pass only; a user's
+bad input never reaches this thread (it is refused while encoding).
 """
 from __future__ import annotations
 
@@ -43,11 +44,16 @@ class Batcher:
         self._thread = threading.Thread(target=self._loop, name="genozoo-batcher", daemon=True)
         self._thread.start()
 
-    def run(self, key: Hashable, rows: np.ndarray, forward: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """The probabilities of ``rows``, computed in a pass shared with whatever else is waiting."""
+    def submit(self, key: Hashable, rows: np.ndarray, forward: Callable[[np.ndarray], np.ndarray]) -> Future:
+        """A future of the probabilities of ``rows``, computed in a pass shared with whatever else is waiting
+        (an asyncio caller awaits it with :func:`asyncio.wrap_future`, holding no thread while it waits)."""
         job = _Job(key, rows, forward)
         self._jobs.put(job)
-        return job.future.result()
+        return job.future
+
+    def run(self, key: Hashable, rows: np.ndarray, forward: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """The probabilities of ``rows`` (:meth:`submit`, waiting on this thread)."""
+        return self.submit(key, rows, forward).result()
 
     def close(self) -> None:
         self._jobs.put(None)

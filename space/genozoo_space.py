@@ -10,7 +10,9 @@ sentence; the app turns it into a message in the page.
 """
 from __future__ import annotations
 
+import asyncio
 import ctypes
+import gc
 import json
 import os
 import re
@@ -55,6 +57,16 @@ def trim_memory() -> None:
 
 
 _bound_malloc()
+
+
+def freeze_startup_heap() -> None:
+    """Keep Python's cycle collector from stalling every request in flight. After start-up the process holds
+    about 400,000 objects (torch, Gradio, pandas, matplotlib) that live as long as it does; every full collection
+    walked all of them while holding the GIL: 175-440 ms every few hundred requests on the shared 2-core machine,
+    during which no request moved (the recurring stall of the load test). Frozen (:func:`gc.freeze`), they are
+    skipped; the objects requests make are collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 def default_hub_dir() -> Path:
@@ -168,12 +180,13 @@ class Catalogue:
         self._methods: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
         self._explain_lock = threading.Lock()
-        # One thread computes the predictions: its intra-op threads are the CPUs the space may use (--threads,
-        # $GENOZOO_THREADS, else those other processes leave free); Gradio's threads only parse and encode, so
-        # they and the compute thread do not oversubscribe the cores.
+        # One thread computes the predictions, beside Gradio's event loop (HTTP, queue, parsing and encoding),
+        # which keeps a core busy under load: the compute thread's intra-op threads are --threads, else
+        # $GENOZOO_THREADS, else the other half of the CPUs other processes leave free (1 of 2 cores), so the
+        # two never fight over a core.
         from zoo.runtime import resolve_threads
 
-        self.threads = resolve_threads(threads, workers=1)
+        self.threads = resolve_threads(threads, workers=2)
         self.batcher = Batcher(threads=self.threads)
         for name in zoo.list_models(pretrained=True):
             cfg = zoo.pretrained_cfg(name)
@@ -195,14 +208,11 @@ class Catalogue:
             raise UserError(f"no published models and no model folders under {self.hub_dir}; publish a model "
                             f"(genozoo push / the hub/ folder) or point GENOZOO_HUB_DIR at a folder of models")
 
-    def warm_up(self) -> None:
-        """Pay the one-time costs at start rather than in a user's request: the default model of every task
-        loaded, and the libraries that explanations and the BERT models import on first use."""
-        for task in self.tasks():
-            try:
-                self.methods(self.models_for(task)[0])
-            except UserError as e:  # its users will get this sentence; the space serves the other tasks
-                print(f"genozoo space: warning: {e}", file=sys.stderr, flush=True)
+    def warm_up(self, freeze: bool = False) -> None:
+        """Pay the one-time costs at start rather than in a user's request: the libraries that explanations and
+        the BERT models import on first use, and the default model of every task loaded. ``freeze``: the objects
+        of everything imported so far are moved out of Python's full collections (:func:`freeze_startup_heap`),
+        before the models load (a model the cache drops later must stay collectable)."""
         try:
             import captum.attr  # noqa: F401
             import logomaker  # noqa: F401
@@ -210,10 +220,20 @@ class Catalogue:
 
             matplotlib.use("Agg")
             import matplotlib.pyplot  # noqa: F401
+
+            from zoo import explain  # noqa: F401
         except ImportError:  # explanations are optional; the page says so
             pass
         if any(e.cfg is not None and e.cfg.arch.startswith("bert_") for e in self.entries.values()):
             import transformers  # noqa: F401
+
+        if freeze:
+            freeze_startup_heap()
+        for task in self.tasks():
+            try:
+                self.methods(self.models_for(task)[0])
+            except UserError as e:  # its users will get this sentence; the space serves the other tasks
+                print(f"genozoo space: warning: {e}", file=sys.stderr, flush=True)
 
     # ------------------------------------------------------------------------------------------ lookup
     def tasks(self) -> list[str]:
@@ -293,6 +313,27 @@ class Catalogue:
         padded or cropped by the model's declared policy) for one request. The sequences are checked and encoded
         on the caller's thread; the forward pass is shared with concurrent requests for the same model."""
         model = self.model(name)
+        ids, codes, forward = self._encoded(model, sequences, ids)
+        return self._predictions(model, ids, sequences, self.batcher.run(name, codes, forward))
+
+    async def apredict(self, name: str, sequences: Sequence[str], ids: Sequence[str] | None = None):
+        """:meth:`predict` for a caller on an asyncio event loop (the space's predict event): the sequences are
+        encoded on the loop and the shared forward pass is awaited, so a request holds no thread while it waits.
+        A model not loaded yet is loaded on a worker thread, so its disk read does not stall the loop."""
+        model = self.loaded(name) or await asyncio.to_thread(self.model, name)
+        ids, codes, forward = self._encoded(model, sequences, ids)
+        probs = await asyncio.wrap_future(self.batcher.submit(name, codes, forward))
+        return self._predictions(model, ids, sequences, probs)
+
+    def loaded(self, name: str) -> torch.nn.Module | None:
+        """The model ``name`` when it is loaded (marked as just used), else ``None``; never loads it."""
+        with self._lock:
+            model = self._models.get(name)
+            if model is not None:
+                self._models.move_to_end(name)
+            return model
+
+    def _encoded(self, model: torch.nn.Module, sequences: Sequence[str], ids: Sequence[str] | None):
         enc = model.encoding
         ids = [f"seq{i + 1}" for i in range(len(sequences))] if ids is None else [str(i) for i in ids]
         try:
@@ -306,7 +347,11 @@ class Catalogue:
                 x = encode_codes(rows, enc).to(device)
                 return model.probabilities(model(x)).float().cpu().numpy()
 
-        probs = self.batcher.run(name, codes, forward)
+        return ids, codes, forward
+
+    @staticmethod
+    def _predictions(model: torch.nn.Module, ids: list[str], sequences: Sequence[str], probs: np.ndarray):
+        enc = model.encoding
         stats = LengthStats(enc.length, enc.pad_mode)
         if enc.length is not None:
             stats.padded = sum(len(s) < enc.length for s in sequences)

@@ -135,3 +135,21 @@ def test_deepram_input_dropout_on_word_ids_is_the_one_hot_dropout_in_distributio
     assert not torch.allclose(draws[0], plain, atol=1e-3)
     mean_err = (draws.mean(0) - plain).abs().mean() / plain.abs().mean()
     assert mean_err < 0.05, mean_err
+
+
+def test_nguyen_stamp_table_follows_the_weights():
+    """The stamp table is kept between calls; a change of the first kernel (training, load_state_dict) rebuilds
+    it, so the rewrite still matches the plain forward."""
+    torch.manual_seed(0)
+    model = zoo.create_model("cnn_nguyen_2_conv2d", **study_kwargs("cnn_nguyen_2_conv2d", "splice")).eval()
+    enc = model.encoding
+    codes = to_codes(_sequences(40, enc.length, seed=4), enc.length)
+    with torch.inference_mode():
+        before = model.inference_forward(model.fast_input(codes))
+    with torch.no_grad():
+        model.features[0].weight.mul_(-2.0)
+    with torch.inference_mode():
+        after = model.inference_forward(model.fast_input(codes))
+        plain = model(encode_codes(codes, enc))
+    torch.testing.assert_close(after, plain, rtol=0, atol=1e-5)
+    assert not torch.allclose(before, after, atol=1e-3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -73,6 +74,36 @@ def test_busy_cpus_sees_a_process_spinning_on_a_core():
         spinner.wait()
     assert seen >= 1
     assert 1 <= runtime.available_cpus() <= (os.cpu_count() or 1)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
+def test_a_spinner_of_lower_priority_does_not_count_as_busy():
+    """nice 19 background work (in our scheduler autogroup, where nice ranks threads) yields to us, so it must not
+    take a thread away; the same spinner at our priority does count."""
+    import time
+
+    if os.getpriority(os.PRIO_PROCESS, 0) >= 19:
+        pytest.skip("the tests run at the lowest priority already: nothing can be lower")
+
+    def seen(spinner) -> bool:
+        time.sleep(0.3)
+        return any(spinner.pid in runtime.runnable_neighbours() for _ in range(20))
+
+    code = "import os; os.nice(19)\nwhile True: pass"
+    niced = subprocess.Popen([sys.executable, "-c", code])
+    same = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    # In a session of its own, the niced spinner gets a scheduler autogroup of its own (where the kernel has them),
+    # which shares the CPUs with ours as an equal whatever its nice: then it does count.
+    elsewhere = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    try:
+        assert seen(same)
+        assert not seen(niced)
+        if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1":
+            assert seen(elsewhere)
+    finally:
+        for p in (niced, same, elsewhere):
+            p.kill()
+            p.wait()
 
 
 def test_configure_threads_sets_torch_and_remembers(restore_threads):

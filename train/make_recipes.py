@@ -2,7 +2,8 @@
 
 The study's 13 CNN/RNN architectures get the study's settings (below); its NLP-style models the settings it
 reports for them (LSTM baseline: Adam, batch 256; the two-stage models fit their unsupervised part first, then the
-MLP); the transformer baseline, which the study did not have, AdamW with warm-up and a cosine schedule.
+MLP); the transformers, which the study did not have (the BERTs and ``convformer_small``), AdamW with warm-up and a
+cosine schedule.
 
     python train/make_recipes.py            # (re)write every recipe
     python train/make_recipes.py --check    # exit 1 if a committed recipe differs from what this script writes
@@ -82,6 +83,11 @@ EXTRA = {
                         "a small BERT on non-overlapping 3-mer tokens trained from scratch (not in the study): AdamW "
                         "5e-4, weight decay 0.01, 2 warm-up epochs then cosine decay, 50 epochs, early stopping "
                         "after 10"),
+    "convformer_small": (dict(optimizer="adamw", lr=1e-3, weight_decay=0.05, schedule="cosine", warmup_epochs=2,
+                              epochs=40),
+                         "a convolutional stem before a small transformer encoder (not in the study): AdamW 1e-3, "
+                         "weight decay 0.05, 2 warm-up epochs then cosine decay over 40 epochs, early stopping after "
+                         "10"),
 }
 #: genozoo's own family (issue #25): one recipe, unchanged on every tag (only the data's length and classes differ).
 GENONET = dict(optimizer="adamw", lr=2e-3, weight_decay=0.05, schedule="cosine", warmup_epochs=1, epochs=12,
@@ -115,6 +121,9 @@ PER_TASK = {
                                 "chance for 8 epochs (and at batch 64 for 6 more: bert_tiny_kmer3 is the motif "
                                 "transformer)"),
     ("bert_tiny_kmer3", "motif"): (dict(batch_size=64), "batch 64 on motif, as bert_tiny_nt"),
+    ("convformer_small", "motif"): (dict(batch_size=64, epochs=15),
+                                    "on motif batch 64, as the BERTs, and the cosine decay over 15 epochs (CPU "
+                                    "budget: about 35 CPU-s an epoch on CTCF's 13,567 rows)"),
     **{(arch, "histone"): _HISTONE_NO_PATIENCE for arch in STUDY_ARCHS
        if arch.startswith("deepram") and "recurrent" in arch},
 }

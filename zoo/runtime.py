@@ -7,7 +7,8 @@ This module owns how genozoo uses the processor, so every command behaves the sa
   transparent huge pages (``THP_MEM_ALLOC_ENABLE=1``). A variable the user has set is never overridden.
 * :func:`configure_threads` sets torch's intra-op threads from ``--threads N``, else ``$GENOZOO_THREADS``, else a
   default that does not oversubscribe: the usable CPUs divided among the workers that share them (ranks of one
-  ``torchrun`` node, concurrent requests of the space), less the CPUs other processes keep busy.
+  ``torchrun`` node, concurrent requests of the space), less the CPUs other processes of our priority keep busy
+  now (a snapshot of runnable threads; background work of lower priority does not count).
 * :func:`flush_denormals` and :func:`keep_freed_memory` are the per-call tricks of :func:`zoo.engine.fit` and
   :mod:`zoo.predict`: subnormal floats flushed to zero, freed memory kept in the process.
 
@@ -22,7 +23,7 @@ import sys
 import threading
 
 __all__ = ["ENV_THREADS", "early_environment", "available_cpus", "busy_cpus", "default_threads",
-           "resolve_threads", "configure_threads", "configured_threads", "apply_env_threads",
+           "resolve_threads", "runnable_neighbours", "configure_threads", "configured_threads", "apply_env_threads",
            "flush_denormals", "keep_freed_memory"]
 
 #: Environment variable read by every computing command when ``--threads`` is not given.
@@ -59,24 +60,64 @@ def available_cpus() -> int:
     return max(1, cpus)
 
 
-def busy_cpus() -> int:
-    """About how many CPUs other processes keep busy now: the runnable threads of the whole machine (from
-    ``/proc/stat``) less this process's own one, and the 1-minute load average less what this process itself
-    adds. The larger of the two, rounded; 0 where neither can be read."""
-    running = 0
+def _autogroup(pid: int | str) -> tuple[str, int] | None:
+    """``(group, nice)`` of a process's scheduler autogroup, ``None`` where autogroups are off or unreadable."""
     try:
-        with open("/proc/stat") as fh:
-            for line in fh:
-                if line.startswith("procs_running"):
-                    running = max(0, int(line.split()[1]) - 1)  # this thread, reading the file, is one
-                    break
+        name, _, nice = open(f"/proc/{pid}/autogroup").read().split()
+        return name, int(nice)
     except (OSError, ValueError):
-        pass
+        return None
+
+
+def runnable_neighbours() -> list[int]:
+    """Process ids (one entry per runnable thread) of the other processes whose threads are runnable now and
+    would take CPU from ours, from ``/proc/*/task/*/stat``. Work of lower priority is left out: it yields to us,
+    so it must not cost us a thread. Lower means a higher ``nice`` in our scheduler autogroup; where the kernel
+    groups processes by session (``sched_autogroup_enabled``, the default of most distributions), ``nice`` only
+    ranks threads within a group and the groups share the CPUs by their own ``nice`` (``/proc/PID/autogroup``),
+    so a ``nice 19`` job started from another terminal competes with us as an equal and is counted. An empty
+    list where ``/proc`` cannot be read."""
+    own = os.getpid()
+    mine = os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else 0
     try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        load = 0.0
-    return max(running, int(load + 0.5))
+        grouped = open("/proc/sys/kernel/sched_autogroup_enabled").read().strip() == "1"
+    except OSError:
+        grouped = False
+    my_group = _autogroup("self") if grouped else None
+    found: list[int] = []
+    try:
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != own]
+    except OSError:
+        return found
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        group = _autogroup(pid) if my_group else None
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat", "rb") as fh:
+                    fields = fh.read().rsplit(b")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            # fields[0] is the state (field 3 of proc(5)), fields[16] the nice value (field 19)
+            if len(fields) <= 16 or fields[0] != b"R":
+                continue
+            if group is not None and group[0] != my_group[0]:
+                lower = group[1] > my_group[1]
+            else:
+                lower = int(fields[16]) > mine
+            if not lower:
+                found.append(pid)
+    return found
+
+
+def busy_cpus() -> int:
+    """About how many CPUs other processes of our priority or higher keep busy now: their runnable threads
+    (:func:`runnable_neighbours`). A snapshot, not the load average: the load average remembers the last minute
+    (a benchmark's own previous run, a finished test), and with it a quiet 2-core machine often got 1 thread."""
+    return len(runnable_neighbours())
 
 
 def default_threads(workers: int = 1) -> int:

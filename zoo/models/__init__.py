@@ -11,11 +11,12 @@ The contract every model obeys (see :class:`zoo.models.base.ZooModel`):
   replace it; ``model.param_groups()`` carries per-layer weight decay (the study's L2 regularization).
 
 Families: ``paper_cnn`` (the study's Conv2D CNNs and DeepDBP), ``deepram`` (the DeepRAM conv/recurrent
-models), ``nlp`` (the study's NLP-style models), ``transformer`` (small BERT-style baselines) and ``genonet``
-(genozoo's own residual dilated CNN + BiGRU with a k-mer composition branch, issue #25).
+models), ``nlp`` (the study's NLP-style models), ``transformer`` (small BERT-style baselines), ``convformer`` (a
+convolutional stem before a small transformer encoder) and ``genonet`` (genozoo's own residual dilated CNN + BiGRU
+with a k-mer composition branch, issue #25).
 """
 from zoo.models.base import ZooModel
 
-from zoo.models import paper_cnn, deepram, nlp, transformer, genonet  # noqa: F401,E402  (register families)
+from zoo.models import paper_cnn, deepram, nlp, transformer, convformer, genonet  # noqa: F401,E402  (register families)
 
 __all__ = ["ZooModel"]

@@ -192,17 +192,35 @@ class NguyenCNN(ZooModel):
             return super().fast_input(codes)
         return torch.from_numpy(kmer_index(codes, self.k))
 
+    #: Sequences per slice of :meth:`inference_forward`: the first layer's output (``H x W x F`` floats, 220 kB per
+    #: 60 bp sequence) of a slice stays in the cache for the pooling that reads it back (about 1.2x faster than 256).
+    inference_slice = 32
+
     def inference_forward(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` in eval mode, rewritten exactly (:mod:`zoo.models.fastpath`): the first 3x3
-        convolution as gathered stamps of its kernel (never the one-hot image), max pooling before each ReLU,
-        activations in place, channels last throughout."""
+        convolution as gathered stamps of its kernel (never the one-hot image; the stamp table is built once per
+        weight version), max pooling before each ReLU, activations in place, channels last throughout, the batch
+        run in slices of :attr:`inference_slice` sequences."""
         if self.training or not self._fast_first():
             return self(x)
-        blocks = [self.features[i:i + 3] for i in range(0, len(self.features), 3)]  # Conv2d, ReLU, MaxPool2d
-        h = torch.relu_(blocks[0][2](self._gathered_first_conv(x)))  # NCHW view of channels-last memory
-        for conv, _, pool in blocks[1:]:
-            h = torch.relu_(pool(conv(h)))
-        return self.head(self.dense(_flatten_channels_last(h)))
+        first = self.features[0]
+        vocab = 4 ** self.k
+        key = (id(first.weight), first.weight.data_ptr(), first.weight._version, first.weight.device)
+        cached = getattr(self, "_stamps", None)
+        if cached is None or cached[0] != key:
+            cached = (key, fastpath.word_table_2d(first.weight.detach(), vocab, self.region + 1))
+            self._stamps = cached
+        table = cached[1]
+        blocks = [self.features[i:i + 3] for i in range(3, len(self.features), 3)]  # Conv2d, ReLU, MaxPool2d
+        outs = []
+        for part in x.split(self.inference_slice):
+            h = fastpath.gather_conv(part, table, None, vocab, first.kernel_size[0])
+            h = h.view(h.shape[0], h.shape[1], -1, first.out_channels)  # (n, H, W, F)
+            h = torch.relu_(fastpath.maxpool_cl(h, 2).add_(first.bias))  # max(z + b) = max(z) + b
+            for conv, _, _ in blocks:  # (N, H, W, C) <-> an NCHW view of channels-last memory for oneDNN
+                h = torch.relu_(fastpath.maxpool_cl(conv(h.permute(0, 3, 1, 2)).permute(0, 2, 3, 1), 2))
+            outs.append(self.head(self.dense(h.flatten(1))))  # Keras' (H, W, C) order
+        return torch.cat(outs)
 
 
 class ZengCNN(ZooModel):
