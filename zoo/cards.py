@@ -67,6 +67,12 @@ ARCH_PAPERS: dict[str, dict[str, str]] = {
                 "and Kelley et al. (2018), Sequential regulatory activity prediction across chromosomes with "
                 "convolutional neural networks, Genome Research 28:739-750 (residual dilated convolutions).",
         "url": "https://doi.org/10.1093/nar/gkw226"},
+    "family:convformer": {
+        "text": "genozoo's own small transformer (issue #25), not from a paper: a convolutional stem before "
+                "self-attention layers (Vaswani et al. (2017), Attention is all you need, NeurIPS 2017), as in "
+                "Avsec et al. (2021), Effective gene expression prediction from sequence by integrating long-range "
+                "interactions, Nature Methods 18:1196-1203 (Enformer).",
+        "url": "https://doi.org/10.1038/s41592-021-01252-x"},
 }
 
 #: genozoo metric name -> (model-index metric type, display name).
