@@ -9,7 +9,7 @@ data's. :func:`bakeoff` trains every candidate once per seed with :func:`zoo.fin
 :class:`BakeoffResult`; :func:`write_report` writes ``results.csv`` (one row per run), ``leaderboard.md`` (mean ±
 sd over seeds, time, parameters), ``bakeoff.png`` and ``recommendation.md`` (the pick and why).
 
-Default budget (``genozoo bakeoff``): the best model of each family (4), 3 epochs, 2 seeds, at most 5,000
+Default budget (``genozoo bakeoff``): the best model of each family (6), 3 epochs, 2 seeds, at most 5,000
 training sequences (a stratified subsample; validation and test stay whole): 15.6 CPU-minutes on one thread for
 10,000 sequences of 101 bp (measured, README), minutes on a laptop's cores.
 """
