@@ -55,10 +55,17 @@ def one_sentence(rc, err, status=2) -> str:
     return lines[0]
 
 
+def _default_sigint() -> None:
+    # A suite started in the background by a shell inherits SIGINT ignored, and Python then keeps ignoring it:
+    # the child gets the default disposition back, as it has when a user runs genozoo in a terminal.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def child(*argv, text=True, **kw) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "zoo", *map(str, argv)], env=env, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=text, **kw)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=text,
+                            preexec_fn=_default_sigint, **kw)
 
 
 # ------------------------------------------------------------------------------------------------ decoding

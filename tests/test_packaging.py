@@ -116,7 +116,7 @@ def test_installed_wheel_loads_the_zoo_without_the_checkout(wheel, tmp_path):
     assert out["zoo"].startswith(str(target)) and out["hub"].startswith(str(target))
     assert out["n"] == len(list_models(pretrained=True)) and out["template"] and out["space"]
     assert out["from_checkout"] == []
-    assert set(map(model_family, out["models"])) == {"paper_cnn", "deepram", "nlp", "transformer", "convformer"}
+    assert set(map(model_family, out["models"])) == {"paper_cnn", "deepram", "nlp", "transformer", "convformer", "genonet"}
     for name, m in out["models"].items():
         assert m["source"] == "bundle" and m["weights"].startswith(str(target)), name
         assert m["p_sum"] == pytest.approx(1.0, abs=1e-5) and m["verify"], name

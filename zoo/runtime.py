@@ -45,6 +45,12 @@ def early_environment() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- threads
+def _read(path: str) -> str:
+    """The text of a small kernel file (``/proc``, ``/sys``), closed at once; OSError where it cannot be read."""
+    with open(path) as fh:
+        return fh.read()
+
+
 def available_cpus() -> int:
     """CPUs this process may run on: its affinity mask, capped by a cgroup (container) CPU quota."""
     try:
@@ -52,7 +58,7 @@ def available_cpus() -> int:
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
     try:  # cgroup v2: "max 100000" or "200000 100000" (quota, period)
-        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+        quota, period = _read("/sys/fs/cgroup/cpu.max").split()[:2]
         if quota != "max":
             cpus = min(cpus, max(1, int(int(quota) // int(period))))
     except (OSError, ValueError):
@@ -63,7 +69,7 @@ def available_cpus() -> int:
 def _autogroup(pid: int | str) -> tuple[str, int] | None:
     """``(group, nice)`` of a process's scheduler autogroup, ``None`` where autogroups are off or unreadable."""
     try:
-        name, _, nice = open(f"/proc/{pid}/autogroup").read().split()
+        name, _, nice = _read(f"/proc/{pid}/autogroup").split()
         return name, int(nice)
     except (OSError, ValueError):
         return None
@@ -80,7 +86,7 @@ def runnable_neighbours() -> list[int]:
     own = os.getpid()
     mine = os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else 0
     try:
-        grouped = open("/proc/sys/kernel/sched_autogroup_enabled").read().strip() == "1"
+        grouped = _read("/proc/sys/kernel/sched_autogroup_enabled").strip() == "1"
     except OSError:
         grouped = False
     my_group = _autogroup("self") if grouped else None
