@@ -106,6 +106,19 @@ def test_a_spinner_of_lower_priority_does_not_count_as_busy():
             p.wait()
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/autogroup"), reason="needs a kernel with scheduler autogroups")
+def test_the_root_autogroup_reads_as_a_group_of_its_own():
+    """Processes that never left init's session (kthreadd, a CI runner's job) sit in the root autogroup, whose
+    /proc file the kernel leaves empty: that is the group "/" at nice 0, not "unknown" (which would fall back to
+    ranking by nice and miss a niced job in another session, as CI's run did)."""
+    root = [p for p in ("1", "2") if Path(f"/proc/{p}/autogroup").exists() and not Path(f"/proc/{p}/autogroup").read_text().strip()]
+    if not root:
+        pytest.skip("no readable process in the root autogroup here")
+    assert runtime._autogroup(root[0]) == ("/", 0)
+    name, nice = runtime._autogroup("self")
+    assert isinstance(nice, int) and name.startswith("/")
+
+
 def test_configure_threads_sets_torch_and_remembers(restore_threads):
     assert runtime.configure_threads(1) == 1 and torch.get_num_threads() == 1
     assert runtime.configured_threads() == 1

@@ -67,11 +67,18 @@ def available_cpus() -> int:
 
 
 def _autogroup(pid: int | str) -> tuple[str, int] | None:
-    """``(group, nice)`` of a process's scheduler autogroup, ``None`` where autogroups are off or unreadable."""
+    """``(group, nice)`` of a process's scheduler autogroup, ``None`` where it cannot be read. A process that never
+    left init's session (a daemon, a CI runner's job) is in the root autogroup, whose file the kernel leaves empty:
+    that group is ``("/", 0)``, and it shares the CPUs with the others as an equal."""
     try:
-        name, _, nice = _read(f"/proc/{pid}/autogroup").split()
-        return name, int(nice)
-    except (OSError, ValueError):
+        text = _read(f"/proc/{pid}/autogroup").split()
+    except OSError:
+        return None
+    if not text:
+        return "/", 0
+    try:
+        return text[0], int(text[2])
+    except (IndexError, ValueError):
         return None
 
 
