@@ -187,34 +187,30 @@ def bigru_tm(x: torch.Tensor, gru: torch.nn.GRU) -> torch.Tensor:
     w_f, w_b = w_ih[:3 * H].T, w_ih[3 * H:].T
     flat = x.reshape(T * n, c)
     w_hh = torch.stack([(gru.weight_hh_l0 * double[:, None]).T, (gru.weight_hh_l0_reverse * double[:, None]).T])
-    b_hn = 2 * torch.stack([gru.bias_hh_l0, gru.bias_hh_l0_reverse])[:, 2 * H:].unsqueeze(1)  # (2, 1, H)
-    out = x.new_empty(T, n, 2 * H)
+    b_hh = torch.zeros(2, 1, 3 * H, dtype=x.dtype, device=x.device)   # b_hn; the r, z biases went into b_ih
+    b_hh[:, 0, 2 * H:] = 2 * torch.stack([gru.bias_hh_l0, gru.bias_hh_l0_reverse])[:, 2 * H:]
+    states = x.new_empty(T, 2, n, H)   # step s: the forward state at time s, the backward one at time T-1-s
     h = x.new_zeros(2, n, H)
     gh = x.new_empty(2, n, 3 * H)
     cand = x.new_empty(2, n, H)
-    new = x.new_empty(2, n, H)
-    # The input projections, a block of steps at a time (forward from the start, backward from the end): buffers
-    # that stay in cache instead of one (T, N, 6H) tensor, which cost as much in page faults as in arithmetic.
-    chunk = max(1, min(T, _ROWS * 8 // max(1, n)))
+    # The input projections a block of steps at a time (forward from the start, backward from the end), laid out
+    # step by step for both directions: buffers that stay in cache instead of one (T, N, 6H) tensor, which cost as
+    # much in page faults as in arithmetic.
+    chunk = max(1, min(T, _ROWS // max(1, n)))
     gi_f, gi_b = x.new_empty(chunk * n, 3 * H), x.new_empty(chunk * n, 3 * H)
+    steps = x.new_empty(chunk, 2, n, 3 * H)
     for s0 in range(0, T, chunk):
         m = min(chunk, T - s0)
         b0 = T - s0 - m  # the backward direction's steps s0..s0+m-1 read times T-1-s0 down to b0
-        gf = torch.addmm(b_ih[0], flat[s0 * n:(s0 + m) * n], w_f, out=gi_f[:m * n]).view(m, n, 3 * H)
-        gb = torch.addmm(b_ih[1], flat[b0 * n:(b0 + m) * n], w_b, out=gi_b[:m * n]).view(m, n, 3 * H)
+        torch.addmm(b_ih[0], flat[s0 * n:(s0 + m) * n], w_f, out=gi_f[:m * n])
+        torch.addmm(b_ih[1], flat[b0 * n:(b0 + m) * n], w_b, out=gi_b[:m * n])
+        steps[:m, 0] = gi_f[:m * n].view(m, n, 3 * H)
+        steps[:m, 1] = gi_b[:m * n].view(m, n, 3 * H).flip(0)
         for i in range(m):
-            s = s0 + i
-            fwd, bwd = gf[i], gb[m - 1 - i]
-            torch.bmm(h, w_hh, out=gh)
-            gh[0, :, :2 * H] += fwd[:, :2 * H]
-            gh[1, :, :2 * H] += bwd[:, :2 * H]
-            rz = torch.sigmoid_(gh[..., :2 * H])
-            torch.mul(gh[..., 2 * H:].add_(b_hn), rz[..., :H], out=cand)
-            cand[0] += fwd[:, 2 * H:]
-            cand[1] += bwd[:, 2 * H:]
+            g = steps[i]
+            torch.baddbmm(b_hh, h, w_hh, out=gh)
+            rz = torch.sigmoid_(gh[..., :2 * H].add_(g[..., :2 * H]))
+            torch.addcmul(g[..., 2 * H:], gh[..., 2 * H:], rz[..., :H], out=cand)
             torch.sigmoid_(cand).mul_(2).sub_(1)                       # n = tanh(a), from 2a
-            torch.sub(h, cand, out=new).mul_(rz[..., H:]).add_(cand)   # h' = n + z (h - n)
-            h, new = new, h
-            out[s, :, :H] = h[0]
-            out[T - 1 - s, :, H:] = h[1]
-    return out
+            h = torch.lerp(cand, h, rz[..., H:], out=states[s0 + i])   # h' = n + z (h - n)
+    return torch.cat([states[:, 0], states[:, 1].flip(0)], dim=2)
