@@ -171,9 +171,9 @@ def bigru_tm(x: torch.Tensor, gru: torch.nn.GRU) -> torch.Tensor:
     ``(T, N, 2H)`` (forward states, then backward states, as torch orders them).
 
     torch's CPU GRU runs each direction's steps as separate small operations and copies every step's state. Here
-    the input projections of all steps and both directions are one matrix product, and each step advances both
-    directions at once: one batched product with the two recurrent matrices, then the gates in place on
-    ``(2, N, H)``. The equations are torch's: ``r, z = sigmoid(W_i{r,z} x + b_i{r,z} + W_h{r,z} h + b_h{r,z})``,
+    the input projections are matrix products over blocks of steps, and each step advances both directions at
+    once: one batched product with the two recurrent matrices, then the gates in place on ``(2, N, H)`` (eight
+    operations a step). The equations are torch's: ``r, z = sigmoid(W_i{r,z} x + b_i{r,z} + W_h{r,z} h + b_h{r,z})``,
     ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, ``h' = n + z * (h - n)``."""
     T, n, c = x.shape
     H = gru.hidden_size
