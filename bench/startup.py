@@ -60,6 +60,21 @@ def cases(model: str, fasta: Path, out: Path) -> dict[str, list[str]]:
     }
 
 
+def bytecode_state() -> str:
+    """How many of genozoo's modules have up-to-date bytecode: where ``PYTHONDONTWRITEBYTECODE`` is set (as here and
+    in the Docker image) the others are compiled from source at every start (``make install`` runs compileall)."""
+    import importlib.util
+
+    import zoo
+
+    sources = sorted(Path(zoo.__file__).parent.rglob("*.py"))
+    fresh = 0
+    for src in sources:
+        pyc = Path(importlib.util.cache_from_source(str(src)))
+        fresh += pyc.is_file() and pyc.stat().st_mtime >= src.stat().st_mtime
+    return f"bytecode for {fresh} of {len(sources)} genozoo modules"
+
+
 def _schedstat(pid: int, seen: dict) -> None:
     """Record the (run, run-queue wait) seconds of every thread of ``pid``."""
     try:
@@ -136,7 +151,7 @@ def main() -> int:
         fasta, out = Path(tmp) / "in.fa", Path(tmp) / "out.csv"
         fasta.write_text(">a\n" + "ACGT" * 25 + "A\n>b\n" + "GATC" * 25 + "G\n")
         print(f"start-up, median of {args.repeats} runs, {'cold (page cache dropped before each)' if args.cold else 'warm'}"
-              f", {os.cpu_count()} CPUs, model {args.model}")
+              f", {os.cpu_count()} CPUs, model {args.model}, {bytecode_state()}")
         print(f"{'case':32s} {'wall s':>7s} {'CPU s':>6s} {'min wall':>8s} {'rq wait':>7s} {'target':>7s}  "
               f"load (1 min)")
         for label, cmd in cases(args.model, fasta, out).items():
