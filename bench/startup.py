@@ -2,8 +2,9 @@
 
 Each case runs in a child process ``--repeats`` times (default 5); the median wall and CPU seconds (the child's
 user + system time, a figure a busy machine distorts less) are reported, with the share of its runnable time the
-child spent waiting for a CPU held by other processes (``/proc/PID/task/*/schedstat``) and the 1-minute load
-average before and after:
+child spent waiting for a CPU held by other processes (``/proc/PID/task/*/schedstat``), the wall time less that
+wait ("est. idle": the run had every runnable thread had a core; on a shared machine the wall figures mostly
+measure the neighbours) and the 1-minute load average before and after:
 
 * ``import torch``: the floor every computing command pays (torch's own import, outside genozoo's hands);
 * ``import zoo``: the registry and encodings, no torch;
@@ -152,8 +153,8 @@ def main() -> int:
         fasta.write_text(">a\n" + "ACGT" * 25 + "A\n>b\n" + "GATC" * 25 + "G\n")
         print(f"start-up, median of {args.repeats} runs, {'cold (page cache dropped before each)' if args.cold else 'warm'}"
               f", {os.cpu_count()} CPUs, model {args.model}, {bytecode_state()}")
-        print(f"{'case':32s} {'wall s':>7s} {'CPU s':>6s} {'min wall':>8s} {'rq wait':>7s} {'target':>7s}  "
-              f"load (1 min)")
+        print(f"{'case':32s} {'wall s':>7s} {'CPU s':>6s} {'min wall':>8s} {'rq wait':>7s} {'est. idle':>9s} "
+              f"{'target':>7s}  load (1 min)")
         for label, cmd in cases(args.model, fasta, out).items():
             runs = [run_once(cmd, args.cold, Path(tmp)) for _ in range(args.repeats)]
             wall = statistics.median(r["wall"] for r in runs)
@@ -167,6 +168,7 @@ def main() -> int:
                    "median_wall_seconds": round(wall, 3), "median_cpu_seconds": round(cpu, 3),
                    "min_wall_seconds": round(min(r["wall"] for r in runs), 3),
                    "runqueue_fraction": round(statistics.median(r["runqueue"] for r in runs), 3),
+                   "uncontended_estimate": round(statistics.median(r["wall"] * (1 - r["runqueue"]) for r in runs), 3),
                    "load_average": [round(runs[0]["load_before"], 2), round(runs[-1]["load_after"], 2)],
                    "ready_median_wall_seconds": None if ready_wall is None else round(ready_wall, 3),
                    "ready_median_cpu_seconds": None if ready_cpu is None else round(ready_cpu, 3),
@@ -176,7 +178,8 @@ def main() -> int:
             results.append(row)
             shown = "" if target is None else f"< {target:.0f} {'ok' if met else 'MISS'}"
             print(f"{label:32s} {wall:7.2f} {cpu:6.2f} {row['min_wall_seconds']:8.2f} "
-                  f"{row['runqueue_fraction']:7.0%} {shown:>7s}  {row['load_average'][0]:.2f} -> "
+                  f"{row['runqueue_fraction']:7.0%} {row['uncontended_estimate']:9.2f} {shown:>7s}  "
+                  f"{row['load_average'][0]:.2f} -> "
                   f"{row['load_average'][1]:.2f}", flush=True)
             if ready_wall is not None:
                 print(f"{'  of which: model ready':32s} {ready_wall:7.2f} {ready_cpu:6.2f}  (the rest is the "
