@@ -152,8 +152,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="genozoo-startup-") as tmp:
         fasta, out = Path(tmp) / "in.fa", Path(tmp) / "out.csv"
         fasta.write_text(">a\n" + "ACGT" * 25 + "A\n>b\n" + "GATC" * 25 + "G\n")
-        print(f"start-up, median of {args.repeats} runs, {'cold (page cache dropped before each)' if args.cold else 'warm'}"
-              f", {os.cpu_count()} CPUs, model {args.model}, {bytecode_state()}")
+        cache = "cold (page cache dropped before each)" if args.cold else "warm"
+        print(f"start-up, median of {args.repeats} runs, {cache}, {os.cpu_count()} CPUs, model {args.model}, "
+              f"{bytecode_state()}")
         print(f"{'case':32s} {'wall s':>7s} {'CPU s':>6s} {'min wall':>8s} {'rq wait':>7s} {'est. idle':>9s} "
               f"{'target':>7s}  load (1 min)")
         for label, cmd in cases(args.model, fasta, out).items():
