@@ -1,11 +1,12 @@
 """Model folders: ``model.safetensors`` + ``config.json`` + ``README.md``, written atomically and read back strictly.
 
-``config.json`` holds the constructor arguments (so ``huggingface_hub``'s
-:class:`~huggingface_hub.PyTorchModelHubMixin` round-trips it: ``TheClass.from_pretrained(folder)`` works) plus
-the genozoo metadata in :data:`META_KEYS`: the architecture ``arch``, the published name, the family, the full
-input contract ``encoding`` (:meth:`zoo.encoding.Encoding.to_dict`), the classifier layer and the training
-dataset, split and revision. :func:`zoo.hub.resolve.load_model` rebuilds a model from it through the
-registry, never by unpickling anything.
+``config.json`` holds the constructor arguments (so ``TheClass.from_pretrained(folder)`` works, as with
+``huggingface_hub``'s ``PyTorchModelHubMixin``: :class:`zoo.models.hubmixin.HubMixin`) plus the genozoo metadata
+in :data:`META_KEYS`: the architecture ``arch``, the published name, the family, the full input contract
+``encoding`` (:meth:`zoo.encoding.Encoding.to_dict`), the classifier layer and the training dataset, split and
+revision. :func:`zoo.hub.resolve.load_model` rebuilds a model from it through the registry, never by unpickling
+anything; a model whose every tensor the file holds is built on the meta device and filled
+(:func:`build_for_loading`), not initialized first.
 """
 from __future__ import annotations
 
