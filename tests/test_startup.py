@@ -168,3 +168,20 @@ def test_a_model_with_state_outside_its_state_dict_is_built_normally(tmp_path):
 def _saved(tmp_path):
     model = zoo.create_model("deepram_conv1d_onehot", num_classes=3, seq_len=40)
     return hub.save_model(model, tmp_path / "folder", card=False)
+
+
+def test_the_program_entry_point_leaves_torch_s_heap_to_the_process_end(tmp_path):
+    """`genozoo` / `python -m zoo` run zoo.cli.run: main's status, then the heap frozen (gc.freeze) when torch was
+    loaded, so the interpreter's exit does not walk torch's objects; a command without torch is left alone."""
+    fasta, out = tmp_path / "in.fa", tmp_path / "out.csv"
+    fasta.write_text(">a\n" + "ACGT" * 25 + "A\n")
+    seen = _modules_after(f"import gc\nfrom zoo.cli import run\nrc = run(['predict', {NAME!r}, {str(fasta)!r}, "
+                          f"'-o', {str(out)!r}])\nextra = {{'rc': rc, 'frozen': gc.get_freeze_count()}}")
+    assert seen["rc"] == 0 and seen["frozen"] > 100_000 and out.read_text().count("\n") == 2
+    seen = _modules_after("import gc\nfrom zoo.cli import run\nrc = run(['list', '--pretrained'])\n"
+                          "extra = {'rc': rc, 'frozen': gc.get_freeze_count()}")
+    assert seen["rc"] == 0 and seen["frozen"] == 0 and "torch" not in seen["imported"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    res = subprocess.run([sys.executable, "-m", "zoo", "predict", NAME, str(fasta), "-o", str(tmp_path / "m.csv")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0 and (tmp_path / "m.csv").read_text() == out.read_text()
