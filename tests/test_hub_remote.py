@@ -4,6 +4,8 @@ from the Hub at their pinned revision, then offline from the cache; every failur
 no partial file in the cache."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from huggingface_hub import HfApi, ModelCard, constants
@@ -182,3 +184,23 @@ def test_benchmark_push_and_pull_roundtrip(hub_server):
     for split in data:
         assert back[split].features == data[split].features
         assert back[split].to_dict() == data[split].to_dict()
+
+
+def test_model_push_to_hub_and_from_pretrained_through_the_hub(hub_server, trained):
+    """ZooModel's own push_to_hub / from_pretrained (zoo.models.hubmixin, huggingface_hub's mixin behaviour without
+    importing it for local folders): one commit with the weights, genozoo's full config.json and the mixin's card;
+    the class builds back from the repo with identical outputs, and zoo.hub.load_model reads the same repo."""
+    model = trained[0].eval()
+    repo = "my-lab/mixin-push"
+    url = model.push_to_hub(repo, commit_message="mixin push")
+    assert repo in url
+    assert {"README.md", "config.json", "model.safetensors"} <= set(HfApi().list_repo_files(repo))
+    config = json.loads(hub_server.file(repo, "config.json"))
+    assert config["arch"] == model.arch and config["encoding"] == model.encoding.to_dict()
+    card = ModelCard(hub_server.file(repo, "README.md").decode())
+    assert card.data.library_name == "genozoo" and "pytorch_model_hub_mixin" in card.data.tags
+    x = probe_inputs(model)
+    again = type(model).from_pretrained(repo)
+    assert not again.training and again.label_names == model.label_names
+    assert torch.equal(again(x), model(x))
+    assert torch.equal(hub.load_model(repo)(x), model(x))

@@ -1,4 +1,4 @@
 """``python -m zoo`` runs the ``genozoo`` command line."""
-from zoo.cli import main
+from zoo.cli import run
 
-raise SystemExit(main())
+raise SystemExit(run())

@@ -10,7 +10,6 @@ import json
 import os
 from pathlib import Path
 
-from zoo.cards import render_model_card
 from zoo.hub.errors import ContractMismatchError, WeightsNotFoundError
 from zoo.hub.folders import CARD_NAME, CONFIG_NAME, META_KEYS, RECORD_NAME, model_config, read_config
 from zoo.hub.resolve import load_model
@@ -77,6 +76,8 @@ def card_text(model_dir: str | Path, name: str | None = None) -> str:
     if "label_names" not in config:  # a transformers folder: its config.json is transformers' own, plus our keys
         ours = {k: config[k] for k in META_KEYS if config.get(k) is not None}
         config = {**model_config(load_model(folder), cfg), **ours}
+    from zoo.cards import render_model_card  # card templates and the data registry: loaded when a card is made
+
     text = render_model_card(config, cfg)
     if cfg is None and (folder / CARD_NAME).is_file():
         text = _keep_metadata(folder / CARD_NAME, text)

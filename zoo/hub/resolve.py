@@ -19,8 +19,8 @@ import torch
 
 from zoo.hub.errors import (ContractMismatchError, IntegrityError, UnknownArchitectureError, WeightsNotFoundError,
                             hub_errors)
-from zoo.hub.folders import (CONFIG_NAME, META_KEYS, WEIGHTS_NAME, _family_io, _weights_in, load_weights,
-                             read_config, state_digest)
+from zoo.hub.folders import (CONFIG_NAME, META_KEYS, WEIGHTS_NAME, _family_io, _weights_in, build_for_loading,
+                             fillable, load_weights, read_config, state_digest)
 from zoo.hub.validate import build_checked, sha256_file, verify_weights
 from zoo.registry import (DEFAULT_ORG, UnknownModelError, hub_org, is_model, model_entrypoint, pretrained_cfg,
                           repo_id_for, set_weight_loaders)
@@ -127,10 +127,11 @@ def load_pretrained(cfg, builder: Callable[..., Any], args: dict[str, Any],
     ``seq_len`` leaves the length-dependent layers whose shapes changed fresh. Both are reported as a warning and
     in ``model.skipped_weights``."""
     path, source = resolve_pretrained(cfg, checkpoint_path)
-    model = builder(**args)
-    model.arch = cfg.arch
     new_head = int(args.get("num_classes", cfg.num_classes)) != cfg.num_classes
     new_len = int(args.get("seq_len", cfg.seq_len)) != cfg.seq_len
+    # Every tensor comes from the file unless a head or length-dependent layers are replaced: skip initializing.
+    model = builder(**args) if new_head or new_len else build_for_loading(builder, args)
+    model.arch = cfg.arch
     config_path = path.with_name(CONFIG_NAME)
     if config_path.is_file():  # the folder's own record must agree with what the registry builds
         saved = read_config(config_path)
@@ -212,7 +213,9 @@ def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_l
                                  f"truncated or corrupt, replace it") from err
     else:
         ctor = {k: v for k, v in config.items() if k not in META_KEYS}
-        model = build_checked(builder, ctor, arch, where)
+        model = build_checked(builder, ctor, arch, where, on_meta=True)  # filled by load_weights (strict)
+        if not fillable(model):
+            model = builder(**ctor)
         load_weights(model, folder, verify=False)  # checked above, with the caller's allow_modified
     if "encoding" in config and model.encoding.to_dict() != config["encoding"]:
         raise ContractMismatchError(f"{folder / CONFIG_NAME} declares input encoding {config['encoding']} but "

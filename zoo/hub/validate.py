@@ -88,20 +88,21 @@ def _build(builder: Callable[..., Any], ctor: Mapping[str, Any], arch: str, wher
                                     f"re-save the model with this genozoo") from err
 
 
-def build_checked(builder: Callable[..., Any], ctor: Mapping[str, Any], arch: str, where: str):
+def build_checked(builder: Callable[..., Any], ctor: Mapping[str, Any], arch: str, where: str, *,
+                  on_meta: bool = False):
     """``builder(**ctor)`` once the arguments passed :func:`check_arguments` and a shapes-only build on the meta
-    device showed at most :data:`MAX_PARAMETERS` parameters."""
+    device showed at most :data:`MAX_PARAMETERS` parameters; ``on_meta=True`` returns that meta-device build itself
+    (for :func:`zoo.hub.folders.load_weights` to fill with a complete state dict)."""
     check_arguments(ctor, where)
     # The probe's warnings (zero-size layers and the like) would come on top of the one sentence that follows.
     with torch.device("meta"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         probe = _build(builder, ctor, arch, where)
     n = sum(p.numel() for p in probe.parameters()) + sum(b.numel() for b in probe.buffers())
-    del probe
     if n > MAX_PARAMETERS:
         raise ContractMismatchError(f"{where} describes a {arch!r} of {n:,} parameters, more than genozoo builds "
                                     f"({MAX_PARAMETERS:,}); check its sizes (seq_len, filters, units)")
-    return _build(builder, ctor, arch, where)
+    return probe if on_meta else _build(builder, ctor, arch, where)
 
 
 def verify_weights(weights: Path, config: Mapping[str, Any], *, allow_modified: bool = False,

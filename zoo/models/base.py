@@ -4,8 +4,11 @@ It knows nothing of the layers above it (hub, cards, prediction): those attach `
 ``config.json`` through :attr:`ZooModel.predict_hook` and :attr:`ZooModel.config_hook` when they are imported.
 
 Subclasses build their layers in ``__init__`` from flat, JSON-serializable arguments (so ``config.json``
-round-trips through ``huggingface_hub``'s :class:`~huggingface_hub.PyTorchModelHubMixin`), expose the
-:class:`~zoo.encoding.Encoding` they expect as ``self.encoding``, and name their last layer ``self.head``.
+round-trips through ``save_pretrained`` / ``from_pretrained``, :class:`zoo.models.hubmixin.HubMixin`: the files
+and behaviour of ``huggingface_hub``'s ``PyTorchModelHubMixin`` without importing it for local folders), expose the
+:class:`~zoo.encoding.Encoding` they expect as ``self.encoding``, and name their last layer ``self.head``. Every
+tensor a model needs lives in its parameters and persistent buffers (its ``state_dict``): published weights are
+loaded into a model built on the ``meta`` device, without initializing what the file then replaces.
 """
 from __future__ import annotations
 
@@ -14,10 +17,10 @@ from typing import Any, Callable, ClassVar, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from zoo.encoding import Encoding, encode_codes
+from zoo.models.hubmixin import HubMixin
 from zoo.registry import load_layers
 
 PAPER_URL = "https://doi.org/10.1186/s12859-022-04660-8"
@@ -25,7 +28,7 @@ PAPER_URL = "https://doi.org/10.1186/s12859-022-04660-8"
 
 class ZooModel(
     nn.Module,
-    PyTorchModelHubMixin,
+    HubMixin,
     library_name="genozoo",
     tags=["genomics", "dna", "sequence-classification"],
     repo_url="https://github.com/genozoo/genozoo",
@@ -114,7 +117,7 @@ class ZooModel(
             self._hub_mixin_config.update(num_classes=self.num_classes, label_names=self.label_names)
 
     def save_pretrained(self, save_directory, *, config: dict | None = None, **kwargs):
-        """The mixin's ``save_pretrained`` (and so ``push_to_hub``), with genozoo's full ``config.json`` (architecture,
+        """:meth:`HubMixin.save_pretrained` (and so ``push_to_hub``), with genozoo's full ``config.json`` (architecture,
         input contract, training data; :func:`zoo.hub.model_config`, attached as :attr:`config_hook` by the hub
         layer) when no config is given, so the folder loads with :func:`zoo.hub.load_model`.
         :func:`zoo.hub.save_model` also writes the model card."""
