@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from zoo.encoding import TOKENS, Encoding, kmer_index
-from zoo.models import fastpath
+from zoo.models import fastlstm, fastpath
 from zoo.models.base import ZooModel
 from zoo.errors import UserError
 from zoo.models.paper_cnn import check_seq_len, keras_init_, shrink
@@ -96,19 +96,38 @@ class DeepRAM(ZooModel):
         if self.embedding is not None:
             x = self.embedding(x).transpose(1, 2)  # (N, E, L): channels first like the one-hot input
             x = self.convs(self.input_dropout(x))
+        elif x.dim() == 2 and not len(self.convs):  # k-mer word ids: the first LSTM gathers its input kernel
+            return self._recurrent(self._gathered_first_lstm(x))
         elif x.dim() == 2:  # k-mer word ids (fast_input): the first convolution gathers kernel columns
             x = self.convs[1:](self._gathered_first_conv(x))
         else:
             x = self.convs(self.input_dropout(x.float()))  # the k-mer one-hot arrives as uint8 0/1
         if len(self.lstms):
-            x = x.transpose(1, 2)  # (N, steps, features) for batch_first LSTMs
-            for lstm in self.lstms[:-1]:
-                x, _ = lstm(x)
-            _, (h, _) = self.lstms[-1](x)
+            return self._recurrent(x.transpose(1, 2), self.lstms)  # (N, steps, features): batch_first LSTMs
+        return self.head(self.dense(torch.amax(x, dim=2)))  # GlobalMaxPool1D
+
+    def _recurrent(self, x: torch.Tensor, lstms: Sequence[nn.LSTM] | None = None) -> torch.Tensor:
+        """``lstms`` (default: all but the first) over ``(N, steps, features)``, then Dense, Dropout and the head."""
+        lstms = self.lstms[1:] if lstms is None else lstms
+        for lstm in lstms[:-1]:
+            x, _ = lstm(x)
+        if len(lstms):
+            _, (h, _) = lstms[-1](x)
             x = h[-1]
         else:
-            x = torch.amax(x, dim=2)  # GlobalMaxPool1D
+            x = x[:, -1]
         return self.head(self.dense(x))
+
+    def _gathered_first_lstm(self, words: torch.Tensor) -> torch.Tensor:
+        """Input dropout and the first LSTM on the one-hot of k-mer ``words`` ``(N, P)``, without the one-hot:
+        every hidden state ``(N, P, H)``, as ``self.lstms[0](self.input_dropout(one_hot).transpose(1, 2))[0]``
+        (:func:`zoo.models.fastlstm.gathered_lstm`; the dropout mask is drawn per position and region block, as in
+        :meth:`_gathered_first_conv`)."""
+        R = self.region + 1
+        keep, p = None, self.input_dropout.p
+        if self.training and p > 0:
+            keep = torch.empty(*words.shape, R, device=words.device).bernoulli_(1 - p).div_(1 - p)
+        return fastlstm.gathered_lstm(words, self.lstms[0], 4 ** self.k, R, keep)
 
 
     def _gathered_first_conv(self, words: torch.Tensor) -> torch.Tensor:
@@ -138,15 +157,14 @@ class DeepRAM(ZooModel):
         if self.training and p > 0:
             keep = torch.empty(n, P, R, device=words.device).bernoulli_(1 - p).div_(1 - p)  # (position, block)
             weights = keep.unfold(1, K, 1).permute(0, 1, 3, 2).reshape(n * p_out, K * R)  # [p, (t, j)]
-        out = torch.nn.functional.embedding_bag(idx.reshape(n * p_out, K * R), table, mode="sum",
-                                                per_sample_weights=weights)
+        out = fastpath.gather_rows(idx.reshape(n * p_out, K * R), table, weights)
         return out.add_(conv.bias).view(n, p_out, out_ch).transpose(1, 2)  # backward needs no output
 
     # ----------------------------------------------------------------------------------- fast inference
     def fast_input(self, codes: np.ndarray) -> torch.Tensor:
         """k-mer word ids ``(N, L-k+1)`` (-1 where the window holds N/PAD) instead of the 192-channel one-hot
         (which :meth:`forward` also accepts, for training too); tokens for the embedding models."""
-        if self.embedding is not None or not len(self.convs):
+        if self.embedding is not None:
             return super().fast_input(codes)
         return torch.from_numpy(kmer_index(codes, self.k))
 
