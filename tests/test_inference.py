@@ -15,7 +15,7 @@ from zoo.registry import study_kwargs
 MODELS = zoo.list_models()
 #: Architectures whose inference_forward is a rewrite (not the plain forward): they must really take it.
 REWRITTEN = {"deepram_conv1d_onehot", "deepram_conv1d_embed", "deepram_conv1d_recurrent_onehot",
-             "deepram_conv1d_recurrent_embed", "cnn_nguyen_2_conv2d"}
+             "deepram_conv1d_recurrent_embed", "deepram_recurrent_onehot", "cnn_nguyen_2_conv2d"}
 
 
 def _sequences(n: int, length: int, seed: int = 0) -> list[str]:
@@ -93,12 +93,15 @@ def test_doc2vec_newton_on_word_scores_gives_the_paragraph_vectors_of_newton_on_
     assert fast.abs().sum() > 0
 
 
-@pytest.mark.parametrize("name", ["cnn_nguyen_2_conv2d", "deepram_conv1d_onehot", "deepram_conv1d_recurrent_onehot"])
-def test_training_on_word_ids_gives_the_one_hot_models_outputs_and_gradients(name):
+@pytest.mark.parametrize("geometry", ["splice", "motif"])
+@pytest.mark.parametrize("name", ["cnn_nguyen_2_conv2d", "deepram_conv1d_onehot", "deepram_conv1d_recurrent_onehot",
+                                  "deepram_recurrent_onehot"])
+def test_training_on_word_ids_gives_the_one_hot_models_outputs_and_gradients(name, geometry):
     """Training takes fast_input too (zoo.engine): forward on word ids equals forward on the one-hot, gradients
-    included, in training mode (the DeepRAM input dropout off here: its mask is drawn per position, see below)."""
+    included, in training mode (the DeepRAM input dropout off here: its mask is drawn per position, see below;
+    tests/test_fastlstm.py checks the first LSTM with a mask)."""
     torch.manual_seed(0)
-    model = zoo.create_model(name, **study_kwargs(name, "splice"))
+    model = zoo.create_model(name, **study_kwargs(name, geometry))
     _randomize(model, 4)
     if hasattr(model, "input_dropout"):
         model.input_dropout.p = 0.0
