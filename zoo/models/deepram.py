@@ -55,6 +55,10 @@ class DeepRAM(ZooModel):
     * ``lstm_units``: stacked LSTMs; all but the last return every step, the last its final hidden state.
     """
 
+    #: Devices where the first LSTM of a one-hot model runs :func:`zoo.models.fastlstm.gathered_lstm` on word ids;
+    #: elsewhere (cuDNN) it gets the dropped one-hot, built from the word ids by a scatter.
+    gathered_lstm_devices: tuple[str, ...] = ("cpu",)
+
     def __init__(self, num_classes: int = 2, seq_len: int = 101, label_names: Sequence[str] | None = None, *,
                  embedding_dim: int = 0, conv_filters: Sequence[int] = (64, 128), kernel_size: int = 3,
                  lstm_units: Sequence[int] = (), dense: int = 128, dropout: float = 0.5, k: int = 3,
@@ -99,12 +103,29 @@ class DeepRAM(ZooModel):
         elif x.dim() == 2 and not len(self.convs):  # k-mer word ids: the first LSTM gathers its input kernel
             return self._recurrent(self._gathered_first_lstm(x))
         elif x.dim() == 2:  # k-mer word ids (fast_input): the first convolution gathers kernel columns
-            x = self.convs[1:](self._gathered_first_conv(x))
+            x = self._pool_first(self.convs[1:], self._gathered_first_conv(x))
         else:
             x = self.convs(self.input_dropout(x.float()))  # the k-mer one-hot arrives as uint8 0/1
         if len(self.lstms):
             return self._recurrent(x.transpose(1, 2), self.lstms)  # (N, steps, features): batch_first LSTMs
         return self.head(self.dense(torch.amax(x, dim=2)))  # GlobalMaxPool1D
+
+    @staticmethod
+    def _pool_first(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+        """``layers(x)`` with every ReLU followed by a MaxPool1d run after it instead: ``pool(relu(z)) ==
+        relu(pool(z))``, with the same gradients (the pooling's first maximum is the same element wherever the ReLU
+        lets a gradient through), on half the values."""
+        mods = list(layers)
+        i = 0
+        while i < len(mods):
+            m = mods[i]
+            if isinstance(m, nn.ReLU) and i + 1 < len(mods) and isinstance(mods[i + 1], nn.MaxPool1d):
+                x = torch.relu(mods[i + 1](x))
+                i += 2
+            else:
+                x = m(x)
+                i += 1
+        return x
 
     def _recurrent(self, x: torch.Tensor, lstms: Sequence[nn.LSTM] | None = None) -> torch.Tensor:
         """``lstms`` (default: all but the first) over ``(N, steps, features)``, then Dense, Dropout and the head."""
@@ -123,11 +144,17 @@ class DeepRAM(ZooModel):
         every hidden state ``(N, P, H)``, as ``self.lstms[0](self.input_dropout(one_hot).transpose(1, 2))[0]``
         (:func:`zoo.models.fastlstm.gathered_lstm`; the dropout mask is drawn per position and region block, as in
         :meth:`_gathered_first_conv`)."""
-        R = self.region + 1
+        R, V = self.region + 1, 4 ** self.k
         keep, p = None, self.input_dropout.p
         if self.training and p > 0:
             keep = torch.empty(*words.shape, R, device=words.device).bernoulli_(1 - p).div_(1 - p)
-        return fastlstm.gathered_lstm(words, self.lstms[0], 4 ** self.k, R, keep)
+        if words.device.type in self.gathered_lstm_devices:
+            return fastlstm.gathered_lstm(words, self.lstms[0], V, R, keep)
+        # Elsewhere (cuDNN) the fused library LSTM is faster than a loop over steps: give it the dropped one-hot.
+        idx = fastlstm.onehot_window_index(words, V, R).transpose(0, 1)  # (N, P, R) rows of R blocks of V + 1
+        x = torch.zeros(*idx.shape[:2], R * (V + 1), device=words.device)
+        x.scatter_(2, idx, keep if keep is not None else torch.ones(idx.shape, device=words.device))
+        return self.lstms[0](x.view(*idx.shape[:2], R, V + 1)[..., :V].reshape(*idx.shape[:2], R * V))[0]
 
 
     def _gathered_first_conv(self, words: torch.Tensor) -> torch.Tensor:
