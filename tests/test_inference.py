@@ -99,7 +99,7 @@ def test_doc2vec_newton_on_word_scores_gives_the_paragraph_vectors_of_newton_on_
 def test_training_on_word_ids_gives_the_one_hot_models_outputs_and_gradients(name, geometry):
     """Training takes fast_input too (zoo.engine): forward on word ids equals forward on the one-hot, gradients
     included, in training mode (the DeepRAM input dropout off here: its mask is drawn per position, see below;
-    tests/test_fastlstm.py checks the first LSTM with a mask)."""
+    tests/test_training_rewrites.py checks the first LSTM with a mask)."""
     torch.manual_seed(0)
     model = zoo.create_model(name, **study_kwargs(name, geometry))
     _randomize(model, 4)

@@ -15,7 +15,7 @@ its two biases): ``gates_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh``; ``c_t = f 
 one tanh activate a step; the weights are permuted on the way in and their gradients on the way out. The
 backward pass precomputes, for all steps at once, the factors each gate gradient needs (``o (1 - o) tanh c``,
 ``o (1 - tanh^2 c)``, ...), leaving five small operations and one ``(N, 4H) x (4H, H)`` product per step; the
-recurrent kernel's gradient is one matrix product over all steps. tests/test_fastlstm.py checks outputs and every
+recurrent kernel's gradient is one matrix product over all steps. tests/test_training_rewrites.py checks outputs and every
 parameter gradient against ``nn.LSTM`` within 1e-5.
 """
 from __future__ import annotations

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["word_table_1d", "gather_conv", "gather_rows", "word_table_2d", "stamp_table", "stamp_conv", "maxpool_cl", "conv1d_cl"]
+__all__ = ["word_table_1d", "gather_conv", "gather_rows", "word_table_2d", "stamp_table", "stamp_conv", "stamp_conv_pool", "maxpool_cl", "conv1d_cl"]
 
 
 def word_table_1d(weight: torch.Tensor, vocab: int, blocks: int = 1, embedding: torch.Tensor | None = None
@@ -143,6 +143,13 @@ def stamp_table(weight: torch.Tensor, vocab: int, blocks: int) -> torch.Tensor:
     return (A @ weight.view(out_ch, KH * KW).t()).view(S * (vocab + 1), w_out * out_ch)
 
 
+def _stamps(words: torch.Tensor, weight: torch.Tensor, vocab: int, blocks: int) -> torch.Tensor:
+    """The Conv2d ``weight`` (no bias) over the one-hot image of ``words``: ``(N, P_out, W_out, F)``."""
+    out_ch, _, KH, _ = weight.shape
+    out = gather_conv(words, stamp_table(weight, vocab, blocks), None, vocab, KH)  # (N, P_out, W_out * F)
+    return out.view(out.shape[0], out.shape[1], -1, out_ch)
+
+
 class _StampConv(torch.autograd.Function):
     """The Conv2d (no bias) over the k-mer one-hot image of ``words``, by stamps (forward) and, backward, the kernel
     gradient gathered straight from the output gradient: tap ``(dp, dw)`` met the 1 of block ``j`` in image row
@@ -153,11 +160,9 @@ class _StampConv(torch.autograd.Function):
     @staticmethod
     def forward(ctx, words, weight, vocab: int, blocks: int):
         out_ch, _, KH, KW = weight.shape
-        table = stamp_table(weight, vocab, blocks)
-        out = gather_conv(words, table, None, vocab, KH)  # (N, P_out, W_out * F)
         ctx.save_for_backward(words)
         ctx.geometry = (vocab, blocks, KH, KW, out_ch)
-        return out.view(out.shape[0], out.shape[1], -1, out_ch)
+        return _stamps(words, weight, vocab, blocks)
 
     @staticmethod
     def backward(ctx, grad):
@@ -179,6 +184,52 @@ class _StampConv(torch.autograd.Function):
         picked = picked * valid.reshape(-1, KH, blocks, KW, 1)
         d_w = picked.sum((0, 2)).permute(2, 0, 1).unsqueeze(1)  # (F, 1, KH, KW)
         return None, d_w, None, None
+
+
+class _StampConvPool(torch.autograd.Function):
+    """:class:`_StampConv` followed by a 2x2 max pooling, whose backward never builds the full-size gradient: the
+    kernel gradient only needs the output gradient where the one-hot met a kernel tap (the places
+    :class:`_StampConv` gathers), and there it is the pooled gradient when that place is its window's maximum
+    (``max_pool2d``'s own index), else zero."""
+
+    @staticmethod
+    def forward(ctx, words, weight, vocab: int, blocks: int):
+        out_ch, _, KH, KW = weight.shape
+        z = _stamps(words, weight, vocab, blocks)  # (N, P_out, W_out, F)
+        pooled, index = F.max_pool2d(z.permute(0, 3, 1, 2), 2, return_indices=True)
+        ctx.save_for_backward(words, index)
+        ctx.geometry = (vocab, blocks, KH, KW, out_ch, z.shape[1], z.shape[2])
+        return pooled
+
+    @staticmethod
+    def backward(ctx, grad):
+        words, index = ctx.saved_tensors
+        vocab, blocks, KH, KW, out_ch, p_out, w_out = ctx.geometry
+        n = words.shape[0]
+        hp, wp = grad.shape[2], grad.shape[3]
+        S = KH + blocks - 1
+        dev = words.device
+        w = F.pad(words, (0, S - 1), value=-1).unfold(1, S, 1)[:, :p_out]  # (N, P_out, S): words at p + s
+        dp = torch.arange(KH, device=dev).view(KH, 1)
+        j = torch.arange(blocks, device=dev).view(1, blocks)
+        word = w[:, :, dp + j]  # (N, P_out, KH, blocks)
+        col = (j * vocab + word).unsqueeze(-1) - torch.arange(KW, device=dev)  # (N, P_out, KH, R, KW)
+        row = torch.arange(p_out, device=dev).view(1, p_out, 1, 1, 1)
+        ok = (word >= 0).unsqueeze(-1) & (col >= 0) & (col < 2 * wp) & (row < 2 * hp)
+        cell = (torch.arange(n, device=dev).view(n, 1, 1, 1, 1) * hp + row // 2) * wp + col.clamp(0, 2 * wp - 1) // 2
+        cell = cell.clamp(max=n * hp * wp - 1).reshape(-1)
+        g = grad.permute(0, 2, 3, 1).reshape(-1, out_ch).index_select(0, cell)  # (M, F)
+        at = index.permute(0, 2, 3, 1).reshape(-1, out_ch).index_select(0, cell)
+        hit = (at == (row * w_out + col).reshape(-1, 1)) & ok.reshape(-1, 1)
+        d_w = (g * hit).view(-1, KH, blocks, KW, out_ch).sum((0, 2)).permute(2, 0, 1).unsqueeze(1)
+        return None, d_w, None, None
+
+
+def stamp_conv_pool(words: torch.Tensor, weight: torch.Tensor, vocab: int, blocks: int) -> torch.Tensor:
+    """``F.max_pool2d(conv(one_hot_image), 2)`` for a Conv2d ``weight`` (no bias) over the one-hot image of k-mer
+    ``words``: ``(N, F, H // 2, W // 2)`` (channels-last memory), differentiable in ``weight`` with the same
+    gradient as that pooling's backward, without building the image or a full-size gradient."""
+    return _StampConvPool.apply(words, weight, vocab, blocks)
 
 
 def stamp_conv(words: torch.Tensor, weight: torch.Tensor, vocab: int, blocks: int) -> torch.Tensor:

@@ -178,8 +178,8 @@ class NguyenCNN(ZooModel):
         through), on 4x fewer values. Channels-last memory throughout (NCHW views for oneDNN)."""
         first = self.features[0]
         vocab = 4 ** self.k
-        h = fastpath.stamp_conv(words, first.weight, vocab, self.region + 1).permute(0, 3, 1, 2)  # NCHW view
-        h = torch.relu(F.max_pool2d(h, 2) + first.bias.view(1, -1, 1, 1))
+        h = fastpath.stamp_conv_pool(words, first.weight, vocab, self.region + 1)  # pooled, before the bias
+        h = torch.relu(h + first.bias.view(1, -1, 1, 1))
         for i in range(3, len(self.features), 3):  # Conv2d, ReLU, MaxPool2d
             h = torch.relu(F.max_pool2d(self.features[i](h), 2))
         return self.head(self.dense(_flatten_channels_last(h)))

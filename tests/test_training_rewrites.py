@@ -1,4 +1,4 @@
-"""The training rewrites of zoo.models.fastlstm and zoo.models.fastpath against the plain torch modules: the same
+"""The training rewrites of zoo.models.fastlstm and zoo.models.fastpath (issue #24) against the plain torch modules: the same
 outputs and the same gradients of every parameter (and of the input, where it has one) within 1e-5."""
 from __future__ import annotations
 
@@ -88,6 +88,22 @@ def test_stamp_conv_is_conv2d_on_the_one_hot_image(blocks):
     fast = _outputs_and_grads(lambda: fastpath.stamp_conv(words, conv.weight, vocab, blocks).permute(0, 3, 1, 2),
                               conv, weight)
     torch.testing.assert_close(fast[0], plain[0], rtol=0, atol=1e-5)
+    torch.testing.assert_close(fast[1]["weight"], plain[1]["weight"], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("blocks,length", [(1, 14), (3, 15)])  # even and odd (a row the pooling drops) heights
+def test_stamp_conv_pool_is_max_pool_of_conv2d_on_the_one_hot_image(blocks, length):
+    vocab = 16
+    g = torch.Generator().manual_seed(6)
+    words = torch.randint(-1, vocab, (3, length), generator=g)
+    conv = nn.Conv2d(1, 5, 3, bias=False)
+    image = _one_hot(words, vocab, blocks, None).transpose(1, 2).unsqueeze(1)
+    out_h, out_w = (length - 2) // 2, (blocks * vocab - 2) // 2
+    weight = torch.randn(3, 5, out_h, out_w, generator=g) / 100
+    plain = _outputs_and_grads(lambda: nn.functional.max_pool2d(conv(image), 2), conv, weight)
+    fast = _outputs_and_grads(lambda: fastpath.stamp_conv_pool(words, conv.weight, vocab, blocks), conv, weight)
+    torch.testing.assert_close(fast[0], plain[0], rtol=0, atol=1e-5)
+    assert fast[1]["weight"].abs().sum() > 0
     torch.testing.assert_close(fast[1]["weight"], plain[1]["weight"], rtol=0, atol=1e-5)
 
 
