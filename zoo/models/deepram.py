@@ -5,6 +5,10 @@ Zhang, Cheng & Solis-Lemus (BMC Bioinformatics 2022) built these six models in K
 ``solislemuslab/dna-nn-theory``, ``cnn/dna_nn/model.py`` and ``cnn/jmlr-submission-code/deepram/``). This module
 owns the :class:`DeepRAM` class and one registered builder per variant.
 
+Training and prediction feed the ``*_onehot`` models k-mer word ids instead (:meth:`DeepRAM.fast_input`): the
+first convolution gathers kernel columns, and the first LSTM of ``deepram_recurrent_onehot`` gathers its input
+kernel (:mod:`zoo.models.fastlstm`), both exact rewrites of the layers on the one-hot.
+
 Contract: ``*_onehot`` models take the k-mer one-hot sequence ``(N, 64*(r+1), L-2)``, uint8 or float, channels
 first (``kind="kmer_seq"``, k=3, region r=2 for every data set, i.e. 192 channels); ``*_embed`` models take tokens
 ``(N, L)`` over :data:`zoo.encoding.TOKENS`. Output: logits ``(N, 1)`` (binary) or ``(N, num_classes)``.

@@ -171,8 +171,8 @@ class NguyenCNN(ZooModel):
 
     def _gathered_forward(self, words: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` on the one-hot image of k-mer ``words`` ``(N, P)`` without the image (training and
-        evaluation; differentiable): the first convolution as gathered stamps of its kernel
-        (:func:`zoo.models.fastpath.stamp_table`), then in every (Conv2d, ReLU, MaxPool2d) block the pooling
+        evaluation; differentiable): the first convolution and its pooling as gathered stamps of its kernel
+        (:func:`zoo.models.fastpath.stamp_conv_pool`, whose backward gathers the kernel gradient), then in every (Conv2d, ReLU, MaxPool2d) block the pooling
         before the bias and the ReLU: ``pool(relu(z + b)) == relu(pool(z) + b)``, and the gradients are the same
         too (the pooling's first maximum is the same element either way wherever the ReLU lets a gradient
         through), on 4x fewer values. Channels-last memory throughout (NCHW views for oneDNN)."""
