@@ -30,7 +30,7 @@ import torch
 import zoo
 from batching import Batcher
 from space_input import Limits, padding_note, parse_sequences
-from zoo.encoding import EncodingError, encode_codes, to_codes
+from zoo.encoding import EncodingError, to_codes
 from zoo.errors import UserError
 from zoo.models.base import preferred_memory_format
 from zoo.predict import LengthStats, Predictions
@@ -342,10 +342,10 @@ class Catalogue:
             raise EncodingError(re.sub(r"^sequence \d+ \((.*?)\) ", r"sequence \1 ", str(e))) from None
         device = self.device
 
-        def forward(rows: np.ndarray) -> np.ndarray:
+        def forward(rows: np.ndarray) -> np.ndarray:  # the exact inference rewrite, as `genozoo predict` runs it
             with torch.inference_mode():
-                x = encode_codes(rows, enc).to(device)
-                return model.probabilities(model(x)).float().cpu().numpy()
+                x = model.fast_input(rows).to(device)
+                return model.probabilities(model.inference_forward(x)).float().cpu().numpy()
 
         return ids, codes, forward
 

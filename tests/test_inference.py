@@ -15,7 +15,7 @@ from zoo.registry import study_kwargs
 MODELS = zoo.list_models()
 #: Architectures whose inference_forward is a rewrite (not the plain forward): they must really take it.
 REWRITTEN = {"deepram_conv1d_onehot", "deepram_conv1d_embed", "deepram_conv1d_recurrent_onehot",
-             "deepram_conv1d_recurrent_embed", "deepram_recurrent_onehot", "cnn_nguyen_2_conv2d"}
+             "deepram_conv1d_recurrent_embed", "deepram_recurrent_onehot", "cnn_nguyen_2_conv2d", "genonet_small"}
 
 
 def _sequences(n: int, length: int, seed: int = 0) -> list[str]:
@@ -77,6 +77,25 @@ def test_the_rewrite_also_matches_in_channels_last_and_on_published_sizes(name):
     torch.testing.assert_close(fast, plain, rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("variant", [{"rc_average": True}, {"gru_units": 0}, {"pool": 1}, {"kmer": 0},
+                                     {"flatten_channels": 0}, {"dilations": [1, 3], "kernel_size": 3, "stem_kernel": 5},
+                                     {"seq_len": 500}, {"seq_len": 3, "pool": 2}])
+def test_genonet_rewrite_matches_every_variant(variant):
+    """GenoNet's rewrite (folded BatchNorm, time-major dilated convolutions, both GRU directions stepped together,
+    k-mer counts from base indices) on the ablation's switches, strand averaging, the histone length and a length
+    shorter than the k-mer."""
+    torch.manual_seed(0)
+    model = zoo.create_model("genonet_small", **{**study_kwargs("genonet_small", "motif"), **variant})
+    _randomize(model, 5)
+    model.eval()
+    enc = model.encoding
+    codes = to_codes(_sequences(12, max(enc.length, 4), seed=6), enc.length)
+    with torch.inference_mode():
+        plain = model.probabilities(model(encode_codes(codes, enc)))
+        fast = model.probabilities(model.inference_forward(model.fast_input(codes)))
+    torch.testing.assert_close(fast, plain, rtol=0, atol=1e-5)
+
+
 def test_doc2vec_newton_on_word_scores_gives_the_paragraph_vectors_of_newton_on_them(monkeypatch):
     """With fewer words than dimensions (3-mers, 100 dimensions) inference iterates on the word scores; the same
     iteration on the vectors themselves (the original formulation) gives the same vectors."""
@@ -95,7 +114,7 @@ def test_doc2vec_newton_on_word_scores_gives_the_paragraph_vectors_of_newton_on_
 
 @pytest.mark.parametrize("geometry", ["splice", "motif"])
 @pytest.mark.parametrize("name", ["cnn_nguyen_2_conv2d", "deepram_conv1d_onehot", "deepram_conv1d_recurrent_onehot",
-                                  "deepram_recurrent_onehot"])
+                                  "deepram_recurrent_onehot", "genonet_small"])
 def test_training_on_word_ids_gives_the_one_hot_models_outputs_and_gradients(name, geometry):
     """Training takes fast_input too (zoo.engine): forward on word ids equals forward on the one-hot, gradients
     included, in training mode (the DeepRAM input dropout off here: its mask is drawn per position, see below;

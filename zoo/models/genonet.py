@@ -20,12 +20,14 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo.encoding import Encoding
+from zoo.encoding import Encoding, kmer_index
 from zoo.errors import UserError
+from zoo.models import fastpath
 from zoo.models.base import ZooModel
 from zoo.registry import register_model
 
@@ -122,10 +124,69 @@ class GenoNet(ZooModel):
         return self.head(self.mlp(torch.cat(parts, dim=1)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a one-hot ``(N, 4, L)`` batch, or of base indices ``(N, L)`` (:meth:`fast_input`, which the
+        training loop feeds: the one-hot is then built here, N and padding all zero)."""
+        if x.dim() == 2:
+            x = F.one_hot((x + 1).clamp(min=0), 5)[..., 1:].transpose(1, 2)
         x = x.float()
         if self.rc_average and not self.training:
             return 0.5 * (self._logits(x) + self._logits(x.flip(1, 2)))  # one-hot ACGT: flipping both axes = RC
         return self._logits(x)
+
+    # ----------------------------------------------------------------------------------- fast inference
+    def fast_input(self, codes: np.ndarray) -> torch.Tensor:
+        """Base indices ``(N, L)`` (0-3 for ACGT, -1 for N and padding, which the one-hot leaves all zero) instead
+        of the 4-channel one-hot."""
+        return torch.from_numpy(kmer_index(codes, 1))
+
+    def inference_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` in eval mode, rewritten exactly (:mod:`zoo.models.fastpath`) from base indices: the
+        stem as gathered kernel columns, every BatchNorm folded into its convolution, the dilated blocks as
+        accumulated matrix products in channels-last rows, the BiGRU's two directions stepped together, and the
+        k-mer composition read from the indices. A one-hot ``(N, 4, L)`` input takes :meth:`forward`; tested
+        against it within 1e-5 (tests/test_inference.py)."""
+        if self.training or x.dim() != 2:
+            return self(x)
+        if self.rc_average:  # the reverse complement of base b is 3 - b; N/padding stay -1
+            rc = torch.where(x >= 0, 3 - x, x).flip(1)
+            return 0.5 * (self._fast_logits(x) + self._fast_logits(rc))
+        return self._fast_logits(x)
+
+    def _fast_logits(self, bases: torch.Tensor) -> torch.Tensor:
+        conv, norm = self.stem[0], self.stem[1]
+        weight, bias = fastpath.folded_batchnorm(conv, norm)
+        K = conv.kernel_size[0]
+        padded = F.pad(bases, (K // 2, K // 2), value=-1)
+        h = fastpath.gather_conv(padded, fastpath.word_table_1d(weight, 4), bias, 4, K)   # (N, L, C)
+        h = F.gelu(h)
+        if not isinstance(self.pool, nn.Identity):
+            h = fastpath.maxpool_cl(h, self.pool.kernel_size)
+        h = h.transpose(0, 1).contiguous()                             # time-major (T, N, C) from here on
+        for block in self.blocks:
+            weight, bias = fastpath.folded_batchnorm(block.conv, block.norm)
+            h = h + F.gelu(fastpath.conv1d_same_tm(h, weight, bias, block.conv.dilation[0]))
+        if self.gru is not None:
+            h = fastpath.bigru_tm(h, self.gru)                         # (T, N, 2H)
+        weights = torch.softmax(self.attention(h), dim=0)
+        parts = [(weights * h).sum(0), h.amax(0)]
+        if self.project is not None:
+            steps = torch.matmul(h, self.project.weight[:, :, 0].T).add_(self.project.bias)   # (T, N, P)
+            parts.append(steps.permute(1, 2, 0).flatten(1))
+        if self.kmer:
+            parts.append(self.composition(self._kmer_frequencies_from_bases(bases)))
+        return self.head(self.mlp(torch.cat(parts, dim=1)))
+
+    def _kmer_frequencies_from_bases(self, bases: torch.Tensor) -> torch.Tensor:
+        """:meth:`kmer_frequencies` from base indices (-1 for N/padding)."""
+        k, L = self.kmer, bases.shape[1]
+        if L < k:
+            return bases.new_zeros(bases.shape[0], 4 ** k, dtype=torch.float32)
+        valid = bases >= 0
+        base = bases.clamp(min=0)
+        words = sum(base[:, j:L - k + 1 + j] * 4 ** (k - 1 - j) for j in range(k))
+        ok = torch.stack([valid[:, j:L - k + 1 + j] for j in range(k)]).all(0).float()
+        counts = ok.new_zeros(bases.shape[0], 4 ** k).scatter_add_(1, words, ok)
+        return counts / ok.sum(1, keepdim=True).clamp(min=1)
 
 
 def _create(defaults: dict[str, Any], kwargs: dict[str, Any]) -> GenoNet:
