@@ -15,7 +15,7 @@ from zoo.registry import study_kwargs
 MODELS = zoo.list_models()
 #: Architectures whose inference_forward is a rewrite (not the plain forward): they must really take it.
 REWRITTEN = {"deepram_conv1d_onehot", "deepram_conv1d_embed", "deepram_conv1d_recurrent_onehot",
-             "deepram_conv1d_recurrent_embed", "cnn_nguyen_2_conv2d", "genonet_small"}
+             "deepram_conv1d_recurrent_embed", "deepram_recurrent_onehot", "cnn_nguyen_2_conv2d", "genonet_small"}
 
 
 def _sequences(n: int, length: int, seed: int = 0) -> list[str]:
@@ -112,13 +112,15 @@ def test_doc2vec_newton_on_word_scores_gives_the_paragraph_vectors_of_newton_on_
     assert fast.abs().sum() > 0
 
 
+@pytest.mark.parametrize("geometry", ["splice", "motif"])
 @pytest.mark.parametrize("name", ["cnn_nguyen_2_conv2d", "deepram_conv1d_onehot", "deepram_conv1d_recurrent_onehot",
-                                  "genonet_small"])
-def test_training_on_word_ids_gives_the_one_hot_models_outputs_and_gradients(name):
+                                  "deepram_recurrent_onehot", "genonet_small"])
+def test_training_on_word_ids_gives_the_one_hot_models_outputs_and_gradients(name, geometry):
     """Training takes fast_input too (zoo.engine): forward on word ids equals forward on the one-hot, gradients
-    included, in training mode (the DeepRAM input dropout off here: its mask is drawn per position, see below)."""
+    included, in training mode (the DeepRAM input dropout off here: its mask is drawn per position, see below;
+    tests/test_training_rewrites.py checks the first LSTM with a mask)."""
     torch.manual_seed(0)
-    model = zoo.create_model(name, **study_kwargs(name, "splice"))
+    model = zoo.create_model(name, **study_kwargs(name, geometry))
     _randomize(model, 4)
     if hasattr(model, "input_dropout"):
         model.input_dropout.p = 0.0
@@ -137,6 +139,38 @@ def test_training_on_word_ids_gives_the_one_hot_models_outputs_and_gradients(nam
     torch.testing.assert_close(results[1][0], results[0][0], rtol=1e-5, atol=1e-6)
     for g_fast, g_plain in zip(results[1][1], results[0][1]):
         torch.testing.assert_close(g_fast, g_plain, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("gathered", [True, False])
+def test_deepram_recurrent_first_lstm_on_word_ids_with_its_dropout_mask(gathered):
+    """With a given mask, the first LSTM on word ids is the LSTM on the dropped one-hot, gradients included, on the
+    CPU path (gathered kernel columns) and on the one taken elsewhere (the one-hot scattered from the word ids)."""
+    torch.manual_seed(0)
+    model = zoo.create_model("deepram_recurrent_onehot", **study_kwargs("deepram_recurrent_onehot", "splice"))
+    _randomize(model, 6)
+    model.train()
+    if not gathered:
+        model.gathered_lstm_devices = ()
+    codes = to_codes(_sequences(6, model.seq_len, seed=8), model.seq_len)
+    words = model.fast_input(codes)
+    one_hot = encode_codes(codes, model.encoding).float()
+    torch.manual_seed(3)
+    keep = torch.empty(*words.shape, model.region + 1).bernoulli_(0.5).mul_(2)
+    mask = torch.zeros_like(one_hot)  # (N, 192, P): block j of column p is the word at p + j
+    for j in range(model.region + 1):
+        mask[:, j * 64:(j + 1) * 64] = keep[:, :, j].unsqueeze(1)
+    upstream = torch.randn(6, words.shape[1], 64) / 100
+    grads = []
+    for run in (lambda: model.lstms[0]((one_hot * mask).transpose(1, 2))[0],
+                lambda: model._gathered_first_lstm(words)):
+        model.zero_grad()
+        torch.manual_seed(3)  # _gathered_first_lstm draws the same mask
+        out = run()
+        (out * upstream).sum().backward()
+        grads.append((out.detach(), [p.grad.clone() for p in model.lstms[0].parameters()]))
+    torch.testing.assert_close(grads[1][0], grads[0][0], rtol=0, atol=1e-5)
+    for g_fast, g_plain in zip(grads[1][1], grads[0][1]):
+        torch.testing.assert_close(g_fast, g_plain, rtol=0, atol=1e-5)
 
 
 def test_deepram_input_dropout_on_word_ids_is_the_one_hot_dropout_in_distribution():

@@ -321,10 +321,14 @@ class FitResult:
 def _optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
     groups = model.param_groups(cfg.weight_decay) if hasattr(model, "param_groups") else \
         [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": cfg.weight_decay}]
+    # On the CPU the fused kernel updates each tensor in one pass (about 4x faster than the per-tensor loop: 0.5 ms
+    # of a 10-30 ms step of the study's models); the same update up to rounding.
+    fused = {"fused": True} if all(p.device.type == "cpu" and p.dtype == torch.float32
+                                   for g in groups for p in g["params"]) else {}
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=cfg.lr)
+        return torch.optim.Adam(groups, lr=cfg.lr, **fused)
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=cfg.lr)
+        return torch.optim.AdamW(groups, lr=cfg.lr, **fused)
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
 
 

@@ -5,6 +5,10 @@ Zhang, Cheng & Solis-Lemus (BMC Bioinformatics 2022) built these six models in K
 ``solislemuslab/dna-nn-theory``, ``cnn/dna_nn/model.py`` and ``cnn/jmlr-submission-code/deepram/``). This module
 owns the :class:`DeepRAM` class and one registered builder per variant.
 
+Training and prediction feed the ``*_onehot`` models k-mer word ids instead (:meth:`DeepRAM.fast_input`): the
+first convolution gathers kernel columns, and the first LSTM of ``deepram_recurrent_onehot`` gathers its input
+kernel (:mod:`zoo.models.fastlstm`), both exact rewrites of the layers on the one-hot.
+
 Contract: ``*_onehot`` models take the k-mer one-hot sequence ``(N, 64*(r+1), L-2)``, uint8 or float, channels
 first (``kind="kmer_seq"``, k=3, region r=2 for every data set, i.e. 192 channels); ``*_embed`` models take tokens
 ``(N, L)`` over :data:`zoo.encoding.TOKENS`. Output: logits ``(N, 1)`` (binary) or ``(N, num_classes)``.
@@ -36,7 +40,7 @@ import torch
 from torch import nn
 
 from zoo.encoding import TOKENS, Encoding, kmer_index
-from zoo.models import fastpath
+from zoo.models import fastlstm, fastpath
 from zoo.models.base import ZooModel
 from zoo.errors import UserError
 from zoo.models.paper_cnn import check_seq_len, keras_init_, shrink
@@ -54,6 +58,10 @@ class DeepRAM(ZooModel):
       convolution but the last, and the last ends in GlobalMaxPool1D; with LSTMs one follows every convolution.
     * ``lstm_units``: stacked LSTMs; all but the last return every step, the last its final hidden state.
     """
+
+    #: Devices where the first LSTM of a one-hot model runs :func:`zoo.models.fastlstm.gathered_lstm` on word ids;
+    #: elsewhere (cuDNN) it gets the dropped one-hot, built from the word ids by a scatter.
+    gathered_lstm_devices: tuple[str, ...] = ("cpu",)
 
     def __init__(self, num_classes: int = 2, seq_len: int = 101, label_names: Sequence[str] | None = None, *,
                  embedding_dim: int = 0, conv_filters: Sequence[int] = (64, 128), kernel_size: int = 3,
@@ -96,19 +104,61 @@ class DeepRAM(ZooModel):
         if self.embedding is not None:
             x = self.embedding(x).transpose(1, 2)  # (N, E, L): channels first like the one-hot input
             x = self.convs(self.input_dropout(x))
+        elif x.dim() == 2 and not len(self.convs):  # k-mer word ids: the first LSTM gathers its input kernel
+            return self._recurrent(self._gathered_first_lstm(x))
         elif x.dim() == 2:  # k-mer word ids (fast_input): the first convolution gathers kernel columns
-            x = self.convs[1:](self._gathered_first_conv(x))
+            x = self._pool_first(self.convs[1:], self._gathered_first_conv(x))
         else:
             x = self.convs(self.input_dropout(x.float()))  # the k-mer one-hot arrives as uint8 0/1
         if len(self.lstms):
-            x = x.transpose(1, 2)  # (N, steps, features) for batch_first LSTMs
-            for lstm in self.lstms[:-1]:
-                x, _ = lstm(x)
-            _, (h, _) = self.lstms[-1](x)
+            return self._recurrent(x.transpose(1, 2), self.lstms)  # (N, steps, features): batch_first LSTMs
+        return self.head(self.dense(torch.amax(x, dim=2)))  # GlobalMaxPool1D
+
+    @staticmethod
+    def _pool_first(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+        """``layers(x)`` with every ReLU followed by a MaxPool1d run after it instead: ``pool(relu(z)) ==
+        relu(pool(z))``, with the same gradients (the pooling's first maximum is the same element wherever the ReLU
+        lets a gradient through), on half the values."""
+        mods = list(layers)
+        i = 0
+        while i < len(mods):
+            m = mods[i]
+            if isinstance(m, nn.ReLU) and i + 1 < len(mods) and isinstance(mods[i + 1], nn.MaxPool1d):
+                x = torch.relu(mods[i + 1](x))
+                i += 2
+            else:
+                x = m(x)
+                i += 1
+        return x
+
+    def _recurrent(self, x: torch.Tensor, lstms: Sequence[nn.LSTM] | None = None) -> torch.Tensor:
+        """``lstms`` (default: all but the first) over ``(N, steps, features)``, then Dense, Dropout and the head."""
+        lstms = self.lstms[1:] if lstms is None else lstms
+        for lstm in lstms[:-1]:
+            x, _ = lstm(x)
+        if len(lstms):
+            _, (h, _) = lstms[-1](x)
             x = h[-1]
         else:
-            x = torch.amax(x, dim=2)  # GlobalMaxPool1D
+            x = x[:, -1]
         return self.head(self.dense(x))
+
+    def _gathered_first_lstm(self, words: torch.Tensor) -> torch.Tensor:
+        """Input dropout and the first LSTM on the one-hot of k-mer ``words`` ``(N, P)``, without the one-hot:
+        every hidden state ``(N, P, H)``, as ``self.lstms[0](self.input_dropout(one_hot).transpose(1, 2))[0]``
+        (:func:`zoo.models.fastlstm.gathered_lstm`; the dropout mask is drawn per position and region block, as in
+        :meth:`_gathered_first_conv`)."""
+        R, V = self.region + 1, 4 ** self.k
+        keep, p = None, self.input_dropout.p
+        if self.training and p > 0:
+            keep = torch.empty(*words.shape, R, device=words.device).bernoulli_(1 - p).div_(1 - p)
+        if words.device.type in self.gathered_lstm_devices:
+            return fastlstm.gathered_lstm(words, self.lstms[0], V, R, keep)
+        # Elsewhere (cuDNN) the fused library LSTM is faster than a loop over steps: give it the dropped one-hot.
+        idx = fastlstm.onehot_window_index(words, V, R).transpose(0, 1)  # (N, P, R) rows of R blocks of V + 1
+        x = torch.zeros(*idx.shape[:2], R * (V + 1), device=words.device)
+        x.scatter_(2, idx, keep if keep is not None else torch.ones(idx.shape, device=words.device))
+        return self.lstms[0](x.view(*idx.shape[:2], R, V + 1)[..., :V].reshape(*idx.shape[:2], R * V))[0]
 
 
     def _gathered_first_conv(self, words: torch.Tensor) -> torch.Tensor:
@@ -138,15 +188,14 @@ class DeepRAM(ZooModel):
         if self.training and p > 0:
             keep = torch.empty(n, P, R, device=words.device).bernoulli_(1 - p).div_(1 - p)  # (position, block)
             weights = keep.unfold(1, K, 1).permute(0, 1, 3, 2).reshape(n * p_out, K * R)  # [p, (t, j)]
-        out = torch.nn.functional.embedding_bag(idx.reshape(n * p_out, K * R), table, mode="sum",
-                                                per_sample_weights=weights)
+        out = fastpath.gather_rows(idx.reshape(n * p_out, K * R), table, weights)
         return out.add_(conv.bias).view(n, p_out, out_ch).transpose(1, 2)  # backward needs no output
 
     # ----------------------------------------------------------------------------------- fast inference
     def fast_input(self, codes: np.ndarray) -> torch.Tensor:
         """k-mer word ids ``(N, L-k+1)`` (-1 where the window holds N/PAD) instead of the 192-channel one-hot
         (which :meth:`forward` also accepts, for training too); tokens for the embedding models."""
-        if self.embedding is not None or not len(self.convs):
+        if self.embedding is not None:
             return super().fast_input(codes)
         return torch.from_numpy(kmer_index(codes, self.k))
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["word_table_1d", "gather_conv", "word_table_2d", "maxpool_cl", "conv1d_cl", "folded_batchnorm",
-           "conv1d_same_tm", "bigru_tm"]
+__all__ = ["word_table_1d", "gather_conv", "gather_rows", "word_table_2d", "stamp_table", "stamp_conv",
+           "stamp_conv_pool", "maxpool_cl", "conv1d_cl", "folded_batchnorm", "conv1d_same_tm", "bigru_tm"]
 
 
 def word_table_1d(weight: torch.Tensor, vocab: int, blocks: int = 1, embedding: torch.Tensor | None = None
@@ -56,6 +56,37 @@ def _window_index(words: torch.Tensor, vocab: int, S: int, K: int) -> torch.Tens
     return idx.reshape(-1, S)
 
 
+class _GatherRows(torch.autograd.Function):
+    """``embedding_bag(idx, table, mode="sum", per_sample_weights=weights)`` whose backward scatter-adds the
+    output gradient into the table rows (torch's own sorts the indices first: 2-3x slower on these small tables);
+    no gradient for ``idx`` or ``weights``."""
+
+    @staticmethod
+    def forward(ctx, idx, weights, table):
+        ctx.save_for_backward(idx, weights)
+        ctx.rows = table.shape[0]
+        return F.embedding_bag(idx, table, mode="sum", per_sample_weights=weights)
+
+    @staticmethod
+    def backward(ctx, grad):
+        idx, weights = ctx.saved_tensors
+        n, bag = idx.shape
+        width = grad.shape[1]
+        src = grad.unsqueeze(1).expand(n, bag, width)
+        if weights is not None:
+            src = src * weights.unsqueeze(2)
+        d_table = grad.new_zeros(ctx.rows, width).index_add_(0, idx.reshape(-1), src.reshape(-1, width))
+        return None, None, d_table
+
+
+def gather_rows(idx: torch.Tensor, table: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """``(n, bag)`` row indices -> ``(n, width)`` sums of those rows of ``table`` (times ``weights`` ``(n, bag)``
+    where given), differentiable in ``table``: ``F.embedding_bag(..., mode="sum")`` with a faster backward."""
+    if not (torch.is_grad_enabled() and table.requires_grad):
+        return F.embedding_bag(idx, table, mode="sum", per_sample_weights=weights)
+    return _GatherRows.apply(idx, weights, table)
+
+
 def gather_conv(words: torch.Tensor, table: torch.Tensor, bias: torch.Tensor | None, vocab: int, K: int
                 ) -> torch.Tensor:
     """A 'valid' convolution of kernel width ``K`` as table lookups: ``(N, P)`` word ids -> ``(N, P-K+1, F)``
@@ -63,7 +94,7 @@ def gather_conv(words: torch.Tensor, table: torch.Tensor, bias: torch.Tensor | N
     are flattened ``(W, F)`` stamps: the result is then ``(N, P-K+1, W * F)``)."""
     S = table.shape[0] // (vocab + 1)
     n, P = words.shape
-    out = F.embedding_bag(_window_index(words, vocab, S, K), table, mode="sum")
+    out = gather_rows(_window_index(words, vocab, S, K), table)
     if bias is not None:
         out = out.view(-1, bias.numel()).add_(bias).view(out.shape)
     return out.view(n, P - K + 1, -1)
@@ -86,6 +117,127 @@ def word_table_2d(weight: torch.Tensor, vocab: int, blocks: int) -> torch.Tensor
                 ok = (col >= 0) & (col < w_out)
                 table[dp + j, v[ok], col[ok]] += weight[:, 0, dp, dw]
     return table.reshape(S * (vocab + 1), w_out * out_ch)
+
+
+_STAMPS: dict[tuple, torch.Tensor] = {}
+
+
+def stamp_table(weight: torch.Tensor, vocab: int, blocks: int) -> torch.Tensor:
+    """:func:`word_table_2d` as one product ``A @ taps`` with a constant 0/1 matrix ``A`` (which table entry each of
+    the ``KH x KW`` kernel taps lands in, cached per geometry): a single differentiable operation instead of a loop
+    of indexed additions, for training."""
+    out_ch, _, KH, KW = weight.shape
+    key = (KH, KW, vocab, blocks, weight.device, weight.dtype)
+    A = _STAMPS.get(key)
+    w_out = blocks * vocab - KW + 1
+    S = KH + blocks - 1
+    if A is None:
+        A = torch.zeros(S, vocab + 1, w_out, KH, KW, dtype=weight.dtype)
+        v = torch.arange(vocab)
+        for dp in range(KH):
+            for j in range(blocks):
+                for dw in range(KW):
+                    col = j * vocab + v - dw
+                    ok = (col >= 0) & (col < w_out)
+                    A[dp + j, v[ok], col[ok], dp, dw] += 1
+        A = _STAMPS[key] = A.view(-1, KH * KW).to(weight.device)
+    return (A @ weight.view(out_ch, KH * KW).t()).view(S * (vocab + 1), w_out * out_ch)
+
+
+def _stamps(words: torch.Tensor, weight: torch.Tensor, vocab: int, blocks: int) -> torch.Tensor:
+    """The Conv2d ``weight`` (no bias) over the one-hot image of ``words``: ``(N, P_out, W_out, F)``."""
+    out_ch, _, KH, _ = weight.shape
+    out = gather_conv(words, stamp_table(weight, vocab, blocks), None, vocab, KH)  # (N, P_out, W_out * F)
+    return out.view(out.shape[0], out.shape[1], -1, out_ch)
+
+
+class _StampConv(torch.autograd.Function):
+    """The Conv2d (no bias) over the k-mer one-hot image of ``words``, by stamps (forward) and, backward, the kernel
+    gradient gathered straight from the output gradient: tap ``(dp, dw)`` met the 1 of block ``j`` in image row
+    ``p + dp`` at output column ``j * vocab + word[p + dp + j] - dw``, so its gradient is the sum of the output
+    gradient at those places (``N x P x KH x blocks x KW`` rows of ``F`` values, instead of scattering the whole
+    ``(N P, W F)`` gradient into the stamp table)."""
+
+    @staticmethod
+    def forward(ctx, words, weight, vocab: int, blocks: int):
+        out_ch, _, KH, KW = weight.shape
+        ctx.save_for_backward(words)
+        ctx.geometry = (vocab, blocks, KH, KW, out_ch)
+        return _stamps(words, weight, vocab, blocks)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (words,) = ctx.saved_tensors
+        vocab, blocks, KH, KW, out_ch = ctx.geometry
+        n, P = words.shape
+        _, p_out, w_out, _ = grad.shape
+        S = KH + blocks - 1
+        w = F.pad(words, (0, S - 1), value=-1).unfold(1, S, 1)[:, :p_out]  # (N, P_out, S): words at p + s
+        dp = torch.arange(KH, device=words.device).view(KH, 1)
+        j = torch.arange(blocks, device=words.device).view(1, blocks)
+        word = w[:, :, dp + j]  # (N, P_out, KH, blocks)
+        col = (j * vocab + word).unsqueeze(-1) - torch.arange(KW, device=words.device)  # (N, P_out, KH, R, KW)
+        valid = (word >= 0).unsqueeze(-1) & (col >= 0) & (col < w_out)
+        base = torch.arange(n * p_out, device=words.device).view(n, p_out, 1, 1, 1) * w_out
+        rows = (base + col.clamp(0, w_out - 1)).reshape(-1)
+        flat = grad.contiguous().view(-1, out_ch)
+        picked = flat.index_select(0, rows).view(-1, KH, blocks, KW, out_ch)
+        picked = picked * valid.reshape(-1, KH, blocks, KW, 1)
+        d_w = picked.sum((0, 2)).permute(2, 0, 1).unsqueeze(1)  # (F, 1, KH, KW)
+        return None, d_w, None, None
+
+
+class _StampConvPool(torch.autograd.Function):
+    """:class:`_StampConv` followed by a 2x2 max pooling, whose backward never builds the full-size gradient: the
+    kernel gradient only needs the output gradient where the one-hot met a kernel tap (the places
+    :class:`_StampConv` gathers), and there it is the pooled gradient when that place is its window's maximum
+    (``max_pool2d``'s own index), else zero."""
+
+    @staticmethod
+    def forward(ctx, words, weight, vocab: int, blocks: int):
+        out_ch, _, KH, KW = weight.shape
+        z = _stamps(words, weight, vocab, blocks)  # (N, P_out, W_out, F)
+        pooled, index = F.max_pool2d(z.permute(0, 3, 1, 2), 2, return_indices=True)
+        ctx.save_for_backward(words, index)
+        ctx.geometry = (vocab, blocks, KH, KW, out_ch, z.shape[1], z.shape[2])
+        return pooled
+
+    @staticmethod
+    def backward(ctx, grad):
+        words, index = ctx.saved_tensors
+        vocab, blocks, KH, KW, out_ch, p_out, w_out = ctx.geometry
+        n = words.shape[0]
+        hp, wp = grad.shape[2], grad.shape[3]
+        S = KH + blocks - 1
+        dev = words.device
+        w = F.pad(words, (0, S - 1), value=-1).unfold(1, S, 1)[:, :p_out]  # (N, P_out, S): words at p + s
+        dp = torch.arange(KH, device=dev).view(KH, 1)
+        j = torch.arange(blocks, device=dev).view(1, blocks)
+        word = w[:, :, dp + j]  # (N, P_out, KH, blocks)
+        col = (j * vocab + word).unsqueeze(-1) - torch.arange(KW, device=dev)  # (N, P_out, KH, R, KW)
+        row = torch.arange(p_out, device=dev).view(1, p_out, 1, 1, 1)
+        ok = (word >= 0).unsqueeze(-1) & (col >= 0) & (col < 2 * wp) & (row < 2 * hp)
+        cell = (torch.arange(n, device=dev).view(n, 1, 1, 1, 1) * hp + row // 2) * wp + col.clamp(0, 2 * wp - 1) // 2
+        cell = cell.clamp(max=n * hp * wp - 1).reshape(-1)
+        g = grad.permute(0, 2, 3, 1).reshape(-1, out_ch).index_select(0, cell)  # (M, F)
+        at = index.permute(0, 2, 3, 1).reshape(-1, out_ch).index_select(0, cell)
+        hit = (at == (row * w_out + col).reshape(-1, 1)) & ok.reshape(-1, 1)
+        d_w = (g * hit).view(-1, KH, blocks, KW, out_ch).sum((0, 2)).permute(2, 0, 1).unsqueeze(1)
+        return None, d_w, None, None
+
+
+def stamp_conv_pool(words: torch.Tensor, weight: torch.Tensor, vocab: int, blocks: int) -> torch.Tensor:
+    """``F.max_pool2d(conv(one_hot_image), 2)`` for a Conv2d ``weight`` (no bias) over the one-hot image of k-mer
+    ``words``: ``(N, F, H // 2, W // 2)`` (channels-last memory), differentiable in ``weight`` with the same
+    gradient as that pooling's backward, without building the image or a full-size gradient."""
+    return _StampConvPool.apply(words, weight, vocab, blocks)
+
+
+def stamp_conv(words: torch.Tensor, weight: torch.Tensor, vocab: int, blocks: int) -> torch.Tensor:
+    """A Conv2d ``weight`` ``(F, 1, KH, KW)`` (no bias, 'valid') over the one-hot image of k-mer ``words``
+    ``(N, P)`` (``blocks`` region blocks of ``vocab`` columns): ``(N, P - KH + 1, W_out, F)`` channels last,
+    differentiable in ``weight``, never building the image."""
+    return _StampConv.apply(words, weight, vocab, blocks)
 
 
 def maxpool_cl(x: torch.Tensor, size: int = 2) -> torch.Tensor:
