@@ -36,6 +36,8 @@ import threading
 import time
 from pathlib import Path
 
+from predict import _schedstat  # bench/predict.py: run and run-queue seconds of a process's threads
+
 NAME = "deepram_conv1d_recurrent_onehot.motif_ctcf"
 #: Seconds issue #24 allows (wall, quiet machine).
 TARGETS = {"genozoo list --pretrained": 1.0, "create_model(pretrained=True)": 2.0}
@@ -75,20 +77,6 @@ def bytecode_state() -> str:
         pyc = Path(importlib.util.cache_from_source(str(src)))
         fresh += pyc.is_file() and pyc.stat().st_mtime >= src.stat().st_mtime
     return f"bytecode for {fresh} of {len(sources)} genozoo modules"
-
-
-def _schedstat(pid: int, seen: dict) -> None:
-    """Record the (run, run-queue wait) seconds of every thread of ``pid``."""
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return
-    for tid in tids:
-        try:
-            run, wait = open(f"/proc/{pid}/task/{tid}/schedstat").read().split()[:2]
-        except (OSError, ValueError):
-            continue
-        seen[tid] = (int(run) / 1e9, int(wait) / 1e9)
 
 
 def drop_caches() -> None:
