@@ -57,14 +57,14 @@ def is_existing_path(text: str) -> bool:
     return True
 
 
-def count_records(path: str | os.PathLike, fmt: str) -> int:
+def count_records(path: str | os.PathLike | bytes, fmt: str, name: str | None = None) -> int:
     """Number of records in a file, counted on its decoded text without parsing (FASTA: header lines; other
     formats: lines, less the header row of CSV/TSV). Only the total of a progress bar: blank lines may make it a
     little high. Reading the whole text also raises the decoding errors (bad encoding, damaged gzip) up front."""
     from zoo.data.textio import open_text
 
     n, lines, prev = 0, 0, "\n"
-    with open_text(path) as fh:
+    with open_text(path, name) as fh:
         while chunk := fh.read(_CHUNK):
             chunk = chunk.replace("\r\n", "\n").replace("\r", "\n")
             if fmt == "fasta":
@@ -183,35 +183,23 @@ def open_input(source: str | os.PathLike | bytes, *, format: str = "auto", seque
             shutil.rmtree(spooled.parent, ignore_errors=True)
 
 
-def _renamed(records: Iterable[tuple[str, str]], path: Path, name: str) -> Iterator[tuple[str, str]]:
-    """The records, with the spooled file's temporary path replaced by ``name`` in any error message."""
-    try:
-        yield from records
-    except UserError as e:
-        raise type(e)(str(e).replace(repr(str(path)), name).replace(str(path), name)) from None
-
-
 @contextmanager
 def open_text_input(text: str, name: str = "the pasted text") -> Iterator[SequenceInput]:
     """Sequences given as text (the space's text box): FASTA when the first character that is not blank is
     ``>``, otherwise one sequence per line (ids ``seq1``, ``seq2``, ...).
 
-    FASTA text goes through the parser of a FASTA file (spooled to a temporary file, as standard input is), so
-    pasted text and a file give the same sequences or the same refusal. Lines end at ``\n``, ``\r\n`` or a lone
-    ``\r``, and only their ends are stripped: a space inside a sequence is refused by the encoding, as in a file.
+    FASTA text goes through the parser of a FASTA file (reading the text's bytes in memory), so pasted text and a
+    file give the same sequences or the same refusal. Lines end at ``\n``, ``\r\n`` or a lone ``\r``, and only
+    their ends are stripped: a space inside a sequence is refused by the encoding, as in a file.
     """
+    from zoo.data.formats import iter_fasta
+
     body = text.lstrip("\ufeff \t\r\n")
     if not body.startswith(">"):
         lines = [ln.strip() for ln in body.splitlines()]
         records = [(f"seq{i + 1}", ln) for i, ln in enumerate(ln for ln in lines if ln)]
         yield SequenceInput(records, name, total=len(records))
         return
-    fd, tmp = tempfile.mkstemp(prefix="genozoo-text-")
-    path = Path(tmp)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(body.encode("utf-8", errors="surrogatepass"))
-        yield SequenceInput(_renamed(_file_records(path, "fasta", None, None), path, name), name,
-                            total=count_records(path, "fasta"))
-    finally:
-        path.unlink(missing_ok=True)
+    data = body.encode("utf-8", errors="surrogatepass")
+    records = ((ident, seq) for ident, seq, _label in iter_fasta(data, label_in_header=False, name=name))
+    yield SequenceInput(records, name, total=count_records(data, "fasta", name))

@@ -29,6 +29,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import IO, Iterator, Optional, Sequence, Tuple
 
+from zoo.data.textio import Source, source_name
 from zoo.data.textio import open_text as open_text_source
 from zoo.errors import UserError
 
@@ -118,20 +119,22 @@ def _header_label(header: str) -> tuple[str, Optional[str]]:
     return header.strip(), None
 
 
-def iter_fasta(path: str | os.PathLike, *, label_in_header: bool = True,
-               label_last_char: bool = False) -> Iterator[Record]:
-    """FASTA records; the label comes from the header (``label_in_header``) or the last sequence character."""
+def iter_fasta(path: Source, *, label_in_header: bool = True, label_last_char: bool = False,
+               name: str | None = None) -> Iterator[Record]:
+    """FASTA records of a file (or of bytes in memory); the label comes from the header (``label_in_header``) or
+    the last sequence character. ``name``: how messages call the source (default: the quoted path)."""
+    label_of = source_name(path, name)
     ident: Optional[str] = None
     label: Optional[str] = None
     chunks: list[str] = []
-    with open_text(path) as fh:
+    with open_text_source(path, name) as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.strip()
             if not line or line.startswith(";"):
                 continue
             if line.startswith(">"):
                 if ident is not None:
-                    yield _fasta_record(path, ident, label, chunks, label_last_char)
+                    yield _fasta_record(label_of, ident, label, chunks, label_last_char)
                 header = line[1:].strip()
                 if label_in_header and not label_last_char:
                     ident, label = _header_label(header)
@@ -139,19 +142,19 @@ def iter_fasta(path: str | os.PathLike, *, label_in_header: bool = True,
                     ident, label = (header.split()[0] if header else ""), None
                 chunks = []
             elif ident is None:
-                raise FormatError(f"{str(path)!r} line {lineno} holds sequence before any '>' header; "
+                raise FormatError(f"{label_of} line {lineno} holds sequence before any '>' header; "
                                   "is it really FASTA? pass the right format=")
             else:
                 chunks.append(line)
     if ident is not None:
-        yield _fasta_record(path, ident, label, chunks, label_last_char)
+        yield _fasta_record(label_of, ident, label, chunks, label_last_char)
 
 
-def _fasta_record(path, ident, label, chunks, label_last_char) -> Record:
+def _fasta_record(source: str, ident, label, chunks, label_last_char) -> Record:
     seq = "".join(chunks)
     if label_last_char:
         if not seq:
-            raise FormatError(f"{str(path)!r}: record {ident!r} is empty, so it has no label character")
+            raise FormatError(f"{source}: record {ident!r} is empty, so it has no label character")
         return ident, seq[:-1], seq[-1]
     return ident, seq, label
 
