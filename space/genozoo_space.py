@@ -61,10 +61,13 @@ _bound_malloc()
 
 def freeze_startup_heap() -> None:
     """Keep Python's cycle collector from stalling every request in flight. After start-up the process holds
-    about 400,000 objects (torch, Gradio, pandas, matplotlib) that live as long as it does; every full collection
-    walked all of them while holding the GIL: 175-440 ms every few hundred requests on the shared 2-core machine,
-    during which no request moved (the recurring stall of the load test). Frozen (:func:`gc.freeze`), they are
-    skipped; the objects requests make are collected as before."""
+    about 550,000 objects (torch, Gradio and its web server, pandas, matplotlib, the models' modules) that live
+    as long as it does; every full collection walked all of them while holding the GIL: 25-440 ms several times
+    a load test on the 2-core machine, during which no request moved. Frozen (:func:`gc.freeze`), they are
+    skipped; the objects requests make are collected as before. The space freezes after loading its default
+    models (whose first loads import many modules) and again once its web server is up. A model frozen here and
+    dropped by the cache later is still freed: models hold no reference cycles (tested), so reference counting
+    frees them without the collector."""
     gc.collect()
     gc.freeze()
 
@@ -212,10 +215,16 @@ class Catalogue:
                             f"(genozoo push / the hub/ folder) or point GENOZOO_HUB_DIR at a folder of models")
 
     def warm_up(self, freeze: bool = False) -> None:
-        """Pay the one-time costs at start rather than in a user's request: the libraries that explanations and
-        the BERT models import on first use, and the default model of every task loaded. ``freeze``: the objects
-        of everything imported so far are moved out of Python's full collections (:func:`freeze_startup_heap`),
-        before the models load (a model the cache drops later must stay collectable)."""
+        """Pay the one-time costs at start rather than in a user's request: :meth:`import_libraries`, then
+        :meth:`load_defaults`; ``freeze``: then move everything made so far out of Python's full collections
+        (:func:`freeze_startup_heap`)."""
+        self.import_libraries()
+        self.load_defaults()
+        if freeze:
+            freeze_startup_heap()
+
+    def import_libraries(self) -> None:
+        """Import the libraries that explanations and the BERT models import on first use."""
         try:
             import captum.attr  # noqa: F401
             import logomaker  # noqa: F401
@@ -230,11 +239,17 @@ class Catalogue:
         if any(e.cfg is not None and e.cfg.arch.startswith("bert_") for e in self.entries.values()):
             import transformers  # noqa: F401
 
-        if freeze:
-            freeze_startup_heap()
+    def load_defaults(self) -> None:
+        """Load the default model of every task, find the explanation methods it supports, and run it a few times
+        (TorchScript, which runs the recurrent loops, profiles a function's first two calls before it optimizes
+        it: the first call of a histone pass took 2.3x as long)."""
         for task in self.tasks():
+            name = self.models_for(task)[0]
             try:
-                self.methods(self.models_for(task)[0])
+                self.methods(name)
+                sequence = ("ACGT" * 4096)[:self.task_length(task) or 101]
+                for n in (1, 2, 3):
+                    self.predict(name, [sequence] * n)
             except UserError as e:  # its users will get this sentence; the space serves the other tasks
                 print(f"genozoo space: warning: {e}", file=sys.stderr, flush=True)
 

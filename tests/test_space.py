@@ -303,3 +303,69 @@ def test_default_model_is_the_best_by_mean_validation_accuracy(tmp_path, monkeyp
     finally:
         for name in fakes:
             registry._pretrained.pop(name, None)
+
+
+def test_batcher_lanes_split_a_pass_and_deliver_failures():
+    """A pass of many rows is computed in ``lanes`` parts by as many threads at once, each row's answer where it
+    belongs; a pass too small to split runs whole; an exception in any part reaches every request of the pass."""
+    import threading
+
+    from batching import Batcher
+
+    seen: list[tuple[int, str]] = []
+    lock = threading.Lock()
+
+    def forward(rows: np.ndarray) -> np.ndarray:
+        with lock:
+            seen.append((len(rows), threading.current_thread().name))
+        return np.stack([rows.sum(1), -rows.sum(1)], 1).astype(np.float32)
+
+    batcher = Batcher(lanes=2, min_lane_rows=4)
+    try:
+        rows = np.arange(40 * 3).reshape(40, 3)
+        out = batcher.run("m", rows, forward)
+        np.testing.assert_array_equal(out, forward(rows))
+        parts = seen[:-1]
+        assert sorted(n for n, _ in parts) == [20, 20] and len({t for _, t in parts}) == 2
+        seen.clear()
+        np.testing.assert_array_equal(batcher.run("m", rows[:7], forward), forward(rows[:7]))
+        assert [n for n, _ in seen[:-1]] == [7]
+
+        def failing(r: np.ndarray) -> np.ndarray:
+            if r[0, 0] != 0:  # only the second part fails
+                raise ValueError("part failed")
+            return forward(r)
+
+        with pytest.raises(ValueError, match="part failed"):
+            batcher.run("m", rows, failing)
+        np.testing.assert_array_equal(batcher.run("m", rows, forward), forward(rows))  # the threads live on
+    finally:
+        batcher.close()
+
+
+def test_models_are_freed_without_the_cycle_collector():
+    """The space freezes its heap after loading the default models (``freeze_startup_heap``): a model frozen
+    there and dropped by the cache later is freed only by reference counting. No published architecture, loaded
+    and run, holds a reference cycle."""
+    import gc
+    import weakref
+
+    from zoo.encoding import to_codes
+
+    one_per_arch = {zoo.pretrained_cfg(n).arch: n for n in zoo.list_models(pretrained=True)}
+    for name in one_per_arch.values():  # first uses import modules (transformers keeps the frames of its lazy
+        zoo.create_model(name, pretrained=True)  # imports, and so the first model it built): not the question
+    gc.collect()
+    gc.disable()
+    try:
+        for name in one_per_arch.values():
+            model = zoo.create_model(name, pretrained=True)
+            enc = model.encoding
+            codes = to_codes(["ACGT" * 30] * 2, enc.length, pad_mode=enc.pad_mode, ambiguity=enc.ambiguity)
+            with torch.inference_mode():
+                model.inference_forward(model.fast_input(codes))
+            ref = weakref.ref(model)
+            del model
+            assert ref() is None, f"{name} is not freed by reference counting (a reference cycle)"
+    finally:
+        gc.enable()
