@@ -207,3 +207,37 @@ def test_nguyen_stamp_table_follows_the_weights():
         plain = model(encode_codes(codes, enc))
     torch.testing.assert_close(after, plain, rtol=0, atol=1e-5)
     assert not torch.allclose(before, after, atol=1e-3)
+
+
+def test_genonet_inference_weights_follow_the_weights():
+    """GenoNet keeps its derived inference weights (stem table, folded BatchNorms, arranged GRU) between calls; an
+    optimizer step, ``load_state_dict`` and a trip through ``train()`` each rebuild them, so the rewrite still
+    matches the plain forward."""
+    torch.manual_seed(0)
+    model = zoo.create_model("genonet_small", **study_kwargs("genonet_small", "motif"))
+    _randomize(model, 5)
+    model.eval()
+    enc = model.encoding
+    codes = to_codes(_sequences(12, enc.length, seed=6), enc.length)
+
+    def check() -> torch.Tensor:
+        with torch.inference_mode():
+            fast = model.inference_forward(model.fast_input(codes))
+            torch.testing.assert_close(fast, model(encode_codes(codes, enc)), rtol=0, atol=1e-5)
+        return fast
+
+    first = check()
+    assert check() is not first and model._inference_weights() is model._inference_weights()  # kept
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    model.train()
+    model.loss(model(model.fast_input(codes)), torch.zeros(len(codes), dtype=torch.long)).backward()
+    opt.step()
+    model.eval()
+    stepped = check()
+    assert not torch.allclose(first, stepped, atol=1e-3)
+    model.load_state_dict({k: v * 1.5 if v.is_floating_point() else v for k, v in model.state_dict().items()})
+    assert not torch.allclose(stepped, check(), atol=1e-3)
+    for p in model.gru.parameters():  # written through .data (no version bump): train()/eval() forget them
+        p.data.mul_(0.5)
+    model.train().eval()
+    check()

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["word_table_1d", "gather_conv", "gather_rows", "word_table_2d", "stamp_table", "stamp_conv",
-           "stamp_conv_pool", "maxpool_cl", "conv1d_cl", "folded_batchnorm", "conv1d_same_tm", "bigru_tm"]
+           "stamp_conv_pool", "maxpool_cl", "conv1d_cl", "folded_batchnorm", "conv1d_same_tm", "conv_taps_tm", "bigru_tm", "bigru_weights",
+           "bigru_run"]
 
 
 def word_table_1d(weight: torch.Tensor, vocab: int, blocks: int = 1, embedding: torch.Tensor | None = None
@@ -298,59 +299,72 @@ def conv1d_same_tm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     tensor, as ``K`` accumulated matrix products over its ``T * N`` rows: time ``t`` of every sequence is the row
     block ``t``, so tap ``j`` reads ``j * dilation * N`` rows further, and the zero padding is ``pad * N`` rows before
     the first step and after the last (no per-sequence slots, no rows thrown away). Returns ``(T, N, F)``."""
+    w = weight.permute(2, 1, 0)  # (K, C, F): tap j is w[j]
+    return _compiled(conv_taps_tm)(x, w, x.new_zeros(w.shape[2]) if bias is None else bias, dilation, _ROWS)
+
+
+def conv_taps_tm(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor, dilation: int, block: int) -> torch.Tensor:
+    """:func:`conv1d_same_tm` with the kernel as taps ``w`` ``(K, C, F)``; ``block`` output rows at a time (they
+    stay in cache while the taps add into them)."""
     T, n, c = x.shape
-    out_ch, _, K = weight.shape
+    K, out_ch = w.shape[0], w.shape[2]
     pad = dilation * (K - 1) // 2
     flat = x.new_zeros((T + 2 * pad) * n, c)
     flat[pad * n:(pad + T) * n] = x.reshape(T * n, c)
     rows, step = T * n, dilation * n
-    w = weight.permute(2, 1, 0)  # (K, C, F): tap j is w[j]
     out = x.new_empty(rows, out_ch)
-    _compiled(_conv_taps)(flat, w, x.new_zeros(out_ch) if bias is None else bias, out, step, _ROWS)
-    return out.view(T, n, out_ch)
-
-
-def _conv_taps(flat: torch.Tensor, w: torch.Tensor, bias: torch.Tensor, out: torch.Tensor, step: int, block: int
-               ) -> None:
-    """``out`` = ``bias`` + the sum over taps ``j`` of ``flat`` shifted by ``j * step`` rows times ``w[j]``, a
-    block of output rows at a time (it stays in cache while the taps add into it)."""
-    rows = out.shape[0]
     for r0 in range(0, rows, block):
         r1 = min(rows, r0 + block)
         acc = out[r0:r1]
         torch.addmm(bias, flat[r0:r1], w[0], out=acc)
-        for j in range(1, w.shape[0]):
+        for j in range(1, K):
             acc.addmm_(flat[r0 + j * step:r1 + j * step], w[j])
+    return out.view(T, n, out_ch)
 
 
-def bigru_tm(x: torch.Tensor, gru: torch.nn.GRU) -> torch.Tensor:
+def bigru_tm(x: torch.Tensor, gru: torch.nn.GRU, weights: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
     """A one-layer bidirectional :class:`torch.nn.GRU` in inference on a time-major ``(T, N, C)`` input ->
-    ``(T, N, 2H)`` (forward states, then backward states, as torch orders them).
+    ``(T, N, 2H)`` (forward states, then backward states, as torch orders them). ``weights``:
+    :func:`bigru_weights` of ``gru``, when the caller keeps them between batches.
 
     torch's CPU GRU runs each direction's steps as separate small operations and copies every step's state. Here
     the input projections are matrix products over blocks of steps, and each step advances both directions at
     once: one batched product with the two recurrent matrices, then the gates in place on ``(2, N, H)`` (eight
     operations a step). The equations are torch's: ``r, z = sigmoid(W_i{r,z} x + b_i{r,z} + W_h{r,z} h + b_h{r,z})``,
     ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, ``h' = n + z * (h - n)``."""
+    w_f, w_b, b_ih, w_hh, b_hh = bigru_weights(gru) if weights is None else weights
+    return _compiled(bigru_run)(x, w_f, w_b, b_ih, w_hh, b_hh, _ROWS)
+
+
+def bigru_run(x: torch.Tensor, w_f: torch.Tensor, w_b: torch.Tensor, b_ih: torch.Tensor, w_hh: torch.Tensor,
+              b_hh: torch.Tensor, block: int) -> torch.Tensor:
+    """:func:`bigru_tm` with the weights of :func:`bigru_weights`. The input projections are computed ``block``
+    rows of steps at a time (forward from the start, backward from the end), laid out step by step for both
+    directions: buffers that stay in cache instead of one (T, N, 6H) tensor, which cost as much in page faults as
+    in arithmetic."""
     T, n, c = x.shape
+    chunk = max(1, min(T, block // max(1, n)))
+    states = _bigru_steps(x.reshape(T * n, c), w_f, w_b, b_ih, w_hh, b_hh, T, chunk)
+    return torch.cat([states[:, 0], states[:, 1].flip(0)], dim=2)
+
+
+def bigru_weights(gru: torch.nn.GRU) -> tuple[torch.Tensor, ...]:
+    """:func:`bigru_tm`'s arrangement of ``gru``'s weights: the input matrices of both directions ``(C, 3H)``
+    each, their biases ``(2, 3H)`` (holding the recurrent r, z biases too), the recurrent matrices ``(2, H, 3H)``
+    and biases ``(2, 1, 3H)`` (candidate part only).
+
+    tanh(a) = 2 sigmoid(2 a) - 1, and torch's CPU tanh costs 3-4x its sigmoid (5x on a step's small tensors): the
+    candidate gate's weights and biases are doubled, so that each step takes a sigmoid of 2a."""
     H = gru.hidden_size
-    # tanh(a) = 2 sigmoid(2 a) - 1, and torch's CPU tanh costs 3-4x its sigmoid: the candidate gate's weights and
-    # biases are doubled once so that each step takes a sigmoid of 2a.
-    double = torch.ones(3 * H, dtype=x.dtype, device=x.device)
+    double = torch.ones(3 * H, dtype=gru.weight_ih_l0.dtype, device=gru.weight_ih_l0.device)
     double[2 * H:] = 2
     w_ih = torch.cat([gru.weight_ih_l0 * double[:, None], gru.weight_ih_l0_reverse * double[:, None]])  # (6H, C)
     b_ih = torch.stack([gru.bias_ih_l0, gru.bias_ih_l0_reverse]) * double
     b_ih[:, :2 * H] += torch.stack([gru.bias_hh_l0, gru.bias_hh_l0_reverse])[:, :2 * H]   # r, z biases add up
-    w_f, w_b = w_ih[:3 * H].T, w_ih[3 * H:].T
     w_hh = torch.stack([(gru.weight_hh_l0 * double[:, None]).T, (gru.weight_hh_l0_reverse * double[:, None]).T])
-    b_hh = torch.zeros(2, 1, 3 * H, dtype=x.dtype, device=x.device)   # b_hn; the r, z biases went into b_ih
+    b_hh = torch.zeros(2, 1, 3 * H, dtype=w_ih.dtype, device=w_ih.device)   # b_hn; the r, z biases went into b_ih
     b_hh[:, 0, 2 * H:] = 2 * torch.stack([gru.bias_hh_l0, gru.bias_hh_l0_reverse])[:, 2 * H:]
-    # The input projections a block of steps at a time (forward from the start, backward from the end), laid out
-    # step by step for both directions: buffers that stay in cache instead of one (T, N, 6H) tensor, which cost as
-    # much in page faults as in arithmetic.
-    chunk = max(1, min(T, _ROWS // max(1, n)))
-    states = _compiled(_bigru_steps)(x.reshape(T * n, c), w_f, w_b, b_ih, w_hh, b_hh, T, chunk)
-    return torch.cat([states[:, 0], states[:, 1].flip(0)], dim=2)
+    return w_ih[:3 * H].T, w_ih[3 * H:].T, b_ih, w_hh.contiguous(), b_hh
 
 
 def _bigru_steps(flat: torch.Tensor, w_f: torch.Tensor, w_b: torch.Tensor, b_ih: torch.Tensor, w_hh: torch.Tensor,
@@ -388,11 +402,13 @@ _COMPILED: dict = {}
 def _compiled(fn):
     """``fn`` as TorchScript, compiled on first use, else ``fn`` itself (where TorchScript is unavailable or fails).
 
-    The loops above are hundreds of small operations a pass. Run from Python, every operation takes back the GIL,
-    and in a process whose other threads run Python (the space's web server) each of those waits out the
-    interpreter's switch interval: measured, a histone pass of 200 sequences took 13 s instead of 0.28 s beside a
-    thread running Python. TorchScript runs the whole loop in C++ without the GIL (and 1.2x faster alone). The
-    operations and their order are the same, so the results are identical."""
+    The loops above (and GenoNet's whole inference, :func:`zoo.models.genonet.genonet_logits`) are hundreds to
+    thousands of small operations a pass. Run from Python, every operation takes back the GIL, and in a process
+    whose other threads run Python (the space's web server) each of those waits out the interpreter's switch
+    interval: measured, a histone pass of 200 sequences took 13 s instead of 0.28 s beside a thread running
+    Python (0.31 s as one TorchScript call). TorchScript runs the whole function in C++ without the GIL (and 1.2x
+    faster alone). The operations and their order are the same, so the results are identical. Functions given
+    here are written in the subset of Python that TorchScript compiles (type annotations, no closures)."""
     compiled = _COMPILED.get(fn)
     if compiled is None:
         compiled = fn

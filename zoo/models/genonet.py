@@ -18,7 +18,7 @@ logits ``(N, 1)`` (binary) or ``(N, num_classes)``. The classifier is ``head``.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -153,40 +153,111 @@ class GenoNet(ZooModel):
         return self._fast_logits(x)
 
     def _fast_logits(self, bases: torch.Tensor) -> torch.Tensor:
-        conv, norm = self.stem[0], self.stem[1]
-        weight, bias = fastpath.folded_batchnorm(conv, norm)
-        K = conv.kernel_size[0]
-        padded = F.pad(bases, (K // 2, K // 2), value=-1)
-        h = fastpath.gather_conv(padded, fastpath.word_table_1d(weight, 4), bias, 4, K)   # (N, L, C)
-        h = F.gelu(h)
-        if not isinstance(self.pool, nn.Identity):
-            h = fastpath.maxpool_cl(h, self.pool.kernel_size)
-        h = h.transpose(0, 1).contiguous()                             # time-major (T, N, C) from here on
-        for block in self.blocks:
-            weight, bias = fastpath.folded_batchnorm(block.conv, block.norm)
-            h = h + F.gelu(fastpath.conv1d_same_tm(h, weight, bias, block.conv.dilation[0]))
-        if self.gru is not None:
-            h = fastpath.bigru_tm(h, self.gru)                         # (T, N, 2H)
-        weights = torch.softmax(self.attention(h), dim=0)
-        parts = [(weights * h).sum(0), h.amax(0)]
-        if self.project is not None:
-            steps = torch.matmul(h, self.project.weight[:, :, 0].T).add_(self.project.bias)   # (T, N, P)
-            parts.append(steps.permute(1, 2, 0).flatten(1))
-        if self.kmer:
-            parts.append(self.composition(self._kmer_frequencies_from_bases(bases)))
-        return self.head(self.mlp(torch.cat(parts, dim=1)))
+        stem, taps, gru, heads, mlp = self._inference_weights()
+        return fastpath._compiled(genonet_logits)(
+            bases, stem[0], stem[1], self.stem[0].kernel_size[0], self._pool_size(), taps,
+            [b.conv.dilation[0] for b in self.blocks], gru, heads[0], heads[1], heads[2], heads[3], self.kmer,
+            mlp, self.composition[0].eps if self.kmer else 0.0, fastpath._ROWS)
+
+    def _pool_size(self) -> int:
+        return 1 if isinstance(self.pool, nn.Identity) else int(self.pool.kernel_size)
+
+    def _inference_weights(self) -> tuple:
+        """The weights :meth:`_fast_logits` computes with, derived once and kept until a parameter or buffer
+        changes (in place, by an optimizer or ``load_state_dict``, or moved to another device; :meth:`train` and
+        :meth:`eval` forget them too, for code that writes through ``.data``): the stem as a lookup table and its bias,
+        each block's convolution with its BatchNorm folded in, the GRU's weights arranged for
+        :func:`~zoo.models.fastpath.bigru_tm`. Deriving them took 150 small operations a batch, each of which
+        waits for the GIL in a busy multi-threaded server such as the space."""
+        tensors = [*self.parameters(), *self.buffers()]
+        key = tuple((t.data_ptr(), t._version) for t in tensors)
+        cached = self.__dict__.get("_fast_weights")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        with torch.no_grad():
+            weight, bias = fastpath.folded_batchnorm(self.stem[0], self.stem[1])
+            stem = (fastpath.word_table_1d(weight, 4), bias)
+            taps = []
+            for block in self.blocks:  # (K, C, F) taps and the folded bias
+                weight, bias = fastpath.folded_batchnorm(block.conv, block.norm)
+                taps += [weight.permute(2, 1, 0).contiguous(), bias]
+            gru = list(fastpath.bigru_weights(self.gru)) if self.gru is not None else []
+            project = (self.project.weight[:, :, 0].contiguous(), self.project.bias) if self.project is not None \
+                else (None, None)
+            heads = (self.attention.weight, self.attention.bias, *project)
+            mlp = [self.mlp[1].weight, self.mlp[1].bias, self.head.weight, self.head.bias]
+            if self.kmer:
+                norm, linear = self.composition[0], self.composition[1]
+                mlp += [norm.running_mean, norm.running_var, norm.weight, norm.bias, linear.weight, linear.bias]
+        derived = (stem, taps, gru, heads, mlp)
+        self.__dict__["_fast_weights"] = (key, derived)  # not a buffer: never saved, never moved by .to()
+        return derived
+
+    def train(self, mode: bool = True) -> "GenoNet":
+        self.__dict__.pop("_fast_weights", None)
+        return super().train(mode)
 
     def _kmer_frequencies_from_bases(self, bases: torch.Tensor) -> torch.Tensor:
         """:meth:`kmer_frequencies` from base indices (-1 for N/padding)."""
-        k, L = self.kmer, bases.shape[1]
-        if L < k:
-            return bases.new_zeros(bases.shape[0], 4 ** k, dtype=torch.float32)
-        valid = bases >= 0
-        base = bases.clamp(min=0)
-        words = sum(base[:, j:L - k + 1 + j] * 4 ** (k - 1 - j) for j in range(k))
-        ok = torch.stack([valid[:, j:L - k + 1 + j] for j in range(k)]).all(0).float()
-        counts = ok.new_zeros(bases.shape[0], 4 ** k).scatter_add_(1, words, ok)
-        return counts / ok.sum(1, keepdim=True).clamp(min=1)
+        return kmer_frequencies_from_bases(bases, self.kmer)
+
+
+def kmer_frequencies_from_bases(bases: torch.Tensor, k: int) -> torch.Tensor:
+    """``(N, 4**k)`` shares of each k-mer among the windows of ``bases`` (``(N, L)`` base indices, -1 for N and
+    padding) that hold no N or padding; zeros where ``L < k``."""
+    n, L = bases.shape[0], bases.shape[1]
+    if L < k:
+        return torch.zeros(n, 1 << (2 * k), dtype=torch.float32, device=bases.device)
+    valid = bases >= 0
+    base = bases.clamp(min=0)
+    words = base[:, :L - k + 1]
+    ok = valid[:, :L - k + 1]
+    for j in range(1, k):
+        words = words * 4 + base[:, j:L - k + 1 + j]
+        ok = ok & valid[:, j:L - k + 1 + j]
+    weights = ok.float()
+    counts = torch.zeros(n, 1 << (2 * k), dtype=torch.float32, device=bases.device).scatter_add_(1, words, weights)
+    return counts / weights.sum(1, keepdim=True).clamp(min=1)
+
+
+def genonet_logits(bases: torch.Tensor, stem_table: torch.Tensor, stem_bias: torch.Tensor, stem_kernel: int,
+                   pool: int, taps: List[torch.Tensor], dilations: List[int], gru: List[torch.Tensor],
+                   attention_w: torch.Tensor, attention_b: torch.Tensor, project_w: Optional[torch.Tensor],
+                   project_b: Optional[torch.Tensor], kmer: int, mlp: List[torch.Tensor], eps: float, block: int
+                   ) -> torch.Tensor:
+    """GenoNet's logits in eval mode from base indices ``(N, L)``, with the weights of
+    :meth:`GenoNet._inference_weights` (``mlp``: the MLP's and the head's linear layers, then the composition
+    branch's BatchNorm and linear layer; dropout is the identity in eval mode). One TorchScript call (see
+    :func:`zoo.models.fastpath._compiled`): a pass holds the GIL for none of its hundred operations."""
+    K = stem_kernel
+    n, L = bases.shape[0], bases.shape[1]
+    padded = F.pad(bases, [K // 2, K // 2], value=-1.0)               # the stem as gathered kernel columns
+    words = padded.masked_fill(padded < 0, 4)
+    idx = words.unfold(1, K, 1) + torch.arange(K, device=bases.device) * 5
+    h = F.embedding_bag(idx.reshape(-1, K), stem_table, mode="sum").add_(stem_bias)
+    h = F.gelu(h.view(n, L, -1))                                        # (N, L, C)
+    if pool > 1:
+        m = L // pool
+        pooled = h[:, 0:m * pool:pool]
+        for i in range(1, pool):
+            pooled = torch.maximum(pooled, h[:, i:m * pool:pool])
+        h = pooled
+    h = h.transpose(0, 1).contiguous()                                 # time-major (T, N, C) from here on
+    for i in range(len(dilations)):
+        h = h + F.gelu(fastpath.conv_taps_tm(h, taps[2 * i], taps[2 * i + 1], dilations[i], block))
+    if len(gru) > 0:
+        h = fastpath.bigru_run(h, gru[0], gru[1], gru[2], gru[3], gru[4], block)   # (T, N, 2H)
+    weights = torch.softmax(F.linear(h, attention_w, attention_b), dim=0)
+    parts = [(weights * h).sum(0), h.amax(0)]
+    if project_w is not None and project_b is not None:
+        steps = torch.matmul(h, project_w.t()).add_(project_b)        # (T, N, P)
+        parts.append(steps.permute(1, 2, 0).flatten(1))
+    if kmer > 0:
+        frequencies = F.batch_norm(kmer_frequencies_from_bases(bases, kmer), mlp[4], mlp[5], mlp[6], mlp[7],
+                                   False, 0.0, eps)
+        parts.append(F.gelu(F.linear(frequencies, mlp[8], mlp[9])))
+    hidden = F.gelu(F.linear(torch.cat(parts, dim=1), mlp[0], mlp[1]))
+    return F.linear(hidden, mlp[2], mlp[3])
 
 
 def _create(defaults: dict[str, Any], kwargs: dict[str, Any]) -> GenoNet:
