@@ -18,7 +18,7 @@ logits ``(N, 1)`` (binary) or ``(N, num_classes)``. The classifier is ``head``.
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence
 
 import numpy as np
 import torch
