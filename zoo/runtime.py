@@ -170,7 +170,7 @@ _configured: int | None = None
 def configure_threads(threads: int | str | None = None, workers: int = 1) -> int:
     """Set torch's (and numpy's BLAS) intra-op threads for this process (:func:`resolve_threads`) and return the
     number. Commands call it once before computing; Python users may call it too. ``workers``: how many
-    computations will run at once in this process (e.g. the space's concurrent requests), each getting a share."""
+    computations will run at once in this process (e.g. the ranks of a torchrun node), each getting a share."""
     global _configured
     import torch
 
