@@ -2,8 +2,9 @@
 memory per model and thread setting, with the machine's load average beside every figure.
 
 Writes N synthetic 101 bp sequences (planted-motif benchmark sequences, default 100,000) to a FASTA file, then runs
-the real command line in a child process for each model and thread setting, ``--repeats`` times, and reports the
-best run (the machine is shared; the best run is the one least disturbed by others):
+the real command line in a child process for each model and thread setting, ``--repeats`` times (going round the
+settings, so that the machine's drift touches each alike), and reports the best run (the machine is shared; the
+best run is the one least disturbed by others):
 
 * sequences per second of the whole command (start-up, reading, cleaning, encoding, forward passes, writing the
   CSV) and as `genozoo predict` itself reports it (without start-up),
@@ -139,9 +140,17 @@ def main() -> int:
                   f"{os.cpu_count()} CPUs{', one core kept busy by another process' if args.busy else ''}")
             print(f"{'model':44s} {'threads':>7s} {'seq/s':>8s} {'own seq/s':>9s} {'seq/CPU-s':>9s} "
                   f"{'rq wait':>7s} {'est. idle':>9s} {'peak MB':>8s}  load (1 min)")
+            settings = [t.strip() for t in args.threads.split(",") if t.strip()]
             for model in models:
-                for threads in [t.strip() for t in args.threads.split(",") if t.strip()]:
-                    runs = [run_once(model, fasta, out, threads, args.batch_size) for _ in range(args.repeats)]
+                # Repeats go round the settings (default, 1, default, 1, ...): a shared machine's speed drifts
+                # over minutes, and all of one setting's runs before the other's measured the drift (a 14%
+                # "gap" between two settings doing the same work, reversed when interleaved).
+                all_runs: dict[str, list] = {t: [] for t in settings}
+                for _ in range(args.repeats):
+                    for threads in settings:
+                        all_runs[threads].append(run_once(model, fasta, out, threads, args.batch_size))
+                for threads in settings:
+                    runs = all_runs[threads]
                     best = min(runs, key=lambda r: r["wall_seconds"])
                     name = args.arch or model
                     row = {"model": name, "threads": threads, "sequences": args.n, "length": args.length,
