@@ -241,3 +241,22 @@ def test_genonet_inference_weights_follow_the_weights():
         p.data.mul_(0.5)
     model.train().eval()
     check()
+
+
+def test_genonet_rewrite_runs_the_same_without_torchscript(monkeypatch):
+    """Where TorchScript is unavailable, ``fastpath._compiled`` hands back the plain Python functions: GenoNet's
+    inference (``genonet_logits``, the convolution taps, the GRU loop) gives the same logits from Python."""
+    from zoo.models import fastpath
+
+    torch.manual_seed(0)
+    model = zoo.create_model("genonet_small", **{**study_kwargs("genonet_small", "motif"), "rc_average": True})
+    _randomize(model, 5)
+    model.eval()
+    codes = to_codes(_sequences(9, model.encoding.length, seed=3), model.encoding.length)
+    x = model.fast_input(codes)
+    with torch.inference_mode():
+        scripted = model.inference_forward(x)
+        assert any(type(f).__name__ == "ScriptFunction" for f in fastpath._COMPILED.values())
+        monkeypatch.setattr(fastpath, "_compiled", lambda fn: fn)
+        plain_python = model.inference_forward(x)
+    torch.testing.assert_close(plain_python, scripted, rtol=0, atol=1e-6)
