@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["word_table_1d", "gather_conv", "gather_rows", "word_table_2d", "stamp_table", "stamp_conv",
-           "stamp_conv_pool", "maxpool_cl", "conv1d_cl", "folded_batchnorm", "conv1d_same_tm", "conv_taps_tm", "bigru_tm", "bigru_weights",
+           "stamp_conv_pool", "maxpool_cl", "conv1d_cl", "folded_batchnorm", "conv_taps_tm", "bigru_weights",
            "bigru_run"]
 
 
@@ -288,24 +288,18 @@ def folded_batchnorm(conv: torch.nn.Conv1d, norm: torch.nn.BatchNorm1d) -> tuple
     return conv.weight * scale.view(-1, 1, 1), bias
 
 
-#: Output rows per block of :func:`conv1d_same_tm` (4,096 rows of 64 floats: 1 MB, one core's L2): measured 1.25x
+#: Output rows per block of :func:`conv_taps_tm` (4,096 rows of 64 floats: 1 MB, one core's L2): measured 1.25x
 #: faster than one pass over all rows, whose K read-modify-writes of the output then go to memory.
 _ROWS = 4096
 
 
-def conv1d_same_tm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, dilation: int = 1
-                   ) -> torch.Tensor:
-    """A stride-1, zero-padded ('same' length, odd ``K``), possibly dilated Conv1d on a time-major ``(T, N, C)``
-    tensor, as ``K`` accumulated matrix products over its ``T * N`` rows: time ``t`` of every sequence is the row
-    block ``t``, so tap ``j`` reads ``j * dilation * N`` rows further, and the zero padding is ``pad * N`` rows before
-    the first step and after the last (no per-sequence slots, no rows thrown away). Returns ``(T, N, F)``."""
-    w = weight.permute(2, 1, 0)  # (K, C, F): tap j is w[j]
-    return _compiled(conv_taps_tm)(x, w, x.new_zeros(w.shape[2]) if bias is None else bias, dilation, _ROWS)
-
-
 def conv_taps_tm(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor, dilation: int, block: int) -> torch.Tensor:
-    """:func:`conv1d_same_tm` with the kernel as taps ``w`` ``(K, C, F)``; ``block`` output rows at a time (they
-    stay in cache while the taps add into them)."""
+    """A stride-1, zero-padded ('same' length, odd ``K``), possibly dilated Conv1d on a time-major ``(T, N, C)``
+    tensor, with the kernel as taps ``w`` ``(K, C, F)`` (a Conv1d weight permuted ``(2, 1, 0)``), as ``K``
+    accumulated matrix products over its ``T * N`` rows: time ``t`` of every sequence is the row block ``t``, so tap
+    ``j`` reads ``j * dilation * N`` rows further, and the zero padding is ``pad * N`` rows before the first step
+    and after the last (no per-sequence slots, no rows thrown away); ``block`` output rows at a time (they stay in
+    cache while the taps add into them). Returns ``(T, N, F)``."""
     T, n, c = x.shape
     K, out_ch = w.shape[0], w.shape[2]
     pad = dilation * (K - 1) // 2
@@ -322,26 +316,19 @@ def conv_taps_tm(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor, dilation:
     return out.view(T, n, out_ch)
 
 
-def bigru_tm(x: torch.Tensor, gru: torch.nn.GRU, weights: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
-    """A one-layer bidirectional :class:`torch.nn.GRU` in inference on a time-major ``(T, N, C)`` input ->
-    ``(T, N, 2H)`` (forward states, then backward states, as torch orders them). ``weights``:
-    :func:`bigru_weights` of ``gru``, when the caller keeps them between batches.
-
-    torch's CPU GRU runs each direction's steps as separate small operations and copies every step's state. Here
-    the input projections are matrix products over blocks of steps, and each step advances both directions at
-    once: one batched product with the two recurrent matrices, then the gates in place on ``(2, N, H)`` (eight
-    operations a step). The equations are torch's: ``r, z = sigmoid(W_i{r,z} x + b_i{r,z} + W_h{r,z} h + b_h{r,z})``,
-    ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, ``h' = n + z * (h - n)``."""
-    w_f, w_b, b_ih, w_hh, b_hh = bigru_weights(gru) if weights is None else weights
-    return _compiled(bigru_run)(x, w_f, w_b, b_ih, w_hh, b_hh, _ROWS)
-
-
 def bigru_run(x: torch.Tensor, w_f: torch.Tensor, w_b: torch.Tensor, b_ih: torch.Tensor, w_hh: torch.Tensor,
               b_hh: torch.Tensor, block: int) -> torch.Tensor:
-    """:func:`bigru_tm` with the weights of :func:`bigru_weights`. The input projections are computed ``block``
-    rows of steps at a time (forward from the start, backward from the end), laid out step by step for both
-    directions: buffers that stay in cache instead of one (T, N, 6H) tensor, which cost as much in page faults as
-    in arithmetic."""
+    """A one-layer bidirectional :class:`torch.nn.GRU` in inference on a time-major ``(T, N, C)`` input ->
+    ``(T, N, 2H)`` (forward states, then backward states, as torch orders them), with the weights of
+    :func:`bigru_weights`.
+
+    torch's CPU GRU runs each direction's steps as separate small operations and copies every step's state. Here
+    the input projections are matrix products over ``block`` rows of steps at a time (forward from the start,
+    backward from the end), laid out step by step for both directions (buffers that stay in cache instead of one
+    (T, N, 6H) tensor, which cost as much in page faults as in arithmetic), and each step advances both directions
+    at once: one batched product with the two recurrent matrices, then the gates in place on ``(2, N, H)`` (eight
+    operations a step). The equations are torch's: ``r, z = sigmoid(W_i{r,z} x + b_i{r,z} + W_h{r,z} h + b_h{r,z})``,
+    ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, ``h' = n + z * (h - n)``."""
     T, n, c = x.shape
     chunk = max(1, min(T, block // max(1, n)))
     states = _bigru_steps(x.reshape(T * n, c), w_f, w_b, b_ih, w_hh, b_hh, T, chunk)
@@ -349,7 +336,7 @@ def bigru_run(x: torch.Tensor, w_f: torch.Tensor, w_b: torch.Tensor, b_ih: torch
 
 
 def bigru_weights(gru: torch.nn.GRU) -> tuple[torch.Tensor, ...]:
-    """:func:`bigru_tm`'s arrangement of ``gru``'s weights: the input matrices of both directions ``(C, 3H)``
+    """:func:`bigru_run`'s arrangement of ``gru``'s weights: the input matrices of both directions ``(C, 3H)``
     each, their biases ``(2, 3H)`` (holding the recurrent r, z biases too), the recurrent matrices ``(2, H, 3H)``
     and biases ``(2, 1, 3H)`` (candidate part only).
 
@@ -369,7 +356,7 @@ def bigru_weights(gru: torch.nn.GRU) -> tuple[torch.Tensor, ...]:
 
 def _bigru_steps(flat: torch.Tensor, w_f: torch.Tensor, w_b: torch.Tensor, b_ih: torch.Tensor, w_hh: torch.Tensor,
                  b_hh: torch.Tensor, T: int, chunk: int) -> torch.Tensor:
-    """:func:`bigru_tm`'s recurrence over ``flat`` (``(T * N, C)`` time-major rows) -> ``(T, 2, N, H)``: step ``s``
+    """:func:`bigru_run`'s recurrence over ``flat`` (``(T * N, C)`` time-major rows) -> ``(T, 2, N, H)``: step ``s``
     holds the forward state at time ``s`` and the backward one at time ``T - 1 - s``."""
     n = flat.shape[0] // T
     H = w_hh.shape[1]

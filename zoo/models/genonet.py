@@ -167,7 +167,7 @@ class GenoNet(ZooModel):
         changes (in place, by an optimizer or ``load_state_dict``, or moved to another device; :meth:`train` and
         :meth:`eval` forget them too, for code that writes through ``.data``): the stem as a lookup table and its bias,
         each block's convolution with its BatchNorm folded in, the GRU's weights arranged for
-        :func:`~zoo.models.fastpath.bigru_tm`. Deriving them took 150 small operations a batch, each of which
+        :func:`~zoo.models.fastpath.bigru_run`. Deriving them took 150 small operations a batch, each of which
         waits for the GIL in a busy multi-threaded server such as the space."""
         tensors = [*self.parameters(), *self.buffers()]
         key = tuple((t.data_ptr(), t._version) for t in tensors)
@@ -196,10 +196,6 @@ class GenoNet(ZooModel):
     def train(self, mode: bool = True) -> "GenoNet":
         self.__dict__.pop("_fast_weights", None)
         return super().train(mode)
-
-    def _kmer_frequencies_from_bases(self, bases: torch.Tensor) -> torch.Tensor:
-        """:meth:`kmer_frequencies` from base indices (-1 for N/padding)."""
-        return kmer_frequencies_from_bases(bases, self.kmer)
 
 
 def kmer_frequencies_from_bases(bases: torch.Tensor, k: int) -> torch.Tensor:
@@ -231,7 +227,10 @@ def genonet_logits(bases: torch.Tensor, stem_table: torch.Tensor, stem_bias: tor
     :func:`zoo.models.fastpath._compiled`): a pass holds the GIL for none of its hundred operations."""
     K = stem_kernel
     n, L = bases.shape[0], bases.shape[1]
-    padded = F.pad(bases, [K // 2, K // 2], value=-1.0)               # the stem as gathered kernel columns
+    # The stem as gathered kernel columns and the pooling as maxima of strided slices: fastpath.gather_conv and
+    # maxpool_cl, written out here in the Python TorchScript compiles (gather_conv's training path is an autograd
+    # Function, which it does not).
+    padded = F.pad(bases, [K // 2, K // 2], value=-1.0)
     words = padded.masked_fill(padded < 0, 4)
     idx = words.unfold(1, K, 1) + torch.arange(K, device=bases.device) * 5
     h = F.embedding_bag(idx.reshape(-1, K), stem_table, mode="sum").add_(stem_bias)
