@@ -79,7 +79,8 @@ def test_the_rewrite_also_matches_in_channels_last_and_on_published_sizes(name):
 
 @pytest.mark.parametrize("variant", [{"rc_average": True}, {"gru_units": 0}, {"pool": 1}, {"kmer": 0},
                                      {"flatten_channels": 0}, {"dilations": [1, 3], "kernel_size": 3, "stem_kernel": 5},
-                                     {"seq_len": 500}, {"seq_len": 3, "pool": 2}])
+                                     {"seq_len": 500}, {"seq_len": 3, "pool": 2},
+                                     {"seq_len": 500, "position_bins": 32}, {"position_bins": 7}])
 def test_genonet_rewrite_matches_every_variant(variant):
     """GenoNet's rewrite (folded BatchNorm, time-major dilated convolutions, both GRU directions stepped together,
     k-mer counts from base indices) on the ablation's switches, strand averaging, the histone length and a length

@@ -56,7 +56,8 @@ class GenoNet(ZooModel):
     * ``dilations``, ``kernel_size``: one residual block per dilation;
     * ``pool``: MaxPool1d after the stem (1 = none): the blocks and the GRU run on ``L // pool`` steps; ``gru_units``: hidden size per direction (0 = no GRU: the
       pooled convolutional features are read directly); ``flatten_channels``: width of the position-aware
-      branch (a 1x1 projection of every step, flattened; 0 = none);
+      branch (a 1x1 projection of every step, flattened; 0 = none); ``position_bins``: that branch's resolution,
+      the projection averaged into at most this many equal stretches of the sequence (0 = every step);
     * ``kmer``: k of the composition branch (0 = none), ``kmer_dim`` its width;
     * ``rc_average``: average the logits of the sequence and its reverse complement in evaluation.
     """
@@ -65,7 +66,7 @@ class GenoNet(ZooModel):
                  channels: int = 64, stem_kernel: int = 9, kernel_size: int = 5,
                  dilations: Sequence[int] = (1, 2, 4, 8), dropout: float = 0.2, pool: int = 2,
                  gru_units: int = 64, flatten_channels: int = 8, kmer: int = 4, kmer_dim: int = 64, hidden: int = 128,
-                 head_dropout: float = 0.3, rc_average: bool = False):
+                 head_dropout: float = 0.3, rc_average: bool = False, position_bins: int = 0):
         super().__init__(num_classes, seq_len, label_names)
         if self.seq_len < max(1, pool):
             raise UserError(f"GenoNet with pool {pool} needs sequences of at least {pool} bp, not {self.seq_len}")
@@ -81,10 +82,15 @@ class GenoNet(ZooModel):
         self.attention = nn.Linear(width, 1)
         features = 2 * width
         # Position-aware branch: a 1x1 projection of every GRU step, flattened (splice's signal sits at fixed
-        # offsets from the junction, which attention and max pooling discard).
+        # offsets from the junction, which attention and max pooling discard); with position_bins, averaged into
+        # that many stretches first, so its size stops growing with the length (at 500 bp, 250 steps x 8 channels
+        # were half the parameters, on a task where position means little).
         steps = self.seq_len // pool if pool > 1 else self.seq_len
+        if position_bins < 0:
+            raise UserError(f"GenoNet's position_bins must be 0 (every step) or positive, not {position_bins}")
+        self.bins = position_bins if 0 < position_bins < steps else 0     # 0: every step, nothing averaged
         self.project = nn.Conv1d(width, flatten_channels, 1) if flatten_channels else None
-        features += flatten_channels * steps
+        features += flatten_channels * (self.bins or steps)
         if self.kmer:
             self.composition = nn.Sequential(nn.BatchNorm1d(4 ** self.kmer), nn.Linear(4 ** self.kmer, kmer_dim),
                                              nn.GELU(), nn.Dropout(head_dropout))
@@ -118,7 +124,10 @@ class GenoNet(ZooModel):
         weights = torch.softmax(self.attention(h), dim=1)           # (N, T, 1)
         parts = [(weights * h).sum(1), h.amax(1)]
         if self.project is not None:
-            parts.append(self.project(h.transpose(1, 2)).flatten(1))
+            steps = self.project(h.transpose(1, 2))                 # (N, P, T)
+            if self.bins:
+                steps = F.adaptive_avg_pool1d(steps, self.bins)
+            parts.append(steps.flatten(1))
         if self.kmer:
             parts.append(self.composition(self.kmer_frequencies(x)))
         return self.head(self.mlp(torch.cat(parts, dim=1)))
@@ -156,8 +165,8 @@ class GenoNet(ZooModel):
         stem, taps, gru, heads, mlp = self._inference_weights()
         return fastpath._compiled(genonet_logits)(
             bases, stem[0], stem[1], self.stem[0].kernel_size[0], self._pool_size(), taps,
-            [b.conv.dilation[0] for b in self.blocks], gru, heads[0], heads[1], heads[2], heads[3], self.kmer,
-            mlp, self.composition[0].eps if self.kmer else 0.0, fastpath._ROWS)
+            [b.conv.dilation[0] for b in self.blocks], gru, heads[0], heads[1], heads[2], heads[3], self.bins,
+            self.kmer, mlp, self.composition[0].eps if self.kmer else 0.0, fastpath._ROWS)
 
     def _pool_size(self) -> int:
         return 1 if isinstance(self.pool, nn.Identity) else int(self.pool.kernel_size)
@@ -219,7 +228,8 @@ def kmer_frequencies_from_bases(bases: torch.Tensor, k: int) -> torch.Tensor:
 def genonet_logits(bases: torch.Tensor, stem_table: torch.Tensor, stem_bias: torch.Tensor, stem_kernel: int,
                    pool: int, taps: List[torch.Tensor], dilations: List[int], gru: List[torch.Tensor],
                    attention_w: torch.Tensor, attention_b: torch.Tensor, project_w: Optional[torch.Tensor],
-                   project_b: Optional[torch.Tensor], kmer: int, mlp: List[torch.Tensor], eps: float, block: int
+                   project_b: Optional[torch.Tensor], bins: int, kmer: int, mlp: List[torch.Tensor], eps: float,
+                   block: int
                    ) -> torch.Tensor:
     """GenoNet's logits in eval mode from base indices ``(N, L)``, with the weights of
     :meth:`GenoNet._inference_weights` (``mlp``: the MLP's and the head's linear layers, then the composition
@@ -249,8 +259,10 @@ def genonet_logits(bases: torch.Tensor, stem_table: torch.Tensor, stem_bias: tor
     weights = torch.softmax(F.linear(h, attention_w, attention_b), dim=0)
     parts = [(weights * h).sum(0), h.amax(0)]
     if project_w is not None and project_b is not None:
-        steps = torch.matmul(h, project_w.t()).add_(project_b)        # (T, N, P)
-        parts.append(steps.permute(1, 2, 0).flatten(1))
+        steps = torch.matmul(h, project_w.t()).add_(project_b).permute(1, 2, 0)   # (N, P, T)
+        if bins > 0:
+            steps = F.adaptive_avg_pool1d(steps, bins)
+        parts.append(steps.flatten(1))
     if kmer > 0:
         frequencies = F.batch_norm(kmer_frequencies_from_bases(bases, kmer), mlp[4], mlp[5], mlp[6], mlp[7],
                                    False, 0.0, eps)
