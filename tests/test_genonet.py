@@ -27,10 +27,12 @@ def _genonet(geometry: str = "motif", **kwargs):
     return zoo.create_model("genonet_small", **{**study_kwargs("genonet_small", geometry), **kwargs})
 
 
-def expected_parameters(length: int, outputs: int) -> int:
+def expected_parameters(length: int, outputs: int, bins: int = 0) -> int:
     """GenoNet's trainable parameters, layer by layer from its defaults (channels 64, stem k=9, 4 blocks k=5, pool 2,
-    BiGRU 64, flatten 8, 4-mer branch 64, MLP 128): only the flattened branch grows with the length."""
+    BiGRU 64, flatten 8, 4-mer branch 64, MLP 128): only the flattened branch grows with the length, up to
+    ``bins`` stretches where they are set."""
     c, h, steps = 64, 64, length // 2
+    steps = min(steps, bins) if bins else steps
     stem = 4 * c * 9 + 2 * c                       # convolution without bias, BatchNorm
     blocks = 4 * (c * c * 5 + 2 * c)
     gru = 2 * (3 * (c * h + h * h) + 2 * 3 * h)    # two directions, bias_ih and bias_hh
@@ -45,6 +47,19 @@ def expected_parameters(length: int, outputs: int) -> int:
 @pytest.mark.parametrize("geometry,length,outputs", [("splice", 60, 3), ("motif", 101, 1), ("histone", 500, 1)])
 def test_parameter_counts_per_geometry(geometry, length, outputs):
     assert _genonet(geometry).num_parameters() == expected_parameters(length, outputs)
+
+
+@pytest.mark.parametrize("geometry,length,outputs", [("splice", 60, 3), ("motif", 101, 1), ("histone", 500, 1)])
+def test_pos32_bins_the_position_branch_and_is_genonet_small_up_to_64_bp(geometry, length, outputs):
+    torch.manual_seed(0)
+    binned = zoo.create_model("genonet_small_pos32", **study_kwargs("genonet_small_pos32", geometry)).eval()
+    assert binned.num_parameters() == expected_parameters(length, outputs, bins=32)
+    plain = _genonet(geometry).eval()
+    x = encode(["".join(np.random.default_rng(2).choice(list("ACGT"), length))], plain.encoding)
+    if length // 2 <= 32:  # no stretch to average: the same parameters from the same seed, the same logits
+        assert binned.bins == 0 and torch.equal(binned(x), plain(x))
+    else:
+        assert binned.bins == 32 and binned(x).shape == plain(x).shape
 
 
 def test_forward_shapes_and_composition_branch():

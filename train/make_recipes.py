@@ -100,6 +100,8 @@ GENONET_NOTES = ("genozoo's own family, one recipe for every tag (issue #25): Ad
                  "sits at a fixed offset. One thread: about 0.06 / 0.10 / 0.64 CPU seconds per training step of "
                  "64 at 60 / 101 / 500 bp")
 EXTRA["genonet_small"] = (GENONET, GENONET_NOTES)
+EXTRA["genonet_small_pos32"] = (GENONET, GENONET_NOTES + "; genonet_small_pos32 is genonet_small with its position "
+                                "branch averaged into at most 32 stretches (the same model on splice)")
 
 
 _EZH2_BATCH = (dict(batch_size=64),
@@ -130,7 +132,7 @@ PER_TASK = {
 
 
 #: Architectures trained with GENONET unchanged on every tag (no per-task additions such as precise_bn).
-GENONET_ARCHS = ("genonet_small",)
+GENONET_ARCHS = ("genonet_small", "genonet_small_pos32")
 
 #: Precise BatchNorm statistics (``precise_bn`` batches per epoch) for models with BatchNorm, outside splice.
 PRECISE_BN = (200, "precise BatchNorm statistics (recomputed over up to 200 training batches after each epoch): "

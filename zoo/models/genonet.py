@@ -280,3 +280,10 @@ def genonet_small(**kwargs: Any) -> GenoNet:
     """Stem 64 (k=9), MaxPool 2, 4 residual dilated blocks (k=5; dilation 1, 2, 4, 8), BiGRU 64, attention +
     max pooling, 4-mer composition MLP 64, MLP 128, head; one-hot input."""
     return _create({}, kwargs)
+
+
+@register_model(family="genonet")
+def genonet_small_pos32(**kwargs: Any) -> GenoNet:
+    """``genonet_small`` whose position branch is averaged into at most 32 stretches of the sequence
+    (``position_bins=32``): the same model up to 64 bp, 226,890 parameters instead of 450,122 at 500 bp."""
+    return _create({"position_bins": 32}, kwargs)
