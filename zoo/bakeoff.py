@@ -71,8 +71,9 @@ def _published() -> dict[str, list]:
 
 
 def mean_ranks(published: dict[str, list] | None = None) -> dict[str, float]:
-    """Each published architecture's mean rank by mean test accuracy over every published task (1 = best). A task
-    publishes only its leading models, so an architecture missing from a task ranks just below its last one."""
+    """Each published architecture's mean rank by mean test accuracy over every published task (1 = best; equal
+    accuracies share the mean of their places, as in the leaderboard). A task publishes only its leading models, so
+    an architecture missing from a task ranks just below its last one."""
     published = _published() if published is None else published
     by_tag: dict[str, list[tuple[float, str]]] = {}
     for arch, cfgs in published.items():
@@ -80,7 +81,9 @@ def mean_ranks(published: dict[str, list] | None = None) -> dict[str, float]:
             by_tag.setdefault(c.tag, []).append((-float(c.metrics.get("accuracy", {}).get("mean", 0.0)), arch))
     ranks: dict[str, list[int]] = {a: [] for a in published}
     for rows in by_tag.values():
-        placed = {arch: i for i, (_, arch) in enumerate(sorted(rows), 1)}
+        ordered = sorted(rows)
+        placed = {arch: statistics.fmean(i for i, (other, _) in enumerate(ordered, 1) if other == acc)
+                  for acc, arch in ordered}
         for arch in published:
             ranks[arch].append(placed.get(arch, len(rows) + 1))
     return {a: statistics.fmean(r) for a, r in ranks.items()}
