@@ -91,7 +91,7 @@ def test_ablation_switches_change_the_architecture():
         assert model(torch.zeros(2, 4, 101)).shape == (2, 1)
 
 
-@pytest.mark.parametrize("bad", [{"kernel_size": 4}, {"pool": 200}])
+@pytest.mark.parametrize("bad", [{"kernel_size": 4}, {"pool": 200}, {"position_bins": -1}])
 def test_bad_arguments_fail_with_a_sentence(bad):
     with pytest.raises(UserError):
         _genonet("motif", **bad)

@@ -8,6 +8,8 @@ What the grid taught, and the ingredient that answers it:
 * recurrent layers after convolutions win most tasks: a bidirectional GRU over the once-pooled feature map;
 * splice is position-aware, motifs are not: the head reads attention pooling and max pooling of the GRU's
   states *and* a flattened narrow projection of every state (position by position);
+  ``genonet_small_pos32`` averages that projection into at most 32 stretches, so it stops growing with the length
+  (at 500 bp it was half the parameters, on histone, where position means little);
 * histone rewards composition (``doc2vec_mlp`` led it): a k-mer composition branch (normalized 4-mer frequencies,
   computed from the one-hot inside the model, then BatchNorm and a small MLP) joins the head;
 * strand symmetry of binding sites: ``rc_average`` averages the logits of ``x`` and its reverse complement in
