@@ -62,6 +62,23 @@ def test_pos32_bins_the_position_branch_and_is_genonet_small_up_to_64_bp(geometr
         assert binned.bins == 32 and binned(x).shape == plain(x).shape
 
 
+def test_position_bins_feed_the_mean_of_each_stretch():
+    """At 128 bp (64 steps after the pooling) each of the 32 stretches is two steps: the MLP reads, between the
+    attention and max pooling (4 x 64 features) and the composition branch, the projection's mean over each pair."""
+    torch.manual_seed(0)
+    model = zoo.create_model("genonet_small_pos32", num_classes=2, seq_len=128).eval()
+    seen = {}
+    model.project.register_forward_hook(lambda m, i, out: seen.__setitem__("steps", out))
+    model.mlp.register_forward_hook(lambda m, i, out: seen.__setitem__("features", i[0]))
+    x = encode(["".join(np.random.default_rng(3).choice(list("ACGT"), 128)) for _ in range(3)], model.encoding)
+    with torch.no_grad():
+        model(x)
+    steps = seen["steps"]                                         # (N, 8, 64)
+    assert steps.shape == (3, 8, 64)
+    expected = steps.view(3, 8, 32, 2).mean(-1).flatten(1)
+    torch.testing.assert_close(seen["features"][:, 4 * 64:4 * 64 + 8 * 32], expected)
+
+
 def test_forward_shapes_and_composition_branch():
     model = _genonet("splice").eval()
     x = encode(["ACGT" * 15, "N" * 60], model.encoding)
