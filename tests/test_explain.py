@@ -191,3 +191,14 @@ def test_explain_cli(models, tmp_path):
     assert out.returncode == 0, out.stderr
     assert len(json.loads((tmp_path / "ism.json").read_text())["sequences"]) == 150
     assert read_meme(tmp_path / "f.meme") and "best match" in out.stdout
+
+
+def test_the_explained_prediction_is_the_eval_mode_one_and_the_mode_is_restored():
+    """A model left in training mode (dropout on) is explained as it predicts: its eval-mode probabilities."""
+    torch.manual_seed(0)
+    model = zoo.create_model("genonet_small", num_classes=3, seq_len=60, head_dropout=0.9)
+    model.train()
+    seqs = ["ACGTAGGCTAGCTTAGCGGGATCGATCGTAGCTAGCTAGCATGCATCGACTAGCATCGAC", "ACGT" * 15]
+    explained = attribute(model, seqs, "ism")
+    assert model.training
+    np.testing.assert_allclose(explained.probabilities, model.predict(seqs).probabilities, atol=1e-5)

@@ -195,3 +195,55 @@ def test_each_ingredient_changes_training(tmp_path, ingredient):
     changed, result = _fit(tmp_path, "changed", **ingredient)
     assert any(not torch.equal(a, b) for a, b in zip(base.state_dict().values(), changed.state_dict().values()))
     assert result.history[-1]["val_loss"] != base_result.history[-1]["val_loss"]
+
+
+# ------------------------------------------------------------------------------------------ the ensemble member
+def _ensemble(length: int = 40, **kwargs):
+    torch.manual_seed(0)
+    return zoo.create_model("genonet_small_pos32_x3", seq_len=length, **kwargs)
+
+
+def test_ensemble_trains_each_member_on_its_own_loss_and_predicts_their_mean():
+    model = _ensemble()
+    x, y = torch.randint(-1, 4, (6, 40)), torch.tensor([0, 1, 1, 0, 1, 0])
+    members = list(model.members)
+    assert all(not torch.equal(members[0].stem[0].weight, m.stem[0].weight) for m in members[1:])  # own inits
+    model.train()
+    torch.manual_seed(1)
+    out = model(x)
+    assert out.shape == (6, 3, 1)
+    for smoothing in (0.0, 0.05):
+        each = [_training_loss(model, out[:, k], y, None, smoothing) for k in range(3)]
+        assert torch.allclose(_training_loss(model, out, y, None, smoothing), torch.stack(each).mean())
+    model.eval()
+    with torch.no_grad():
+        mean = torch.stack([m(x) for m in members]).mean(0)
+        assert torch.allclose(model(x), mean)
+        assert torch.allclose(model.inference_forward(x), mean, atol=1e-5)  # the members' exact rewrites
+
+
+def test_ensemble_fits_saves_and_loads(tmp_path):
+    ds = tiny_benchmark(n=160, length=40)
+    model = _ensemble()
+    fit(model, ds["train"], ds["validation"], TrainConfig(epochs=1, batch_size=32, quiet=True, label_smoothing=0.05),
+        run_dir=tmp_path / "run")
+    model.save_pretrained(tmp_path / "saved")
+    loaded = zoo.hub.load_model(tmp_path / "saved")
+    assert type(loaded).__name__ == "GenoNetEnsemble" and len(loaded.members) == 3
+    assert loaded.members[0].bins == 0 and loaded._hub_mixin_config["position_bins"] == 32
+    seqs = ["ACGT" * 10, "GGCA" * 10]
+    assert np.allclose(model.predict(seqs).probabilities, loaded.predict(seqs).probabilities, atol=1e-6)
+
+
+def test_ensemble_fine_tuning_replaces_every_member_head():
+    from zoo.finetune import adapt_model
+
+    base = _ensemble(label_names=["neg", "pos"])
+    for labels in (["a", "b", "c"], ["x", "y"]):  # a new width, and the same width with other labels
+        model, transferred, fresh = adapt_model(base, label_names=labels)
+        assert sorted(fresh) == sorted(f"members.{k}.head.{p}" for k in range(3) for p in ("weight", "bias"))
+        assert not any(".head." in key for key in transferred)
+    model, _, fresh = adapt_model(base, label_names=["neg", "pos"])
+    assert fresh == []  # the same labels keep every weight
+    with pytest.raises(UserError):
+        _ensemble(members=0)

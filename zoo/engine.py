@@ -334,7 +334,10 @@ def _optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 def _training_loss(model, logits: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None,
                    smoothing: float) -> torch.Tensor:
-    """The model's loss, with label smoothing (targets ``y(1 - e) + e/C``) when ``smoothing`` > 0."""
+    """The model's loss, with label smoothing (targets ``y(1 - e) + e/C``) when ``smoothing`` > 0; an ensemble's
+    ``(N, members, outputs)`` logits are scored member by member (the mean of the members' losses)."""
+    if logits.dim() == 3:
+        logits, y = logits.flatten(0, 1), y.repeat_interleave(logits.shape[1])
     if not smoothing:
         return model.loss(logits, y, weight=weight)
     if model.num_outputs == 1:
@@ -510,7 +513,8 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
             if ema is not None:
                 ema.update(model)
             with torch.no_grad():
-                pred = model.probabilities(logits.detach().float()).argmax(1)
+                out = logits.detach().float()
+                pred = model.probabilities(out.mean(1) if out.dim() == 3 else out).argmax(1)  # an ensemble's mean
                 sums += torch.stack([loss.detach().double() * len(y), (pred == y).sum().double(),
                                      torch.tensor(float(len(y)), dtype=torch.float64, device=device)])
             if show and step % 10 == 0:

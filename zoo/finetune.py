@@ -107,10 +107,10 @@ def adapt_model(base, *, label_names: Sequence[str], seq_len: int | None = None,
     model = fresh_model(arch, label_names=label_names, seq_len=seq_len or base.seq_len, model_args=_model_args(base),
                         seed=seed)  # the fresh layers start the same way on every run
     new_head = list(label_names) != list(base.label_names)
-    prefix = getattr(model, "classifier", "head") + "."
+    head = model.classifier_prefixes()
     src, own = base.state_dict(), model.state_dict()
     transferred = [k for k, v in own.items()
-                   if not (new_head and k.startswith(prefix)) and k in src and src[k].shape == v.shape]
+                   if not (new_head and k.startswith(head)) and k in src and src[k].shape == v.shape]
     model.load_state_dict({k: src[k] for k in transferred}, strict=False)
     fresh = [k for k in own if k not in set(transferred)]
     return model, transferred, fresh
@@ -118,10 +118,10 @@ def adapt_model(base, *, label_names: Sequence[str], seq_len: int | None = None,
 
 def _freeze(model, fresh: Sequence[str]) -> None:
     """Train only the classifier and the parameters that start fresh."""
-    prefix = getattr(model, "classifier", "head") + "."
+    head = model.classifier_prefixes()
     keep = set(fresh)
     for name, p in model.named_parameters():
-        p.requires_grad_(name in keep or name.startswith(prefix))
+        p.requires_grad_(name in keep or name.startswith(head))
 
 
 def _base_record(base, spec: str | None, base_model_id: str | None):

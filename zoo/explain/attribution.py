@@ -245,7 +245,7 @@ def _check_supported(model, method: str) -> None:
 
 # ---------------------------------------------------------------------------------------------- methods
 def _prepare(model, sequences, ids, target, device, batch_size, max_length=None):
-    from zoo.predict import _check_classifier, _length_stats, _max_length, resolve_device
+    from zoo.predict import _check_classifier, _inference, _length_stats, _max_length, resolve_device
 
     _check_classifier(model)
     seqs = [sequences] if isinstance(sequences, str) else list(sequences)
@@ -261,7 +261,7 @@ def _prepare(model, sequences, ids, target, device, batch_size, max_length=None)
     enc = model.encoding
     codes = to_codes(seqs, enc.length, pad_mode=enc.pad_mode, ambiguity=enc.ambiguity, ids=names)
     dev = resolve_device(device, model)
-    with torch.inference_mode():
+    with _inference(model, dev), torch.inference_mode():  # eval mode: no dropout in the predicted probabilities
         probs = torch.cat([model.probabilities(model(encode_codes(c, enc).to(dev))).float().cpu()
                            for c in np.array_split(codes, max(1, -(-len(codes) // batch_size)))]).numpy()
     if target is None:

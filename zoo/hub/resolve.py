@@ -144,8 +144,8 @@ def load_pretrained(cfg, builder: Callable[..., Any], args: dict[str, Any],
             raise ContractMismatchError(f"{config_path} declares input encoding {saved['encoding']} but "
                                         f"{cfg.name} as built expects {model.encoding.to_dict()}; the weights were "
                                         f"trained for another input")
-    prefix = (getattr(model, "classifier", None) or cfg.classifier) + "."
-    skipped = load_weights(model, path, skip_prefixes=(prefix,) if new_head else (), skip_shape_mismatch=new_len)
+    skipped = load_weights(model, path, skip_prefixes=model.classifier_prefixes() if new_head else (),
+                           skip_shape_mismatch=new_len)
     if skipped:
         why = " and ".join(w for w, changed in (("num_classes", new_head), ("seq_len", new_len)) if changed)
         warnings.warn(f"{cfg.name}: {len(skipped)} tensor(s) not loaded and left freshly initialized "

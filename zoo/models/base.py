@@ -12,6 +12,7 @@ loaded into a model built on the ``meta`` device, without initializing what the 
 """
 from __future__ import annotations
 
+import fnmatch
 from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
@@ -103,7 +104,17 @@ class ZooModel(
         return [{"params": ps, "weight_decay": wd} for wd, ps in groups.items()]
 
     def get_classifier(self) -> nn.Module:
-        return getattr(self, self.classifier)
+        """The final layer; for a pattern (an ensemble's ``members.*.head``) a ``ModuleList`` of every match."""
+        if "*" not in self.classifier:
+            return self.get_submodule(self.classifier)
+        return nn.ModuleList(self.get_submodule(p[:-1]) for p in self.classifier_prefixes())
+
+    def classifier_prefixes(self) -> tuple[str, ...]:
+        """The state-dict key prefixes of the classifier, what fine-tuning replaces for a new label set:
+        ``classifier + "."``, or every module the pattern names (``members.*.head`` for an ensemble)."""
+        if "*" not in self.classifier:
+            return (self.classifier + ".",)
+        return tuple(name + "." for name, _ in self.named_modules() if fnmatch.fnmatchcase(name, self.classifier))
 
     def reset_classifier(self, num_classes: int, label_names: Sequence[str] | None = None) -> None:
         """Replace the final layer with a freshly initialized one for ``num_classes`` classes."""

@@ -20,6 +20,7 @@ logits ``(N, 1)`` (binary) or ``(N, num_classes)``. The classifier is ``head``.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, List, Optional, Sequence
 
 import numpy as np
@@ -33,7 +34,7 @@ from zoo.models import fastpath
 from zoo.models.base import ZooModel
 from zoo.registry import register_model
 
-__all__ = ["GenoNet"]
+__all__ = ["GenoNet", "GenoNetEnsemble"]
 
 
 class _DilatedBlock(nn.Module):
@@ -209,6 +210,59 @@ class GenoNet(ZooModel):
         return super().train(mode)
 
 
+
+class GenoNetEnsemble(ZooModel):
+    """``members`` GenoNets of the same arguments, each from its own initialization, read as one model: in
+    evaluation the mean of their logits; in training :meth:`forward` returns every member's logits
+    ``(N, members, outputs)`` and the training loop scores each member on its own loss
+    (:func:`zoo.engine._training_loss`), so the members are a deep ensemble trained in one pass (the same batches,
+    their own weights) rather than one network fitted through the averaged output.
+
+    ``members`` and every :class:`GenoNet` argument; the classifier is each member's ``head``.
+    """
+
+    classifier = "members.*.head"
+
+    def __init__(self, num_classes: int = 2, seq_len: int = 101, label_names: Sequence[str] | None = None, *,
+                 members: int = 3, **kwargs: Any):
+        super().__init__(num_classes, seq_len, label_names)
+        if not 1 <= members <= 16:
+            raise UserError(f"a GenoNet ensemble holds 1 to 16 members, not {members}")
+        self.members = nn.ModuleList(GenoNet(num_classes, seq_len, label_names, **kwargs) for _ in range(members))
+
+    # The signature the hub mixin records in config.json and reads back: GenoNet's arguments and ``members`` (so
+    # every member argument is saved with its default, and a config's other keys are not passed to GenoNet).
+    __init__.__signature__ = inspect.signature(GenoNet.__init__).replace(parameters=[
+        *inspect.signature(GenoNet.__init__).parameters.values(),
+        inspect.Parameter("members", inspect.Parameter.KEYWORD_ONLY, default=3, annotation=int)])
+
+    @property
+    def encoding(self) -> Encoding:
+        return self.members[0].encoding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean logits ``(N, outputs)`` in evaluation; every member's ``(N, members, outputs)`` in training."""
+        if self.training:
+            return torch.stack([m(x) for m in self.members], dim=1)
+        return torch.stack([m(x) for m in self.members]).mean(0)
+
+    def fast_input(self, codes: np.ndarray) -> torch.Tensor:
+        return self.members[0].fast_input(codes)
+
+    def inference_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The mean of the members' :meth:`GenoNet.inference_forward` (each an exact rewrite of its forward)."""
+        if self.training:
+            return self(x)
+        return torch.stack([m.inference_forward(x) for m in self.members]).mean(0)
+
+    def reset_classifier(self, num_classes: int, label_names: Sequence[str] | None = None) -> None:
+        for m in self.members:
+            m.reset_classifier(num_classes, label_names)
+        self.num_classes, self.label_names = int(num_classes), list(self.members[0].label_names)
+        if isinstance(self._hub_mixin_config, dict):
+            self._hub_mixin_config.update(num_classes=self.num_classes, label_names=self.label_names)
+
+
 def kmer_frequencies_from_bases(bases: torch.Tensor, k: int) -> torch.Tensor:
     """``(N, 4**k)`` shares of each k-mer among the windows of ``bases`` (``(N, L)`` base indices, -1 for N and
     padding) that hold no N or padding; zeros where ``L < k``."""
@@ -289,3 +343,10 @@ def genonet_small_pos32(**kwargs: Any) -> GenoNet:
     """``genonet_small`` whose position branch is averaged into at most 32 stretches of the sequence
     (``position_bins=32``): the same model up to 64 bp, 226,890 parameters instead of 450,122 at 500 bp."""
     return _create({"position_bins": 32}, kwargs)
+
+
+@register_model(family="genonet")
+def genonet_small_pos32_x3(**kwargs: Any) -> GenoNetEnsemble:
+    """Three ``genonet_small_pos32`` trained side by side, each on its own loss, predicting with the mean of their
+    logits (:class:`GenoNetEnsemble`): three times the parameters and compute of one."""
+    return GenoNetEnsemble(**{"members": 3, "position_bins": 32, **kwargs})
