@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -83,6 +84,23 @@ def test_evaluate_reproduces_run_metrics(finished, capsys):
     model, _ = load_run_model(folder)
     assert set(load_weights(folder / "model.safetensors")) == set(model.state_dict())
     assert main(["evaluate", str(folder), "--dataset", str(root / "tiny"), "--split", "dev"]) == 2
+
+
+def test_a_run_folder_predicts_and_is_explained_from_the_command_line(finished, tmp_path):
+    """What `genozoo train` prints as its run folder is what predict and explain take (it once failed: its
+    config.json names no architecture, the recipe beside it does)."""
+    root, recipe, metrics, folder = finished
+    seqs = ["ACGTAGGCTAGCTTAGCGGGATCGATCGTAGCTAGCTAGC", "TTGACCATGGCAACGTTGCAGGTACCGATTACAGGCATAA"]
+    fasta = tmp_path / "in.fa"
+    fasta.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(seqs)))
+    assert main(["predict", str(folder), str(fasta), "-o", str(tmp_path / "out.csv"), "-q"]) == 0
+    rows = (tmp_path / "out.csv").read_text().splitlines()
+    model, _ = load_run_model(folder)
+    expected = model.predict(seqs).probabilities
+    got = [[float(v) for v in row.split(",")[1:-1]] for row in rows[1:]]
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert main(["explain", str(folder), str(fasta), "--method", "ism", "--numbers", str(tmp_path / "a.csv")]) == 0
+    assert (tmp_path / "a.csv").stat().st_size > 0
 
 
 def test_existing_run_needs_resume(finished):

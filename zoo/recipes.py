@@ -365,6 +365,12 @@ def run(recipe: Recipe, seed: int, out_dir: str | Path = "runs", *, resume: bool
 
 
 # ------------------------------------------------------------------------------------------- evaluate
+def is_run_folder(path: str | Path) -> bool:
+    """Whether ``path`` is a run folder of :func:`run` (``recipe.yaml`` beside ``model.safetensors``)."""
+    path = Path(path)
+    return (path / "recipe.yaml").is_file() and (path / "model.safetensors").is_file()
+
+
 def load_run_model(folder: str | Path):
     """Rebuild the model of a finished run folder from its ``recipe.yaml`` and ``config.json``."""
     from zoo.registry import create_model
@@ -406,7 +412,7 @@ def evaluate_model(model_ref: str, dataset: str | None = None, split: str = "tes
     ``dataset`` names other data (its default split); ``protocol`` picks another split protocol. The result's
     ``scored`` says which it was."""
     path = Path(model_ref)
-    if (path / "recipe.yaml").exists() and (path / "model.safetensors").exists():
+    if is_run_folder(path):
         model, recipe = load_run_model(path)
         whose = "the run's"
     else:

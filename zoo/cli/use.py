@@ -18,7 +18,7 @@ from zoo.cli.options import SEED_MAX, device, float_range, int_range, name_part
 MAX_BATCH, MAX_SEQ_LEN = 100_000, 100_000
 
 MODEL_HELP = ("the model: a published name (arch.tag, see `genozoo list --pretrained`), a model folder saved by "
-              "genozoo (model.safetensors + config.json), or a Hub repo id ORG/NAME")
+              "genozoo (model.safetensors + config.json), a run folder of `genozoo train`, or a Hub repo id ORG/NAME")
 
 
 def _model_options(p: argparse.ArgumentParser, help: str = MODEL_HELP) -> None:
