@@ -128,6 +128,13 @@ def test_unknown_model_names_close_matches():
         zoo.create_model("no_such_thing")
 
 
+def test_an_architecture_without_weights_says_how_to_get_some():
+    with pytest.raises(UnknownModelError, match=r"no published weights for 'genonet_small_pos32_x3', an architecture "
+                                                r"to train yourself \(genozoo train --arch genonet_small_pos32_x3\); "
+                                                r"published weights of its family: genonet_small.histone_h3_gue, "):
+        zoo.create_model("genonet_small_pos32_x3", pretrained=True)
+
+
 def test_register_duplicate_raises():
     def cnn_zeng_3_conv2d(**kwargs):  # same name as a registered builder
         raise AssertionError("must never be called")

@@ -327,8 +327,11 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
         if pretrained:
             tags = [n for n in _pretrained if n.startswith(arch + ".")]
             if not tags:
-                raise UnknownModelError(f"no published weights for {arch!r}; pretrained weights exist for: "
-                                        f"{', '.join(sorted(_pretrained)) or 'none yet'}")
+                model_entrypoint(arch)  # a name that is no architecture either gets the "unknown model" sentence
+                family = sorted(n for n in _pretrained if model_family(n.split(".")[0]) == model_family(arch))
+                raise UnknownModelError(f"no published weights for {arch!r}, an architecture to train yourself "
+                                        f"(genozoo train --arch {arch}); published weights of its family: "
+                                        f"{', '.join(family) or 'none'} (all: genozoo list --pretrained)")
             raise UnknownModelError(f"{arch!r} has several published weights; name one of {', '.join(tags)}")
     builder = model_entrypoint(arch)
     args: dict[str, Any] = {}
