@@ -1,6 +1,7 @@
 """zoo.recipes: YAML + --key=value overrides that fail loudly, the run folder, evaluate, and the committed recipes."""
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -86,7 +87,7 @@ def test_evaluate_reproduces_run_metrics(finished, capsys):
     assert main(["evaluate", str(folder), "--dataset", str(root / "tiny"), "--split", "dev"]) == 2
 
 
-def test_a_run_folder_predicts_and_is_explained_from_the_command_line(finished, tmp_path):
+def test_a_run_folder_predicts_and_is_explained_from_the_command_line(finished, tmp_path, capsys):
     """What `genozoo train` prints as its run folder is what predict and explain take (it once failed: its
     config.json names no architecture, the recipe beside it does)."""
     root, recipe, metrics, folder = finished
@@ -101,6 +102,17 @@ def test_a_run_folder_predicts_and_is_explained_from_the_command_line(finished, 
     np.testing.assert_allclose(got, expected, atol=1e-6)
     assert main(["explain", str(folder), str(fasta), "--method", "ism", "--numbers", str(tmp_path / "a.csv")]) == 0
     assert (tmp_path / "a.csv").stat().st_size > 0
+    damaged = tmp_path / "damaged"
+    shutil.copytree(folder, damaged)
+    data = bytearray((damaged / "model.safetensors").read_bytes())
+    at = data.index(b"weight")
+    data[at:at + 6] = b"wxight"  # a tensor's name in the header: the file still parses
+    (damaged / "model.safetensors").write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(["predict", str(damaged), str(fasta), "-q"]) == 2
+    assert "do not match the sha256" in capsys.readouterr().err
+    assert main(["predict", str(damaged), str(fasta), "-q", "--allow-modified"]) == 2  # past the hash, then refused
+    assert "wxight is in the file but not in the model" in capsys.readouterr().err
 
 
 def test_existing_run_needs_resume(finished):

@@ -371,21 +371,22 @@ def is_run_folder(path: str | Path) -> bool:
     return (path / "recipe.yaml").is_file() and (path / "model.safetensors").is_file()
 
 
-def load_run_model(folder: str | Path):
-    """Rebuild the model of a finished run folder from its ``recipe.yaml`` and ``config.json``."""
+def load_run_model(folder: str | Path, *, allow_modified: bool = False):
+    """Rebuild the model of a finished run folder from its ``recipe.yaml`` and ``config.json``; its weights must
+    match the sha256 config.json records (``allow_modified`` loads them anyway, with a warning)."""
     from zoo.registry import create_model
 
-    from zoo.hub.folders import read_config
+    from zoo.hub.folders import load_weights, read_config
     from zoo.hub.validate import check_arguments, verify_weights
 
     folder = Path(folder)
     recipe = load_recipe(folder / "recipe.yaml")
     config = read_config(folder / "config.json") if (folder / "config.json").exists() else {}
-    verify_weights(folder / "model.safetensors", config, where=str(folder))
+    verify_weights(folder / "model.safetensors", config, where=str(folder), allow_modified=allow_modified)
     config.pop(WEIGHTS_SHA_KEY, None)
     check_arguments(config, str(folder / "config.json"))
     model = create_model(recipe.arch, **config) if config else build_model(recipe, load_data(recipe))
-    model.load_state_dict(ckpt.load_weights(folder / "model.safetensors"))
+    load_weights(model, folder / "model.safetensors", verify=False)  # strict; a damaged file is one sentence
     return model, recipe
 
 

@@ -16,7 +16,8 @@ What the grid taught, and the ingredient that answers it:
   evaluation (off where the task is strand-specific; an ingredient of the ablation).
 
 Contract: one-hot input ``(N, 4, L)`` (:data:`zoo.encoding` ``onehot``; N and padding are all-zero columns);
-logits ``(N, 1)`` (binary) or ``(N, num_classes)``. The classifier is ``head``.
+logits ``(N, 1)`` (binary) or ``(N, num_classes)``. The classifier is ``head``. ``genonet_small_pos32_x3`` is a
+:class:`GenoNetEnsemble`: three members trained side by side, each on its own loss, predicting their mean.
 """
 from __future__ import annotations
 
@@ -208,7 +209,6 @@ class GenoNet(ZooModel):
     def train(self, mode: bool = True) -> "GenoNet":
         self.__dict__.pop("_fast_weights", None)
         return super().train(mode)
-
 
 
 class GenoNetEnsemble(ZooModel):
