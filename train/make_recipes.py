@@ -1,4 +1,5 @@
-"""Generate train/recipes/<arch>.<tag>.yaml: every published architecture x the study's three tasks.
+"""Generate train/recipes/<arch>.<tag>.yaml: every published architecture, and the unpublished GenoNet ensemble, x
+the study's tasks.
 
 The study's 13 CNN/RNN architectures get the study's settings (below); its NLP-style models the settings it
 reports for them (LSTM baseline: Adam, batch 256; the two-stage models fit their unsupervised part first, then the
@@ -102,6 +103,9 @@ GENONET_NOTES = ("genozoo's own family, one recipe for every tag (issue #25): Ad
 EXTRA["genonet_small"] = (GENONET, GENONET_NOTES)
 EXTRA["genonet_small_pos32"] = (GENONET, GENONET_NOTES + "; genonet_small_pos32 is genonet_small with its position "
                                 "branch averaged into at most 32 stretches (the same model on splice)")
+EXTRA["genonet_small_pos32_x3"] = (GENONET, GENONET_NOTES + "; genonet_small_pos32_x3 is three genonet_small_pos32 "
+                                   "trained side by side, each on its own loss, predicting their mean logits (three "
+                                   "times the CPU; not published: train/README.md, the ensemble screen)")
 
 
 _EZH2_BATCH = (dict(batch_size=64),
@@ -132,7 +136,7 @@ PER_TASK = {
 
 
 #: Architectures trained with GENONET unchanged on every tag (no per-task additions such as precise_bn).
-GENONET_ARCHS = ("genonet_small", "genonet_small_pos32")
+GENONET_ARCHS = ("genonet_small", "genonet_small_pos32", "genonet_small_pos32_x3")
 
 #: Precise BatchNorm statistics (``precise_bn`` batches per epoch) for models with BatchNorm, outside splice.
 PRECISE_BN = (200, "precise BatchNorm statistics (recomputed over up to 200 training batches after each epoch): "
