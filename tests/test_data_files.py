@@ -146,5 +146,14 @@ def test_cli_list_info_report_card(shared_data, tmp_path, capsys):
     assert "## Leakage between splits" in text.replace("### Leakage", "## Leakage") and "ebbae10c" in text
     assert main(["data", "report", "nope"]) == 2
     assert "unknown benchmark" in capsys.readouterr().err
+    # A mistyped path is refused as a path, whichever command reads it (it was "unknown benchmark" in train).
+    for argv in (["train", "--arch", "genonet_small", "--dataset", str(tmp_path / "splice30.csv"), "--epochs=1"],
+                 ["train", "--arch", "genonet_small", "--dataset", "splice30.csv", "--epochs=1"],
+                 ["finetune", "genonet_small.splice", "--data", "mine.fa", "-o", str(tmp_path / "ft")],
+                 ["data", "info", "my_data/"]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert "does not exist; check the path" in err and "unknown benchmark" not in err, argv
+    assert not (tmp_path / "ft").exists()
     assert main(["data", "report", "splice", "--source", str(tmp_path / "missing")]) == 2
     assert Counter(capsys.readouterr().err.split(":")[:2]) == Counter(["genozoo", " error"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+from pathlib import PurePath
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
@@ -19,6 +20,10 @@ from zoo.errors import UserError
 
 __all__ = ["BenchmarkInfo", "Benchmark", "UnknownBenchmarkError", "register_benchmark", "register_family",
            "get_benchmark", "list_benchmarks", "benchmark_info", "STUDY_CITATION"]
+
+#: Extensions of the data files :func:`zoo.data.from_files` reads: a name ending in one is a path, not a benchmark.
+DATA_FILE_SUFFIXES = frozenset({".fa", ".fasta", ".fna", ".fas", ".gz", ".csv", ".tsv", ".tab", ".txt", ".data",
+                                ".seq"})
 
 STUDY_CITATION = ("Zhang, Cheng & Solis-Lemus (2022). Towards a robust out-of-the-box neural network model for "
                   "genomic data. BMC Bioinformatics 23:125. doi:10.1186/s12859-022-04660-8.")
@@ -107,6 +112,9 @@ def get_benchmark(name: str) -> Benchmark:
             factory, members = _FAMILIES[prefix.lower()]
             known = {m.lower(): m for m in members()}
             return factory(known.get(member.lower(), member))
+    if PurePath(key).suffix in DATA_FILE_SUFFIXES or key.startswith(("/", ".", "~")) or key.endswith("/"):
+        # A path (a data file's extension, or a folder) that does not exist, not a misspelt benchmark.
+        raise UserError(f"data file or folder {name!r} does not exist; check the path")
     close = difflib.get_close_matches(key, [n.lower() for n in _all_names()], n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else "; run `genozoo data list` to see them"
     raise UnknownBenchmarkError(f"unknown benchmark {name!r}{hint}")

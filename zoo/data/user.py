@@ -17,7 +17,6 @@ __all__ = ["load_data", "parse_label_map", "apply_label_map", "label_names_of", 
            "SPLIT_SEED"]
 
 SPLIT_SEED = 3264
-_FILE_SUFFIXES = {".fa", ".fasta", ".fna", ".fas", ".gz", ".csv", ".tsv", ".tab", ".txt", ".data", ".seq"}
 
 
 def label_names_of(ds) -> list[str]:
@@ -74,9 +73,7 @@ def load_data(data, *, validation=None, test=None, labels=None, label_names: Seq
                             "files, a benchmark name or a folder written by DatasetDict.save_to_disk")
         ds = datasets.load_from_disk(str(data))
         name = Path(data).name
-    elif Path(str(data)).suffix.lower() in _FILE_SUFFIXES:
-        raise UserError(f"data file {str(data)!r} does not exist; check the path")
-    else:
+    else:  # a benchmark name; a path that does not exist is refused as such by the registry
         ds, name = load_benchmark(str(data), source=source, progress=False), str(data)
     if separate:
         raise UserError(f"{', '.join(separate)} go with data files (FASTA/CSV/TSV); {name!r} already holds its "
