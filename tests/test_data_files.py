@@ -9,6 +9,7 @@ import pytest
 
 from zoo.cli import main
 from zoo.data import FormatError, from_files
+from zoo.errors import UserError
 from zoo.data.quality import quality_report, report_markdown
 from zoo.encoding import reverse_complement
 
@@ -157,3 +158,30 @@ def test_cli_list_info_report_card(shared_data, tmp_path, capsys):
     assert not (tmp_path / "ft").exists()
     assert main(["data", "report", "splice", "--source", str(tmp_path / "missing")]) == 2
     assert Counter(capsys.readouterr().err.split(":")[:2]) == Counter(["genozoo", " error"])
+
+
+def test_labels_that_cannot_train_a_classifier_are_refused_with_the_record(tmp_path, capsys):
+    """An empty label cell was a class named ''; a test file's unseen labels became classes of the model; a
+    single-class file crashed `train` (finetune refused it)."""
+    seqs = ["ACGTACGTAC", "GGGCCCAAAT", "TTTTACGCGA", "CAGTCAGTCA"] * 5
+    rows = [(s, "pos" if i % 2 else "neg") for i, s in enumerate(seqs)]
+    blank = tmp_path / "blank.csv"
+    blank.write_text("sequence,label\n" + "".join(f"{s},{y}\n" for s, y in rows) + "ACGTTGCAAC,\n")
+    with pytest.raises(FormatError, match=r"1 record\(s\) have no label, the first 'blank-20' \(record 21\)"):
+        from_files(str(blank))
+    train, other = tmp_path / "train.csv", tmp_path / "other.csv"
+    train.write_text("sequence,label\n" + "".join(f"{s},{y}\n" for s, y in rows))
+    other.write_text("sequence,label\n" + "".join(f"{s},{i % 2}\n" for i, s in enumerate(seqs)))
+    with pytest.raises(UserError, match=r"the test data has label\(s\) 0, 1, which the training data \(labels neg, "
+                                        r"pos\) does not have"):
+        from_files(str(train), test=str(other))
+    one = tmp_path / "one.csv"
+    one.write_text("sequence,label\n" + "".join(f"{s},pos\n" for s in seqs))
+    for argv in (["train", "--arch", "cnn_zeng_2_conv2d", "--dataset", str(blank), "--out", str(tmp_path / "r")],
+                 ["train", "--arch", "cnn_zeng_2_conv2d", "--dataset", str(train), "--test", str(other),
+                  "--out", str(tmp_path / "r")],
+                 ["train", "--arch", "cnn_zeng_2_conv2d", "--dataset", str(one), "--out", str(tmp_path / "r")],
+                 ["finetune", "genonet_small.splice", "--data", str(blank), "-o", str(tmp_path / "f")]):
+        assert main(argv) == 2, argv
+        assert capsys.readouterr().err.count("genozoo: error:") == 1
+    assert not (tmp_path / "r").exists() and not (tmp_path / "f").exists()

@@ -115,6 +115,33 @@ def test_a_run_folder_predicts_and_is_explained_from_the_command_line(finished, 
     assert "wxight is in the file but not in the model" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("override, says", [
+    ("--model_args.nope=3", "unexpected keyword argument 'nope'"),
+    ("--model_args.dropout=5", "dropout probability has to be between 0 and 1"),
+    ("--model_args.filters=[0]", "an empty layer (features.0.weight)")])
+def test_model_arguments_that_do_not_build_are_one_sentence_and_leave_no_run_folder(finished, tmp_path, capsys,
+                                                                                    override, says):
+    root = finished[0]
+    out = tmp_path / "out"
+    assert main(["train", "--arch", "cnn_zeng_2_conv2d", "--dataset", str(root / "tiny"), "--epochs=1",
+                 "--quiet", "--out", str(out), override]) == 2
+    err = capsys.readouterr().err
+    assert "genozoo: error: the recipe's model_args" in err and says in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_folder(finished, tmp_path, monkeypatch):
+    root, recipe, _, _ = finished
+
+    def fails(*args, **kwargs):
+        raise MemoryError("out of memory in epoch 1")
+
+    monkeypatch.setattr("zoo.recipes.fit", fails)
+    with pytest.raises(MemoryError):
+        run(recipe, 0, tmp_path / "out")
+    assert not (tmp_path / "out" / "cnn_zeng_2_conv2d.tiny" / "seed0").exists()  # the retry is not blocked
+
+
 def test_existing_run_needs_resume(finished):
     root, recipe, metrics, folder = finished
     with pytest.raises(UserError, match="--resume"):

@@ -43,7 +43,7 @@ import torch
 from zoo.errors import UserError
 
 from zoo.data.user import apply_label_map, is_dataset_dict as _is_dataset_dict, is_files as _is_files
-from zoo.data.user import label_names_of as _label_names, load_data, parse_label_map
+from zoo.data.user import label_names_of as _label_names, load_data, parse_label_map, require_classes
 
 __all__ = ["FinetuneResult", "load_data", "adapt_model", "fresh_model", "apply_label_map", "parse_label_map",
            "finetune"]
@@ -85,13 +85,12 @@ def _model_args(model) -> dict[str, Any]:
 def fresh_model(arch: str, *, label_names: Sequence[str], seq_len: int, model_args: Mapping[str, Any] | None = None,
                 seed: int = 0):
     """``arch`` with fresh weights (seeded) for ``label_names`` and ``seq_len``: the from-scratch baseline."""
-    from zoo.registry import model_entrypoint
+    from zoo.registry import create_model_from_args
 
     torch.manual_seed(seed)
-    model = model_entrypoint(arch)(**{**dict(model_args or {}), "num_classes": len(label_names),
-                                      "label_names": list(label_names), "seq_len": seq_len})
-    model.arch = arch
-    return model
+    return create_model_from_args(arch, "the model arguments (--model-args)",
+                                  **{**dict(model_args or {}), "num_classes": len(label_names),
+                                     "label_names": list(label_names), "seq_len": seq_len})
 
 
 def adapt_model(base, *, label_names: Sequence[str], seq_len: int | None = None, seed: int = 0):
@@ -236,9 +235,7 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validat
     if mapping or keep_order is not None:
         ds = apply_label_map(ds, mapping, keep_order)
     names = _label_names(ds)
-    if len(names) < 2:
-        raise UserError(f"the data has a single class ({', '.join(names)}); a classifier needs at least two, so "
-                        f"add sequences of another class or check --label-column")
+    require_classes(names)
     if num_classes is not None and num_classes != len(names):
         raise UserError(f"--num-classes {num_classes} does not match the data, which has {len(names)} classes "
                         f"({', '.join(names)})")

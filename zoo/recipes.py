@@ -264,9 +264,11 @@ def _label_names(ds) -> list[str]:
 
 def build_model(recipe: Recipe, ds=None, label_names: Sequence[str] | None = None):
     """Create the recipe's architecture (study geometry when ``task`` is set, sizes from the data otherwise)."""
-    from zoo.registry import create_model, study_kwargs
+    from zoo.data.user import require_classes
+    from zoo.registry import create_model_from_args, study_kwargs
 
     names = list(label_names) if label_names is not None else _label_names(ds)
+    require_classes(names)
     args: dict[str, Any] = study_kwargs(recipe.arch, recipe.task) if recipe.task else {}
     if recipe.task and args.get("num_classes", len(names)) != len(names):
         raise UserError(f"task {recipe.task!r} has {args['num_classes']} classes but dataset {recipe.dataset!r} "
@@ -275,7 +277,7 @@ def build_model(recipe: Recipe, ds=None, label_names: Sequence[str] | None = Non
     if "seq_len" not in args and "seq_len" not in recipe.model_args:
         args["seq_len"] = max(len(s) for s in ds["train"]["sequence"])
     args.update(recipe.model_args)
-    model = create_model(recipe.arch, **args)
+    model = create_model_from_args(recipe.arch, "the recipe's model_args (--model_args.KEY=VALUE)", **args)
     if recipe.encoding is not None and recipe.encoding != model.encoding.to_dict():
         raise UserError(f"recipe encoding {recipe.encoding} differs from what {recipe.arch} takes "
                         f"({model.encoding.to_dict()}); remove 'encoding' from the recipe or fix it")
@@ -332,10 +334,18 @@ def run(recipe: Recipe, seed: int, out_dir: str | Path = "runs", *, resume: bool
     model = build_model(recipe, ds)
     resolved = dataclasses.replace(recipe, encoding=model.encoding.to_dict(), seeds=[seed])
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    new_folder = not folder.exists()
     if rank == 0:
         folder.mkdir(parents=True, exist_ok=True)
         ckpt.atomic_write_text(folder / "recipe.yaml", resolved.to_yaml())
-    result = fit(model, ds["train"], ds["validation"], cfg, run_dir=folder, resume=resume)
+    try:
+        result = fit(model, ds["train"], ds["validation"], cfg, run_dir=folder, resume=resume)
+    except BaseException:
+        # A run that failed before its first checkpoint leaves nothing to resume: its folder would only block the
+        # corrected command ("already exists").
+        if rank == 0 and new_folder and ckpt.latest_checkpoint(folder) is None:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     device = resolve_device(cfg.device)
     evals = {s: evaluate(model, ds[s], batch_size=cfg.eval_batch_size, device=device) for s in SPLITS if s in ds}
     metrics = {

@@ -352,3 +352,24 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
     if checkpoint_path is not None:
         _loader("load_weights")(model, checkpoint_path)
     return model
+
+
+#: What an architecture's constructor raises for arguments it cannot build with.
+BUILD_ERRORS = (TypeError, ValueError, RuntimeError, OverflowError, ZeroDivisionError, IndexError)
+
+
+def create_model_from_args(name: str, where: str, **kwargs: Any):
+    """:func:`create_model` with arguments a user wrote (``where`` names them: a recipe's ``model_args``,
+    ``--model-args``): one the architecture does not take, or a value it cannot be built with, is one sentence
+    (a :class:`UserError`) instead of the constructor's traceback."""
+    try:
+        model = create_model(name, **kwargs)
+    except UserError:
+        raise
+    except BUILD_ERRORS as err:
+        why = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise UserError(f"{where} do not build {name!r}: {why}") from err
+    empty = [n for n, p in model.named_parameters() if p.numel() == 0]
+    if empty:  # builds, then fails in the first forward pass
+        raise UserError(f"{where} build {name!r} with an empty layer ({empty[0]}); every size must be at least 1")
+    return model

@@ -193,10 +193,15 @@ def _load_one(path, *, format: str, labels: LabelsFile | None, class_name: str |
                 raise FormatError(f"{labels.describe()} and holds {len(labels.labels)} labels, but {str(path)!r} "
                                   f"has {len(cols)} records; it needs one per record, in the same order")
             cols["label"] = list(labels.labels)
-    if any(v is None for v in cols["label"]):
-        raise FormatError(f"{str(path)!r}: some records have no label; for FASTA put it in the header "
-                          "('>id label=1' or '>id|1') or pass labels=FILE; for CSV pass label_column=; or map "
-                          "class names to files ({'A': 'a.fa', 'B': 'b.fa'})")
+    if all(v is None for v in cols["label"]):
+        raise FormatError(f"{str(path)!r}: the records have no labels; for FASTA put them in the headers "
+                          "('>id label=1' or '>id|1') or pass a labels file (--labels); for CSV name the column "
+                          "(--label-column); or give a file per class (--data A=a.fa --data B=b.fa)")
+    blank = [i for i, v in enumerate(cols["label"]) if v is None or not str(v).strip()]
+    if blank:
+        first = cols["id"][blank[0]]
+        raise FormatError(f"{str(path)!r}: {len(blank)} record(s) have no label, the first {first!r} (record "
+                          f"{blank[0] + 1}); fill them in or remove those records")
     return cols
 
 
@@ -299,4 +304,12 @@ def _class_names(label_names, matrix_columns, given, cols) -> list[str]:
             raise UserError(f"class(es) {', '.join(extra)} appear in the validation/test files but not in the "
                             f"training files ({', '.join(names)}); map every class in train=")
         return names
-    return infer_label_names(v for c in cols.values() for v in c["label"])
+    names = infer_label_names(v for c in cols.values() for v in c["label"])
+    trained = {str(v).strip() for v in cols["train"]["label"]}
+    for split in ("validation", "test"):
+        unseen = sorted({str(v).strip() for v in cols[split]["label"]} - trained) if split in cols else []
+        if unseen:
+            raise UserError(f"the {split} data has label(s) {', '.join(unseen[:5])}, which the training data "
+                            f"(labels {', '.join(sorted(trained)[:10])}) does not have; a model cannot learn a "
+                            "class it never sees")
+    return names

@@ -13,10 +13,17 @@ import numpy as np
 
 from zoo.errors import UserError
 
-__all__ = ["load_data", "parse_label_map", "apply_label_map", "label_names_of", "is_files", "is_dataset_dict",
-           "SPLIT_SEED"]
+__all__ = ["load_data", "parse_label_map", "apply_label_map", "label_names_of", "require_classes", "is_files",
+           "is_dataset_dict", "SPLIT_SEED"]
 
 SPLIT_SEED = 3264
+
+
+def require_classes(names: Sequence[str]) -> None:
+    """Refuse training a classifier on data of fewer than two classes."""
+    if len(names) < 2:
+        raise UserError(f"the data has a single class ({', '.join(names) or 'none'}); a classifier needs at least "
+                        "two, so add sequences of another class or check the label column (--label-column)")
 
 
 def label_names_of(ds) -> list[str]:
