@@ -147,9 +147,30 @@ def test_plan_uses_recipe_files_and_checks_overrides(tmp_path):
     assert _seeds("2") == 2 and _seeds("1,2") == [1, 2] and _seeds("8,") == [8]
     cells = plan(["cnn_zeng_2_conv2d"], ["splice"], _seeds("8,9"), tmp_path)
     assert [s for _, s in cells] == [8, 9]
-    with pytest.raises(Exception, match="expected a count such as 3"):
+    with pytest.raises(Exception, match="expected a count of at least 1 such as 3"):
         _seeds("two")
     with pytest.raises(UserError, match="no architecture matches"):
         from zoo.grid import expand_archs
 
         expand_archs("nothing_like_this*")
+
+
+def test_a_grid_that_cannot_run_is_refused_before_any_cell_trains(tmp_path, capsys):
+    out = tmp_path / "grid"
+    for extra in (["--seeds", "-1"], ["--seeds", "0"], ["--seeds", "1,-2"], ["--datasets", "nope"],
+                  ["--datasets", "mine.csv"], ["--recipes", str(tmp_path / "none")]):
+        try:
+            status = main(["benchmark", "--archs", "cnn_zeng_2_conv2d", "--out", str(out), "--quiet", *extra])
+        except SystemExit as e:  # argparse refuses an option's value itself
+            status = e.code
+        assert status == 2, extra
+        err = capsys.readouterr().err
+        assert "error:" in err and "Traceback" not in err, extra
+    assert not out.exists()
+    # A cell whose data turns out unreadable fails with its sentence, its neighbours go on; no traceback on screen.
+    (tmp_path / "empty").mkdir()
+    assert main(["benchmark", "--archs", "cnn_zeng_2_conv2d", "--datasets", str(tmp_path / "empty"), "--seeds", "1",
+                 "--out", str(out), "--no-figures"]) == 2  # and no run finished: nothing to summarize
+    captured = capsys.readouterr()
+    assert "FAILED cnn_zeng_2_conv2d.empty seed 0: dataset folder" in captured.out + captured.err
+    assert "Traceback" not in captured.out + captured.err

@@ -67,12 +67,20 @@ def expand_archs(pattern: str | Sequence[str]) -> list[str]:
 def plan(archs: Sequence[str], datasets: Sequence[str], seeds: int | Sequence[int],
          recipes_dir: str | Path | None = None, overrides: Sequence[str] | dict = ()) -> list[tuple[Recipe, int]]:
     """The cells of the grid: ``(recipe, seed)`` per dataset x arch x seed, recipes resolved and checked."""
+    from zoo.data.registry import get_benchmark
+
     recipes_dir = Path(recipes_dir) if recipes_dir is not None else RECIPES_DIR
+    if not recipes_dir.is_dir():
+        raise UserError(f"recipe folder {str(recipes_dir)!r} does not exist; check --recipes")
+    if isinstance(seeds, int) and seeds < 1 or not isinstance(seeds, int) and (not seeds or min(seeds) < 0):
+        raise UserError(f"seeds must be a count of at least 1 or seeds of 0 or more, not {seeds}")
     extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
     cells = []
     for dataset in datasets:
         for arch in archs:
             path = recipes_dir / f"{arch}.{dataset}.yaml"
+            if not path.exists() and not Path(dataset).exists():
+                get_benchmark(dataset)  # neither a recipe tag nor data: one sentence before any cell trains
             recipe = load_recipe(path, extra) if path.exists() else load_recipe(None, extra, arch=arch,
                                                                                  dataset=dataset)
             chosen = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
@@ -103,12 +111,14 @@ def benchmark(archs: str | Sequence[str], datasets: Sequence[str], seeds: int | 
                 cache[key] = load_data(recipe)
             run(recipe, seed, out_dir, resume=True, data=cache[key])
         except Exception as e:  # one broken cell must not stop a day-long grid; it is reported below
-            failures.append({"cell": f"{recipe.name} seed {seed}", "error": f"{type(e).__name__}: {e}"})
+            # A user error is its sentence; anything else also keeps its traceback, in the log, not on the screen.
+            error = str(e) if isinstance(e, UserError) else f"{type(e).__name__}: {e}"
+            failures.append({"cell": f"{recipe.name} seed {seed}", "error": error,
+                             "traceback": "" if isinstance(e, UserError) else traceback.format_exc(limit=5)})
             atomic_write_text(out_dir / "failures.log", "\n".join(
-                f"{f['cell']}: {f['error']}" for f in failures) + "\n")
+                f"{f['cell']}: {f['error']}\n{f['traceback']}".rstrip() for f in failures) + "\n")
             if not quiet:
-                tqdm.write(f"FAILED {recipe.name} seed {seed}: {type(e).__name__}: {e}")
-                tqdm.write(traceback.format_exc(limit=3))
+                tqdm.write(f"FAILED {recipe.name} seed {seed}: {error}")
     summary = summarize(out_dir, figures=figures, report_dir=report_dir, merge=merge)
     summary["failures"] = failures
     return summary

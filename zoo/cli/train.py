@@ -108,9 +108,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _seeds(text: str) -> int | list[int]:
     """``--seeds``: ``3`` (a count) or ``1,2`` (those seeds)."""
     try:
-        return [int(s) for s in text.split(",") if s.strip()] if "," in text else int(text)
+        seeds = [int(s) for s in text.split(",") if s.strip()] if "," in text else int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a count such as 3 or seeds such as 1,2, not {text!r}") from None
+        seeds = None
+    if seeds is None or seeds == [] or (seeds < 1 if isinstance(seeds, int) else min(seeds) < 0):
+        raise argparse.ArgumentTypeError(f"expected a count of at least 1 such as 3, or seeds of 0 or more such as "
+                                         f"1,2, not {text!r}")
+    return seeds
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
