@@ -185,3 +185,17 @@ def test_labels_that_cannot_train_a_classifier_are_refused_with_the_record(tmp_p
         assert main(argv) == 2, argv
         assert capsys.readouterr().err.count("genozoo: error:") == 1
     assert not (tmp_path / "r").exists() and not (tmp_path / "f").exists()
+
+
+def test_the_first_line_wins_over_a_table_extension_that_does_not_match_it(tmp_path, capsys):
+    seqs = ["ACGTACGTAC", "GGGCCCAAAT"]
+    tsv, fasta = tmp_path / "tabs.csv", tmp_path / "reads.csv"
+    tsv.write_text("id\tsequence\n" + "".join(f"s{i}\t{s}\n" for i, s in enumerate(seqs)))
+    fasta.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(seqs)))
+    for path in (tsv, fasta):
+        assert main(["predict", "genonet_small.splice", str(path), "-q"]) == 0, path
+        rows = capsys.readouterr().out.splitlines()
+        assert [r.split(",")[0] for r in rows[1:]] == ["s0", "s1"], path
+    (tmp_path / "odd.txt").write_text("no format here\n")
+    assert main(["predict", "genonet_small.splice", str(tmp_path / "odd.txt"), "-q"]) == 2
+    assert "pass --format (format=) one of" in capsys.readouterr().err

@@ -66,17 +66,20 @@ def strip_compression(name: str) -> str:
 
 
 def detect_format(path: str | os.PathLike) -> str:
-    """Guess the format from the extension, then from the first non-empty line."""
+    """Guess the format from the extension and the first non-empty line (which wins where a table's extension
+    does not match it: a FASTA or tab-separated file named ``.csv``)."""
     name = strip_compression(Path(path).name.lower())
     ext = Path(name).suffix
     if ext in _FASTA_EXT:
         return "fasta"
-    if ext == ".csv":
-        return "csv"
-    if ext in (".tsv", ".tab"):
-        return "tsv"
     with open_text(path) as fh:
         first = next((line.strip() for line in fh if line.strip()), "")
+    if ext in (".csv", ".tsv", ".tab"):  # the first line overrides a table extension that does not match it
+        if first.startswith(">"):
+            return "fasta"
+        if ext == ".csv" and "\t" in first and "," not in first:
+            return "tsv"
+        return "csv" if ext == ".csv" or ("," in first and "\t" not in first) else "tsv"
     parts_comma = [p.strip() for p in first.split(",")]
     parts_blank = first.split()
     if first.startswith(">") and len(parts_blank) <= 2 and not _is_dna(parts_blank[-1]):
@@ -91,7 +94,7 @@ def detect_format(path: str | os.PathLike) -> str:
         return "tsv"
     if "," in first:
         return "csv"
-    raise FormatError(f"cannot tell the format of {str(path)!r}; pass format= one of {', '.join(FORMATS)}")
+    raise FormatError(f"cannot tell the format of {str(path)!r}; pass --format (format=) one of {', '.join(FORMATS)}")
 
 
 _DNA_RE = re.compile(r"^[ACGTUNRYSWKMBDHVacgtunryswkmbdhv]+$")
@@ -272,7 +275,7 @@ def iter_delimited(path: str | os.PathLike, *, sequence_column: Optional[str] = 
         seq_col = _pick(header, sequence_column, _SEQ_COLUMNS, "sequence", path)
         if seq_col is None:
             raise FormatError(f"{str(path)!r} has no sequence column (columns: {', '.join(header)}); "
-                              "pass sequence_column=")
+                              "name it with --sequence-column (sequence_column=)")
         lab_col = _pick(header, label_column, _LABEL_COLUMNS, "label", path)
         id_col = _pick(header, id_column, _ID_COLUMNS, "id", path)
         si = header.index(seq_col)

@@ -137,9 +137,9 @@ def _hub_files(repo_id: str, patterns: dict[str, str], revision: Optional[str], 
     except LocalEntryNotFoundError:
         if offline:
             raise OfflineError(f"the Hub dataset {repo_id} (revision {revision or 'main'}) is not in the cache and "
-                               "offline mode (HF_HUB_OFFLINE=1) forbids downloading it; pass source=PATH or go "
+                               "offline mode (HF_HUB_OFFLINE=1) forbids downloading it; pass --source PATH (source=) or go "
                                "online") from None
-        raise DownloadError(f"could not reach the Hub for {repo_id}; check the connection or pass source=PATH") \
+        raise DownloadError(f"could not reach the Hub for {repo_id}; check the connection or pass --source PATH (source=)") \
             from None
     except HfHubHTTPError as e:
         raise DownloadError(f"the Hub refused {repo_id} at revision {revision or 'main'} ({e.__class__.__name__}: "

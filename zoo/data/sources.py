@@ -118,7 +118,7 @@ def fetch(src: SourceFile, cache_dir: str | os.PathLike | None = None, *, offlin
         return dest
     if is_offline() if offline is None else offline:
         raise OfflineError(f"{src.url} is not in the cache {str(root)!r} and offline mode (HF_HUB_OFFLINE=1) "
-                           "forbids downloading it; pass source=PATH to a local copy or unset HF_HUB_OFFLINE")
+                           "forbids downloading it; pass --source PATH (source=) to a local copy or unset HF_HUB_OFFLINE")
     dest.parent.mkdir(parents=True, exist_ok=True)
     url = mirror_url(src.url)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
@@ -147,7 +147,7 @@ def fetch(src: SourceFile, cache_dir: str | os.PathLike | None = None, *, offlin
         digest = h.hexdigest()
         if src.sha256 and digest != src.sha256:
             raise ChecksumError(f"{url} has sha256 {digest}, not the pinned {src.sha256}; the file is corrupt or "
-                                "changed upstream, so nothing was cached (retry, or pass source=PATH to a "
+                                "changed upstream, so nothing was cached (retry, or pass --source PATH (source=) to a "
                                 "copy you trust)")
         if not src.sha256:
             log.warning("%s has no pinned sha256 (unverified); recorded %s", src.url, digest)
@@ -161,7 +161,7 @@ def fetch(src: SourceFile, cache_dir: str | os.PathLike | None = None, *, offlin
         if isinstance(e, DownloadError):
             raise
         reason = getattr(e, "reason", e)
-        raise DownloadError(f"could not download {url} ({reason}); check the connection, or pass source=PATH "
+        raise DownloadError(f"could not download {url} ({reason}); check the connection, or pass --source PATH (source=) "
                             "to a local copy") from None
     except BaseException:
         _unlink(tmp)
@@ -219,14 +219,14 @@ def fetch_listing(url: str, cache_dir: str | os.PathLike | None = None, *, offli
     if not dest.is_file():
         if is_offline() if offline is None else offline:
             raise OfflineError(f"the listing {url} is not in the cache and offline mode (HF_HUB_OFFLINE=1) "
-                               "forbids downloading it; pass source=PATH to a local copy or unset HF_HUB_OFFLINE")
+                               "forbids downloading it; pass --source PATH (source=) to a local copy or unset HF_HUB_OFFLINE")
         try:
             req = urllib.request.Request(mirror_url(url), headers={"User-Agent": "genozoo"})
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 body = resp.read()
         except (urllib.error.URLError, OSError) as e:
             raise DownloadError(f"could not download the listing {url} ({getattr(e, 'reason', e)}); pass "
-                                "source=PATH to a local copy") from None
+                                "--source PATH (source=) to a local copy") from None
         dest.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write_text(dest, body.decode("utf-8", errors="replace"))
     names = []
