@@ -175,13 +175,17 @@ def test_labels_that_cannot_train_a_classifier_are_refused_with_the_record(tmp_p
     with pytest.raises(UserError, match=r"the test data has label\(s\) 0, 1, which the training data \(labels neg, "
                                         r"pos\) does not have"):
         from_files(str(train), test=str(other))
+    ids = tmp_path / "ids.csv"
+    ids.write_text("id,sequence,label\n" + "".join(f"r{i},{s},{y}\n" for i, (s, y) in enumerate(rows)))
     one = tmp_path / "one.csv"
     one.write_text("sequence,label\n" + "".join(f"{s},pos\n" for s in seqs))
     for argv in (["train", "--arch", "cnn_zeng_2_conv2d", "--dataset", str(blank), "--out", str(tmp_path / "r")],
                  ["train", "--arch", "cnn_zeng_2_conv2d", "--dataset", str(train), "--test", str(other),
                   "--out", str(tmp_path / "r")],
                  ["train", "--arch", "cnn_zeng_2_conv2d", "--dataset", str(one), "--out", str(tmp_path / "r")],
-                 ["finetune", "genonet_small.splice", "--data", str(blank), "-o", str(tmp_path / "f")]):
+                 ["finetune", "genonet_small.splice", "--data", str(blank), "-o", str(tmp_path / "f")],
+                 ["finetune", "genonet_small.splice", "--data", str(ids), "--label-column", "id", "-o",
+                  str(tmp_path / "f")]):  # a column of distinct values, not labels (it was a traceback)
         assert main(argv) == 2, argv
         assert capsys.readouterr().err.count("genozoo: error:") == 1
     assert not (tmp_path / "r").exists() and not (tmp_path / "f").exists()

@@ -235,7 +235,7 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validat
     if mapping or keep_order is not None:
         ds = apply_label_map(ds, mapping, keep_order)
     names = _label_names(ds)
-    require_classes(names)
+    require_classes(names, len(ds["train"]))
     if num_classes is not None and num_classes != len(names):
         raise UserError(f"--num-classes {num_classes} does not match the data, which has {len(names)} classes "
                         f"({', '.join(names)})")

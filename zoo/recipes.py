@@ -268,7 +268,7 @@ def build_model(recipe: Recipe, ds=None, label_names: Sequence[str] | None = Non
     from zoo.registry import create_model_from_args, study_kwargs
 
     names = list(label_names) if label_names is not None else _label_names(ds)
-    require_classes(names)
+    require_classes(names, len(ds["train"]) if ds is not None else None)
     args: dict[str, Any] = study_kwargs(recipe.arch, recipe.task) if recipe.task else {}
     if recipe.task and args.get("num_classes", len(names)) != len(names):
         raise UserError(f"task {recipe.task!r} has {args['num_classes']} classes but dataset {recipe.dataset!r} "

@@ -19,11 +19,15 @@ __all__ = ["load_data", "parse_label_map", "apply_label_map", "label_names_of", 
 SPLIT_SEED = 3264
 
 
-def require_classes(names: Sequence[str]) -> None:
-    """Refuse training a classifier on data of fewer than two classes."""
+def require_classes(names: Sequence[str], rows: int | None = None) -> None:
+    """Refuse training a classifier on data of fewer than two classes, or of more classes than half its ``rows``
+    (training rows): a column of ids or sequences taken for the labels."""
     if len(names) < 2:
         raise UserError(f"the data has a single class ({', '.join(names) or 'none'}); a classifier needs at least "
                         "two, so add sequences of another class or check the label column (--label-column)")
+    if rows is not None and 2 * len(names) > rows:
+        raise UserError(f"the labels name {len(names):,} classes for {rows:,} training sequences (e.g. "
+                        f"{', '.join(names[:3])}); that is not a label column: check --label-column")
 
 
 def label_names_of(ds) -> list[str]:
@@ -86,7 +90,7 @@ def load_data(data, *, validation=None, test=None, labels=None, label_names: Seq
         raise UserError(f"{', '.join(separate)} go with data files (FASTA/CSV/TSV); {name!r} already holds its "
                         "splits and labels")
     ds = datasets.DatasetDict(ds)
-    for split in list(ds):
+    for split in list(ds) if not is_files(data) else ():  # from_files has read the named columns already
         cols = ds[split].column_names
         if label_column and label_column != "label" and label_column in cols:
             ds[split] = ds[split].rename_column(label_column, "label")
