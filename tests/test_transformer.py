@@ -201,3 +201,13 @@ def test_published_folders_give_genozoos_numbers_in_plain_transformers_at_any_le
             warnings.simplefilter("ignore", UserWarning)  # padded / cropped on purpose
             want = zoo.create_model(name, pretrained=True).predict(seqs).probabilities
         assert np.allclose(np.asarray(got[folder]), np.asarray(want), atol=1e-5), name
+
+
+def test_a_bert_longer_than_its_tokenizer_can_crop_is_one_sentence(capsys):
+    import zoo
+    from zoo.cli import main
+
+    with pytest.raises(UserError, match="reads at most 16,384 bp"):
+        zoo.create_model("bert_tiny_nt", seq_len=65_536)
+    assert main(["info", "bert_tiny_kmer3", "--seq-len", "100000"]) == 2  # it was the tokenizer's traceback
+    assert capsys.readouterr().err.startswith("genozoo: error: a genozoo BERT reads at most")

@@ -111,6 +111,10 @@ def hf_tokenizer(k: int, max_length: int):
                                    model_max_length=max_length)
 
 
+#: The longest input of a BERT here: the tokenizer's cropping pattern (a look-behind) allows at most 65,535.
+MAX_BERT_LENGTH = 16_384
+
+
 class BertBaseline(ZooModel):
     """A small BERT encoder over DNA tokens; the ``[CLS]`` pooled output, dropout and ``head`` classify.
 
@@ -124,6 +128,10 @@ class BertBaseline(ZooModel):
         super().__init__(num_classes, seq_len, label_names)
         from transformers import BertModel
 
+        if self.seq_len > MAX_BERT_LENGTH:
+            raise UserError(f"a genozoo BERT reads at most {MAX_BERT_LENGTH:,} bp (its attention grows with the "
+                            f"square of the length), not {self.seq_len:,}; use a convolutional or recurrent model "
+                            "for longer sequences")
         if hidden_size % num_heads:
             raise ValueError(f"hidden_size {hidden_size} is not a multiple of num_heads {num_heads}")
         self.k, self.hidden_size, self.num_layers, self.num_heads = int(k), int(hidden_size), int(num_layers), \
