@@ -18,6 +18,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """An in-process CLI command sets torch's threads (its ``--threads`` default); the next test starts with the
+    one thread again, so its floating-point results do not depend on which tests ran before it."""
+    yield
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real benchmark files of ../shared/data; tests that need them skip when the folder is absent."""

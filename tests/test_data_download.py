@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from fixtures_http import file_server  # noqa: F401  (fixture)
-from zoo.data import ChecksumError, DownloadError, OfflineError, benchmark_info, load_benchmark
+from zoo.data import ChecksumError, DownloadError, OfflineError, UnreachableError, benchmark_info, load_benchmark
 
 CTCF = "wgEncodeAwgTfbsBroadDnd41CtcfUniPk"
 EZH2 = "wgEncodeAwgTfbsBroadDnd41Ezh239875UniPk"
@@ -125,3 +125,20 @@ def test_unpinned_histone_download_records_its_sha256(shared_data, file_server, 
     assert sum(dd[s].num_rows for s in dd) == 400  # the 8 bp record is dropped
     side = next((cache / "downloads").glob("url-*/dataset01.txt.sha256"))
     assert side.read_text().strip() == hashlib.sha256(data).hexdigest()
+
+
+def test_an_unreachable_download_host_is_an_environment_failure(monkeypatch, tmp_path):
+    import socket
+
+    from zoo.errors import classify
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: every connection is refused
+    monkeypatch.setenv("GENOZOO_DATA_MIRROR", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "0")
+    with pytest.raises(UnreachableError, match="Connection refused") as info:
+        load_benchmark("splice", cache_dir=tmp_path / "cache", progress=False)
+    assert classify(info.value)[1] == 1  # the network's fault: exit status 1, not 2
+    assert _files_under(tmp_path / "cache") == []

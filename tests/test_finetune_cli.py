@@ -126,3 +126,20 @@ def test_fresh_model_from_python_card_says_so(files, tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads((tmp_path / "again" / "metrics.json").read_text())["test"] == pytest.approx(
         result.metrics["test"], abs=1e-9)
+
+
+def test_an_undefined_score_is_null_in_strict_json(kmer, tmp_path):
+    """Five rows leave one sequence per held-out split: AUROC is undefined there, and metrics.json must stay JSON
+    that strict readers accept (null, not NaN)."""
+    rows = list(zip(kmer.data["train"]["sequence"], kmer.data["train"]["label"]))[:5]
+    (tmp_path / "tiny.csv").write_text("sequence,label\n" + "".join(f"{s},{y}\n" for s, y in rows))
+    out = run_cli("finetune", kmer.folder, "--data", "tiny.csv", "-o", "ft", "--epochs", "1", "-q", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    metrics = json.loads((tmp_path / "ft" / "metrics.json").read_text(), parse_constant=refuse)
+    assert None in [v for split in metrics.values() for v in split.values()]
+    for name in ("epochs.json", "record.json"):
+        json.loads((tmp_path / "ft" / name).read_text(), parse_constant=refuse)

@@ -262,6 +262,89 @@ def test_a_killed_writers_temporary_file_goes_with_the_next_write(model_dir, tmp
     assert sorted(os.listdir(tmp_path)) == ["big.fa", "out.csv", "small.fa"]
 
 
+def test_an_error_names_the_output_not_its_temporary_file(monkeypatch, tmp_path):
+    import errno
+    import tempfile
+
+    from zoo import outputs
+    from zoo.errors import classify
+
+    def read_only(dir, prefix, suffix):  # what mkstemp raises in a folder of a read-only file system
+        raise OSError(errno.EROFS, "Read-only file system", os.path.join(dir, f"{prefix}x1y2z3{suffix}"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(OSError) as info:
+        outputs.atomic_write_text(tmp_path / "n.csv", "x")
+    assert classify(info.value) == (f"cannot use {str(tmp_path / 'n.csv')!r}: the file system is read-only; "
+                                    "write somewhere else", 1)
+
+
+def test_all_or_nothing_leaves_no_output_when_a_later_one_fails(tmp_path):
+    from zoo.outputs import all_or_nothing, atomic_write_text, live_temporaries
+
+    (tmp_path / "old.csv").write_text("mine")
+    with pytest.raises(RuntimeError):
+        with all_or_nothing():
+            atomic_write_text(tmp_path / "new.png", "picture")
+            atomic_write_text(tmp_path / "old.csv", "numbers")
+            raise RuntimeError("the third output failed")
+    assert sorted(os.listdir(tmp_path)) == ["old.csv"] and (tmp_path / "old.csv").read_text() == "mine"
+    assert live_temporaries() == []
+    with all_or_nothing():
+        atomic_write_text(tmp_path / "new.png", "picture")
+        assert not (tmp_path / "new.png").exists()  # it waits for the others
+    assert (tmp_path / "new.png").read_text() == "picture" and live_temporaries() == []
+
+
+EXPLAIN_OUTPUTS = {
+    "logo and filters the same file": (["-o", "x.png", "--filters", "x.png"],
+                                       "'x.png' is both the logo (-o) and the filters (--filters)"),
+    "filters beside the logo's numbers": (["-o", "x.png", "--filters", "x.csv"],
+                                          "'x.csv' is both the numbers beside the logo and the filters"),
+    "numbers under a file": (["-o", "out/x.png", "--numbers", "in.fa/n.csv"],
+                             "'in.fa/n.csv' goes through something that is not a folder"),
+    "filters under a file": (["-o", "out/x.png", "--filters", "in.fa/f.meme"],
+                             "'in.fa/f.meme' goes through something that is not a folder"),
+    "numbers onto a folder": (["-o", "x.png", "--numbers", "adir.csv"], "output 'adir.csv' is a folder"),
+}
+
+
+@pytest.mark.parametrize("case", list(EXPLAIN_OUTPUTS))
+def test_explain_checks_every_output_before_computing(case, model_dir, tmp_path):
+    argv, expected = EXPLAIN_OUTPUTS[case]
+    (tmp_path / "in.fa").write_text(FASTA)
+    (tmp_path / "adir.csv").mkdir()
+    line = one_sentence(*cli("explain", model_dir, "in.fa", *argv, cwd=tmp_path)[::2])
+    assert expected in line, line
+    assert sorted(os.listdir(tmp_path)) == ["adir.csv", "in.fa"]  # nothing written, no folder made
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_explain_writes_all_its_outputs_or_none(model_dir, tmp_path):
+    (tmp_path / "in.fa").write_text(FASTA)
+    line = one_sentence(*cli("explain", model_dir, "in.fa", "-o", "x.png", "--filters", "/dev/full",
+                             cwd=tmp_path)[::2], status=1)
+    assert "'/dev/full'" in line and "no space left" in line, line
+    assert sorted(os.listdir(tmp_path)) == ["in.fa"]  # the logo and its numbers were written first, then removed
+    rc, out, err = cli("explain", model_dir, "in.fa", "-o", "x.png", "--filters", "f.meme", cwd=tmp_path)
+    assert rc == 0, err
+    assert sorted(os.listdir(tmp_path)) == ["f.meme", "in.fa", "x.csv", "x.png"]
+
+
+def test_explain_refuses_an_unwritable_folder_before_computing(unprivileged):
+    run, folder, model = unprivileged
+    with open(os.path.join(folder, "in.fa"), "w") as fh:
+        fh.write(FASTA)
+    os.chmod(os.path.join(folder, "in.fa"), 0o644)
+    os.mkdir(os.path.join(folder, "ro"), 0o555)
+    os.chmod(os.path.join(folder, "ro"), 0o555)
+    for option, name in (("--numbers", "n.csv"), ("--filters", "f.meme")):
+        line = one_sentence(*run("explain", model, "in.fa", "-o", "x.png", option, f"ro/{name}")[::2], 1)
+        assert line == f"genozoo: error: cannot use 'ro/{name}': permission denied; check the file's and " \
+                       "folder's permissions", line
+    assert not os.path.exists(os.path.join(folder, "x.png")) and os.listdir(os.path.join(folder, "ro")) == []
+
+
 # ------------------------------------------------------------------------------------------------ options
 BAD_OPTIONS = {
     "device meta": (["predict", "{m}", "in.fa", "--device", "meta"], "--device"),

@@ -406,3 +406,23 @@ def test_published_cards_are_generated_and_read_right_by_the_hub():
         assert data["pipeline_tag"] == "text-classification"
         for result in data["model-index"][0]["results"]:
             assert "revision" not in result["dataset"] and len(result["dataset"].get("config", "")) <= 64
+
+
+def test_a_kept_record_with_an_undefined_score_is_strict_json(tmp_path):
+    """A fine-tune scored on a split with one class has AUROC NaN: record.json says null (strict JSON), and the
+    card renders from it again."""
+    import math
+
+    model = create_model(ARCH, num_classes=3, seq_len=60, label_names=list(LABELS))
+    cfg = zoo.PretrainedCfg(arch=ARCH, tag="nan-test", num_classes=3, seq_len=60, label_names=LABELS,
+                            encoding=model.encoding.to_dict(), dataset="mine",
+                            metrics={"accuracy": {"mean": 0.5}, "auroc": {"mean": math.nan}})
+    folder = hub.save_model(model, tmp_path / f"{ARCH}.nan-test", cfg, keep_record=True)
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    record = json.loads((folder / "record.json").read_text(), parse_constant=refuse)
+    assert record["metrics"]["auroc"] == {"mean": None} and record["metrics"]["accuracy"] == {"mean": 0.5}
+    hub.rerender_card(folder)
+    assert (folder / "README.md").is_file()

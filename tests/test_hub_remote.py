@@ -119,6 +119,7 @@ def test_failures_are_clear_and_leave_no_partial_files(published, hub_server, mo
     cfg, folder = published
     with pytest.raises(hub.RepoNotFoundError, match="does not exist"):
         hub.pull("genozoo/no-such-model")
+    assert main(["pull", "genozoo/no-such-model"]) == 2  # a 404 is the name's fault
     HfApi().create_repo("genozoo/empty")
     with pytest.raises(hub.WeightsNotFoundError, match="has no file 'config.json'"):
         hub.load_model("genozoo/empty")
@@ -150,7 +151,7 @@ def test_failures_are_clear_and_leave_no_partial_files(published, hub_server, mo
     hub_server.offline()
     with pytest.raises(hub.HubUnreachableError, match="cannot be reached"):
         hub.load_model("genozoo/never-fetched")
-    assert main(["pull", "genozoo/never-fetched"]) == 2
+    assert main(["pull", "genozoo/never-fetched"]) == 1  # the network's fault, not the name's
 
 
 def test_push_refuses_a_broken_folder(published, tmp_path, capsys):
@@ -204,3 +205,37 @@ def test_model_push_to_hub_and_from_pretrained_through_the_hub(hub_server, train
     assert not again.training and again.label_names == model.label_names
     assert torch.equal(again(x), model(x))
     assert torch.equal(hub.load_model(repo)(x), model(x))
+
+
+@pytest.fixture
+def refused_hub(monkeypatch, tmp_path):
+    """The Hugging Face clients pointed at a closed port of 127.0.0.1 (every connection refused at once), with
+    empty caches and the client's retries not waiting (five back-offs would cost 23 s)."""
+    import socket
+    import types
+
+    from huggingface_hub.utils import _http
+
+    from hubserver import _patch_clients
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
+    home = tmp_path / "hf_home"
+    home.mkdir()
+    _patch_clients(monkeypatch, f"http://127.0.0.1:{port}", home)
+    monkeypatch.setattr(_http, "time", types.SimpleNamespace(sleep=lambda seconds: None))
+    monkeypatch.setenv("GENOZOO_HUB_DIR", str(tmp_path / "no-bundle"))
+    return port
+
+
+def test_an_unreachable_hub_is_an_environment_failure(refused_hub, tmp_path, capsys):
+    fasta = tmp_path / "in.fa"
+    fasta.write_text(">a\n" + "ACGT" * 15 + "\n")
+    with pytest.raises(hub.HubConnectionError, match=f"127.0.0.1:{refused_hub} cannot be reached"):
+        hub.load_model("ORG/x")
+    assert main(["pull", "ORG/x"]) == 1
+    assert main(["predict", "-q", "ORG/NAME", str(fasta)]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("genozoo: ")]
+    assert len(errors) == 2 and all(line.startswith("genozoo: error: ") and "cannot be reached" in line
+                                    for line in errors), errors

@@ -1,4 +1,5 @@
 """zoo.metrics: agreement with scikit-learn and with values worked out by hand, undefined cases, gathering."""
+import json
 import math
 
 import numpy as np
@@ -73,3 +74,27 @@ def test_gather_single_process_sorts_and_dedupes():
 
 def test_format_metrics():
     assert format_metrics({"loss": 0.5, "accuracy": 0.25}) == "loss 0.5000 accuracy 0.2500"
+
+
+def _strict(text: str):
+    """``json.loads`` that refuses NaN / Infinity, as strict JSON readers (jq, JavaScript, Go) do."""
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_metrics_json_is_strict(tmp_path):
+    from zoo.checkpoint import write_epoch_log
+    from zoo.outputs import atomic_write_json, json_text
+
+    m = compute_metrics([1, 1, 1], np.array([[0.2, 0.8], [0.4, 0.6], [0.9, 0.1]]))  # one class: AUROC undefined
+    assert math.isnan(m["auroc"])
+    nested = {"test": m, "from_scratch": {"test": m}, "sd": [1.0, math.inf, -math.inf]}
+    back = _strict(json_text(nested))
+    assert back["test"]["auroc"] is None and back["from_scratch"]["test"]["auprc"] is None
+    assert back["sd"] == [1.0, None, None] and back["test"]["accuracy"] == pytest.approx(2 / 3)
+    atomic_write_json(tmp_path / "metrics.json", nested)
+    assert _strict((tmp_path / "metrics.json").read_text()) == back
+    write_epoch_log(tmp_path, [{"epoch": 1, "val_loss": 0.5, "val_auroc": math.nan}])
+    assert _strict((tmp_path / "epochs.json").read_text()) == [{"epoch": 1, "val_loss": 0.5, "val_auroc": None}]

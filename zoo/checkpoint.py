@@ -37,6 +37,7 @@ from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_save
 
 from zoo.errors import UserError
+from zoo.outputs import atomic_write_json
 
 __all__ = ["FILE_MODE", "make_readable", "atomic_write_text", "state_to_cpu", "safetensors_bytes", "save_weights",
            "load_weights", "save_state", "load_state", "save_checkpoint", "latest_checkpoint", "load_checkpoint",
@@ -69,7 +70,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 def write_epoch_log(run_dir: str | Path, history: list[dict]) -> None:
     """The per-epoch log as ``epochs.json`` and ``epochs.csv`` (one row per epoch), each written atomically."""
     run_dir = Path(run_dir)
-    atomic_write_text(run_dir / "epochs.json", json.dumps(history, indent=1))
+    atomic_write_json(run_dir / "epochs.json", history)  # strict JSON: an undefined score is null, not NaN
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for rec in history for k in rec)),
                             lineterminator="\n")

@@ -2,8 +2,10 @@
 
 * A mistake the user can fix (a bad sequence, file, option or model name) is a :class:`UserError` carrying one
   sentence that names the input and says what to do; the CLI prints it and exits with status 2.
-* A failure of the environment (permissions, a full disk, a read-only file system, a missing device, memory) is
-  one sentence too, exit status 1: :func:`classify` turns ``OSError`` / ``MemoryError`` into it, naming the file.
+* A failure of the environment (permissions, a full disk, a read-only file system, a missing device, memory, an
+  unreachable host) is one sentence too, exit status 1: :func:`classify` turns ``OSError`` / ``MemoryError`` into
+  it, naming the file; an error class that is also a :class:`UserError` (to keep its family's ``except``) but
+  derives from :class:`EnvironmentFailure` counts as the environment's.
 * Anything else is a genuine bug and keeps its traceback (as does everything under ``genozoo --debug``).
 
 :func:`classify` is the single place that decides, so the space and the CLI report the same failure alike.
@@ -14,8 +16,8 @@ import errno
 import os
 from typing import Optional, Tuple
 
-__all__ = ["UserError", "EnvironmentFailure", "Terminated", "os_error_sentence", "classify", "USER_STATUS",
-           "ENVIRONMENT_STATUS"]
+__all__ = ["UserError", "EnvironmentFailure", "NetworkFailure", "Terminated", "os_error_sentence", "classify",
+           "USER_STATUS", "ENVIRONMENT_STATUS"]
 
 USER_STATUS, ENVIRONMENT_STATUS = 2, 1
 
@@ -26,6 +28,11 @@ class UserError(ValueError):
 
 class EnvironmentFailure(OSError):
     """The machine, not the input, failed (permissions, disk, device); the message is one sentence. Exit 1."""
+
+
+class NetworkFailure(EnvironmentFailure):
+    """A host could not be reached (connection refused, name not resolved, timed out, connection dropped): the
+    network's fault, not the input's, so exit 1. A 404 for something that does not exist stays a UserError."""
 
 
 class Terminated(BaseException):
@@ -65,10 +72,10 @@ def os_error_sentence(err: OSError) -> Tuple[str, int]:
 
 def classify(exc: BaseException) -> Optional[Tuple[str, int]]:
     """``(one sentence, exit status)`` for an error a user may see, or ``None`` for a genuine bug."""
+    if isinstance(exc, EnvironmentFailure):  # first: it may also be a UserError of its family (HubError)
+        return str(exc), ENVIRONMENT_STATUS
     if isinstance(exc, UserError):
         return str(exc), USER_STATUS
-    if isinstance(exc, EnvironmentFailure):
-        return str(exc), ENVIRONMENT_STATUS
     if isinstance(exc, OSError) and exc.errno is not None:
         return os_error_sentence(exc)
     if isinstance(exc, MemoryError):

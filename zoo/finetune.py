@@ -301,7 +301,7 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validat
 
 def _save(result: FinetuneResult, out: Path, base_spec: str, data_name: str, split_desc: str, tag: str | None,
           command: str, seed: int) -> Path:
-    from zoo.checkpoint import atomic_write_text
+    from zoo.outputs import atomic_write_json
     from zoo.hub import save_model
     from zoo.registry import PretrainedCfg
 
@@ -334,6 +334,6 @@ def _save(result: FinetuneResult, out: Path, base_spec: str, data_name: str, spl
     metrics = dict(result.metrics)
     if result.scratch_metrics is not None:
         metrics["from_scratch"] = result.scratch_metrics
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1) + "\n")
-    atomic_write_text(out / "epochs.json", json.dumps(result.history, indent=1) + "\n")
+    atomic_write_json(out / "metrics.json", metrics)  # strict JSON: an undefined score is null, not NaN
+    atomic_write_json(out / "epochs.json", result.history)
     return out

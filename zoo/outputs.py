@@ -9,6 +9,10 @@ cards, reports, logs, checkpoints' small files):
 * a symbolic link is followed: the file it points to is replaced, the link stays;
 * a character device (``/dev/null``, ``/dev/full``, a terminal) or a FIFO (``-o >(gzip > x)``) is written
   *through*, never replaced by a plain file; a socket or block device is refused;
+* :func:`check_outputs` refuses, before any computing, a command's outputs that cannot all be written (two that
+  are the same file, a folder, a folder that cannot be written into); inside :func:`all_or_nothing` they appear
+  together at the end, or none of them;
+* an error names the path the user gave, never a temporary file;
 * temporary files are removed when writing fails, on ``KeyboardInterrupt`` and (through the CLI, which turns
   SIGTERM into :class:`zoo.errors.Terminated`) on SIGTERM; an ``atexit`` hook removes any still registered, and
   the next write of the same file removes those of a writer killed outright (their names carry its process id).
@@ -17,20 +21,25 @@ from __future__ import annotations
 
 import atexit
 import errno
+import json
+import math
+import numbers
 import os
 import signal
 import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Callable, Iterator, Mapping
 
 from zoo.errors import UserError
 
 __all__ = ["atomic_output", "atomic_write_text", "atomic_write_bytes", "check_output_folder", "output_folder",
-           "live_temporaries"]
+           "check_outputs", "all_or_nothing", "json_text", "atomic_write_json", "live_temporaries"]
 
 _LIVE: set[str] = set()
+#: Per open :func:`all_or_nothing` block (innermost last): ``(temporary, target, path)`` of the files waiting in it.
+_STAGED: list[list[tuple[str, Path, str]]] = []
 
 
 def _umask() -> int:
@@ -108,14 +117,99 @@ def _signals_held() -> Iterator[None]:
 
 
 @contextmanager
-def _naming(path: str | os.PathLike) -> Iterator[None]:
-    """An OSError raised while writing (a full disk) names the output the user gave, not a temporary file."""
+def _naming(path: str | os.PathLike, target: Path) -> Iterator[None]:
+    """An OSError raised while writing ``target`` (a full disk, a read-only folder) names the output the user
+    gave, ``path``, not a temporary file of it."""
     try:
         yield
     except OSError as err:
-        if err.errno is not None and err.filename is None:
-            err.filename = os.fspath(path)
+        temporary = err.filename is not None and os.path.basename(os.fsdecode(err.filename)).startswith(
+            f".{target.name}.") and os.fsdecode(err.filename).endswith(".tmp")
+        if err.errno is not None and (err.filename is None or temporary):
+            err.filename, err.filename2 = os.fspath(path), None
         raise
+
+
+def _refuse(path: str | os.PathLike, st: os.stat_result | None) -> None:
+    """Refuse to write ``path`` (whose ``stat`` is ``st``, None when missing) when it is a folder, a socket or
+    block device, or an existing file the user may not write."""
+    if st is None:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        raise UserError(f"output {str(path)!r} is a folder; give a file name inside it")
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+        raise UserError(f"output {str(path)!r} is a socket or block device, not a file genozoo can write; "
+                        "give a regular file")
+    if stat.S_ISREG(st.st_mode) and not os.access(path, os.W_OK):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+
+def _check_folder(path: str | os.PathLike) -> None:
+    """Refuse ``path`` when its folder cannot be created or written into: the nearest existing folder above it is
+    a file (status 2), or is read-only or not the user's to write (status 1). The error names ``path``."""
+    folder = Path(os.path.realpath(path)).parent
+    while not os.path.lexists(folder):
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+    if not os.access(folder, os.W_OK | os.X_OK):
+        code = errno.EROFS if os.statvfs(folder).f_flag & os.ST_RDONLY else errno.EACCES
+        raise OSError(code, os.strerror(code), str(path))
+
+
+def check_outputs(outputs: Mapping[str, str | os.PathLike | None]) -> None:
+    """Refuse, before minutes of computing, the output files of one command that cannot all be written:
+    ``outputs`` maps what each is (``"the logo (-o)"``) to its path (``None``: not asked for). Two paths naming
+    the same file, a folder, a file or folder the user may not write, and a folder under a file are refused with
+    one sentence naming the path the user gave."""
+    seen: dict[object, str] = {}
+    for what, path in outputs.items():
+        if path is None:
+            continue
+        st = _stat(Path(path))
+        _refuse(path, st)
+        key = (st.st_dev, st.st_ino) if st is not None else os.path.realpath(path)
+        if key in seen:
+            raise UserError(f"{str(path)!r} is both {seen[key]} and {what}; give each output its own file")
+        seen[key] = what
+        if st is None or stat.S_ISREG(st.st_mode):  # devices and FIFOs are written through, not beside
+            _check_folder(path)
+
+
+@contextmanager
+def all_or_nothing() -> Iterator[None]:
+    """The files :func:`atomic_output` writes inside the block appear together when it ends without an
+    exception, and none of them otherwise (a failure of the last output leaves not even the first): each waits
+    as its temporary file and is renamed over its target at the end. Devices and FIFOs, written through, do not
+    wait. In an enclosing block the files wait for that one."""
+    staged: list[tuple[str, Path, str]] = []
+    _STAGED.append(staged)
+    try:
+        try:
+            yield
+        finally:
+            _STAGED.pop()
+        if _STAGED:
+            _STAGED[-1].extend(staged)
+            staged.clear()
+        while staged:
+            tmp, target, path = staged[0]
+            with _naming(path, target):
+                os.replace(tmp, target)
+            staged.pop(0)
+            _LIVE.discard(tmp)
+    finally:
+        for tmp, _, _ in staged:
+            _remove(tmp)
+
+
+def _remove(tmp: str) -> None:
+    """Remove a temporary file (gone already is fine) and stop tracking it."""
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    _LIVE.discard(tmp)
 
 
 @contextmanager
@@ -129,43 +223,39 @@ def atomic_output(path: str | os.PathLike, mode: str = "w", *, encoding: str | N
     kwargs = {} if binary else {"encoding": encoding, "newline": newline}
     target = Path(path)
     st = _stat(target)
+    _refuse(path, st)
     if st is not None and not stat.S_ISREG(st.st_mode):
-        if stat.S_ISDIR(st.st_mode):
-            raise UserError(f"output {str(path)!r} is a folder; give a file name inside it")
-        if not (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
-            raise UserError(f"output {str(path)!r} is a socket or block device, not a file genozoo can write; "
-                            "give a regular file")
-        with _naming(path), open(target, mode, **kwargs) as fh:  # written through: it stays what it is
+        with _naming(path, target), open(target, mode, **kwargs) as fh:  # written through: it stays what it is
             yield fh
         return
     if target.is_symlink():
         target = Path(os.path.realpath(target))  # replace the file the link points to, not the link
-    if st is not None and not os.access(target, os.W_OK):
-        raise PermissionError(errno.EACCES, "Permission denied", str(path))
     target.parent.mkdir(parents=True, exist_ok=True)
     _sweep_stale(target)
     fd, tmp = -1, None
     try:
-        with _signals_held():  # a SIGTERM between creating the file and registering it would leave it behind
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
-            _LIVE.add(tmp)
-        # mkstemp makes 0600 files; give the output the mode a plain open() would (or the old file's).
-        os.chmod(tmp, stat.S_IMODE(st.st_mode) if st is not None else _FILE_MODE)
-        with _naming(path), os.fdopen(fd, mode, **kwargs) as fh:
-            fd = -1
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        with _naming(path, target):
+            with _signals_held():  # a SIGTERM between creating the file and registering it would leave it behind
+                fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.",
+                                           suffix=".tmp")
+                _LIVE.add(tmp)
+            # mkstemp makes 0600 files; give the output the mode a plain open() would (or the old file's).
+            os.chmod(tmp, stat.S_IMODE(st.st_mode) if st is not None else _FILE_MODE)
+            with os.fdopen(fd, mode, **kwargs) as fh:
+                fd = -1
+                yield fh
+                fh.flush()
+                os.fsync(fh.fileno())
+            if _STAGED:  # renamed with the other outputs of the all_or_nothing block, or removed
+                _STAGED[-1].append((tmp, target, os.fspath(path)))
+                tmp = None
+            else:
+                os.replace(tmp, target)
     finally:
         if fd != -1:
             os.close(fd)
         if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            _LIVE.discard(tmp)
+            _remove(tmp)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -178,6 +268,31 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_output(path, "wb") as fh:
         fh.write(data)
+
+
+def json_text(obj: Any, *, indent: int | None = 1, sort_keys: bool = False,
+              default: Callable[[Any], Any] | None = None) -> str:
+    """``obj`` as strict JSON (RFC 8259), the one way genozoo writes or prints metrics: a float (Python's or
+    numpy's) that is NaN or infinite (an undefined score, e.g. AUROC of a split with one class) becomes ``null``,
+    which every JSON reader accepts, instead of Python's ``NaN`` / ``Infinity``, which most refuse. ``default``
+    converts other objects, as in :func:`json.dumps`."""
+    def clean(x: Any) -> Any:
+        if isinstance(x, numbers.Real) and not isinstance(x, numbers.Integral):
+            return float(x) if math.isfinite(x) else None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        return x
+
+    convert = None if default is None else (lambda x: clean(default(x)))
+    return json.dumps(clean(obj), indent=indent, sort_keys=sort_keys, default=convert, allow_nan=False)
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any, **how: Any) -> None:
+    """Write ``obj`` to ``path`` as strict JSON (:func:`json_text`, with its options ``how``) and a final newline,
+    atomically."""
+    atomic_write_text(path, json_text(obj, **how) + "\n")
 
 
 def check_output_folder(path: str | os.PathLike) -> Path:

@@ -23,6 +23,7 @@ import numpy as np
 
 from zoo.data.splits import RESPLIT_MARK, RESPLIT_NOTE, is_test_resplit
 from zoo.errors import UserError
+from zoo.outputs import atomic_write_json
 from zoo.registry import PRETRAINED_JSON, PretrainedCfg
 from zoo.summary import format_mean_sd
 
@@ -142,9 +143,7 @@ def reference_inputs(seq_len: int, n: int = 8, seed: int = 0) -> list[dict[str, 
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_json(path, obj, sort_keys=True)  # strict JSON: a record's undefined score is null, not NaN
 
 
 def _data_revision(dataset: str) -> str | None:

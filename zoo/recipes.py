@@ -40,6 +40,7 @@ from zoo import checkpoint as ckpt
 from zoo.engine import TrainConfig, distributed_context, evaluate, fit, resolve_device, seed_everything
 from zoo.errors import UserError
 from zoo.hub.validate import WEIGHTS_SHA_KEY, sha256_file
+from zoo.outputs import atomic_write_json
 
 __all__ = ["Recipe", "load_recipe", "parse_overrides", "run_dir_for", "load_data", "build_model", "run",
            "load_run_model", "evaluate_model", "Evaluation", "PACKAGES"]
@@ -307,7 +308,7 @@ def _versions() -> dict[str, str | None]:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    ckpt.atomic_write_text(path, json.dumps(obj, indent=1, default=float) + "\n")
+    atomic_write_json(path, obj, default=float)  # strict JSON: an undefined score is null, not NaN
 
 
 def run(recipe: Recipe, seed: int, out_dir: str | Path = "runs", *, resume: bool = False,

@@ -6,7 +6,6 @@ unknown key fails. Every command runs unchanged under ``torchrun --nproc_per_nod
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -91,12 +90,13 @@ def _dataset(args: argparse.Namespace) -> dict:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from zoo.outputs import json_text
     from zoo.recipes import evaluate_model
 
     result = evaluate_model(args.model, args.dataset, args.split, source=args.source, protocol=args.protocol,
                             batch_size=args.batch_size, device=args.device)
     print(f"genozoo: {result.scored}", file=sys.stderr)
-    text = json.dumps(result, indent=1)
+    text = json_text(result)  # strict JSON: an undefined score is null, not NaN
     if args.output:
         from zoo.checkpoint import atomic_write_text
 

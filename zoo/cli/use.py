@@ -96,6 +96,7 @@ def _read_for_explain(args: argparse.Namespace) -> tuple[list[str], list[str]]:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from zoo.errors import UserError
+    from zoo.outputs import all_or_nothing, check_outputs
     from zoo.predict import load_model
 
     if not args.output and not args.filters and not args.numbers:
@@ -109,30 +110,42 @@ def cmd_explain(args: argparse.Namespace) -> int:
             numbers = str(Path(args.output).with_suffix(".csv"))  # beside a logo file (not beside /dev/null)
     if numbers:
         numbers_format(numbers)
+    check_outputs({"the logo (-o)": args.output,
+                   "the numbers (--numbers)" if args.numbers else "the numbers beside the logo": numbers,
+                   "the filters (--filters)": args.filters})
     model = load_model(args.model, allow_modified=args.allow_modified)
     ids, seqs = _read_for_explain(args)
-    if args.output or numbers:
-        from zoo.explain import attribute
-        from zoo.explain.logos import draw_logos, write_numbers
+    attr = motifs = None
+    with all_or_nothing():  # a failure writing the last file leaves none of them
+        if args.output or numbers:
+            from zoo.explain import attribute
+            from zoo.explain.logos import draw_logos, write_numbers
 
-        attr = attribute(model, seqs, args.method, ids=ids, target=args.target, device=args.device,
-                         n_steps=args.steps, max_length=args.max_length)
+            attr = attribute(model, seqs, args.method, ids=ids, target=args.target, device=args.device,
+                             n_steps=args.steps, max_length=args.max_length)
+            if args.output:
+                draw_logos(attr, args.output, max_sequences=args.max_logos)
+            if numbers:
+                write_numbers(attr, numbers)
+        if args.filters:
+            motifs = _explain_filters(args, model, seqs)
+    if attr is not None:
         if args.output:
-            draw_logos(attr, args.output, max_sequences=args.max_logos)
             _say(f"wrote the {attr.method} logo of {min(len(attr), args.max_logos)} sequence(s) to {args.output}")
         if numbers:
-            write_numbers(attr, numbers)
             _say(f"wrote the attributions of {len(attr)} sequence(s) to {numbers}")
         for i in range(min(len(attr), 5)):
             p = attr.peak(i)
             _say(f"  {attr.ids[i]}: target {attr.label_names[attr.targets[i]]!r}, strongest position {p + 1} "
                  f"({attr.sequences[i][max(0, p - 5):p + 6]})")
-    if args.filters:
-        _explain_filters(args, model, seqs)
+    if motifs is not None:
+        _report_filters(args, motifs)
     return 0
 
 
-def _explain_filters(args: argparse.Namespace, model, seqs: list[str]) -> None:
+def _explain_filters(args: argparse.Namespace, model, seqs: list[str]) -> list:
+    """The first convolution's filters as PWMs, matched to the motif databases --match names and written to
+    --filters; returns them for :func:`_report_filters`."""
     from zoo.explain.motifs import filter_pwms, jaspar_motifs, match_motifs, write_meme
 
     motifs = filter_pwms(model, seqs, threshold=args.threshold, device=args.device)
@@ -146,6 +159,11 @@ def _explain_filters(args: argparse.Namespace, model, seqs: list[str]) -> None:
     if database:
         match_motifs(motifs, database)
     write_meme(motifs, args.filters)
+    return motifs
+
+
+def _report_filters(args: argparse.Namespace, motifs: list) -> None:
+    """Say where the filter PWMs went, and print the best-supported ones with their closest known motif."""
     used = [m for m in motifs if m.nsites]
     _say(f"wrote {len(used)} filter PWM(s) of {len(motifs)} filters to {args.filters} (MEME format)")
     for m in sorted(used, key=lambda m: -(m.matches[0].score if m.matches else m.nsites))[:10]:

@@ -24,7 +24,7 @@ from zoo.data.formats import FormatError, detect_format, iter_records
 from zoo.data.load import load_benchmark
 from zoo.data.quality import quality_report, report_markdown
 from zoo.data.registry import BenchmarkInfo, UnknownBenchmarkError, benchmark_info, list_benchmarks
-from zoo.data.sources import ChecksumError, DownloadError, OfflineError
+from zoo.data.sources import ChecksumError, DownloadError, OfflineError, UnreachableError
 from zoo.data.splits import SPLITS, carve_validation, paper_splice_split, stratified_split, study_split
 from zoo.data.synthetic import PWMS, get_pwm, planted_motif_benchmark, sample_planted
 from zoo.data.transforms import StreamingEncodedDataset, encode_collate, iter_encoded_batches
@@ -32,7 +32,7 @@ from zoo.data.transforms import StreamingEncodedDataset, encode_collate, iter_en
 __all__ = [
     "load_benchmark", "list_benchmarks", "benchmark_info", "from_files", "BenchmarkInfo",
     "quality_report", "report_markdown",
-    "UnknownBenchmarkError", "ChecksumError", "DownloadError", "OfflineError",
+    "UnknownBenchmarkError", "ChecksumError", "DownloadError", "OfflineError", "UnreachableError",
     "SPLITS", "stratified_split", "carve_validation", "paper_splice_split", "study_split",
     "PWMS", "get_pwm", "planted_motif_benchmark", "sample_planted",
     "FormatError", "detect_format", "iter_records",

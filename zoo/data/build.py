@@ -72,7 +72,8 @@ def infer_label_names(labels: Iterable[Any]) -> list[str]:
     """Distinct raw labels as class names: numbers sorted numerically, text alphabetically; ``None`` ignored."""
     distinct = {str(v).strip() for v in labels if v is not None}
     if not distinct:
-        raise UserError("no labels found in the data; name the label column (--label-column, label_column=) for CSV/TSV, or pass a labels file (--labels) for FASTA")
+        raise UserError("no labels found in the data; name the label column (--label-column, label_column=) for "
+                        "CSV/TSV, or pass a labels file (--labels) for FASTA")
     try:
         return [str(v) for v in sorted(distinct, key=lambda s: float(s))]
     except ValueError:
@@ -295,7 +296,8 @@ def _class_names(label_names, matrix_columns, given, cols) -> list[str]:
     if matrix_columns:
         if any(c != matrix_columns[0] for c in matrix_columns):
             raise UserError("the labels files are 0/1 matrices with different columns "
-                            f"({' vs '.join(','.join(c) for c in matrix_columns)}); give the class names (--label-names, label_names=)")
+                            f"({' vs '.join(','.join(c) for c in matrix_columns)}); give the class names "
+                            "(--label-names, label_names=)")
         return list(matrix_columns[0])
     if isinstance(given["train"], Mapping):
         names = [str(k) for k in given["train"]]  # the mapping's order is the class order

@@ -22,7 +22,8 @@ from typing import Optional
 from zoo.data.build import DEFAULT_SEED, Columns, clean_sequences, infer_label_names, read_columns, to_dataset_dict
 from zoo.data.formats import FormatError, iter_delimited, iter_fasta
 from zoo.data.registry import Benchmark, BenchmarkInfo, register_family
-from zoo.data.sources import DownloadError, OfflineError, SourceFile, cache_root, is_offline
+from zoo.data.sources import (DownloadError, OfflineError, SourceFile, UnreachableError, cache_root,
+                              is_offline)
 from zoo.data.splits import carve_validation
 from zoo.errors import UserError
 
@@ -137,10 +138,10 @@ def _hub_files(repo_id: str, patterns: dict[str, str], revision: Optional[str], 
     except LocalEntryNotFoundError:
         if offline:
             raise OfflineError(f"the Hub dataset {repo_id} (revision {revision or 'main'}) is not in the cache and "
-                               "offline mode (HF_HUB_OFFLINE=1) forbids downloading it; pass --source PATH (source=) or go "
-                               "online") from None
-        raise DownloadError(f"could not reach the Hub for {repo_id}; check the connection or pass --source PATH (source=)") \
-            from None
+                               "offline mode (HF_HUB_OFFLINE=1) forbids downloading it; pass --source PATH "
+                               "(source=) or go online") from None
+        raise UnreachableError(f"could not reach the Hub for {repo_id}; check the connection or pass --source PATH "
+                               "(source=)") from None
     except HfHubHTTPError as e:
         raise DownloadError(f"the Hub refused {repo_id} at revision {revision or 'main'} ({e.__class__.__name__}: "
                             f"{str(e).splitlines()[0]}); check the name and revision") from None

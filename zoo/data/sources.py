@@ -28,10 +28,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
-from zoo.errors import UserError
+from zoo.errors import NetworkFailure, UserError
 
-__all__ = ["SourceFile", "ChecksumError", "DownloadError", "OfflineError", "cache_root", "is_offline",
-           "mirror_url", "fetch", "sha256_file", "find_local", "fetch_listing"]
+__all__ = ["SourceFile", "ChecksumError", "DownloadError", "UnreachableError", "OfflineError", "cache_root",
+           "is_offline", "mirror_url", "fetch", "sha256_file", "find_local", "fetch_listing"]
 
 log = logging.getLogger(__name__)
 _CHUNK = 1 << 20
@@ -57,6 +57,11 @@ class SourceFile:
 
 class DownloadError(UserError):
     """A download failed or was cut short; nothing was cached."""
+
+
+class UnreachableError(DownloadError, NetworkFailure):
+    """The download host could not be reached (refused, not resolved, timed out, hung up); nothing was cached.
+    The network's fault, not the input's: exit status 1."""
 
 
 class ChecksumError(DownloadError):
@@ -118,7 +123,8 @@ def fetch(src: SourceFile, cache_dir: str | os.PathLike | None = None, *, offlin
         return dest
     if is_offline() if offline is None else offline:
         raise OfflineError(f"{src.url} is not in the cache {str(root)!r} and offline mode (HF_HUB_OFFLINE=1) "
-                           "forbids downloading it; pass --source PATH (source=) to a local copy or unset HF_HUB_OFFLINE")
+                           "forbids downloading it; pass --source PATH (source=) to a local copy or unset "
+                           "HF_HUB_OFFLINE")
     dest.parent.mkdir(parents=True, exist_ok=True)
     url = mirror_url(src.url)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
@@ -161,8 +167,8 @@ def fetch(src: SourceFile, cache_dir: str | os.PathLike | None = None, *, offlin
         if isinstance(e, DownloadError):
             raise
         reason = getattr(e, "reason", e)
-        raise DownloadError(f"could not download {url} ({reason}); check the connection, or pass --source PATH (source=) "
-                            "to a local copy") from None
+        raise UnreachableError(f"could not download {url} ({reason}); check the connection, or pass --source "
+                               "PATH (source=) to a local copy") from None
     except BaseException:
         _unlink(tmp)
         raise
@@ -219,14 +225,18 @@ def fetch_listing(url: str, cache_dir: str | os.PathLike | None = None, *, offli
     if not dest.is_file():
         if is_offline() if offline is None else offline:
             raise OfflineError(f"the listing {url} is not in the cache and offline mode (HF_HUB_OFFLINE=1) "
-                               "forbids downloading it; pass --source PATH (source=) to a local copy or unset HF_HUB_OFFLINE")
+                               "forbids downloading it; pass --source PATH (source=) to a local copy or unset "
+                               "HF_HUB_OFFLINE")
         try:
             req = urllib.request.Request(mirror_url(url), headers={"User-Agent": "genozoo"})
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 body = resp.read()
-        except (urllib.error.URLError, OSError) as e:
-            raise DownloadError(f"could not download the listing {url} ({getattr(e, 'reason', e)}); pass "
+        except urllib.error.HTTPError as e:
+            raise DownloadError(f"could not download the listing {url}: HTTP {e.code} {e.reason}; pass "
                                 "--source PATH (source=) to a local copy") from None
+        except (urllib.error.URLError, OSError) as e:
+            raise UnreachableError(f"could not download the listing {url} ({getattr(e, 'reason', e)}); check the "
+                                   "connection, or pass --source PATH (source=) to a local copy") from None
         dest.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write_text(dest, body.decode("utf-8", errors="replace"))
     names = []

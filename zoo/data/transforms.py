@@ -97,8 +97,8 @@ def label_mapper(label_names: Sequence[str] | None) -> Callable[[Any], int]:
         try:
             return int(key)
         except ValueError:
-            raise UserError(f"label {key!r} is not an integer; pass the class names (--label-names, label_names=[...]) to map label text to "
-                            "classes") from None
+            raise UserError(f"label {key!r} is not an integer; pass the class names (--label-names, "
+                            "label_names=[...]) to map label text to classes") from None
 
     return to_index
 

@@ -20,12 +20,12 @@ SPLIT_SEED = 3264
 
 
 def require_classes(names: Sequence[str], rows: int | None = None) -> None:
-    """Refuse training a classifier on data of fewer than two classes, or of more classes than half its ``rows``
-    (training rows): a column of ids or sequences taken for the labels."""
+    """Refuse training a classifier on data of fewer than two classes, or of more than 10 classes and more than half
+    its ``rows`` (training rows): a column of ids or sequences taken for the labels."""
     if len(names) < 2:
         raise UserError(f"the data has a single class ({', '.join(names) or 'none'}); a classifier needs at least "
                         "two, so add sequences of another class or check the label column (--label-column)")
-    if rows is not None and 2 * len(names) > rows:
+    if rows is not None and len(names) > max(10, rows // 2):
         raise UserError(f"the labels name {len(names):,} classes for {rows:,} training sequences (e.g. "
                         f"{', '.join(names[:3])}); that is not a label column: check --label-column")
 

@@ -10,8 +10,9 @@ push / pull to the Hugging Face Hub.
 * :mod:`zoo.hub.remote`: :func:`push`, :func:`pull`, :func:`push_dataset`, :func:`pull_dataset`.
 * :mod:`zoo.hub.errors`: the :class:`HubError` family, one sentence each.
 """
-from zoo.hub.errors import (ContractMismatchError, HubError, HubUnreachableError, IntegrityError,
-                            RepoNotFoundError, UnknownArchitectureError, WeightsNotFoundError, hub_errors)
+from zoo.hub.errors import (ContractMismatchError, HubConnectionError, HubError, HubUnreachableError,
+                            IntegrityError, RepoNotFoundError, UnknownArchitectureError, WeightsNotFoundError,
+                            hub_errors)
 from zoo.hub.folders import (CARD_NAME, CONFIG_NAME, META_KEYS, WEIGHTS_NAME, load_weights, model_config,
                              read_config, save_model)
 from zoo.hub.rerender import rerender_card
@@ -20,8 +21,8 @@ from zoo.hub.resolve import (DEFAULT_ORG, download_model, hub_dir, hub_org, load
                              repo_id_for, resolve_pretrained, sha256_file)
 
 __all__ = [
-    "HubError", "RepoNotFoundError", "WeightsNotFoundError", "HubUnreachableError", "IntegrityError",
-    "UnknownArchitectureError", "ContractMismatchError", "hub_errors",
+    "HubError", "RepoNotFoundError", "WeightsNotFoundError", "HubUnreachableError", "HubConnectionError",
+    "IntegrityError", "UnknownArchitectureError", "ContractMismatchError", "hub_errors",
     "WEIGHTS_NAME", "CONFIG_NAME", "CARD_NAME", "META_KEYS", "load_weights", "model_config", "read_config",
     "save_model", "rerender_card", "DEFAULT_ORG", "hub_org", "hub_dir", "repo_id_for", "sha256_file", "download_model",
     "resolve_pretrained", "load_pretrained", "load_model", "push", "push_all", "PushResult", "pull", "push_dataset",

@@ -2,18 +2,20 @@
 
 Every failure a user can meet while loading or publishing weights is a :class:`HubError` (a
 :class:`zoo.errors.UserError`, so the CLI prints one sentence and exits with status 2): an unknown repo or
-revision, a missing file, an unreachable Hub (or offline mode) with nothing cached, truncated or tampered weights,
-a config naming an unknown architecture, and a config or weights that do not fit the model the registry builds.
+revision, a missing file, offline mode with nothing cached, truncated or tampered weights, a config naming an
+unknown architecture, and a config or weights that do not fit the model the registry builds. A Hub that cannot be
+reached (refused, unresolvable, timed out) is a :class:`HubConnectionError`: a HubError too, but also a
+:class:`zoo.errors.NetworkFailure`, so the CLI exits with status 1 (the environment's fault, not the input's).
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Iterator
 
-from zoo.errors import UserError
+from zoo.errors import NetworkFailure, UserError
 
-__all__ = ["HubError", "RepoNotFoundError", "WeightsNotFoundError", "HubUnreachableError", "IntegrityError",
-           "UnknownArchitectureError", "ContractMismatchError", "hub_errors"]
+__all__ = ["HubError", "RepoNotFoundError", "WeightsNotFoundError", "HubUnreachableError", "HubConnectionError",
+           "IntegrityError", "UnknownArchitectureError", "ContractMismatchError", "hub_errors"]
 
 
 class HubError(UserError):
@@ -29,7 +31,12 @@ class WeightsNotFoundError(HubError):
 
 
 class HubUnreachableError(HubError):
-    """The Hub cannot be reached (network down, or offline mode) and the file is not in the cache."""
+    """The Hub may not be used (offline mode) or cannot be reached (:class:`HubConnectionError`) and the file is
+    not in the cache."""
+
+
+class HubConnectionError(HubUnreachableError, NetworkFailure):
+    """The Hub's host refused the connection, could not be resolved, timed out or hung up (not offline mode)."""
 
 
 class IntegrityError(HubError):
@@ -84,17 +91,18 @@ def hub_errors(repo_id: str, filename: str | None = None, revision: str | None =
     except e.RemoteEntryNotFoundError as err:
         raise WeightsNotFoundError(f"the {what} has no file {filename!r}; is it a genozoo model repo?") from err
     except (e.LocalEntryNotFoundError, e.OfflineModeIsEnabled) as err:
-        why = "offline mode is on (HF_HUB_OFFLINE=1)" if _offline() else f"{constants.ENDPOINT} cannot be reached"
-        raise HubUnreachableError(f"{why} and {filename or 'the files'} of the {what} is not in the cache; "
-                                  f"connect to the network once, or point GENOZOO_HUB_DIR at a folder holding "
-                                  f"the model") from err
+        offline = _offline()  # the user's setting (status 2); otherwise the network failed (status 1)
+        why = "offline mode is on (HF_HUB_OFFLINE=1)" if offline else f"{constants.ENDPOINT} cannot be reached"
+        error = HubUnreachableError if offline else HubConnectionError
+        raise error(f"{why} and {filename or 'the files'} of the {what} is not in the cache; connect to the network "
+                    f"once, or point GENOZOO_HUB_DIR at a folder holding the model") from err
     except e.HfHubHTTPError as err:
         status = getattr(getattr(err, "response", None), "status_code", "?")
         raise HubError(f"the Hub answered HTTP {status} for the {what}: {str(err).splitlines()[0]}; check "
                        f"the name and your token (HF_TOKEN)") from err
     except _network_errors() as err:
-        raise HubUnreachableError(f"{constants.ENDPOINT} cannot be reached or dropped the connection "
-                                  f"({type(err).__name__}) while fetching the {what}; check the network or use "
-                                  f"HF_HUB_OFFLINE=1 with a cached or bundled model") from err
+        raise HubConnectionError(f"{constants.ENDPOINT} cannot be reached or dropped the connection "
+                                 f"({type(err).__name__}) while fetching the {what}; check the network or use "
+                                 f"HF_HUB_OFFLINE=1 with a cached or bundled model") from err
 
 

@@ -23,6 +23,7 @@ from zoo.hub.errors import ContractMismatchError, IntegrityError, WeightsNotFoun
 from zoo.hub.validate import WEIGHTS_SHA_KEY, sha256_file, verify_weights
 from zoo.models import transformer
 from zoo.models.base import ZooModel
+from zoo.outputs import json_text
 from zoo.registry import model_family, repo_id_for
 from zoo.version import __version__
 
@@ -232,7 +233,7 @@ def save_model(model, directory: str | Path, cfg=None, *, dataset: str | None = 
         if not card:
             (tmp / CARD_NAME).unlink(missing_ok=True)
         if keep_record and cfg is not None:
-            (tmp / RECORD_NAME).write_text(json.dumps(cfg.to_dict(), indent=1, sort_keys=True) + "\n")
+            (tmp / RECORD_NAME).write_text(json_text(cfg.to_dict(), sort_keys=True) + "\n")  # metrics: strict
         # The folder records the sha256 of its own weights, so every later load can check them.
         written = json.loads((tmp / CONFIG_NAME).read_text(encoding="utf-8"))
         written[WEIGHTS_SHA_KEY] = sha256_file(tmp / WEIGHTS_NAME)
