@@ -70,6 +70,12 @@ def test_wrong_lengths_follow_the_declared_policy_and_are_counted(kmer):
         kmer.model.predict(["A" * 601])
     with pytest.warns(UserWarning, match=r"^1 sequence\(s\) longer than 60 bp were cropped \(at the right end\)"):
         assert len(kmer.model.predict(["A" * 601], max_length=1000)) == 1
+    # A limit under the model's length refuses by the limit, not as "far longer than the model's input".
+    with pytest.raises(UserError, match=r"^sequence 'seq1' is 60 bp long, longer than the 10 bp asked for"):
+        kmer.model.predict([_sequences(1, 60)[0]], max_length=10)
+    for bad in (0, -1):
+        with pytest.raises(UserError, match="must be at least 1 bp"):
+            kmer.model.predict(["ACGT"], max_length=bad)
 
 
 @pytest.mark.parametrize("arch", ["deepram_conv1d_onehot", "deepram_recurrent_embed", "cnn_zeng_2_conv2d",

@@ -214,6 +214,8 @@ def _check_classifier(model) -> None:
 # ------------------------------------------------------------------------------------------- prediction
 def _max_length(model, max_length: int | None) -> int | None:
     if max_length is not None:
+        if max_length < 1:
+            raise UserError(f"the longest sequence to accept (max_length) must be at least 1 bp, not {max_length}")
         return max_length
     L = model.encoding.length
     return None if L is None else MAX_LENGTH_FACTOR * L
@@ -228,9 +230,12 @@ def _length_stats(ids: Sequence[str], seqs: Sequence[str], model, limit: int | N
         raise UserError(f"sequence {ids[i]!r} is empty; remove it or give it its bases")
     if limit is not None and (lengths > limit).any():
         i = int(np.flatnonzero(lengths > limit)[0])
-        raise UserError(
-            f"sequence {ids[i]!r} is {lengths[i]:,} bp long, far longer than this model's {enc.length} bp input "
-            f"(the limit is {limit:,} bp); cut it into windows of {enc.length} bp and predict those")
+        if enc.length is not None and limit >= enc.length:
+            raise UserError(
+                f"sequence {ids[i]!r} is {lengths[i]:,} bp long, far longer than this model's {enc.length} bp input "
+                f"(the limit is {limit:,} bp); cut it into windows of {enc.length} bp and predict those")
+        raise UserError(f"sequence {ids[i]!r} is {lengths[i]:,} bp long, longer than the {limit:,} bp asked for "
+                        "(--max-length, max_length)")
     if enc.length is not None:
         stats.padded = int((lengths < enc.length).sum())
         stats.cropped = int((lengths > enc.length).sum())

@@ -431,7 +431,7 @@ def evaluate_model(model_ref: str, dataset: str | None = None, split: str = "tes
         from zoo.registry import create_model
 
         model = create_model(model_ref, pretrained=True)
-        recipe, whose = _recipe_of(model_ref), "its recipe's"
+        recipe, whose = _recipe_of(model_ref), "its"
     own = recipe is not None and dataset in (None, recipe.dataset)
     if dataset is None and not own:
         raise UserError(f"{model_ref} has no recipe to take its data from; name the data with --dataset")
