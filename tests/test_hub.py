@@ -426,3 +426,18 @@ def test_a_kept_record_with_an_undefined_score_is_strict_json(tmp_path):
     assert record["metrics"]["auroc"] == {"mean": None} and record["metrics"]["accuracy"] == {"mean": 0.5}
     hub.rerender_card(folder)
     assert (folder / "README.md").is_file()
+
+
+def test_a_save_that_fails_leaves_no_folder(tmp_path, monkeypatch):
+    """A full disk while the files are written (in a temporary sibling) left the empty model folder behind."""
+    import errno
+
+    model = create_model("genonet_small", seq_len=60, num_classes=3)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(type(model), "save_pretrained", full)
+    with pytest.raises(OSError):
+        hub.save_model(model, tmp_path / "out" / "model")
+    assert list((tmp_path / "out").iterdir()) == []

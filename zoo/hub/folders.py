@@ -210,7 +210,7 @@ def save_model(model, directory: str | Path, cfg=None, *, dataset: str | None = 
     if cfg is None:
         cfg = _unchanged_published(model)
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.parent.mkdir(parents=True, exist_ok=True)  # the folder itself only once its files are written
     config = model_config(model, cfg, dataset=dataset, split=split, data_revision=data_revision)
     tmp = directory.parent / f".{directory.name}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -238,6 +238,7 @@ def save_model(model, directory: str | Path, cfg=None, *, dataset: str | None = 
         written = json.loads((tmp / CONFIG_NAME).read_text(encoding="utf-8"))
         written[WEIGHTS_SHA_KEY] = sha256_file(tmp / WEIGHTS_NAME)
         (tmp / CONFIG_NAME).write_text(json.dumps(written, indent=2, sort_keys=True), encoding="utf-8")
+        directory.mkdir(exist_ok=True)
         for f in sorted(tmp.iterdir()):
             make_readable(f)  # safetensors writes 0600 files; a model folder is meant to be shared
             os.replace(f, directory / f.name)
