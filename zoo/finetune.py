@@ -219,6 +219,7 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validat
     folder. See the module docstring for every step."""
     import time
 
+    from zoo.data.load import datasets_progress
     from zoo.engine import TrainConfig, evaluate, fit, resolve_device, seed_everything
     from zoo.outputs import check_output_folder
 
@@ -227,13 +228,14 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validat
     spec, base_model, arch, from_scratch = _resolve_base(base, from_scratch, base_model_id, allow_modified)
     if from_scratch and freeze_trunk:
         raise UserError("--freeze-trunk keeps pretrained layers fixed; from scratch there are none, so drop one")
-    ds, data_name, split_desc = load_data(data, validation=validation, test=test, labels=labels,
-                                          label_names=label_names, format=format, label_column=label_column,
-                                          sequence_column=sequence_column, source=source)
-    mapping = parse_label_map(label_map)
-    keep_order = None if from_scratch or base_model is None else list(base_model.label_names)
-    if mapping or keep_order is not None:
-        ds = apply_label_map(ds, mapping, keep_order)
+    with datasets_progress(not quiet):  # quiet: no "Map" bars from the datasets library either
+        ds, data_name, split_desc = load_data(data, validation=validation, test=test, labels=labels,
+                                              label_names=label_names, format=format, label_column=label_column,
+                                              sequence_column=sequence_column, source=source)
+        mapping = parse_label_map(label_map)
+        keep_order = None if from_scratch or base_model is None else list(base_model.label_names)
+        if mapping or keep_order is not None:
+            ds = apply_label_map(ds, mapping, keep_order)
     names = _label_names(ds)
     require_classes(names, len(ds["train"]))
     if num_classes is not None and num_classes != len(names):

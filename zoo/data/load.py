@@ -8,13 +8,14 @@ builder changes what it produces). A local ``source`` is never cached (it is rea
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from zoo.data.registry import Benchmark, get_benchmark
 from zoo.data.sources import cache_root, fetch, find_local, sha256_file
@@ -67,24 +68,34 @@ def arrow_cache_dir(name: str, key: str, cache_dir=None) -> Path:
     return cache_root(cache_dir) / "arrow" / safe / key
 
 
-def _save_atomically(dd, dest: Path, progress: bool = True) -> None:
-    import datasets as ds_tqdm  # its progress-bar switches are global
+@contextlib.contextmanager
+def datasets_progress(show: bool = True) -> Iterator[None]:
+    """``datasets``' progress bars (map, save) off for the block unless ``show``; its switches are global, so they
+    are put back as they were."""
+    import datasets as ds_tqdm
 
+    quiet = not show and not ds_tqdm.are_progress_bars_disabled()
+    if quiet:
+        ds_tqdm.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if quiet:
+            ds_tqdm.enable_progress_bars()
+
+
+def _save_atomically(dd, dest: Path, progress: bool = True) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
-    quiet = not progress and not ds_tqdm.are_progress_bars_disabled()
     try:
-        if quiet:
-            ds_tqdm.disable_progress_bars()
-        dd.save_to_disk(str(tmp))
+        with datasets_progress(progress):
+            dd.save_to_disk(str(tmp))
         try:
             os.replace(tmp, dest)
         except OSError:
             if not dest.exists():  # another process won the race with the same content: keep theirs
                 raise
     finally:
-        if quiet:
-            ds_tqdm.enable_progress_bars()
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
 
