@@ -125,8 +125,10 @@ def test_resume_after_sigkill_matches_uninterrupted(ds, tmp_path):
 
     data_dir = tmp_path / "tiny"
     ds.save_to_disk(str(data_dir))
+    # One thread, as the in-process reference below (conftest): the default counts the CPUs other work leaves free,
+    # which differ from run to run, and a second thread sums in another order.
     args = ["train", "--arch", "cnn_zeng_2_conv2d", "--dataset", str(data_dir), "--seed", "0", "--quiet",
-            "--epochs=5", "--lr=0.01", "--batch_size=16"]
+            "--threads", "1", "--epochs=5", "--lr=0.01", "--batch_size=16"]
     script = write_script(tmp_path)
     env = {**os.environ, "GZ_DIE_WRITING": "3", "OMP_NUM_THREADS": "1"}
     killed = subprocess.run([sys.executable, str(script), *args, "--out", str(tmp_path / "cut")], env=env,

@@ -144,14 +144,16 @@ def load_model(spec: str | os.PathLike, revision: str | None = None, *, allow_mo
 
     A folder's or repo's weights must match the sha256 its config.json records (and its published record's);
     ``allow_modified`` loads a mismatch anyway, with a warning (see :func:`zoo.hub.load_model`)."""
-    from zoo.recipes import is_run_folder, load_run_model
     from zoo.registry import create_model, is_model
 
     text = str(spec)
     path = Path(text)
     exists = is_existing_path(text)  # False (not an OSError) for a name too long to be a path
-    if exists and is_run_folder(path):
-        return load_run_model(path, allow_modified=allow_modified)[0].eval()
+    if exists and (path / "recipe.yaml").is_file():  # the training layer is imported for a run folder only
+        from zoo.recipes import is_run_folder, load_run_model
+
+        if is_run_folder(path):
+            return load_run_model(path, allow_modified=allow_modified)[0].eval()
     if (exists and path.is_dir()) or path.suffix == ".safetensors":
         from zoo import hub
 
