@@ -192,3 +192,14 @@ def test_train_real_splice_recipe_one_epoch(shared_data, tmp_path):
     m = json.loads((tmp_path / "cnn_zeng_2_conv2d.splice" / "seed0" / "metrics.json").read_text())
     assert m["epochs_run"] == 1 and 0.3 < m["test"]["accuracy"] <= 1
     assert sum(1 for _ in open(tmp_path / "cnn_zeng_2_conv2d.splice" / "seed0" / "epochs.csv")) == 2
+
+
+def test_overrides_take_a_space_as_well_as_an_equals_sign(finished, tmp_path):
+    """`genozoo train ... --epochs 1`, as every other option is written, was refused (or its 1 read as the recipe)."""
+    root = finished[0]
+    out = tmp_path / "out"
+    assert main(["train", "--arch", "cnn_zeng_2_conv2d", "--dataset", str(root / "tiny"), "--epochs", "1",
+                 "--lr", "0.01", "--model_args.dropout", "0.3", "--seed", "0", "--quiet", "--out", str(out)]) == 0
+    resolved = yaml.safe_load((out / "cnn_zeng_2_conv2d.tiny" / "seed0" / "recipe.yaml").read_text())
+    assert (resolved["epochs"], resolved["lr"], resolved["model_args"]["dropout"]) == (1, 0.01, 0.3)
+    assert main(["train", "--arch", "cnn_zeng_2_conv2d", "--dataset", str(root / "tiny"), "--epochs"]) == 2

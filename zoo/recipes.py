@@ -161,6 +161,11 @@ def _check_keys(keys: Sequence[str], where: str) -> None:
             raise UserError(f"unknown recipe key {key!r} in {where}{hint}")
 
 
+def is_recipe_key(name: str) -> bool:
+    """Whether ``name`` (``epochs``, ``batch-size``, ``model_args.dropout``) names a recipe key."""
+    return name.replace("-", "_").partition(".")[0] in _HINTS
+
+
 def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
     """``["--lr=3e-4", "--model_args.dropout=0.2"]`` -> ``{"lr": "3e-4", "model_args": {"dropout": 0.2}}``."""
     out: dict[str, Any] = {}

@@ -85,11 +85,34 @@ def run(argv: list[str] | None = None) -> int:
     return status
 
 
+def _joined_overrides(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``--epochs 5`` as ``--epochs=5`` where ``--epochs`` is a recipe key and not an option of the command (the
+    form every other option takes; argparse would otherwise read the 5 as the command's recipe file)."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    if not argv or argv[0] not in commands or not commands[argv[0]].get_default("accepts_overrides"):
+        return argv
+    from zoo.recipes import is_recipe_key
+
+    own = commands[argv[0]]._option_string_actions
+    out: list[str] = []
+    tokens = iter(argv)
+    for token in tokens:
+        if token.startswith("--") and "=" not in token and token not in own and is_recipe_key(token[2:]):
+            value = next(tokens, None)
+            if value is None or value.startswith("--"):
+                out += [token] + ([value] if value is not None else [])  # refused as "--key=value" later
+                continue
+            token = f"{token}={value}"
+        out.append(token)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from zoo.errors import Terminated, classify
 
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     parser = build_parser()
+    argv = _joined_overrides(parser, list(sys.argv[1:] if argv is None else argv))
     # Commands that take free ``--key=value`` overrides (e.g. ``genozoo train``) set ``accepts_overrides``.
     args, extra = parser.parse_known_args(argv)
     if extra:

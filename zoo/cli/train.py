@@ -13,8 +13,9 @@ from zoo.cli import add_threads_option
 from zoo.cli.dataopts import add_data_options
 from zoo.cli.options import SEED_MAX, device, int_range
 
-RECIPE_HELP = ("Free --key=value arguments override recipe keys, e.g. --epochs=5 --lr=3e-4 --batch_size=64 "
-               "--patience=null --model_args.dropout=0.2; an unknown key is an error. Keys: see train/README.md.")
+RECIPE_HELP = ("Free --key=value (or --key value) arguments override recipe keys, e.g. --epochs=5 --lr 3e-4 "
+               "--batch_size=64 --patience=null --model_args.dropout=0.2; an unknown key is an error. Keys: see "
+               "train/README.md.")
 
 
 def _recipe_path(ref: str) -> Path:
