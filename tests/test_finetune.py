@@ -69,16 +69,17 @@ def test_finetune_beats_training_from_scratch_and_card_names_the_base(kmer, tmp_
     assert {"model.safetensors", "config.json", "README.md", "metrics.json", "epochs.json"} <= \
         {p.name for p in folder.iterdir()}
     config = json.loads((folder / "config.json").read_text())
-    base_id = f"{hub.hub_org()}/{arch}.ctcf-kmer-test"
-    assert config["base_model"] == base_id and config["seq_len"] == 80
+    # The base is a weight of this session's own, not a published one: no Hub repo is claimed for it (it was
+    # genozoo/<its name>, which does not exist); the card names its folder.
+    assert config["base_model"] is None and config["seq_len"] == 80
     assert config["label_names"] == ["none", "CTCF", "SP1"] and config["dataset"] == "data"
     from huggingface_hub import ModelCard
 
     card = ModelCard.load(folder / "README.md")
-    assert card.data.base_model == base_id
+    assert card.data.base_model is None
     results = {r.metric_type: r.metric_value for r in card.data.eval_results}
     assert results["accuracy"] == pytest.approx(ft_acc, abs=1e-6)
-    assert "genozoo finetune" in card.text and f"Fine-tuned from [`{base_id}`]" in card.text
+    assert "genozoo finetune" in card.text and f"Fine-tuned from {kmer.folder}:" in card.text
     # It loads back and predicts the new classes at the new length.
     model = hub.load_model(folder)
     assert model.predict(target["test"]["sequence"][:5]).label_names == ["none", "CTCF", "SP1"]
@@ -139,3 +140,14 @@ def test_finetune_errors(kmer, tmp_path):
         load_data(path, label_column="kind")
     with pytest.raises(UserError, match="is not a saved dataset"):
         load_data(tmp_path)
+
+
+def test_a_folder_names_a_hub_base_only_for_a_published_weight(tmp_path, kmer):
+    from zoo.finetune import _base_record
+
+    published = zoo.create_model("genonet_small.splice", pretrained=True)
+    hub.save_model(published, tmp_path / "copy", published.pretrained_cfg)
+    copy = hub.load_model(tmp_path / "copy")
+    copy.pretrained_cfg = None  # as a folder loads when its record is not consulted: only its config.json speaks
+    assert _base_record(copy, str(tmp_path / "copy"), None).hub_id == "genozoo/genonet_small.splice"
+    assert _base_record(kmer.model, str(kmer.folder), None) is None  # a weight of one's own: no repo to claim

@@ -126,8 +126,8 @@ def _freeze(model, fresh: Sequence[str]) -> None:
 def _base_record(base, spec: str | None, base_model_id: str | None):
     """The record of the weights fine-tuning starts from (``model.pretrained_cfg``), so the saved config.json and
     card name it as ``base_model``; ``None`` when it has no Hub identity."""
-    from zoo.hub import hub_org, read_config
-    from zoo.registry import PretrainedCfg
+    from zoo.hub import read_config
+    from zoo.registry import PretrainedCfg, list_models, pretrained_cfg, repo_id_for
 
     cfg = getattr(base, "pretrained_cfg", None)
     if cfg is not None and base_model_id is None:
@@ -137,7 +137,10 @@ def _base_record(base, spec: str | None, base_model_id: str | None):
         path = Path(spec)
         if path.is_dir() and (path / "config.json").is_file():
             name = read_config(path / "config.json").get("name")
-            hub_id = f"{hub_org()}/{name}" if name else None  # where genozoo publishes a named weight
+            # A copy of a published weight names its Hub repo; a folder of one's own (a fine-tune, a test weight)
+            # has no Hub identity to claim: the card names the folder instead.
+            published = isinstance(name, str) and name in list_models(pretrained=True)
+            hub_id = repo_id_for(pretrained_cfg(name)) if published else None
         elif spec.count("/") == 1 and not path.exists():
             hub_id = spec  # a Hub repo id
     if hub_id is None:
