@@ -202,3 +202,12 @@ def test_the_explained_prediction_is_the_eval_mode_one_and_the_mode_is_restored(
     explained = attribute(model, seqs, "ism")
     assert model.training
     np.testing.assert_allclose(explained.probabilities, model.predict(seqs).probabilities, atol=1e-5)
+
+
+@pytest.mark.parametrize("target", [1.5, True])
+def test_a_target_that_is_no_class_index_is_refused(target):
+    """int() made 1.5 and True class 1."""
+    model = zoo.create_model("genonet_small", num_classes=3, seq_len=60)
+    with pytest.raises(UserError, match="is not one of this model's labels"):
+        attribute(model, ["ACGT" * 15], "ism", target=target)
+    assert attribute(model, ["ACGT" * 15], "ism", target=2.0).targets == [2]

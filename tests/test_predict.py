@@ -185,3 +185,9 @@ def test_image_cnns_predict_channels_last_and_stay_contiguous():
     got = model.predict(seqs).probabilities
     np.testing.assert_allclose(got, expected, atol=1e-6)
     assert all(p.is_contiguous() for p in model.parameters())
+
+
+@pytest.mark.parametrize("threads", [-1, "many"])
+def test_predict_refuses_a_thread_count_that_is_no_count(kmer, threads):
+    with pytest.raises(UserError, match="must be a positive whole number of CPU threads"):
+        kmer.model.predict(["ACGT" * 15], threads=threads)

@@ -289,6 +289,8 @@ def _forward(model, batch: _Prepared, device: torch.device) -> Predictions:
 def _workers(threads: int | None, device: torch.device) -> int:
     """Forward passes run at once: one per CPU thread (each single-threaded, with no synchronization inside an
     operation, which small models' operations cannot amortize), one on an accelerator."""
+    if threads is not None and threads != 0:
+        threads = runtime.resolve_threads(threads)  # a negative or non-numeric count is one sentence
     if device.type != "cpu":
         return 1
     return max(1, threads or runtime.configured_threads() or torch.get_num_threads())

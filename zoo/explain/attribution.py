@@ -276,10 +276,13 @@ def _target_index(model, target: int | str) -> int:
     names = list(model.label_names)
     if isinstance(target, str) and target in names:
         return names.index(target)
+    bad = UserError(f"target class {target!r} is not one of this model's labels ({', '.join(names)})")
+    if isinstance(target, bool) or isinstance(target, float) and not target.is_integer():
+        raise bad  # True or 1.5 is no class index (int() would make them 1)
     try:
         t = int(target)
     except (TypeError, ValueError):
-        raise UserError(f"target class {target!r} is not one of this model's labels ({', '.join(names)})") from None
+        raise bad from None
     if not 0 <= t < len(names):
         raise UserError(f"target class {t} is out of range; this model has classes 0..{len(names) - 1} "
                         f"({', '.join(names)})")
