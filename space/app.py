@@ -198,7 +198,8 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
             "paste sequences (FASTA or one per line) or upload a file, press **Predict**.\n\n"
             f"{len(cat.entries)} model(s) for {len(tasks)} task(s) · running on **{cat.device}** · "
             f"{'offline, bundled hub' if offline else 'Hugging Face Hub allowed'} · at most "
-            f"{lim.max_sequences} sequences of at most {lim.max_length:,} bp per request · a sequence shorter "
+            f"{lim.max_sequences} sequences of at most {lim.max_length:,} bp (and 10x the model's input) per "
+            "request · a sequence shorter "
             "than half the model's input is mostly padding, and its prediction unreliable")
         with gr.Tab("Predict"):
             with gr.Row():

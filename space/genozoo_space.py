@@ -33,7 +33,7 @@ from space_input import Limits, padding_note, parse_sequences
 from zoo.encoding import EncodingError, to_codes
 from zoo.errors import UserError
 from zoo.models.base import preferred_memory_format
-from zoo.predict import LengthStats, Predictions
+from zoo.predict import Predictions, length_stats
 
 __all__ = ["Limits", "Entry", "Catalogue", "ranking_key", "parse_sequences", "padding_note", "resolve_device", "default_hub_dir"]
 
@@ -354,6 +354,7 @@ class Catalogue:
     def _encoded(self, model: torch.nn.Module, sequences: Sequence[str], ids: Sequence[str] | None):
         enc = model.encoding
         ids = [f"seq{i + 1}" for i in range(len(sequences))] if ids is None else [str(i) for i in ids]
+        length_stats(model, ids, sequences)  # what `genozoo predict` refuses (e.g. 10x the input), refused alike
         try:
             codes = to_codes(list(sequences), enc.length, pad_mode=enc.pad_mode, ambiguity=enc.ambiguity, ids=ids)
         except EncodingError as e:  # name the sequence by its id, not by its index in this request
@@ -369,12 +370,7 @@ class Catalogue:
 
     @staticmethod
     def _predictions(model: torch.nn.Module, ids: list[str], sequences: Sequence[str], probs: np.ndarray):
-        enc = model.encoding
-        stats = LengthStats(enc.length, enc.pad_mode)
-        if enc.length is not None:
-            stats.padded = sum(len(s) < enc.length for s in sequences)
-            stats.cropped = sum(len(s) > enc.length for s in sequences)
-        return Predictions(ids, probs, list(model.label_names), stats)
+        return Predictions(ids, probs, list(model.label_names), length_stats(model, ids, sequences))
 
     def explain(self, name: str, sequence: str, seq_id: str, method: str | None = None):
         """The attribution logo (a PIL image) of one sequence for its predicted class and its caption, by

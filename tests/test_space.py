@@ -136,6 +136,12 @@ def test_other_lengths_and_upload(space, tmp_path):
     stats = cat.predict(name, [short, long_, tiny]).lengths
     assert (stats.padded, stats.cropped) == (2, 1) and stats.message() in status
     assert all(abs(r[2] + r[3] - 1) < 1e-3 for r in rows)
+    # What `genozoo predict` and model.predict refuse (over 10x the input), the space refuses alike, whatever
+    # its own per-request limit (it predicted them, cropped, while the CLI refused them).
+    from zoo.errors import UserError
+
+    with pytest.raises(UserError, match="is 1,012 bp long, far longer than this model's 101 bp input"):
+        cat.predict(name, ["ACGT" * 253])
 
 
 @pytest.mark.parametrize("text, message", [

@@ -41,7 +41,7 @@ from zoo.models.base import ZooModel, preferred_memory_format
 from zoo.outputs import atomic_output
 
 __all__ = ["MAX_LENGTH_FACTOR", "Predictions", "LengthStats", "PredictSummary", "load_model", "resolve_device",
-           "predict", "predict_records", "predict_file"]
+           "length_stats", "predict", "predict_records", "predict_file"]
 
 #: Sequences longer than this many times the model's input length are refused (cropping would discard >90%).
 MAX_LENGTH_FACTOR = 10
@@ -221,6 +221,13 @@ def _max_length(model, max_length: int | None) -> int | None:
         return max_length
     L = model.encoding.length
     return None if L is None else MAX_LENGTH_FACTOR * L
+
+
+def length_stats(model, ids: Sequence[str], seqs: Sequence[str], max_length: int | None = None) -> LengthStats:
+    """How ``seqs`` fit ``model``'s input (how many are padded, cropped), after refusing what prediction refuses:
+    an empty sequence, or one longer than ``max_length`` (default: :data:`MAX_LENGTH_FACTOR` x the input). Every
+    caller that predicts (the CLI, ``model.predict``, explain, the space) refuses the same sequences alike."""
+    return _length_stats(ids, seqs, model, _max_length(model, max_length))
 
 
 def _length_stats(ids: Sequence[str], seqs: Sequence[str], model, limit: int | None) -> LengthStats:
