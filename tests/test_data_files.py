@@ -202,4 +202,31 @@ def test_the_first_line_wins_over_a_table_extension_that_does_not_match_it(tmp_p
         assert [r.split(",")[0] for r in rows[1:]] == ["s0", "s1"], path
     (tmp_path / "odd.txt").write_text("no format here\n")
     assert main(["predict", "genonet_small.splice", str(tmp_path / "odd.txt"), "-q"]) == 2
-    assert "pass --format (format=) one of" in capsys.readouterr().err
+    assert "or one sequence per line, or name the format (--format, format=:" in capsys.readouterr().err
+
+
+def test_one_sequence_per_line_reads_as_the_space_reads_pasted_text(tmp_path, capsys, monkeypatch):
+    """The space's text box took one sequence per line, the CLI (and the space's upload) refused such a file."""
+    import io
+    import sys
+
+    from zoo.cli.use import _input_options
+    from zoo.data.formats import FORMATS
+    from zoo.io import open_text_input
+
+    seqs = ["ACGTACGTACGTAC", "GGGCCCAAATTTGG"]
+    plain = tmp_path / "plain.txt"
+    plain.write_text("\n".join(seqs) + "\n\n")
+    assert main(["predict", "genonet_small.splice", str(plain), "-q"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    with open_text_input("\n".join(seqs)) as pasted:
+        assert [r.split(",")[0] for r in rows] == [i for i, _ in pasted] == ["seq1", "seq2"]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"no format here\n")))
+    assert main(["predict", "genonet_small.splice", "-", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot tell the format of <stdin>" in err and "genozoo-input-" not in err  # no temporary path
+    import argparse
+
+    parser = argparse.ArgumentParser()  # the CLI spells the formats out (importing the readers would slow it)
+    _input_options(parser)
+    assert next(a for a in parser._actions if a.dest == "format").choices == ["auto", *FORMATS]

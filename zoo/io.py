@@ -173,7 +173,10 @@ def open_input(source: str | os.PathLike | bytes, *, format: str = "auto", seque
         size = path.stat().st_size
         if size == 0:
             raise UserError(f"input {label} is empty; give a FASTA, CSV or TSV file with at least one sequence")
-        fmt = detect_format(path) if format == "auto" else format
+        try:
+            fmt = detect_format(path) if format == "auto" else format
+        except UserError as e:  # name the input as the user knows it, not by a spooled copy's temporary path
+            raise type(e)(str(e).replace(repr(str(path)), label)) from None
         # The pre-scan costs one extra read of the file (it also checks the decoding before any output); past a
         # few GB a bar without a total is the better deal.
         total = count_records(path, fmt) if size < _COUNT_LIMIT else None

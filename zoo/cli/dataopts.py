@@ -32,7 +32,7 @@ def add_data_options(p: argparse.ArgumentParser, *, data_flag: str = "--data", r
                    help="class names in order (they name the columns of a 0/1 labels matrix; default: the matrix "
                         "header, else 0..k-1; for other labels the sorted distinct labels)")
     if not any(a.dest == "format" for a in p._actions):
-        p.add_argument("--format", default="auto", choices=["auto", "fasta", "csv", "tsv", "uci", "zeng"],
+        p.add_argument("--format", default="auto", choices=["auto", "fasta", "csv", "tsv", "uci", "zeng", "lines"],
                        help="file format (default: guessed from the name and first line; .gz is detected)")
     if not any(a.dest == "label_column" for a in p._actions):
         p.add_argument("--label-column", metavar="NAME", help="CSV/TSV column holding the labels (default: "

@@ -29,8 +29,9 @@ def _model_options(p: argparse.ArgumentParser, help: str = MODEL_HELP) -> None:
 
 
 def _input_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", default="auto", choices=["auto", "fasta", "csv", "tsv", "uci", "zeng"],
-                   help="input format (default: guessed from the name and first line; .gz is detected)")
+    p.add_argument("--format", default="auto", choices=["auto", "fasta", "csv", "tsv", "uci", "zeng", "lines"],
+                   help="input format (default: guessed from the name and first line; .gz is detected; lines: one "
+                        "sequence per line)")
     p.add_argument("--sequence-column", metavar="NAME",
                    help="CSV/TSV column holding the sequences (default: 'sequence', 'seq', ...)")
     p.add_argument("--id-column", metavar="NAME",

@@ -37,7 +37,7 @@ __all__ = ["FORMATS", "FormatError", "Record", "open_text", "detect_format", "it
            "iter_delimited", "iter_uci", "iter_zeng", "read_labels_file", "LabelsFile", "LABEL_FORMS",
            "strip_compression"]
 
-FORMATS = ("fasta", "csv", "tsv", "uci", "zeng")
+FORMATS = ("fasta", "csv", "tsv", "uci", "zeng", "lines")
 Record = Tuple[str, str, Optional[str]]
 
 _FASTA_EXT = {".fa", ".fasta", ".fna", ".fas", ".ffn", ".seq"}
@@ -88,13 +88,16 @@ def detect_format(path: str | os.PathLike) -> str:
         return "zeng"
     if len(parts_comma) == 3 and _is_dna(parts_comma[2]):
         return "uci"
+    if _is_dna(first):
+        return "lines"  # one sequence per line, as the space's text box takes them
     if first.startswith(">"):
         return "fasta"
     if "\t" in first:
         return "tsv"
     if "," in first:
         return "csv"
-    raise FormatError(f"cannot tell the format of {str(path)!r}; pass --format (format=) one of {', '.join(FORMATS)}")
+    raise FormatError(f"cannot tell the format of {str(path)!r}; give FASTA, CSV or TSV with a header row, or one "
+                      f"sequence per line, or name the format (--format, format=: {', '.join(FORMATS)})")
 
 
 _DNA_RE = re.compile(r"^[ACGTUNRYSWKMBDHVacgtunryswkmbdhv]+$")
@@ -336,6 +339,17 @@ def iter_zeng(path: str | os.PathLike) -> Iterator[Record]:
             yield parts[0].lstrip(">"), parts[1], parts[2]
 
 
+def iter_lines(path: str | os.PathLike) -> Iterator[Record]:
+    """One sequence per line, no header and no labels (what the space's text box takes); the ids are ``seq1``,
+    ``seq2``, ... in the order of the lines that are not blank."""
+    with open_text(path) as fh:
+        n = 0
+        for line in fh:
+            if line.strip():
+                n += 1
+                yield f"seq{n}", line.strip(), None
+
+
 def iter_records(path: str | os.PathLike, format: str = "auto", **options) -> Iterator[Record]:
     """Records of one file in any supported format (``format="auto"`` guesses; see :func:`detect_format`)."""
     fmt = detect_format(path) if format == "auto" else format
@@ -348,4 +362,6 @@ def iter_records(path: str | os.PathLike, format: str = "auto", **options) -> It
         return iter_uci(path)
     if fmt == "zeng":
         return iter_zeng(path)
+    if fmt == "lines":
+        return iter_lines(path)
     raise UserError(f"unknown file format {format!r}; use one of auto, {', '.join(FORMATS)}")
