@@ -189,6 +189,10 @@ def test_labels_that_cannot_train_a_classifier_are_refused_with_the_record(tmp_p
         assert main(argv) == 2, argv
         assert capsys.readouterr().err.count("genozoo: error:") == 1
     assert not (tmp_path / "r").exists() and not (tmp_path / "f").exists()
+    few = tmp_path / "few.csv"  # a split left empty was "no sequences to encode" after the model had loaded
+    few.write_text("sequence,label\n" + "".join(f"{s},{y}\n" for s, y in rows[:4]))
+    with pytest.raises(UserError, match=r"holds 4 sequence\(s\), too few to split into train, validation and test"):
+        from_files(str(few))
 
 
 def test_the_first_line_wins_over_a_table_extension_that_does_not_match_it(tmp_path, capsys):

@@ -283,6 +283,12 @@ def from_files(train: Source, validation: Source | None = None, test: Source | N
         y = _label_indices(cols["train"]["label"], names, where)
         tr, va = carve_validation(y, validation_fraction, seed=seed)
         cols["train"], cols["validation"] = cols["train"].take(tr), cols["train"].take(va)
+    empty = [s for s in SPLITS if s in cols and not len(cols[s])]
+    if empty:
+        total = sum(len(c) for c in cols.values())
+        raise UserError(f"{where} holds {total} sequence(s), too few to split into train, validation and test: the "
+                        f"{' and '.join(empty)} split would be empty; give more sequences, or pass the validation "
+                        "and test files yourself (--validation, --test)")
     dd = to_dataset_dict(cols, names, where=where)
     split_text = describe_split(list(given), fractions, validation_fraction, seed)
     for split, ds in dd.items():
