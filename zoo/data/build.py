@@ -92,7 +92,7 @@ def _label_indices(labels: Sequence[Any], names: Sequence[str], where: str) -> l
                 out.append(int(key))
                 continue
             raise UserError(f"label {key!r} in {where} is not one of the label names {', '.join(names)}; "
-                            "pass the right label_names")
+                            "pass the right class names (--label-names, label_names=)")
         out.append(index[key])
     return out
 

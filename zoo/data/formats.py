@@ -149,7 +149,7 @@ def iter_fasta(path: Source, *, label_in_header: bool = True, label_last_char: b
                 chunks = []
             elif ident is None:
                 raise FormatError(f"{label_of} line {lineno} holds sequence before any '>' header; "
-                                  "is it really FASTA? pass the right format=")
+                                  "is it really FASTA? name the right format (--format, format=)")
             else:
                 chunks.append(line)
     if ident is not None:
@@ -257,7 +257,7 @@ def _pick(columns: list[str], wanted: Optional[str], candidates: tuple[str, ...]
         if wanted.lower() in lower:
             return lower[wanted.lower()]
         raise FormatError(f"{str(path)!r} has no column {wanted!r} for the {what}; its columns are "
-                          f"{', '.join(columns)}; pass the right {what}_column=")
+                          f"{', '.join(columns)}; name the right one (--{what}-column, {what}_column=)")
     return next((lower[c] for c in candidates if c in lower), None)
 
 
@@ -303,7 +303,7 @@ def _csv_rows(reader, path) -> Iterator[list[str]]:
             return
         except csv.Error as err:
             raise FormatError(f"{str(path)!r} line {reader.line_num} is not valid CSV/TSV ({err}); check the file "
-                              f"or pass the right format=") from None
+                              f"or name the right format (--format, format=)") from None
         yield row
 
 

@@ -93,7 +93,7 @@ def label_mapper(label_names: Sequence[str] | None) -> Callable[[Any], int]:
             if key.lstrip("-").isdigit() and 0 <= int(key) < len(index):
                 return int(key)
             raise UserError(f"label {key!r} is not one of the label names {', '.join(index)}; "
-                            "pass the right label_names")
+                            "pass the right class names (--label-names, label_names=)")
         try:
             return int(key)
         except ValueError:
