@@ -37,6 +37,9 @@ def test_overrides_are_typed_and_unknown_keys_fail(tmp_path):
                        ("epochs=3", "--key=value"), ("--lr.x=1", "has no sub-keys")]:
         with pytest.raises(UserError, match=match):
             load_recipe(path, [bad])
+    (tmp_path / "binary.yaml").write_bytes(b"arch: a\n\xd0\xff\x00")  # a damaged file: it was a traceback
+    with pytest.raises(UserError, match="is not UTF-8 text"):
+        load_recipe(tmp_path / "binary.yaml")
     (tmp_path / "bad.yaml").write_text("arch: a\ndataset: b\nbatchsize: 3\n")
     with pytest.raises(UserError, match="unknown recipe key 'batchsize' in .*bad.yaml.*'batch_size'"):
         load_recipe(tmp_path / "bad.yaml")

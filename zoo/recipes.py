@@ -195,9 +195,11 @@ def load_recipe(path: str | Path | None = None, overrides: Sequence[str] | dict 
         if not path.is_file():
             raise UserError(f"recipe file {path} does not exist; see train/recipes/ for the published recipes")
         try:
-            loaded = yaml.safe_load(path.read_text()) or {}
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as e:
             raise UserError(f"recipe file {path} is not valid YAML ({e.__class__.__name__})") from e
+        except UnicodeDecodeError:
+            raise UserError(f"recipe file {path} is not UTF-8 text; it is damaged or not a recipe") from None
         if not isinstance(loaded, dict):
             raise UserError(f"recipe file {path} must hold a mapping of keys to values")
         _check_keys(list(loaded), str(path))
