@@ -229,13 +229,19 @@ def refused_hub(monkeypatch, tmp_path):
     return port
 
 
-def test_an_unreachable_hub_is_an_environment_failure(refused_hub, tmp_path, capsys):
+def test_an_unreachable_hub_is_an_environment_failure(refused_hub, tmp_path, capfd, caplog):
     fasta = tmp_path / "in.fa"
     fasta.write_text(">a\n" + "ACGT" * 15 + "\n")
     with pytest.raises(hub.HubConnectionError, match=f"127.0.0.1:{refused_hub} cannot be reached"):
         hub.load_model("ORG/x")
     assert main(["pull", "ORG/x"]) == 1
     assert main(["predict", "-q", "ORG/NAME", str(fasta)]) == 1
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("genozoo: ")]
-    assert len(errors) == 2 and all(line.startswith("genozoo: error: ") and "cannot be reached" in line
-                                    for line in errors), errors
+    err = capfd.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("genozoo: error: ")]
+    assert len(errors) == 2 and all("cannot be reached" in line for line in errors), errors
+    # The client's back-off (five retries, two lines each, naming the URL and the exception) is one line of ours a
+    # command, not ten of its own.
+    logged = [r.getMessage() for r in caplog.records]
+    assert not [m for m in logged if "Retrying in" in m or "thrown while requesting" in m], logged
+    notices = [m for m in logged if "does not answer; retrying" in m]
+    assert len(notices) == 3 and all(f"127.0.0.1:{refused_hub}" in line for line in notices), notices

@@ -9,6 +9,7 @@ reached (refused, unresolvable, timed out) is a :class:`HubConnectionError`: a H
 """
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -69,14 +70,38 @@ def _offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE)
 
 
+class _RetryNotice(logging.Filter):
+    """Stands in for huggingface_hub's own lines while it retries a Hub that does not answer (two lines an attempt,
+    five attempts over about 25 s, each naming the URL and the exception): one line of ours, once."""
+
+    def __init__(self, endpoint: str):
+        super().__init__()
+        self.endpoint, self.said = endpoint, False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "Retrying in" not in message and "thrown while requesting" not in message:
+            return True
+        if not self.said:
+            self.said = True
+            logging.getLogger("zoo.hub").warning(
+                "genozoo: %s does not answer; retrying for about 25 s (HF_HUB_OFFLINE=1 uses only "
+                "the cache)", self.endpoint)
+        return False
+
+
 @contextmanager
 def hub_errors(repo_id: str, filename: str | None = None, revision: str | None = None,
                repo_type: str = "model") -> Iterator[None]:
-    """Turn huggingface_hub and network exceptions into one-sentence :class:`HubError` s."""
+    """Turn huggingface_hub and network exceptions into one-sentence :class:`HubError` s; while the client retries
+    a Hub that does not answer, say so in one line instead of its ten."""
     from huggingface_hub import constants
     from huggingface_hub import errors as e
 
     what = f"{repo_type} repo {repo_id!r}" + (f" at revision {revision!r}" if revision else "")
+    retries = logging.getLogger("huggingface_hub.utils._http")  # where its back-off logs each attempt
+    notice = _RetryNotice(constants.ENDPOINT)
+    retries.addFilter(notice)
     try:
         yield
     except e.HFValidationError as err:
@@ -104,5 +129,7 @@ def hub_errors(repo_id: str, filename: str | None = None, revision: str | None =
         raise HubConnectionError(f"{constants.ENDPOINT} cannot be reached or dropped the connection "
                                  f"({type(err).__name__}) while fetching the {what}; check the network or use "
                                  f"HF_HUB_OFFLINE=1 with a cached or bundled model") from err
+    finally:
+        retries.removeFilter(notice)
 
 
