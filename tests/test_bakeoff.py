@@ -106,3 +106,20 @@ def test_recommendation_reasons_about_ties_speed_and_pretraining(tmp_path):
     clear = BakeoffResult(rows[:2] + [run("weak", "fine-tuned", s, 0.6, 5) for s in (0, 1)], [], "mine.fa",
                           "as given", {}, dict(epochs=3, lr=1e-3, batch_size=32, seeds=[0, 1]))
     assert "leads every other candidate by more than two standard errors" in recommend(clear)
+
+
+def test_recommendation_with_one_seed_claims_no_standard_errors():
+    """One seed has no spread: the recommendation names the 0.01 margin it used instead of "two standard errors"."""
+    from zoo.bakeoff import BakeoffResult, recommend
+
+    def run(model, acc):
+        return {"model": model, "arch": model, "family": "deepram", "mode": "fine-tuned", "seed": 0, "seconds": 1.0,
+                "params": 1000, "test_accuracy": acc, "test_auroc": acc, "test_mcc": 2 * acc - 1}
+
+    settings = dict(epochs=1, lr=1e-3, batch_size=32, seeds=[0])
+    clear = recommend(BakeoffResult([run("a", 0.9), run("b", 0.8)], [], "mine.fa", "as given", {}, settings))
+    assert "two standard errors" not in clear
+    assert "leads every other candidate by more than 0.01 (one seed, so no standard error)" in clear
+    tied = recommend(BakeoffResult([run("a", 0.9), run("b", 0.895)], [], "mine.fa", "as given", {}, settings))
+    assert "two standard errors" not in tied
+    assert "the differences are within 0.01 (one seed, so no standard error)" in tied

@@ -47,3 +47,19 @@ def test_unknown_architecture_and_help():
     for command in ("list", "info", "data", "train", "evaluate", "benchmark", "publish", "verify", "push", "pull",
                     "card", "predict", "finetune", "explain", "space"):
         assert f"    {command}" in helptext, command
+
+
+def test_info_of_a_published_name_shows_the_published_model(capsys):
+    """`genozoo info ARCH.TAG` describes the published weight's model (its length, classes and parameter count),
+    not the architecture at the default splice geometry; an explicit --geometry still rebuilds it."""
+    name = "genonet_small.histone_h3_gue"
+    assert main(["info", name]) == 0
+    out = capsys.readouterr().out
+    published = zoo.create_model(name)
+    assert published.num_parameters() == zoo.registry.pretrained_cfg(name).num_params
+    assert out.startswith(f"{name}  (family genonet")
+    assert f"{published.seq_len} bp" in out
+    assert f"trainable parameters: {published.num_parameters():,}" in out
+    assert main(["info", name, "--geometry", "splice"]) == 0
+    splice = zoo.create_model("genonet_small", **study_kwargs("genonet_small", "splice"))
+    assert f"trainable parameters: {splice.num_parameters():,}" in capsys.readouterr().out

@@ -211,3 +211,16 @@ def test_a_target_that_is_no_class_index_is_refused(target):
     with pytest.raises(UserError, match="is not one of this model's labels"):
         attribute(model, ["ACGT" * 15], "ism", target=target)
     assert attribute(model, ["ACGT" * 15], "ism", target=2.0).targets == [2]
+
+
+def test_explain_without_method_uses_one_the_model_supports(tmp_path):
+    """The default method is integrated gradients where the model has gradients to the bases; a BERT or doc2vec
+    model (in-silico mutagenesis only) is explained by ism instead of being refused for a method nobody asked."""
+    out = run_cli("explain", "bert_tiny_nt.splice", "ACGT" * 15, "-o", tmp_path / "bert.png")
+    assert out.returncode == 0, out.stderr
+    assert "wrote the ism logo" in out.stderr and (tmp_path / "bert.csv").is_file()
+    out = run_cli("explain", "cnn_zeng_2_conv2d.splice", "ACGT" * 15, "-o", tmp_path / "cnn.png")
+    assert out.returncode == 0, out.stderr
+    assert "wrote the integrated_gradients logo" in out.stderr
+    out = run_cli("explain", "bert_tiny_nt.splice", "ACGT" * 15, "-o", tmp_path / "ig.png", "--method", "ig")
+    assert out.returncode == 2 and "use method 'ism'" in out.stderr

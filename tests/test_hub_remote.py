@@ -245,3 +245,15 @@ def test_an_unreachable_hub_is_an_environment_failure(refused_hub, tmp_path, cap
     assert not [m for m in logged if "Retrying in" in m or "thrown while requesting" in m], logged
     notices = [m for m in logged if "does not answer; retrying" in m]
     assert len(notices) == 3 and all(f"127.0.0.1:{refused_hub}" in line for line in notices), notices
+
+
+def test_an_unreachable_hub_on_push_gives_push_advice(refused_hub, trained, tmp_path, monkeypatch, capfd):
+    """Pushing to a Hub that cannot be reached says so, without the download advice (HF_HUB_OFFLINE=1 with a
+    cached model) that cannot help an upload."""
+    model, _ = trained
+    monkeypatch.setenv("HF_TOKEN", "x")
+    folder = hub.save_model(model, tmp_path / "mine")
+    assert main(["push", str(folder), "--repo", "ORG/mine"]) == 1
+    errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("genozoo: error: ")]
+    assert len(errors) == 1 and "while pushing to the model repo 'ORG/mine'" in errors[0], errors
+    assert "HF_HUB_OFFLINE" not in errors[0] and "HF_ENDPOINT" in errors[0]

@@ -280,6 +280,16 @@ def _tied(best: dict, other: dict, metric: str) -> bool:
     return abs(m1 - m2) <= max(2 * se, 1e-9)
 
 
+def _margin(rows: list[dict], metric: str) -> str:
+    """The margin :func:`_tied` used for these rows, in words (a single seed has no standard error)."""
+    single = [r[metric][1] is None for r in rows]
+    if not any(single):
+        return "two standard errors over these seeds"
+    if all(single):
+        return "0.01 (one seed, so no standard error)"
+    return "two standard errors over these seeds (0.01 where a model ran one seed)"
+
+
 def _secs(x: float) -> str:
     return f"{x:.1f} s" if x < 10 else f"{x:.0f} s"
 
@@ -302,13 +312,13 @@ def recommend(result: BakeoffResult) -> str:
     if tied:
         cheaper = min(tied, key=lambda r: (r["seconds"], r["params"]))
         lines.append(f"It is not clearly better than {', '.join(show(r) for r in tied)}: the differences are within "
-                     "two standard errors over these seeds. " +
+                     f"{_margin([best, *tied], metric)}. " +
                      (f"If training time matters, `{cheaper['model']}` ({cheaper['mode']}) is "
                       f"{best['seconds'] / max(cheaper['seconds'], 1e-9):.1f}x faster per run. "
                       if cheaper["seconds"] < best["seconds"] else "") +
                      "More seeds (--seeds) or epochs (--epochs) would separate them.")
     else:
-        lines.append(f"It leads every other candidate by more than two standard errors over these seeds "
+        lines.append(f"It leads every other candidate by more than {_margin(board, metric)} "
                      f"(next: {show(board[1])})." if len(board) > 1 else "It was the only candidate.")
     by_model = {(r["model"], r["mode"]): r for r in board}
     gains = []

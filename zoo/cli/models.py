@@ -10,7 +10,7 @@ from zoo.registry import GEOMETRIES
 def _geometry_args(arch: str, args: argparse.Namespace) -> dict:
     from zoo.registry import study_kwargs
 
-    kw = study_kwargs(arch, args.geometry)
+    kw = study_kwargs(arch, args.geometry or "splice")
     if args.seq_len:
         kw["seq_len"] = args.seq_len
     if args.num_classes:
@@ -18,10 +18,10 @@ def _geometry_args(arch: str, args: argparse.Namespace) -> dict:
     return kw
 
 
-def _add_geometry(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--geometry", choices=sorted(GEOMETRIES), default="splice",
+def _add_geometry(p: argparse.ArgumentParser, default: str = "splice") -> None:
+    p.add_argument("--geometry", choices=sorted(GEOMETRIES),
                    help="build for one of the study's input geometries: splice (60 bp, 3 classes), histone "
-                        "(500 bp, binary) or motif (101 bp, binary; k-mer region 2). Default: %(default)s")
+                        f"(500 bp, binary) or motif (101 bp, binary; k-mer region 2). Default: {default}")
     p.add_argument("--seq-len", type=int_range(1, 100_000), help="override the sequence length of the geometry")
     p.add_argument("--num-classes", type=int_range(2, 100_000), help="override the number of classes of the geometry")
 
@@ -52,7 +52,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for arch in names:
         model = create_model(arch, **_geometry_args(arch, args))
         rows.append([arch, model_family(arch), describe_encoding(model.encoding), f"{model.num_parameters():,}"])
-    print(format_table(["architecture", "family", "encoding", f"params ({args.geometry})"], rows, "lllr"))
+    print(format_table(["architecture", "family", "encoding", f"params ({args.geometry or 'splice'})"], rows,
+                       "lllr"))
     return 0
 
 
@@ -60,10 +61,15 @@ def cmd_info(args: argparse.Namespace) -> int:
     from zoo.registry import create_model, model_family
     from zoo.summary import format_table, layer_table
 
-    arch = args.model.split(".", 1)[0]
-    model = create_model(arch, **_geometry_args(arch, args))
+    name = arch = args.model.split(".", 1)[0]
+    if "." in args.model and args.geometry is None:
+        # A published arch.tag: its own length, classes and constructor arguments (no weights are read).
+        name = args.model
+        model = create_model(name, num_classes=args.num_classes, seq_len=args.seq_len)
+    else:
+        model = create_model(arch, **_geometry_args(arch, args))
     doc = (type(model).__doc__ or "").strip().splitlines()
-    print(f"{arch}  (family {model_family(arch)}, class {type(model).__name__})")
+    print(f"{name}  (family {model_family(arch)}, class {type(model).__name__})")
     if doc:
         print(doc[0])
     enc = model.encoding
@@ -88,6 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="show an architecture's layers and parameter counts",
                        description="Print the layers of an architecture with their output shapes and trainable "
                                    "parameter counts, built for one of the study's geometries.")
-    p.add_argument("model", help="architecture name (or arch.tag), e.g. deepram_recurrent_onehot")
-    _add_geometry(p)
+    p.add_argument("model", help="architecture name, e.g. deepram_recurrent_onehot, or a published arch.tag "
+                                 "(shown as published unless --geometry is given)")
+    _add_geometry(p, "splice, or a published arch.tag's own")
     p.set_defaults(func=cmd_info)

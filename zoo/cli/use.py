@@ -122,7 +122,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
             from zoo.explain import attribute
             from zoo.explain.logos import draw_logos, write_numbers
 
-            attr = attribute(model, seqs, args.method, ids=ids, target=args.target, device=args.device,
+            method = args.method
+            if method is None:  # integrated gradients, or ism for a model without gradients to the bases
+                from zoo.explain import supported_methods
+
+                methods = supported_methods(model)
+                method = "integrated_gradients" if "integrated_gradients" in methods else methods[0]
+            attr = attribute(model, seqs, method, ids=ids, target=args.target, device=args.device,
                              n_steps=args.steps, max_length=args.max_length)
             if args.output:
                 draw_logos(attr, args.output, max_sequences=args.max_logos)
@@ -245,9 +251,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("-o", "--output", help="sequence logo of the attributions (.png, .svg or .pdf); the numbers "
                                           "go beside it as .csv unless --numbers says otherwise")
     e.add_argument("--numbers", metavar="FILE", help="write the attributions to FILE (.csv, .tsv or .json)")
-    e.add_argument("--method", default="ig", choices=["ig", "integrated_gradients", "saliency", "ism"],
+    e.add_argument("--method", choices=["ig", "integrated_gradients", "saliency", "ism"],
                    help="ig: integrated gradients (default); saliency: gradient x input; ism: in-silico "
-                        "mutagenesis (works for every model, also those without gradients to the bases)")
+                        "mutagenesis (works for every model, also those without gradients to the bases, such as "
+                        "the BERT and doc2vec models, whose default it is)")
     e.add_argument("--target", help="class to explain, by name or index (default: each sequence's prediction)")
     e.add_argument("--steps", type=int_range(1, 10_000), default=50,
                    help="integration steps of ig (default: %(default)s)")

@@ -74,9 +74,9 @@ class _RetryNotice(logging.Filter):
     """Stands in for huggingface_hub's own lines while it retries a Hub that does not answer (two lines an attempt,
     five attempts over about 25 s, each naming the URL and the exception): one line of ours, once."""
 
-    def __init__(self, endpoint: str):
+    def __init__(self, endpoint: str, upload: bool):
         super().__init__()
-        self.endpoint, self.said = endpoint, False
+        self.endpoint, self.upload, self.said = endpoint, upload, False
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -85,22 +85,23 @@ class _RetryNotice(logging.Filter):
         if not self.said:
             self.said = True
             logging.getLogger("zoo.hub").warning(
-                "genozoo: %s does not answer; retrying for about 25 s (HF_HUB_OFFLINE=1 uses only "
-                "the cache)", self.endpoint)
+                "genozoo: %s does not answer; retrying for about 25 s%s", self.endpoint,
+                "" if self.upload else " (HF_HUB_OFFLINE=1 uses only the cache)")
         return False
 
 
 @contextmanager
 def hub_errors(repo_id: str, filename: str | None = None, revision: str | None = None,
-               repo_type: str = "model") -> Iterator[None]:
+               repo_type: str = "model", upload: bool = False) -> Iterator[None]:
     """Turn huggingface_hub and network exceptions into one-sentence :class:`HubError` s; while the client retries
-    a Hub that does not answer, say so in one line instead of its ten."""
+    a Hub that does not answer, say so in one line instead of its ten. ``upload``: the block pushes, so a lost
+    connection gets no advice about cached downloads."""
     from huggingface_hub import constants
     from huggingface_hub import errors as e
 
     what = f"{repo_type} repo {repo_id!r}" + (f" at revision {revision!r}" if revision else "")
     retries = logging.getLogger("huggingface_hub.utils._http")  # where its back-off logs each attempt
-    notice = _RetryNotice(constants.ENDPOINT)
+    notice = _RetryNotice(constants.ENDPOINT, upload)
     retries.addFilter(notice)
     try:
         yield
@@ -126,9 +127,10 @@ def hub_errors(repo_id: str, filename: str | None = None, revision: str | None =
         raise HubError(f"the Hub answered HTTP {status} for the {what}: {str(err).splitlines()[0]}; check "
                        f"the name and your token (HF_TOKEN)") from err
     except _network_errors() as err:
+        advice = ("pushing to the {what}; check the network and HF_ENDPOINT" if upload else
+                  "fetching the {what}; check the network or use HF_HUB_OFFLINE=1 with a cached or bundled model")
         raise HubConnectionError(f"{constants.ENDPOINT} cannot be reached or dropped the connection "
-                                 f"({type(err).__name__}) while fetching the {what}; check the network or use "
-                                 f"HF_HUB_OFFLINE=1 with a cached or bundled model") from err
+                                 f"({type(err).__name__}) while {advice.format(what=what)}") from err
     finally:
         retries.removeFilter(notice)
 

@@ -69,7 +69,7 @@ def push(model_dir: str | Path, repo_id: str, *, private: bool = False, revision
     _check_card(folder / CARD_NAME)
     _require_token()
     api = HfApi()
-    with hub_errors(repo_id, revision=revision):
+    with hub_errors(repo_id, revision=revision, upload=True):
         api.create_repo(repo_id, private=private, exist_ok=True)
         if revision and revision != "main":
             api.create_branch(repo_id, branch=revision, exist_ok=True)
@@ -102,7 +102,7 @@ def remote_matches(folder: str | Path, repo_id: str, revision: str | None = None
 
     local = _local_files(Path(folder))
     try:
-        with hub_errors(repo_id, revision=revision):
+        with hub_errors(repo_id, revision=revision, upload=True):  # asked before pushing
             remote = {f.path: f for f in HfApi().list_repo_tree(repo_id, revision=revision, recursive=True)
                       if getattr(f, "blob_id", None) is not None}
     except HubError as err:
@@ -200,7 +200,7 @@ def push_dataset(dataset_dict: Any, repo_id: str, card_text: str | None = None, 
         except Exception as err:  # noqa: BLE001
             raise HubError(f"the dataset card for {repo_id!r} does not parse ({err}); fix its YAML header") from err
     api = HfApi()
-    with hub_errors(repo_id, revision=revision, repo_type="dataset"):
+    with hub_errors(repo_id, revision=revision, repo_type="dataset", upload=True):
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         if revision and revision != "main":
             api.create_branch(repo_id, repo_type="dataset", branch=revision, exist_ok=True)
