@@ -280,10 +280,12 @@ def launch(host: str = "127.0.0.1", port: int = 7860, device: str = "auto", hub_
     catalogue = Catalogue(hub_dir, device, limits, max_models=max_models, threads=threads)
     catalogue.warm_up(freeze=True)
     demo = build_demo(catalogue, concurrency=concurrency, max_queue=max_queue)
-    demo.launch(server_name=host, server_port=port or None, prevent_thread_lock=True, quiet=not block,
+    # quiet: Gradio's own lines would suggest share=True, which this space does not offer.
+    demo.launch(server_name=host, server_port=port or None, prevent_thread_lock=True, quiet=True,
                 show_error=True, ssr_mode=False, share=False)
     freeze_startup_heap()  # what the page and Gradio's web server made (~17,000 objects: a 3 ms collection)
     if block:
+        print(f"genozoo space: ready at {demo.local_url} (Ctrl-C stops it)", flush=True)
         demo.block_thread()
     return demo
 

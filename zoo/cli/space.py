@@ -48,8 +48,8 @@ def cmd_space(args: argparse.Namespace) -> int:
     from genozoo_space import Limits
 
     limits = Limits(max_sequences=args.max_sequences, max_length=args.max_length)
-    print(f"genozoo space: loading the default model of every task, then serving http://{args.host}:{args.port} "
-          f"(Ctrl-C stops it)", flush=True)
+    print(f"genozoo space: loading the default model of every task, then serving http://{args.host}:{args.port}",
+          flush=True)
     app.launch(host=args.host, port=args.port, device=args.device, hub_dir=args.hub_dir, limits=limits,
                concurrency=args.concurrency, max_queue=args.max_queue, max_models=args.max_models,
                threads=args.threads or None, block=True)
