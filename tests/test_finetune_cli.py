@@ -143,3 +143,19 @@ def test_an_undefined_score_is_null_in_strict_json(kmer, tmp_path):
     assert None in [v for split in metrics.values() for v in split.values()]
     for name in ("epochs.json", "record.json"):
         json.loads((tmp_path / "ft" / name).read_text(), parse_constant=refuse)
+
+
+def test_a_folder_that_holds_a_model_is_not_overwritten_without_overwrite(kmer, tmp_path):
+    rows = list(zip(kmer.data["train"]["sequence"], kmer.data["train"]["label"]))[:40]
+    (tmp_path / "mine.csv").write_text("sequence,label\n" + "".join(f"{s},{y}\n" for s, y in rows))
+    first = run_cli("finetune", kmer.folder, "--data", "mine.csv", "-o", "ft", "--epochs", "1", "-q", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    weights = (tmp_path / "ft" / "model.safetensors").read_bytes()
+    again = run_cli("finetune", kmer.folder, "--data", "mine.csv", "-o", "ft", "--epochs", "1", "--seed", "3", "-q",
+                    cwd=tmp_path)
+    assert again.returncode == 2 and "'ft' already holds a model" in again.stderr and "--overwrite" in again.stderr
+    assert "Traceback" not in again.stderr and (tmp_path / "ft" / "model.safetensors").read_bytes() == weights
+    replaced = run_cli("finetune", kmer.folder, "--data", "mine.csv", "-o", "ft", "--epochs", "1", "--seed", "3",
+                       "-q", "--overwrite", cwd=tmp_path)
+    assert replaced.returncode == 0, replaced.stderr
+    assert (tmp_path / "ft" / "model.safetensors").read_bytes() != weights

@@ -216,10 +216,11 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validat
              model_args: Mapping[str, Any] | None = None, epochs: int = 10, lr: float = 1e-3, batch_size: int = 32,
              patience: int | None = None, seed: int = 0, device: str = "auto", source: str | None = None,
              base_model_id: str | None = None, tag: str | None = None, quiet: bool = False,
-             allow_modified: bool = False) -> FinetuneResult:
+             allow_modified: bool = False, overwrite: bool = False) -> FinetuneResult:
     """Fine-tune ``base`` (a model, a published ``arch.tag``, a model folder or a Hub repo id; with
     ``from_scratch`` also a bare architecture name) on ``data`` and, with ``output_dir``, write a Hub-ready model
-    folder. See the module docstring for every step."""
+    folder; a folder that already holds a model is refused unless ``overwrite``. See the module docstring for
+    every step."""
     import time
 
     from zoo.data.load import datasets_progress
@@ -228,6 +229,10 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validat
 
     if output_dir is not None:
         check_output_folder(output_dir)  # refused before minutes of training, not after
+        held = [n for n in ("config.json", "model.safetensors") if (Path(output_dir) / n).exists()]
+        if held and not overwrite:
+            raise UserError(f"{str(output_dir)!r} already holds a model ({' and '.join(held)}); choose another "
+                            f"--output (-o), or pass --overwrite (overwrite=True) to replace it")
     spec, base_model, arch, from_scratch = _resolve_base(base, from_scratch, base_model_id, allow_modified)
     if from_scratch and freeze_trunk:
         raise UserError("--freeze-trunk keeps pretrained layers fixed; from scratch there are none, so drop one")

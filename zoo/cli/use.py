@@ -200,7 +200,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                       compare_scratch=args.compare_scratch, model_args=model_args, epochs=args.epochs, lr=args.lr,
                       batch_size=args.batch_size, patience=args.patience, seed=args.seed, device=args.device,
                       source=args.source, base_model_id=args.base_model, tag=args.tag, quiet=args.quiet,
-                      allow_modified=args.allow_modified)
+                      allow_modified=args.allow_modified, overwrite=args.overwrite)
     if result.from_scratch:
         _say(f"trained {result.model.arch} from scratch (fresh weights); labels {', '.join(result.label_names)}; "
              f"{result.seq_len} bp")
@@ -282,7 +282,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "a Hub-ready folder (weights, config.json, card naming the base model, data "
                                    "and metrics) is written.")
     _model_options(f, MODEL_HELP + "; with --from-scratch also a bare architecture name")
-    f.add_argument("-o", "--output", required=True, help="folder to write the fine-tuned model into")
+    f.add_argument("-o", "--output", required=True,
+                   help="folder to write the fine-tuned model into (one that already holds a model is refused)")
+    f.add_argument("--overwrite", action="store_true", help="replace the model already in --output")
     add_data_options(f, extra_help=", a folder saved with DatasetDict.save_to_disk, or a benchmark name (see "
                                    "`genozoo data list`)")
     f.add_argument("--label-map", metavar="DATA=MODEL,...",
