@@ -1,5 +1,4 @@
-"""Generate train/recipes/<arch>.<tag>.yaml: every published architecture, and the unpublished GenoNet ensemble, x
-the study's tasks.
+"""Generate train/recipes/<arch>.<tag>.yaml: every published architecture x the study's tasks.
 
 The study's 13 CNN/RNN architectures get the study's settings (below); its NLP-style models the settings it
 reports for them (LSTM baseline: Adam, batch 256; the two-stage models fit their unsupervised part first, then the
@@ -105,7 +104,7 @@ EXTRA["genonet_small_pos32"] = (GENONET, GENONET_NOTES + "; genonet_small_pos32 
                                 "branch averaged into at most 32 stretches (the same model on splice)")
 EXTRA["genonet_small_pos32_x3"] = (GENONET, GENONET_NOTES + "; genonet_small_pos32_x3 is three genonet_small_pos32 "
                                    "trained side by side, each on its own loss, predicting their mean logits (three "
-                                   "times the CPU; not published: train/README.md, the ensemble screen)")
+                                   "times the CPU; adopted by the fifth screen of train/README.md, 5-fold cross-validation on splice)")
 
 
 _EZH2_BATCH = (dict(batch_size=64),
