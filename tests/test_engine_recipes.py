@@ -133,6 +133,17 @@ def test_model_arguments_that_do_not_build_are_one_sentence_and_leave_no_run_fol
     assert not out.exists()
 
 
+def test_a_model_that_is_not_a_classifier_is_refused_before_training(finished, tmp_path, capsys):
+    root = finished[0]
+    out = tmp_path / "out"
+    # -q as on predict, explain and finetune (it was read as a malformed recipe override).
+    assert main(["train", "--arch", "lstm_autoencoder", "--dataset", str(root / "tiny"), "--epochs=1", "-q",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "genozoo: error: lstm_autoencoder is not a classifier" in err and "Traceback" not in err, err
+    assert not out.exists()
+
+
 def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_folder(finished, tmp_path, monkeypatch):
     root, recipe, _, _ = finished
 
@@ -142,7 +153,7 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_folder(finished,
     monkeypatch.setattr("zoo.recipes.fit", fails)
     with pytest.raises(MemoryError):
         run(recipe, 0, tmp_path / "out")
-    assert not (tmp_path / "out" / "cnn_zeng_2_conv2d.tiny" / "seed0").exists()  # the retry is not blocked
+    assert not (tmp_path / "out" / "cnn_zeng_2_conv2d.tiny").exists()  # the retry is not blocked, nothing left
 
 
 def test_existing_run_needs_resume(finished):

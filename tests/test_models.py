@@ -128,11 +128,25 @@ def test_unknown_model_names_close_matches():
         zoo.create_model("no_such_thing")
 
 
-def test_an_architecture_without_weights_says_how_to_get_some():
-    with pytest.raises(UnknownModelError, match=r"no published weights for 'genonet_small_pos32_x3', an architecture "
-                                                r"to train yourself \(genozoo train --arch genonet_small_pos32_x3\); "
-                                                r"published weights of its family: genonet_small.histone_h3_gue, "):
-        zoo.create_model("genonet_small_pos32_x3", pretrained=True)
+def test_an_architecture_without_weights_says_how_to_get_some(monkeypatch):
+    from zoo.models.genonet import GenoNet, genonet_small
+
+    def genonet_tiny_unpublished(**kwargs) -> GenoNet:  # every registered classifier is published: add one
+        return genonet_small(**kwargs)
+
+    monkeypatch.setattr(zoo.registry, "_entrypoints", dict(zoo.registry._entrypoints))
+    monkeypatch.setattr(zoo.registry, "_families", dict(zoo.registry._families))
+    monkeypatch.setattr(zoo.registry, "_geometry_args", dict(zoo.registry._geometry_args))
+    register_model(family="genonet")(genonet_tiny_unpublished)
+    with pytest.raises(UnknownModelError, match=r"no published weights for 'genonet_tiny_unpublished', an "
+                                                r"architecture to train yourself \(genozoo train --arch "
+                                                r"genonet_tiny_unpublished\); published weights of its family: "
+                                                r"genonet_small.histone_h3_gue, "):
+        zoo.create_model("genonet_tiny_unpublished", pretrained=True)
+    # A part other models build on is not offered for training.
+    with pytest.raises(UnknownModelError, match=r"no published weights for 'lstm_autoencoder', not a classifier but "
+                                                r"a part other models build on, so nothing to train on labels"):
+        zoo.create_model("lstm_autoencoder", pretrained=True)
 
 
 def test_register_duplicate_raises():

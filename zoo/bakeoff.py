@@ -162,16 +162,9 @@ def _published_cfg(name: str):
 
 
 def _is_classifier(arch: str) -> bool:
-    """From the builder's declared return class (``is_classifier``), without building the model."""
-    import typing
+    from zoo.registry import is_classifier
 
-    from zoo.registry import model_entrypoint
-
-    try:
-        cls = typing.get_type_hints(model_entrypoint(arch)).get("return")
-    except Exception:  # an unresolvable annotation: let fine-tuning say what is wrong
-        return True
-    return bool(getattr(cls, "is_classifier", True))
+    return is_classifier(arch)
 
 
 # ------------------------------------------------------------------------------------------------ runs

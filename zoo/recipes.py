@@ -18,6 +18,7 @@ and writes its run folder ``<out>/<arch>.<tag>/seed<S>/``:
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import json
@@ -273,8 +274,11 @@ def _label_names(ds) -> list[str]:
 def build_model(recipe: Recipe, ds=None, label_names: Sequence[str] | None = None):
     """Create the recipe's architecture (study geometry when ``task`` is set, sizes from the data otherwise)."""
     from zoo.data.user import require_classes
-    from zoo.registry import create_model_from_args, study_kwargs
+    from zoo.registry import create_model_from_args, is_classifier, study_kwargs
 
+    if not is_classifier(recipe.arch):
+        raise UserError(f"{recipe.arch} is not a classifier (a part other models build on), so it cannot be trained "
+                        f"on labels; choose a classifier (genozoo list)")
     names = list(label_names) if label_names is not None else _label_names(ds)
     require_classes(names, len(ds["train"]) if ds is not None else None)
     args: dict[str, Any] = study_kwargs(recipe.arch, recipe.task) if recipe.task else {}
@@ -353,6 +357,8 @@ def run(recipe: Recipe, seed: int, out_dir: str | Path = "runs", *, resume: bool
         # corrected command ("already exists").
         if rank == 0 and new_folder and ckpt.latest_checkpoint(folder) is None:
             shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                folder.parent.rmdir()  # the arch.tag folder, when this was its only run
         raise
     device = resolve_device(cfg.device)
     evals = {s: evaluate(model, ds[s], batch_size=cfg.eval_batch_size, device=device) for s in SPLITS if s in ds}

@@ -24,7 +24,8 @@ from zoo.errors import UserError
 
 __all__ = [
     "PretrainedCfg", "UnknownModelError", "register_model", "register_pretrained", "list_models",
-    "list_families", "model_family", "study_kwargs", "GEOMETRIES", "model_entrypoint", "pretrained_cfg", "create_model",
+    "list_families", "model_family", "study_kwargs", "GEOMETRIES", "model_entrypoint", "is_classifier",
+    "pretrained_cfg", "create_model",
     "is_model", "DEFAULT_ORG", "hub_org", "repo_id_for", "set_weight_loaders", "add_layer_loader", "load_layers",
 ]
 
@@ -296,6 +297,20 @@ def model_entrypoint(arch: str) -> Callable[..., Any]:
     return _entrypoints[arch]
 
 
+def is_classifier(arch: str) -> bool:
+    """Whether ``arch`` predicts class logits, from its builder's declared return class (``is_classifier``), without
+    building it (``lstm_autoencoder`` reconstructs sequences: a part other models build on)."""
+    import typing
+
+    try:
+        cls = typing.get_type_hints(model_entrypoint(arch)).get("return")
+    except UnknownModelError:
+        raise
+    except Exception:  # an unresolvable annotation: building the model will say what is wrong
+        return True
+    return bool(getattr(cls, "is_classifier", True))
+
+
 def pretrained_cfg(name: str) -> PretrainedCfg:
     """The record of a published ``arch.tag`` weight (read from the records; no model module is imported)."""
     _load_pretrained()
@@ -329,9 +344,10 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
             if not tags:
                 model_entrypoint(arch)  # a name that is no architecture either gets the "unknown model" sentence
                 family = sorted(n for n in _pretrained if model_family(n.split(".")[0]) == model_family(arch))
-                raise UnknownModelError(f"no published weights for {arch!r}, an architecture to train yourself "
-                                        f"(genozoo train --arch {arch}); published weights of its family: "
-                                        f"{', '.join(family) or 'none'} (all: genozoo list --pretrained)")
+                what = (f"an architecture to train yourself (genozoo train --arch {arch})" if is_classifier(arch)
+                        else "not a classifier but a part other models build on, so nothing to train on labels")
+                raise UnknownModelError(f"no published weights for {arch!r}, {what}; published weights of its "
+                                        f"family: {', '.join(family) or 'none'} (all: genozoo list --pretrained)")
             raise UnknownModelError(f"{arch!r} has several published weights; name one of {', '.join(tags)}")
     builder = model_entrypoint(arch)
     args: dict[str, Any] = {}

@@ -80,7 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="replace a published weight even when the new runs have a lower mean validation accuracy "
                         "(by default it is kept, and the output says so)")
     p.add_argument("--readme", help="also regenerate the leaderboard block of this README (e.g. README.md)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_threads_option(p)
     p.set_defaults(func=cmd_publish)
 

@@ -165,7 +165,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "ends exactly as an uninterrupted run with the same seed")
     p.add_argument("--keep-checkpoint", action="store_true",
                    help="keep the training state (checkpoints/) of a finished run, e.g. to train it further")
-    p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or per-epoch lines")
     add_threads_option(p)
     p.set_defaults(func=cmd_train, accepts_overrides=True)
 
@@ -212,7 +212,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="keep the rows of an earlier results.csv (e.g. train/results/results.csv) for cells with no "
                         "run folder in --out, so a grid continued on another machine extends the table")
     p.add_argument("--recipes", help="folder of recipe YAML files (default: the repository's train/recipes)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     add_threads_option(p)
     p.add_argument("--summarize-only", action="store_true",
