@@ -184,7 +184,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--source", help="where zoo.data reads the dataset from")
     p.add_argument("--batch-size", type=int_range(1, 100_000), default=512,
                    help="evaluation batch size (default: %(default)s)")
-    p.add_argument("--device", default="auto", type=device, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    p.add_argument("--device", default="auto", type=device, help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--output", help="also write the JSON to this file")
     add_threads_option(p)
     p.set_defaults(func=cmd_evaluate)
@@ -209,8 +209,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--report", help="write results.csv, leaderboard.md and figures/ here instead of into --out "
                                     "(e.g. a folder you commit, while the run folders stay in --out)")
     p.add_argument("--merge", metavar="RESULTS_CSV",
-                   help="keep the rows of an earlier results.csv (e.g. train/results/results.csv) for cells with no "
-                        "run folder in --out, so a grid continued on another machine extends the table")
+                   help="keep the rows of an earlier results.csv (e.g. train/results/results.csv) for every "
+                        "arch x tag x seed with no finished run in --out (a run here replaces its row), so a grid "
+                        "continued on another machine extends the table")
     p.add_argument("--recipes", help="folder of recipe YAML files (default: the repository's train/recipes)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
