@@ -184,7 +184,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--source", help="where zoo.data reads the dataset from")
     p.add_argument("--batch-size", type=int_range(1, 100_000), default=512,
                    help="evaluation batch size (default: %(default)s)")
-    p.add_argument("--device", default="auto", type=device, help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--device", default="auto", type=device,
+                   help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--output", help="also write the JSON to this file")
     add_threads_option(p)
     p.set_defaults(func=cmd_evaluate)
