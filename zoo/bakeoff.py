@@ -98,7 +98,7 @@ def _weight_for(arch: str, cfgs: list, seq_len: int | None):
 def select_models(models: str | Sequence[str] = "best", seq_len: int | None = None) -> list[Candidate]:
     """Candidates for ``models``: ``best`` (the best published architecture of each family by mean rank), ``all``,
     ``family:NAME``, or names (``arch.tag``, a bare architecture, a model folder; comma-separated or a list)."""
-    from zoo.registry import is_model, list_families, model_family
+    from zoo.registry import is_classifier, is_model, list_families, model_family
 
     published = _published()
     ranks = mean_ranks(published)
@@ -126,7 +126,7 @@ def select_models(models: str | Sequence[str] = "best", seq_len: int | None = No
             if not archs:
                 raise UserError(f"no model family {fam!r}; families: {', '.join(sorted(list_families()))}")
             for arch in sorted(archs, key=lambda a: (ranks.get(a, math.inf), a)):
-                if _is_classifier(arch):
+                if is_classifier(arch):
                     add_arch(arch)
         elif Path(item).is_dir():
             from zoo.hub import read_config
@@ -138,7 +138,7 @@ def select_models(models: str | Sequence[str] = "best", seq_len: int | None = No
             chosen.append(Candidate(cfg.name, cfg.arch, model_family(cfg.arch), cfg.name, True))
         elif any(ch in item for ch in "*?["):
             matched = [a for a in sorted(set(published) | set(sum(list_families().values(), [])))
-                       if fnmatch.fnmatchcase(a, item) and _is_classifier(a)]
+                       if fnmatch.fnmatchcase(a, item) and is_classifier(a)]
             if not matched:
                 raise UserError(f"no architecture matches {item!r}; see `genozoo list`")
             for arch in matched:
@@ -159,12 +159,6 @@ def _published_cfg(name: str):
     from zoo.registry import pretrained_cfg
 
     return pretrained_cfg(name)  # an unknown name raises the registry's sentence
-
-
-def _is_classifier(arch: str) -> bool:
-    from zoo.registry import is_classifier
-
-    return is_classifier(arch)
 
 
 # ------------------------------------------------------------------------------------------------ runs
