@@ -9,7 +9,8 @@ commit endpoint, and HEAD/GET ``resolve`` with ``X-Repo-Commit``, ``ETag`` (git 
 ``Content-Length`` and byte ranges. Every request body is read, so keep-alive connections stay in sync. Writes and
 private repos need a bearer token (any value). Faults for failure tests: ``server.offline()`` makes every request
 fail at the socket level (a network outage), ``server.truncate[path] = n`` hangs up after ``n`` bytes of a file,
-``server.corrupt[path] = data`` serves other bytes under the true ETag. ``server.requests`` logs
+``server.corrupt[path] = data`` serves other bytes under the true ETag, ``server.reject_yaml = message`` refuses
+every card's metadata as the Hub's schema checks do. ``server.requests`` logs
 ``(method, path)``; ``server.file(repo_id, path)`` reads a stored file.
 
 Use it with ``pytest_plugins = ["tests.hubserver"]`` (tests/conftest.py does this): a test that names the
@@ -22,6 +23,7 @@ import base64
 import fnmatch
 import hashlib
 import json
+import re
 import socket
 import threading
 import time
@@ -126,6 +128,8 @@ class HubServer(ThreadingHTTPServer):
         #: (``truncate``), or serve other bytes of the same length under the true ETag (``corrupt``).
         self.truncate: dict[str, int] = {}
         self.corrupt: dict[str, bytes] = {}
+        #: A message the validate-yaml endpoint refuses every card with (the Hub's schema checks), when set.
+        self.reject_yaml: str | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -189,6 +193,25 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, obj, status: int = 200, headers: dict | None = None) -> None:
         self._send(status, json.dumps(obj).encode(), headers)
 
+    def _validate_yaml(self, content: str) -> None:
+        """As the Hub answers: a README without a front matter block is accepted with a warning; a block that is not
+        a YAML mapping is a 400 with the problems in ``errors``; ``server.reject_yaml`` plays the Hub's schema
+        checks (e.g. an unknown license) by refusing every card with that message."""
+        block = re.match(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))", content)
+        problem = self.server.reject_yaml
+        if block is None:
+            return self._json({"errors": [], "warnings": [{"message": "Empty metadata"}]})
+        try:
+            meta = yaml.safe_load(block.group(2))
+        except yaml.YAMLError as e:
+            problem = f"Invalid YAML metadata: {e}"
+        else:
+            if meta is not None and not isinstance(meta, dict):
+                problem = "Metadata must be an object"
+        if problem:
+            return self._json({"errors": [{"message": problem}], "warnings": []}, 400, {"X-Error-Message": problem})
+        return self._json({"errors": [], "warnings": []})
+
     def _error(self, e: HubError) -> None:
         headers = {"X-Error-Message": e.message}
         if e.code:
@@ -241,11 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json({"type": "user", "name": USER, "fullname": "Test User", "orgs": [],
                                "auth": {"accessToken": {"displayName": "test", "role": "write"}}})
         if seg[:2] == ["api", "validate-yaml"]:
-            try:
-                yaml.safe_load(json.loads(body)["content"].split("---")[1])
-            except Exception as e:  # noqa: BLE001 - any parse failure is the client's error
-                raise HubError(400, None, f"Invalid YAML metadata: {e}")
-            return self._json({"errors": [], "warnings": []})
+            return self._validate_yaml(json.loads(body)["content"])
         if seg[:3] == ["api", "repos", "create"] and m == "POST":
             return self._create_repo(json.loads(body))
         if seg[:3] == ["api", "repos", "delete"] and m == "POST":

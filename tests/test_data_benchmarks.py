@@ -31,6 +31,23 @@ def test_pinned_checksums_match_the_real_files(shared_data):
     assert sha256_file(shared_data / "splice/splice.data") == benchmark_info("splice").sources[0].sha256
 
 
+def test_a_local_copy_is_checked_against_the_pin_given_as_a_file_or_a_folder(shared_data, tmp_path, caplog):
+    """An altered copy warns whether --source names the file or its folder; an intact gzipped copy does not."""
+    import gzip
+
+    real = (shared_data / "splice/splice.data").read_bytes()
+    (tmp_path / "alt").mkdir()
+    (tmp_path / "alt/splice.data").write_bytes(real.replace(b"EI,", b"IE,", 1))
+    (tmp_path / "gz").mkdir()
+    (tmp_path / "gz/splice.data.gz").write_bytes(gzip.compress(real))
+    for source, warned in ((tmp_path / "alt/splice.data", True), (tmp_path / "alt", True),
+                           (tmp_path / "gz/splice.data.gz", False), (tmp_path / "gz", False)):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="zoo.data.load"):
+            load_benchmark("splice", source=source, progress=False)
+        assert ("differs from the pinned" in caplog.text) == warned, source
+
+
 def test_splice_counts_ambiguity_splits(shared_data):
     dd = load_benchmark("splice", source=shared_data / "splice", progress=False)
     total = sum((_counts(dd, s) for s in dd), Counter())

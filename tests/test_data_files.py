@@ -234,3 +234,36 @@ def test_one_sequence_per_line_reads_as_the_space_reads_pasted_text(tmp_path, ca
     parser = argparse.ArgumentParser()  # the CLI spells the formats out (importing the readers would slow it)
     _input_options(parser)
     assert next(a for a in parser._actions if a.dest == "format").choices == ["auto", *FORMATS]
+
+
+@pytest.mark.timeout(30)  # a pipe opened twice would wait for a second writer forever
+def test_a_pipe_reads_as_a_file_does(tmp_path, capsys, monkeypatch):
+    """A FIFO (what `--data <(zcat a.fa.gz)` gives) is read once into a temporary copy, as `genozoo predict` reads
+    it: the same rows as the file, gzipped or not, no traceback, no copy left behind, and errors name the pipe."""
+    import os
+    import tempfile
+    import threading
+
+    _write_fasta(tmp_path / "a.fa")
+    _write_fasta(tmp_path / "a.fa.gz", gz=True)
+    (tmp_path / "plain.fa").write_text("".join(f">{i}\n{s}\n" for i, s in enumerate(SEQS)))
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+
+    def feed(name: str, as_name: str | None = None):  # as_name: no extension, as /dev/fd/63 has none
+        fifo = tmp_path / (as_name or f"pipe{len(list(tmp_path.glob('pipe*')))}-{name}")
+        os.mkfifo(fifo)
+        threading.Thread(target=lambda: fifo.write_bytes((tmp_path / name).read_bytes()), daemon=True).start()
+        return str(fifo)
+
+    want = from_files(tmp_path / "a.fa")
+    for pipe in (feed("a.fa"), feed("a.fa.gz"), feed("a.fa", "63")):  # the last is read to guess its format
+        got = from_files(pipe)
+        assert all(got[s]["id"] == want[s]["id"] and got[s]["sequence"] == want[s]["sequence"] for s in want)
+    pipe = feed("plain.fa")
+    with pytest.raises(FormatError, match=f"'{pipe}': the records have no labels"):
+        from_files(pipe)
+    assert main(["data", "report", "--data", feed("a.fa")]) == 0
+    assert "Quality report" in capsys.readouterr().out
+    assert list(spool.iterdir()) == []

@@ -187,6 +187,31 @@ def test_benchmark_push_and_pull_roundtrip(hub_server):
         assert back[split].to_dict() == data[split].to_dict()
 
 
+def test_dataset_card_without_front_matter_is_accepted_as_the_hub_accepts_it(hub_server):
+    """The Hub takes a README without YAML front matter (a warning, no error); datasets then adds its metadata."""
+    from huggingface_hub import DatasetCard
+
+    with pytest.warns(UserWarning, match="Empty metadata"):
+        hub.push_dataset(benchmark(), "genozoo/bare-card", "# card\n\nOur own words.\n")
+    pushed = DatasetCard.load("genozoo/bare-card", repo_type="dataset")
+    assert "Our own words." in pushed.text and pushed.data.configs
+
+
+def test_a_card_the_hub_refuses_is_one_sentence_and_leaves_no_repo(hub_server, published, capsys):
+    hub_server.reject_yaml = '"license" must be one of [apache-2.0, mit, other]'
+    card = "---\nlicense: my-own-license\n---\n# card\n"
+    with pytest.raises(hub.HubError, match=r"the Hub refuses the metadata of the dataset card for 'genozoo/refused' "
+                                           r"\(\"license\" must be one of"):
+        hub.push_dataset(benchmark(), "genozoo/refused", card)
+    assert ("dataset", "genozoo/refused") not in hub_server.repos  # refused before anything was created
+    # A model folder's card refused by the Hub: one sentence too, not huggingface_hub's ValueError.
+    _, folder = published
+    assert main(["push", str(folder), "--repo", "genozoo/refused-model"]) == 2
+    err = capsys.readouterr().err
+    assert "genozoo: error: the Hub refuses the metadata of the card (README.md)" in err and "Traceback" not in err
+    assert '"license" must be one of' in err
+
+
 def test_model_push_to_hub_and_from_pretrained_through_the_hub(hub_server, trained):
     """ZooModel's own push_to_hub / from_pretrained (zoo.models.hubmixin, huggingface_hub's mixin behaviour without
     importing it for local folders): one commit with the weights, genozoo's full config.json and the mixin's card;

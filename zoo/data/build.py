@@ -8,6 +8,7 @@ labels sorted as numbers), the column schema (``sequence``, ``label``, ``id`` pl
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence, Union
 
@@ -255,45 +256,81 @@ def from_files(train: Source, validation: Source | None = None, test: Source | N
         raise UserError("pass a test file too when you pass a validation file (or pass only train and let "
                         "genozoo split it)")
     files = {s: _files_of(v, s) for s, v in given.items()}
-    flat = [f for s in given for f in files[s]]
-    tables = iter(_labels_files(labels, flat, label_names))
-    read = dict(format=format, label_last_char=label_last_char, sequence_column=sequence_column,
-                label_column=label_column, id_column=id_column)
-    cols: dict[str, Columns] = {}
-    matrix_columns: list[list[str] | None] = []
-    for split in given:
-        for path, class_name in files[split]:
-            table = next(tables)
-            if table is not None and table.form == "matrix":
-                matrix_columns.append(table.columns or [str(j) for j in range(table.width)])
-            part = _load_one(path, labels=table, class_name=class_name, **read)
-            cols[split] = part if split not in cols else cols[split].extend(part)
-    for s, c in cols.items():
-        keep = [i for i, q in enumerate(c["sequence"]) if not (drop_n and ("N" in q.upper()))]
-        if len(keep) != len(c):
-            cols[s] = c.take(keep)
-        cols[s]["sequence"] = clean_sequences(cols[s]["sequence"], ambiguity, ids=cols[s]["id"])
-    names = _class_names(label_names, matrix_columns, given, cols)
-    where = source_name(train)
-    if set(cols) == {"train"}:
-        y = _label_indices(cols["train"]["label"], names, where)
-        parts = stratified_split(y, fractions, seed=seed)
-        cols = {s: cols["train"].take(p) for s, p in zip(SPLITS, parts)}
-    elif "validation" not in cols:
-        y = _label_indices(cols["train"]["label"], names, where)
-        tr, va = carve_validation(y, validation_fraction, seed=seed)
-        cols["train"], cols["validation"] = cols["train"].take(tr), cols["train"].take(va)
-    empty = [s for s in SPLITS if s in cols and not len(cols[s])]
-    if empty:
-        total = sum(len(c) for c in cols.values())
-        raise UserError(f"{where} holds {total} sequence(s), too few to split into train, validation and test: the "
-                        f"{' and '.join(empty)} split would be empty; give more sequences, or pass the validation "
-                        "and test files yourself (--validation, --test)")
-    dd = to_dataset_dict(cols, names, where=where)
-    split_text = describe_split(list(given), fractions, validation_fraction, seed)
-    for split, ds in dd.items():
-        ds.info.description = f"{where} ({split} split). Split: {split_text}."
-    return dd
+    files, spooled = _spool_pipes(files)
+    try:
+        flat = [f for s in given for f in files[s]]
+        tables = iter(_labels_files(labels, flat, label_names))
+        read = dict(format=format, label_last_char=label_last_char, sequence_column=sequence_column,
+                    label_column=label_column, id_column=id_column)
+        cols: dict[str, Columns] = {}
+        matrix_columns: list[list[str] | None] = []
+        for split in given:
+            for path, class_name in files[split]:
+                table = next(tables)
+                if table is not None and table.form == "matrix":
+                    matrix_columns.append(table.columns or [str(j) for j in range(table.width)])
+                part = _load_one(path, labels=table, class_name=class_name, **read)
+                cols[split] = part if split not in cols else cols[split].extend(part)
+        for s, c in cols.items():
+            keep = [i for i, q in enumerate(c["sequence"]) if not (drop_n and ("N" in q.upper()))]
+            if len(keep) != len(c):
+                cols[s] = c.take(keep)
+            cols[s]["sequence"] = clean_sequences(cols[s]["sequence"], ambiguity, ids=cols[s]["id"])
+        names = _class_names(label_names, matrix_columns, given, cols)
+        where = source_name(train)
+        if set(cols) == {"train"}:
+            y = _label_indices(cols["train"]["label"], names, where)
+            parts = stratified_split(y, fractions, seed=seed)
+            cols = {s: cols["train"].take(p) for s, p in zip(SPLITS, parts)}
+        elif "validation" not in cols:
+            y = _label_indices(cols["train"]["label"], names, where)
+            tr, va = carve_validation(y, validation_fraction, seed=seed)
+            cols["train"], cols["validation"] = cols["train"].take(tr), cols["train"].take(va)
+        empty = [s for s in SPLITS if s in cols and not len(cols[s])]
+        if empty:
+            total = sum(len(c) for c in cols.values())
+            raise UserError(f"{where} holds {total} sequence(s), too few to split into train, validation and "
+                            f"test: the {' and '.join(empty)} split would be empty; give more sequences, or pass the "
+                            "validation and test files yourself (--validation, --test)")
+        dd = to_dataset_dict(cols, names, where=where)
+        split_text = describe_split(list(given), fractions, validation_fraction, seed)
+        for split, ds in dd.items():
+            ds.info.description = f"{where} ({split} split). Split: {split_text}."
+        return dd
+    except UserError as err:  # name a pipe as the user gave it, not by its temporary copy
+        message = str(err)
+        for copy, original in spooled:
+            message = message.replace(str(copy), original)
+        if message == str(err):
+            raise
+        raise type(err)(message) from None
+    finally:
+        for copy, _ in spooled:
+            shutil.rmtree(copy.parent, ignore_errors=True)
+
+
+def _spool_pipes(files: dict[str, list[tuple[str, str | None]]]):
+    """``files`` with every pipe or device (``<(zcat a.fa.gz)``, ``/dev/stdin``) copied once into a temporary file,
+    as ``genozoo predict`` reads them (the format guess and the parser each read a file from its start), and the
+    ``(copy, original)`` pairs to remove afterwards."""
+    from zoo.io import _spool
+
+    spooled: list[tuple[Path, str]] = []
+    out: dict[str, list[tuple[str, str | None]]] = {}
+    try:
+        for split, entries in files.items():
+            out[split] = []
+            for path, class_name in entries:
+                p = Path(path)
+                if p.exists() and not p.is_file() and not p.is_dir():
+                    spooled.append((_spool(path, p.name), path))
+                    path = str(spooled[-1][0])
+                out[split].append((path, class_name))
+    except BaseException:
+        for copy, _ in spooled:
+            shutil.rmtree(copy.parent, ignore_errors=True)
+        raise
+    return out, spooled
 
 
 def _class_names(label_names, matrix_columns, given, cols) -> list[str]:

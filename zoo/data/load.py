@@ -37,15 +37,9 @@ def _default_resolve(bench: Benchmark, source, cache_dir, revision, progress) ->
         if single_file:
             # One file stands for a one-file benchmark, or for the source file of the same name.
             match = len(bench.info.sources) == 1 or Path(source).name.removesuffix(".gz") == role
-            files[role] = Path(source) if match else None
+            files[role] = _checked_local(Path(source), src) if match else None
         elif source is not None:
-            path = find_local(source, src, required=False)
-            if path is not None and src.sha256 and sha256_file(path) != src.sha256:
-                import logging
-
-                logging.getLogger(__name__).warning("%s differs from the pinned %s (sha256); using it as given",
-                                                    path, src.url)
-            files[role] = path
+            files[role] = _checked_local(find_local(source, src, required=False), src)
         else:
             files[role] = fetch(src, cache_dir, progress=progress)
     if source is not None and not any(files.values()):
@@ -53,6 +47,30 @@ def _default_resolve(bench: Benchmark, source, cache_dir, revision, progress) ->
         raise UserError(f"source {str(source)!r} holds none of the files of {bench.info.name} ({wanted}); pass the "
                         "file itself or the folder that holds it")
     return files, None
+
+
+def _checked_local(path: Optional[Path], src) -> Optional[Path]:
+    """A local copy of ``src``, compared with its pinned sha256: a copy that differs is used as given, with a
+    warning (the file named by itself or found in a folder alike). A gzipped copy of a plain file is compared by
+    its content, as the pin is of the plain file."""
+    if path is None or not src.sha256:
+        return path
+    if src.name.endswith(".gz"):
+        digest = sha256_file(path)
+    else:
+        from zoo.data.textio import open_binary
+
+        h = hashlib.sha256()
+        with open_binary(path) as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        digest = h.hexdigest()
+    if digest != src.sha256:
+        import logging
+
+        logging.getLogger(__name__).warning("%s differs from the pinned %s (sha256); using it as given", path,
+                                            src.url)
+    return path
 
 
 def _static_key(bench: Benchmark, options: dict) -> Optional[str]:

@@ -70,9 +70,10 @@ def open_binary(source: Source, name: str | None = None) -> IO[bytes]:
     """The bytes of ``source`` (a path, or bytes in memory), un-gzipped when they start with the gzip magic."""
     label = source_name(source, name)
     raw: IO[bytes] = io.BytesIO(bytes(source)) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
-    try:
-        magic = raw.read(2)
-        raw.seek(0)
+    try:  # peek, not read and seek back: a pipe cannot seek
+        magic = raw.peek(2)[:2] if hasattr(raw, "peek") else raw.read(2)
+        if not hasattr(raw, "peek"):
+            raw.seek(0)
     except BaseException:
         raw.close()
         raise

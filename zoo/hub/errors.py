@@ -126,6 +126,12 @@ def hub_errors(repo_id: str, filename: str | None = None, revision: str | None =
         status = getattr(getattr(err, "response", None), "status_code", "?")
         raise HubError(f"the Hub answered HTTP {status} for the {what}: {str(err).splitlines()[0]}; check "
                        f"the name and your token (HF_TOKEN)") from err
+    except ValueError as err:
+        if not str(err).startswith("Invalid metadata in README.md"):  # huggingface_hub's word for a Hub refusal
+            raise
+        problems = "; ".join(ln.lstrip("- ").strip() for ln in str(err).splitlines()[1:] if ln.strip())
+        raise HubError(f"the Hub refuses the metadata of the card (README.md) of the {what}"
+                       f"{f' ({problems})' if problems else ''}; fix its YAML header") from err
     except _network_errors() as err:
         advice = ("pushing to the {what}; check the network and HF_ENDPOINT" if upload else
                   "fetching the {what}; check the network or use HF_HUB_OFFLINE=1 with a cached or bundled model")

@@ -185,6 +185,24 @@ def pull(repo_id: str, revision: str | None = None, local_dir: str | Path | None
     return target
 
 
+def _hub_accepts(card, what: str) -> None:
+    """Ask the Hub whether it takes the card's metadata (its schema: licenses, field types), so a card it refuses
+    fails before anything is created or uploaded. A card without metadata is accepted, as the Hub accepts it."""
+    import json
+
+    try:
+        card.validate()
+    except ValueError as err:
+        text = str(err).strip()
+        try:
+            body = json.loads(text)
+            text = "; ".join(e.get("message", "") for e in body.get("errors", [])) or body.get("error") or text
+        except (ValueError, AttributeError):
+            pass
+        raise HubError(f"the Hub refuses the metadata of the {what} ({' '.join(text.split()).rstrip('.')}); fix its "
+                       "YAML header") from None
+
+
 def push_dataset(dataset_dict: Any, repo_id: str, card_text: str | None = None, *, private: bool = False,
                  revision: str | None = None, commit_message: str | None = None) -> str:
     """Upload a ``datasets.DatasetDict`` to the Hub dataset repo ``repo_id`` as parquet shards, with
@@ -194,13 +212,16 @@ def push_dataset(dataset_dict: Any, repo_id: str, card_text: str | None = None, 
     from huggingface_hub import DatasetCard, HfApi
 
     _require_token()
+    card = None
     if card_text is not None:
         try:
-            DatasetCard(card_text)
+            card = DatasetCard(card_text)
         except Exception as err:  # noqa: BLE001
             raise HubError(f"the dataset card for {repo_id!r} does not parse ({err}); fix its YAML header") from err
     api = HfApi()
     with hub_errors(repo_id, revision=revision, repo_type="dataset", upload=True):
+        if card is not None:
+            _hub_accepts(card, f"dataset card for {repo_id!r}")  # before the repo is created: nothing left behind
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         if revision and revision != "main":
             api.create_branch(repo_id, repo_type="dataset", branch=revision, exist_ok=True)
