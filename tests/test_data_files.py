@@ -267,3 +267,14 @@ def test_a_pipe_reads_as_a_file_does(tmp_path, capsys, monkeypatch):
     assert main(["data", "report", "--data", feed("a.fa")]) == 0
     assert "Quality report" in capsys.readouterr().out
     assert list(spool.iterdir()) == []
+
+
+def test_a_record_without_bases_is_refused_naming_it(tmp_path, capsys):
+    """A FASTA header with no sequence (or an empty CSV cell) would train on padding alone: one sentence naming
+    the record and the file, as `genozoo predict` refuses an empty sequence."""
+    (tmp_path / "gap.fa").write_text(">a|0\nACGTACGTAC\n>b|1\n\n>c|0\nACGTTTGCAA\n>d|1\nTTGCAAACGT\n")
+    (tmp_path / "gap.csv").write_text("sequence,label\nACGTAC,0\n,1\nTTGCAA,1\n")
+    with pytest.raises(UserError, match=r"sequence 'b' in gap.fa has no bases; remove the record"):
+        from_files(str(tmp_path / "gap.fa"))
+    assert main(["data", "report", "--data", str(tmp_path / "gap.csv")]) == 2
+    assert "sequence 'gap-1' in gap.csv has no bases" in capsys.readouterr().err

@@ -276,6 +276,10 @@ def from_files(train: Source, validation: Source | None = None, test: Source | N
             if len(keep) != len(c):
                 cols[s] = c.take(keep)
             cols[s]["sequence"] = clean_sequences(cols[s]["sequence"], ambiguity, ids=cols[s]["id"])
+            blank = next((i for i, q in enumerate(cols[s]["sequence"]) if not q), None)
+            if blank is not None:  # a header with no sequence would train on padding alone
+                raise UserError(f"sequence {cols[s]['id'][blank]!r} in {source_name(given[s])} has no bases; remove "
+                                f"the record or give it its sequence")
         names = _class_names(label_names, matrix_columns, given, cols)
         where = source_name(train)
         if set(cols) == {"train"}:
