@@ -278,3 +278,16 @@ def test_a_record_without_bases_is_refused_naming_it(tmp_path, capsys):
         from_files(str(tmp_path / "gap.fa"))
     assert main(["data", "report", "--data", str(tmp_path / "gap.csv")]) == 2
     assert "sequence 'gap-1' in gap.csv has no bases" in capsys.readouterr().err
+
+
+def test_a_labels_file_by_id_needs_unique_record_ids_and_a_record_named_y_is_not_a_header(tmp_path):
+    fa = tmp_path / "reads.fa"
+    fa.write_text("".join(f">{name}\n{s}\n" for name, s in zip(["y", "x", "z", "w"], SEQS)))
+    (tmp_path / "by_id.tsv").write_text("y\t1\nx\t0\nz\t1\nw\t0\n")  # its first line is data, not a header
+    dd = from_files(fa, labels=tmp_path / "by_id.tsv", fractions=(0.5, 0.25, 0.25))
+    got = {r["id"]: dd[s].features["label"].names[r["label"]] for s in dd for r in dd[s]}
+    assert got == {"y": "1", "x": "0", "z": "1", "w": "0"}
+    fa.write_text("".join(f">{name}\n{s}\n" for name, s in zip(["y", "x", "x", "w"], SEQS)))
+    with pytest.raises(FormatError, match=r"record id 'x' appears more than once in .*reads.fa', so its label "
+                                          r"cannot tell those records apart"):
+        from_files(fa, labels=tmp_path / "by_id.tsv")

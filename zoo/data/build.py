@@ -183,6 +183,12 @@ def _load_one(path, *, format: str, labels: LabelsFile | None, class_name: str |
         cols["label"] = [class_name] * len(cols)
     elif labels is not None:
         if isinstance(labels.labels, dict):
+            seen: set[str] = set()
+            twice = next((i for i in cols["id"] if i in seen or seen.add(i)), None)
+            if twice is not None:
+                raise FormatError(f"{labels.describe()}, but record id {twice!r} appears more than once in "
+                                  f"{str(path)!r}, so its label cannot tell those records apart; make the ids "
+                                  f"unique, or give {LABEL_FORMS['one-per-line']}")
             missing = [i for i in cols["id"] if i not in labels.labels]
             if missing:
                 raise FormatError(f"{labels.describe()}, but it has no label for {len(missing)} of the "

@@ -215,8 +215,8 @@ def read_labels_file(path: str | os.PathLike, label_names: Optional[Sequence[str
     if len(rows) > 1 and not any(f in _BINARY for f in rows[0][1]) and \
             all(set(r) <= _BINARY for _, r in rows[1:]) and len(rows[0][1]) == len(rows[1][1]) >= 2:
         header, body = rows[0][1], rows[1:]  # class names above a 0/1 matrix
-    elif rows[0][1][0].lower() in _ID_COLUMNS + ("label",) + _LABEL_COLUMNS:
-        body = rows[1:]
+    elif all(f.lower() in _ID_COLUMNS + _LABEL_COLUMNS for f in rows[0][1]):
+        body = rows[1:]  # a header row: every field a column name ('id label'; a record named 'y' is not one)
     widths = {len(r) for _, r in body}
     width = widths.pop() if len(widths) == 1 else None
     if width is not None and width >= 2 and all(set(r) <= _BINARY for _, r in body):
