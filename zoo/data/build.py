@@ -155,11 +155,16 @@ def _files_of(source: Source, role: str) -> list[tuple[str, str | None]]:
 
 
 def source_name(source: Source) -> str:
-    """A short human name of a source, for cards and messages (``a.fa``, ``A=a.fa,B=b.fa``)."""
+    """A short human name of a source, for cards and messages (``a.fa``, ``A=a.fa,B=b.fa``); a pipe keeps its
+    whole path (``/dev/fd/63``, not ``63``)."""
+    def name(f) -> str:
+        p = Path(f)
+        return str(f) if p.exists() and not p.is_file() and not p.is_dir() else p.name
+
     if isinstance(source, Mapping):
-        return ",".join(f"{name}=" + "+".join(Path(f).name for f, _ in _files_of({name: files}, "data"))
-                        for name, files in source.items())
-    return "+".join(Path(f).name for f, _ in _files_of(source, "data"))
+        return ",".join(f"{key}=" + "+".join(name(f) for f, _ in _files_of({key: files}, "data"))
+                        for key, files in source.items())
+    return "+".join(name(f) for f, _ in _files_of(source, "data"))
 
 
 def _load_one(path, *, format: str, labels: LabelsFile | None, class_name: str | None, label_last_char: bool,
