@@ -10,7 +10,9 @@ commit endpoint, and HEAD/GET ``resolve`` with ``X-Repo-Commit``, ``ETag`` (git 
 private repos need a bearer token (any value). Faults for failure tests: ``server.offline()`` makes every request
 fail at the socket level (a network outage), ``server.truncate[path] = n`` hangs up after ``n`` bytes of a file,
 ``server.corrupt[path] = data`` serves other bytes under the true ETag, ``server.reject_yaml = message`` refuses
-every card's metadata as the Hub's schema checks do. ``server.requests`` logs
+every card's metadata as the Hub's schema checks do, ``server.refuse_uploads = "*.parquet"`` refuses (HTTP 403) every
+commit that adds a file matching the pattern, as the Hub refuses a push, and ``server.drop_uploads = "*.parquet"``
+hangs up on such a commit without an answer (a connection lost mid-push). ``server.requests`` logs
 ``(method, path)``; ``server.file(repo_id, path)`` reads a stored file.
 
 Use it with ``pytest_plugins = ["tests.hubserver"]`` (tests/conftest.py does this): a test that names the
@@ -130,6 +132,10 @@ class HubServer(ThreadingHTTPServer):
         self.corrupt: dict[str, bytes] = {}
         #: A message the validate-yaml endpoint refuses every card with (the Hub's schema checks), when set.
         self.reject_yaml: str | None = None
+        #: A glob of paths in repo: a commit adding a matching file is refused with HTTP 403, when set.
+        self.refuse_uploads: str | None = None
+        #: The same glob for commits to hang up on, unanswered and not applied, when set.
+        self.drop_uploads: str | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -267,7 +273,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._validate_yaml(json.loads(body)["content"])
         if seg[:3] == ["api", "repos", "create"] and m == "POST":
             return self._create_repo(json.loads(body))
-        if seg[:3] == ["api", "repos", "delete"] and m == "POST":
+        if seg[:3] == ["api", "repos", "delete"] and m in ("DELETE", "POST"):  # the client sends DELETE
             d = json.loads(body)
             rid = f"{d['organization']}/{d['name']}" if d.get("organization") else d["name"]
             self._repo(d.get("type") or "model", rid, write=True)
@@ -411,6 +417,14 @@ class _Handler(BaseHTTPRequestHandler):
         parent = repo.commits[repo.branches[rev]]
         if header.get("parentCommit") and header["parentCommit"] != parent.oid:
             raise HubError(412, None, "A commit has happened since the parent commit; pull and retry")
+        added = [op["value"]["path"] for op in lines[1:] if op["key"] in ("file", "lfsFile")]
+        refused, dropped = self.server.refuse_uploads, self.server.drop_uploads
+        if refused and any(fnmatch.fnmatch(p, refused) for p in added):
+            raise HubError(403, None, f"Your push was rejected: files matching {refused} are not accepted")
+        if dropped and any(fnmatch.fnmatch(p, dropped) for p in added):
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         files = dict(parent.files)
         for op in lines[1:]:
             v = op["value"]

@@ -188,13 +188,13 @@ def test_benchmark_push_and_pull_roundtrip(hub_server):
 
 
 def test_dataset_card_without_front_matter_is_accepted_as_the_hub_accepts_it(hub_server):
-    """The Hub takes a README without YAML front matter (a warning, no error); datasets then adds its metadata."""
+    """The Hub takes a README without YAML front matter (a warning, no error); the pushed card gets the metadata
+    datasets wrote (its ``configs``), so it is pushed with a front matter and without that warning."""
     from huggingface_hub import DatasetCard
 
-    with pytest.warns(UserWarning, match="Empty metadata"):
-        hub.push_dataset(benchmark(), "genozoo/bare-card", "# card\n\nOur own words.\n")
+    hub.push_dataset(benchmark(), "genozoo/bare-card", "# card\n\nOur own words.\n")
     pushed = DatasetCard.load("genozoo/bare-card", repo_type="dataset")
-    assert "Our own words." in pushed.text and pushed.data.configs
+    assert "Our own words." in pushed.text and pushed.data.configs and pushed.data.dataset_info
 
 
 def test_a_card_the_hub_refuses_is_one_sentence_and_leaves_no_repo(hub_server, published, capsys):
@@ -210,6 +210,47 @@ def test_a_card_the_hub_refuses_is_one_sentence_and_leaves_no_repo(hub_server, p
     err = capsys.readouterr().err
     assert "genozoo: error: the Hub refuses the metadata of the card (README.md)" in err and "Traceback" not in err
     assert '"license" must be one of' in err
+
+
+def test_a_refused_data_upload_leaves_no_card_only_repo(hub_server):
+    """The data goes up before the card: when the Hub refuses the parquet files, a repo the push created is gone
+    again, and a repo holding an earlier push keeps exactly its files (not a new card over the old data)."""
+    card = "---\nlicense: cc-by-4.0\n---\n# planted_motif_3\n\nFirst push.\n"
+    hub_server.refuse_uploads = "*.parquet"
+    with pytest.raises(hub.HubError, match="HTTP 403"):
+        hub.push_dataset(benchmark(), "genozoo/refused-data", card)
+    assert ("dataset", "genozoo/refused-data") not in hub_server.repos
+    hub_server.refuse_uploads = None
+    hub.push_dataset(benchmark(), "genozoo/earlier", card)
+    before = dict(hub_server.repo("genozoo/earlier", "dataset").resolve("main").files)
+    hub_server.refuse_uploads = "*.parquet"
+    with pytest.raises(hub.HubError, match="HTTP 403"):
+        hub.push_dataset(benchmark(), "genozoo/earlier", card.replace("First", "Second"))
+    assert hub_server.repo("genozoo/earlier", "dataset").resolve("main").files == before
+
+
+def test_a_connection_lost_during_the_data_upload_leaves_no_card_only_repo(hub_server):
+    hub_server.drop_uploads = "*.parquet"
+    with pytest.raises(hub.HubConnectionError, match="dropped the connection"):
+        hub.push_dataset(benchmark(), "genozoo/dropped", "---\nlicense: cc-by-4.0\n---\n# card\n")
+    assert ("dataset", "genozoo/dropped") not in hub_server.repos
+
+
+def test_an_unclosed_front_matter_is_refused_naming_the_card(hub_server, published, capsys):
+    """huggingface_hub reads a front matter opened with '---' and never closed as no metadata (one log line); genozoo
+    refuses it in one sentence, for a dataset card pushed from Python and a model folder's README on the CLI."""
+    with pytest.raises(hub.HubError, match=r"the dataset card for 'genozoo/unclosed' opens its YAML front matter "
+                                           r"with '---' but never closes it"):
+        hub.push_dataset(benchmark(), "genozoo/unclosed", "---\nlicense: cc-by-4.0\n\n# card\n")
+    assert ("dataset", "genozoo/unclosed") not in hub_server.repos
+    _, folder = published
+    card = folder / "README.md"
+    yaml_block, body = card.read_text().removeprefix("---\n").split("\n---\n", 1)
+    card.write_text(f"---\n{yaml_block}\n{body}")
+    assert main(["push", str(folder), "--repo", "genozoo/unclosed-model"]) == 2
+    err = capsys.readouterr().err
+    assert f"the card {card} opens its YAML front matter with '---' but never closes it" in err
+    assert "Traceback" not in err and ("model", "genozoo/unclosed-model") not in hub_server.repos
 
 
 def test_model_push_to_hub_and_from_pretrained_through_the_hub(hub_server, trained):

@@ -5,6 +5,10 @@ Arrow cache: ``<cache>/arrow/<name>/<key>/`` written with ``DatasetDict.save_to_
 and moved into place with ``os.replace``, so a reader never sees half a cache entry. The key hashes the name, the
 options, the pinned sources (URL + sha256) or the resolved Hub commit, and :data:`CACHE_VERSION` (bumped when a
 builder changes what it produces). A local ``source`` is never cached (it is read fresh every time).
+
+What was read: for the benchmark's own source files, the sha256 of the bytes each was built from (a local copy's as
+hashed when it is checked, a verified download's pin) goes into every split's ``DatasetInfo.download_checksums``
+(keyed by the source's URL), where the dataset card reads it.
 """
 from __future__ import annotations
 
@@ -23,38 +27,44 @@ from zoo.errors import UserError
 
 __all__ = ["load_benchmark", "CACHE_VERSION", "arrow_cache_dir"]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the Arrow data records the sha256 of the files read
 
 
-def _default_resolve(bench: Benchmark, source, cache_dir, revision, progress) -> tuple[dict, Optional[str]]:
+def _default_resolve(bench: Benchmark, source, cache_dir, revision,
+                     progress) -> tuple[dict, Optional[str], dict[str, dict]]:
+    """The benchmark's source files (role -> path, ``None`` when absent), no cache key of its own, and what was read:
+    ``{url: {"checksum": sha256}}`` of each file used, for ``DatasetInfo.download_checksums``."""
     if revision is not None:
         raise UserError(f"{bench.info.name} is downloaded from its original URL, which has no revisions; drop "
                         "revision=")
     files: dict[str, Any] = {}
+    read: dict[str, dict] = {}
     single_file = source is not None and Path(source).is_file()
     for src in bench.info.sources:
         role = Path(src.name).name
         if single_file:
             # One file stands for a one-file benchmark, or for the source file of the same name.
             match = len(bench.info.sources) == 1 or Path(source).name.removesuffix(".gz") == role
-            files[role] = _checked_local(Path(source), src) if match else None
+            path = Path(source) if match else None
         elif source is not None:
-            files[role] = _checked_local(find_local(source, src, required=False), src)
+            path = find_local(source, src, required=False)
         else:
-            files[role] = fetch(src, cache_dir, progress=progress)
+            path = fetch(src, cache_dir, progress=progress)
+        files[role] = path
+        if path is not None:  # a download was verified against its pin when it was cached
+            digest = _checked_local(path, src) if source is not None else src.sha256 or sha256_file(path)
+            read[src.url] = {"checksum": digest}
     if source is not None and not any(files.values()):
         wanted = ", ".join(s.name for s in bench.info.sources)
         raise UserError(f"source {str(source)!r} holds none of the files of {bench.info.name} ({wanted}); pass the "
                         "file itself or the folder that holds it")
-    return files, None
+    return files, None, read
 
 
-def _checked_local(path: Optional[Path], src) -> Optional[Path]:
-    """A local copy of ``src``, compared with its pinned sha256: a copy that differs is used as given, with a
-    warning (the file named by itself or found in a folder alike). A gzipped copy of a plain file is compared by
-    its content, as the pin is of the plain file."""
-    if path is None or not src.sha256:
-        return path
+def _checked_local(path: Path, src) -> str:
+    """The sha256 of a local copy of ``src``, compared with its pinned sha256: a copy that differs is used as given,
+    with a warning (the file named by itself or found in a folder alike). A gzipped copy of a plain file is hashed
+    by its content, as the pin is of the plain file."""
     if src.name.endswith(".gz"):
         digest = sha256_file(path)
     else:
@@ -65,12 +75,12 @@ def _checked_local(path: Optional[Path], src) -> Optional[Path]:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
         digest = h.hexdigest()
-    if digest != src.sha256:
+    if src.sha256 and digest != src.sha256:
         import logging
 
         logging.getLogger(__name__).warning("%s differs from the pinned %s (sha256); using it as given", path,
                                             src.url)
-    return path
+    return digest
 
 
 def _static_key(bench: Benchmark, options: dict) -> Optional[str]:
@@ -118,9 +128,10 @@ def _save_atomically(dd, dest: Path, progress: bool = True) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _describe(dd, bench: Benchmark, protocol_text: str, provenance: str) -> None:
+def _describe(dd, bench: Benchmark, protocol_text: str, provenance: str, read: Optional[dict]) -> None:
     info = bench.info
     for split, ds in dd.items():
+        ds.info.download_checksums = read
         ds.info.description = (f"genozoo benchmark {info.name} ({split} split). {info.description} Split: "
                                f"{protocol_text}. Source: {provenance}.")
         ds.info.citation = info.citation
@@ -153,8 +164,11 @@ def load_benchmark(name: str, *, source: str | os.PathLike | None = None, cache_
         import datasets
 
         return datasets.load_from_disk(str(arrow_cache_dir(bench.info.name, key, cache_dir)))
-    resolve = bench.resolve or _default_resolve
-    files, resolved_key = resolve(bench, source, cache_dir, revision, progress)
+    read = None  # what was read is known to the default resolver only, which maps the sources to files
+    if bench.resolve is None:
+        files, resolved_key, read = _default_resolve(bench, source, cache_dir, revision, progress)
+    else:
+        files, resolved_key = bench.resolve(bench, source, cache_dir, revision, progress)
     if source is None and key is None and resolved_key is not None:
         key = hashlib.sha256(json.dumps([resolved_key, opts, CACHE_VERSION], sort_keys=True).encode()).hexdigest()[:24]
         cached = arrow_cache_dir(bench.info.name, key, cache_dir)
@@ -171,7 +185,7 @@ def load_benchmark(name: str, *, source: str | os.PathLike | None = None, cache_
         raise
     provenance = f"local {source}" if source is not None else (
         resolved_key or ", ".join(f"{s.url} (sha256 {s.sha256 or 'unverified'})" for s in bench.info.sources))
-    _describe(dd, bench, protocol_text, provenance)
+    _describe(dd, bench, protocol_text, provenance, read)
     if key is not None:
         dest = arrow_cache_dir(bench.info.name, key, cache_dir)
         _save_atomically(dd, dest, progress)

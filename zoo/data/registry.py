@@ -66,14 +66,16 @@ class BenchmarkInfo:
 class Benchmark:
     """A registered benchmark: metadata plus how to get its files and build it.
 
-    ``resolve(source, cache_dir, revision, progress) -> dict`` returns the files (role -> ``Path`` or ``None`` when
-    absent) and a ``"_key"`` string that identifies the exact inputs for the Arrow cache (``None``: do not cache).
+    ``resolve(bench, source, cache_dir, revision, progress) -> (files, key)`` returns the files (role -> ``Path`` or
+    ``None`` when absent) and a string that identifies the exact inputs for the Arrow cache (``None``: do not
+    cache); without one, :func:`zoo.data.load_benchmark` fetches the pinned sources itself (and records the sha256
+    of each file read for the dataset card).
     ``build(files, **options) -> (DatasetDict, protocol_text)``.
     """
 
     info: BenchmarkInfo
     build: Callable[..., Any]
-    resolve: Optional[Callable[..., dict]] = None
+    resolve: Optional[Callable[..., tuple]] = None
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
 

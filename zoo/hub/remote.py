@@ -3,10 +3,12 @@
 :func:`push` uploads a model folder (checked first: it must build and load strictly, and its card must parse) to a
 model repo in one commit, on ``main`` or on a branch; :func:`push_all` pushes every published weight of the
 bundled hub to ``<org>/<arch>.<tag>``, skipping repos that already hold the same files; :func:`pull` fetches a
-model repo into the Hugging Face cache (or a folder), verifies the weights against the sha256 the Hub reports and checks the model builds.
-:func:`push_dataset` uploads a ``datasets.DatasetDict`` as parquet files with a dataset card (no loading script),
-:func:`pull_dataset` loads one back. All of them speak to ``HF_ENDPOINT`` through the unmodified
-``huggingface_hub`` client; the tests run them against a loopback server (``tests/hubserver.py``).
+model repo into the Hugging Face cache (or a folder), verifies the weights against the sha256 the Hub reports and
+checks the model builds. :func:`push_dataset` uploads a ``datasets.DatasetDict`` as parquet files with a dataset
+card (no loading script): the data first, the card after it, and a repo it created is deleted again when either
+fails, so no repo is left holding a card without its data; :func:`pull_dataset` loads one back. All of them speak
+to ``HF_ENDPOINT`` through the unmodified ``huggingface_hub`` client; the tests run them against a loopback server
+(``tests/hubserver.py``).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
+from zoo.errors import UserError
 from zoo.hub.errors import HubError, WeightsNotFoundError, hub_errors
 from zoo.hub.folders import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, read_config
 from zoo.hub.resolve import download_model, load_model
@@ -39,10 +42,17 @@ def _require_token() -> None:
 
 
 def _check_card(path: Path, kind: str = "model") -> None:
+    """Refuse a card file that does not parse, or whose front matter is unclosed (read as no metadata at all)."""
     from huggingface_hub import DatasetCard, ModelCard
 
+    from zoo.data.card import check_front_matter
+
     try:
-        (ModelCard if kind == "model" else DatasetCard).load(path)
+        text = path.read_text(encoding="utf-8")
+        check_front_matter(text, f"the card {path}")
+        (ModelCard if kind == "model" else DatasetCard)(text)
+    except UserError as err:
+        raise HubError(f"{err}, or re-render it with `genozoo card`") from None
     except Exception as err:  # noqa: BLE001 - any parse failure means the card is broken
         raise HubError(f"the card {path} does not parse ({err}); re-render it with `genozoo card`") from err
 
@@ -206,32 +216,64 @@ def _hub_accepts(card, what: str) -> None:
 def push_dataset(dataset_dict: Any, repo_id: str, card_text: str | None = None, *, private: bool = False,
                  revision: str | None = None, commit_message: str | None = None) -> str:
     """Upload a ``datasets.DatasetDict`` to the Hub dataset repo ``repo_id`` as parquet shards, with
-    ``card_text`` (a dataset card: YAML front matter + Markdown) as README.md. ``datasets`` adds the
-    ``dataset_info`` and ``configs`` metadata to the card, so ``load_dataset(repo_id)`` needs no loading script.
-    Returns the URL of the data commit."""
-    from huggingface_hub import DatasetCard, HfApi
+    ``card_text`` (a dataset card: YAML front matter + Markdown) as README.md. The data goes first (``datasets``
+    writes the ``dataset_info`` and ``configs`` metadata that lets ``load_dataset(repo_id)`` work without a loading
+    script), then the card with that metadata merged into its YAML, so the card never lands without its data. A
+    repo this call created is deleted again when either upload fails. Returns the URL of the last commit."""
+    from huggingface_hub import HfApi
+
+    from zoo.data.card import read_dataset_card
 
     _require_token()
     card = None
     if card_text is not None:
         try:
-            card = DatasetCard(card_text)
-        except Exception as err:  # noqa: BLE001
-            raise HubError(f"the dataset card for {repo_id!r} does not parse ({err}); fix its YAML header") from err
+            card = read_dataset_card(card_text, f"the dataset card for {repo_id!r}")
+        except UserError as err:
+            raise HubError(str(err)) from None
     api = HfApi()
     with hub_errors(repo_id, revision=revision, repo_type="dataset", upload=True):
         if card is not None:
             _hub_accepts(card, f"dataset card for {repo_id!r}")  # before the repo is created: nothing left behind
+        created = not api.repo_exists(repo_id, repo_type="dataset")
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-        if revision and revision != "main":
-            api.create_branch(repo_id, repo_type="dataset", branch=revision, exist_ok=True)
-        if card_text is not None:
-            # The card goes first: datasets' push_to_hub keeps an existing README and merges its metadata into it.
-            api.upload_file(path_or_fileobj=card_text.encode("utf-8"), path_in_repo=CARD_NAME, repo_id=repo_id,
-                            repo_type="dataset", revision=revision, commit_message="Add dataset card")
-        commit = dataset_dict.push_to_hub(repo_id, private=private, revision=revision,
-                                          commit_message=commit_message or "Upload benchmark with genozoo")
+        try:
+            if revision and revision != "main":
+                api.create_branch(repo_id, repo_type="dataset", branch=revision, exist_ok=True)
+            commit = dataset_dict.push_to_hub(repo_id, private=private, revision=revision,
+                                              commit_message=commit_message or "Upload benchmark with genozoo")
+            if card is not None:
+                commit = _push_card(api, repo_id, card, commit.oid, revision)
+        except BaseException:
+            if created:
+                _delete_quietly(api, repo_id)
+            raise
     return str(getattr(commit, "commit_url", commit))
+
+
+def _push_card(api: Any, repo_id: str, card: Any, data_commit: str, revision: str | None) -> Any:
+    """Commit ``card`` on top of ``data_commit``, carrying over the ``dataset_info`` and ``configs`` metadata that
+    ``datasets`` wrote into the README of that commit (what ``load_dataset`` reads)."""
+    from huggingface_hub import hf_hub_download
+
+    from zoo.data.card import read_dataset_card
+
+    written = Path(hf_hub_download(repo_id, CARD_NAME, repo_type="dataset", revision=data_commit))
+    meta = read_dataset_card(written.read_text(encoding="utf-8"), f"the README.md datasets wrote to {repo_id!r}").data
+    for key in ("dataset_info", "configs"):
+        if meta.get(key) is not None:
+            card.data[key] = meta[key]
+    return api.upload_file(path_or_fileobj=str(card).encode("utf-8"), path_in_repo=CARD_NAME, repo_id=repo_id,
+                           repo_type="dataset", revision=revision, commit_message="Add dataset card",
+                           parent_commit=data_commit)
+
+
+def _delete_quietly(api: Any, repo_id: str) -> None:
+    """Remove the dataset repo a failed push created; the push's own error is the one to report."""
+    try:
+        api.delete_repo(repo_id, repo_type="dataset", missing_ok=True)
+    except Exception:  # noqa: BLE001 - e.g. the connection that failed the push is still down
+        pass
 
 
 def pull_dataset(repo_id: str, revision: str | None = None):
