@@ -167,7 +167,7 @@ def test_labels_that_cannot_train_a_classifier_are_refused_with_the_record(tmp_p
     rows = [(s, "pos" if i % 2 else "neg") for i, s in enumerate(seqs)]
     blank = tmp_path / "blank.csv"
     blank.write_text("sequence,label\n" + "".join(f"{s},{y}\n" for s, y in rows) + "ACGTTGCAAC,\n")
-    with pytest.raises(FormatError, match=r"1 record\(s\) have no label, the first 'blank-20' \(record 21\)"):
+    with pytest.raises(FormatError, match=r"1 record\(s\) have no label, the first 'blank-21' \(record 21\)"):
         from_files(str(blank))
     train, other = tmp_path / "train.csv", tmp_path / "other.csv"
     train.write_text("sequence,label\n" + "".join(f"{s},{y}\n" for s, y in rows))
@@ -278,7 +278,7 @@ def test_a_record_without_bases_is_refused_naming_it(tmp_path, capsys):
     with pytest.raises(UserError, match=r"sequence 'b' in gap.fa has no bases; remove the record"):
         from_files(str(tmp_path / "gap.fa"))
     assert main(["data", "report", "--data", str(tmp_path / "gap.csv")]) == 2
-    assert "sequence 'gap-1' in gap.csv has no bases" in capsys.readouterr().err
+    assert "sequence 'gap-2' in gap.csv has no bases" in capsys.readouterr().err  # the second record
 
 
 def test_a_labels_file_by_id_needs_unique_record_ids_and_a_record_named_y_is_not_a_header(tmp_path):

@@ -275,7 +275,7 @@ def test_an_error_names_the_output_not_its_temporary_file(monkeypatch, tmp_path)
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
     with pytest.raises(OSError) as info:
         outputs.atomic_write_text(tmp_path / "n.csv", "x")
-    assert classify(info.value) == (f"cannot use {str(tmp_path / 'n.csv')!r}: the file system is read-only; "
+    assert classify(info.value) == (f"cannot write {str(tmp_path / 'n.csv')!r}: the file system is read-only; "
                                     "write somewhere else", 1)
 
 
@@ -340,7 +340,7 @@ def test_explain_refuses_an_unwritable_folder_before_computing(unprivileged):
     os.chmod(os.path.join(folder, "ro"), 0o555)
     for option, name in (("--numbers", "n.csv"), ("--filters", "f.meme")):
         line = one_sentence(*run("explain", model, "in.fa", "-o", "x.png", option, f"ro/{name}")[::2], 1)
-        assert line == f"genozoo: error: cannot use 'ro/{name}': permission denied; check the file's and " \
+        assert line == f"genozoo: error: cannot write 'ro/{name}': permission denied; check the file's and " \
                        "folder's permissions", line
     assert not os.path.exists(os.path.join(folder, "x.png")) and os.listdir(os.path.join(folder, "ro")) == []
 

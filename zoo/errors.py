@@ -17,7 +17,7 @@ import os
 from typing import Optional, Tuple
 
 __all__ = ["UserError", "EnvironmentFailure", "NetworkFailure", "Terminated", "os_error_sentence", "classify",
-           "USER_STATUS", "ENVIRONMENT_STATUS"]
+           "read_failure", "write_failure", "USER_STATUS", "ENVIRONMENT_STATUS"]
 
 USER_STATUS, ENVIRONMENT_STATUS = 2, 1
 
@@ -68,6 +68,45 @@ def os_error_sentence(err: OSError) -> Tuple[str, int]:
         return f"{where} {_USER_ERRNOS[err.errno]}", USER_STATUS
     hint = _ENV_HINTS.get(err.errno or -1) or (err.strerror or str(err) or type(err).__name__).rstrip(".")
     return f"cannot use {where}: {hint}", ENVIRONMENT_STATUS
+
+
+def _failure(err: OSError, sentence: str) -> "EnvironmentFailure":
+    failure = EnvironmentFailure(sentence)
+    failure.errno = err.errno  # str() stays the sentence: an OSError without strerror prints its message
+    return failure
+
+
+def read_failure(err: OSError, name: str) -> OSError:
+    """The error to raise for ``err``, raised while opening or reading the input the user calls ``name`` (a
+    quoted path, or "<stdin>"): every read error names the file. A mistake in the path (missing, a folder, ...)
+    is a :class:`UserError` naming the file (status 2); anything else (permissions, a device that fails to read, such
+    as ``/proc/self/mem``) is one sentence "cannot read NAME: why" (status 1)."""
+    if err.errno in _USER_ERRNOS:
+        return UserError(f"{name} {_USER_ERRNOS[err.errno]}")
+    if err.errno == errno.EIO:
+        why = "an input/output error while reading it (a failing disk, or a special file that cannot be read " \
+              "as text); give a regular file"
+    else:
+        why = _ENV_HINTS.get(err.errno or -1) or (err.strerror or str(err) or type(err).__name__).rstrip(".")
+    return _failure(err, f"cannot read {name}: {why}")
+
+
+def write_failure(err: OSError, path: str | os.PathLike, folder: str | os.PathLike | None = None) -> OSError:
+    """The error to raise for ``err``, raised while creating the output ``path`` (its folders, its file) or
+    writing it: a mistake in the path the user typed (something that is not a folder on the way, a name too long,
+    a loop of links) keeps its errno and names ``path`` (status 2); anything else is the environment's, one
+    sentence "cannot write PATH: why" (status 1): permissions, a read-only file system, a full disk, and a folder
+    that takes no new files (``ENOENT`` once the folders exist: ``/proc``, ``/sys``; ``folder`` names it)."""
+    shown = os.fsdecode(os.fspath(path))
+    if err.errno in _USER_ERRNOS and err.errno != errno.ENOENT:
+        return OSError(err.errno, err.strerror or os.strerror(err.errno), shown)  # its subclass, naming path
+    if err.errno == errno.ENOENT:
+        where = repr(os.fsdecode(os.fspath(folder))) if folder is not None else "its folder"
+        why = (f"no file can be created in {where} (a special file system such as /proc or /sys, or a folder "
+               "removed meanwhile); write somewhere else")
+    else:
+        why = _ENV_HINTS.get(err.errno or -1) or (err.strerror or str(err) or type(err).__name__).rstrip(".")
+    return _failure(err, f"cannot write {shown!r}: {why}")
 
 
 def classify(exc: BaseException) -> Optional[Tuple[str, int]]:

@@ -309,6 +309,19 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validat
     return result
 
 
+def _unwritable(err: OSError, out: Path) -> OSError:
+    """``err``, raised writing the model folder ``out`` (through its temporary sibling folder), as the error of the
+    output the user gave (:func:`zoo.errors.write_failure`); another error is left as it is."""
+    from zoo.errors import EnvironmentFailure, write_failure
+
+    names = [os.fsdecode(f) for f in (err.filename, err.filename2) if f is not None]
+    ours = any(os.path.abspath(f).startswith((str(out.absolute()), str(out.absolute().parent / f".{out.name}.")))
+               for f in names)
+    if err.errno is None or isinstance(err, EnvironmentFailure) or not ours:
+        return err
+    return write_failure(err, out, out.parent)
+
+
 def _save(result: FinetuneResult, out: Path, base_spec: str, data_name: str, split_desc: str, tag: str | None,
           command: str, seed: int) -> Path:
     from zoo.outputs import atomic_write_json
@@ -340,7 +353,13 @@ def _save(result: FinetuneResult, out: Path, base_spec: str, data_name: str, spl
     base = getattr(model, "pretrained_cfg", None)
     if base is not None and base.name == card_cfg.name:  # keep the base distinct from the new weight
         card_cfg = PretrainedCfg.from_dict({**card_cfg.to_dict(), "tag": tag + "-ft"})
-    save_model(model, out, card_cfg, dataset=data_name, split=split_desc, keep_record=True)
+    try:
+        save_model(model, out, card_cfg, dataset=data_name, split=split_desc, keep_record=True)
+    except OSError as err:  # the folder cannot be written (/proc, a full disk): say so, naming --output
+        failure = _unwritable(err, out)
+        if failure is err:
+            raise
+        raise failure from err
     metrics = dict(result.metrics)
     if result.scratch_metrics is not None:
         metrics["from_scratch"] = result.scratch_metrics

@@ -111,24 +111,86 @@ def _file_records(path: Path, fmt: str, sequence_column: str | None, id_column: 
 
 
 def _spool(data: bytes | str | None, name: str) -> Path:
-    """Copy ``data`` (bytes; a path of a pipe or device; ``None``: standard input) to a file in a fresh temporary
-    folder under ``name`` (its extension guides the format guess) and return its path. Streams are copied in
-    chunks, so memory stays bounded."""
-    folder = Path(tempfile.mkdtemp(prefix="genozoo-input-"))
+    """Copy ``data`` (bytes; a path of a pipe, a device or a special file; ``None``: standard input) to a file in a
+    fresh temporary folder under ``name`` (its extension guides the format guess) and return its path. Streams are
+    copied in chunks, so memory stays bounded. An error reading ``data`` names it (:func:`zoo.errors.read_failure`);
+    one writing the copy (a full temporary disk) names the copy's place."""
+    from zoo.errors import read_failure, write_failure
+
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="genozoo-input-"))
+    except OSError as err:
+        raise write_failure(err, os.path.join(tempfile.gettempdir(), "genozoo-input-*"),
+                            tempfile.gettempdir()) from err
     path = folder / (Path(name).name or "input")
+    shown = "<stdin>" if data is None else repr(str(data))
     try:
         with open(path, "wb") as out:
+            def put(chunk: bytes) -> None:
+                try:
+                    out.write(chunk)
+                except OSError as err:
+                    raise write_failure(err, path, folder) from err
+
             if isinstance(data, bytes):
-                out.write(data)
-            elif data is None:
-                shutil.copyfileobj(sys.stdin.buffer, out, _CHUNK)
-            else:
-                with open(data, "rb") as stream:
-                    shutil.copyfileobj(stream, out, _CHUNK)
+                put(data)
+                return _flushed(out, path, folder)
+            try:
+                stream = sys.stdin.buffer if data is None else open(data, "rb")
+            except OSError as err:
+                raise read_failure(err, shown) from err
+            try:
+                while True:
+                    try:
+                        chunk = stream.read(_CHUNK)
+                    except OSError as err:
+                        raise read_failure(err, shown) from err
+                    if not chunk:
+                        break
+                    put(chunk)
+            finally:
+                if data is not None:
+                    stream.close()
+            return _flushed(out, path, folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+
+
+def _flushed(out, path: Path, folder: Path) -> Path:
+    """``path`` once the copy's buffered bytes are on their way to the disk (where a full disk shows)."""
+    from zoo.errors import write_failure
+
+    try:
+        out.flush()
+    except OSError as err:
+        raise write_failure(err, path, folder) from err
     return path
+
+
+@contextmanager
+def _naming_input(copy: Path | None, label: str) -> Iterator[None]:
+    """Errors about the spooled ``copy`` of an input name the input as the user gave it (``label``)."""
+    try:
+        yield
+    except UserError as e:
+        if copy is None or repr(str(copy)) not in str(e):
+            raise
+        raise type(e)(str(e).replace(repr(str(copy)), label)) from None
+    except OSError as e:
+        from zoo.errors import EnvironmentFailure
+
+        if copy is None or not isinstance(e, EnvironmentFailure) or repr(str(copy)) not in str(e):
+            raise
+        failure = EnvironmentFailure(str(e).replace(repr(str(copy)), label))
+        failure.errno = e.errno
+        raise failure from None
+
+
+def _renamed_records(records: Iterable[tuple[str, str]], copy: Path | None, label: str
+                     ) -> Iterator[tuple[str, str]]:
+    with _naming_input(copy, label):
+        yield from records
 
 
 @contextmanager
@@ -141,7 +203,8 @@ def open_input(source: str | os.PathLike | bytes, *, format: str = "auto", seque
     and consists of IUPAC letters is a sequence, whatever its length.
 
     CSV/TSV files take the sequence from ``sequence_column`` (default: a column named ``sequence``, ``seq``, ...)
-    and the id from ``id_column`` (default: ``id``/``name``, else ``<file stem>-<row>``).
+    and the id from ``id_column`` (default: ``id``/``name``, else ``<file stem>-<n>``, ``n`` counting the
+    sequences from 1 as ``seq1``, ``seq2``, ... of one sequence per line do).
     """
     from zoo.data.formats import FORMATS, detect_format
 
@@ -167,20 +230,21 @@ def open_input(source: str | os.PathLike | bytes, *, format: str = "auto", seque
                 raise UserError(f"input {shown!r} is {what}; check the path")
             if path.is_dir():
                 raise UserError(f"input {text!r} is a folder; give a FASTA, CSV or TSV file")
-            if not path.is_file():  # a pipe (<(zcat x)), /dev/stdin, a device: read it once, into a file
+            # A pipe (<(zcat x)), /dev/stdin, a device, or a file whose size says nothing of its content (those
+            # of /proc and /sys show 0 bytes and may read differently each time): read it once, into a file.
+            if not path.is_file() or path.stat().st_size == 0:
                 spooled = _spool(text, path.name)
                 path = spooled
         size = path.stat().st_size
         if size == 0:
             raise UserError(f"input {label} is empty; give a FASTA, CSV or TSV file with at least one sequence")
-        try:
+        with _naming_input(spooled, label):  # the input as the user knows it, not a spooled copy's temporary path
             fmt = detect_format(path) if format == "auto" else format
-        except UserError as e:  # name the input as the user knows it, not by a spooled copy's temporary path
-            raise type(e)(str(e).replace(repr(str(path)), label)) from None
-        # The pre-scan costs one extra read of the file (it also checks the decoding before any output); past a
-        # few GB a bar without a total is the better deal.
-        total = count_records(path, fmt) if size < _COUNT_LIMIT else None
-        yield SequenceInput(_file_records(path, fmt, sequence_column, id_column), label, total)
+            # The pre-scan costs one extra read of the file (it also checks the decoding before any output); past
+            # a few GB a bar without a total is the better deal.
+            total = count_records(path, fmt) if size < _COUNT_LIMIT else None
+        yield SequenceInput(_renamed_records(_file_records(path, fmt, sequence_column, id_column), spooled, label),
+                            label, total)
     finally:
         if spooled is not None:
             shutil.rmtree(spooled.parent, ignore_errors=True)

@@ -12,7 +12,12 @@ cards, reports, logs, checkpoints' small files):
 * :func:`check_outputs` refuses, before any computing, a command's outputs that cannot all be written (two that
   are the same file, a folder, a folder that cannot be written into); inside :func:`all_or_nothing` they appear
   together at the end, or none of them;
-* an error names the path the user gave, never a temporary file;
+* missing folders on the way to an output are created, and removed again when the output is not written (a
+  failure, an interrupt, or another output of the same :func:`all_or_nothing` block failing);
+* an error names the path the user gave, never a temporary file; an output that cannot be written where it was
+  asked for (permissions, a read-only or special file system such as ``/proc``, a full disk) is one sentence
+  "cannot write PATH: why" with exit status 1 (:func:`zoo.errors.write_failure`); a path that goes through a
+  file, or a name too long, stays the user's mistake (status 2);
 * temporary files are removed when writing fails, on ``KeyboardInterrupt`` and (through the CLI, which turns
   SIGTERM into :class:`zoo.errors.Terminated`) on SIGTERM; an ``atexit`` hook removes any still registered, and
   the next write of the same file removes those of a writer killed outright (their names carry its process id).
@@ -32,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Mapping
 
-from zoo.errors import UserError
+from zoo.errors import EnvironmentFailure, UserError, write_failure
 
 __all__ = ["atomic_output", "atomic_write_text", "atomic_write_bytes", "check_output_folder", "output_folder",
            "check_outputs", "all_or_nothing", "json_text", "atomic_write_json", "live_temporaries"]
@@ -40,6 +45,8 @@ __all__ = ["atomic_output", "atomic_write_text", "atomic_write_bytes", "check_ou
 _LIVE: set[str] = set()
 #: Per open :func:`all_or_nothing` block (innermost last): ``(temporary, target, path)`` of the files waiting in it.
 _STAGED: list[list[tuple[str, Path, str]]] = []
+#: Per open :func:`all_or_nothing` block (innermost last): the folders its outputs created, outermost first.
+_MADE: list[list[Path]] = []
 
 
 def _umask() -> int:
@@ -72,6 +79,51 @@ def _stat(path: Path) -> os.stat_result | None:
         return os.stat(path)  # follows symbolic links
     except FileNotFoundError:
         return None
+
+
+def _stat_output(path: str | os.PathLike) -> os.stat_result | None:
+    """``stat`` of the output ``path`` (None when missing); an error (a file on the way, a folder that may not be
+    searched) names ``path``."""
+    try:
+        return _stat(Path(path))
+    except OSError as err:
+        raise write_failure(err, path) from None
+
+
+def _make_folders(folder: Path, path: str | os.PathLike) -> list[Path]:
+    """Create ``folder`` and the missing folders above it (for the output ``path``, which errors name); return
+    those created, outermost first, for :func:`_unmake` to remove if the output is not written."""
+    missing: list[Path] = []
+    while not os.path.lexists(folder):
+        missing.append(folder)
+        folder = folder.parent
+    made: list[Path] = []
+    try:
+        if not folder.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+        for f in reversed(missing):
+            try:
+                os.mkdir(f)
+            except FileExistsError:  # made meanwhile by someone else: theirs, not ours to remove
+                if not f.is_dir():
+                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path)) from None
+                continue
+            except OSError as err:
+                raise write_failure(err, path, f.parent) from None
+            made.append(f)
+    except BaseException:
+        _unmake(made)
+        raise
+    return made
+
+
+def _unmake(made: list[Path]) -> None:
+    """Remove the folders of ``made`` (outermost first) that are still empty, innermost first."""
+    for f in reversed(made):
+        try:
+            os.rmdir(f)
+        except OSError:
+            pass
 
 
 def _alive(pid: int) -> bool:
@@ -118,16 +170,20 @@ def _signals_held() -> Iterator[None]:
 
 @contextmanager
 def _naming(path: str | os.PathLike, target: Path) -> Iterator[None]:
-    """An OSError raised while writing ``target`` (a full disk, a read-only folder) names the output the user
-    gave, ``path``, not a temporary file of it."""
+    """An OSError raised while writing ``target`` (a full disk, a read-only folder, a special file system) is
+    :func:`zoo.errors.write_failure`'s sentence about the output the user gave, ``path``, never about a temporary
+    file of it. A broken pipe (the reader of a FIFO output has gone) stays one, for the CLI to stop quietly."""
     try:
         yield
     except OSError as err:
         temporary = err.filename is not None and os.path.basename(os.fsdecode(err.filename)).startswith(
             f".{target.name}.") and os.fsdecode(err.filename).endswith(".tmp")
-        if err.errno is not None and (err.filename is None or temporary):
+        if err.errno is None or isinstance(err, EnvironmentFailure) or not (err.filename is None or temporary):
+            raise  # not about this output (an input that failed to read names itself already)
+        if isinstance(err, BrokenPipeError):
             err.filename, err.filename2 = os.fspath(path), None
-        raise
+            raise
+        raise write_failure(err, path, target.parent) from err
 
 
 def _refuse(path: str | os.PathLike, st: os.stat_result | None) -> None:
@@ -141,20 +197,21 @@ def _refuse(path: str | os.PathLike, st: os.stat_result | None) -> None:
         raise UserError(f"output {str(path)!r} is a socket or block device, not a file genozoo can write; "
                         "give a regular file")
     if stat.S_ISREG(st.st_mode) and not os.access(path, os.W_OK):
-        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        raise write_failure(PermissionError(errno.EACCES, "Permission denied", str(path)), path)
 
 
-def _check_folder(path: str | os.PathLike) -> None:
-    """Refuse ``path`` when its folder cannot be created or written into: the nearest existing folder above it is
-    a file (status 2), or is read-only or not the user's to write (status 1). The error names ``path``."""
-    folder = Path(os.path.realpath(path)).parent
+def _check_folder(path: str | os.PathLike, folder: Path | None = None) -> None:
+    """Refuse ``path`` when its folder (``folder``, default the one ``path`` is in) cannot be created or written
+    into: the nearest existing folder is a file (status 2), or is read-only or not the user's to write (status
+    1). The error names ``path``."""
+    folder = Path(os.path.realpath(path)).parent if folder is None else Path(os.path.realpath(folder))
     while not os.path.lexists(folder):
         folder = folder.parent
     if not folder.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
     if not os.access(folder, os.W_OK | os.X_OK):
         code = errno.EROFS if os.statvfs(folder).f_flag & os.ST_RDONLY else errno.EACCES
-        raise OSError(code, os.strerror(code), str(path))
+        raise write_failure(OSError(code, os.strerror(code), str(path)), path)
 
 
 def check_outputs(outputs: Mapping[str, str | os.PathLike | None]) -> None:
@@ -166,7 +223,7 @@ def check_outputs(outputs: Mapping[str, str | os.PathLike | None]) -> None:
     for what, path in outputs.items():
         if path is None:
             continue
-        st = _stat(Path(path))
+        st = _stat_output(path)
         _refuse(path, st)
         key = (st.st_dev, st.st_ino) if st is not None else os.path.realpath(path)
         if key in seen:
@@ -183,24 +240,31 @@ def all_or_nothing() -> Iterator[None]:
     as its temporary file and is renamed over its target at the end. Devices and FIFOs, written through, do not
     wait. In an enclosing block the files wait for that one."""
     staged: list[tuple[str, Path, str]] = []
+    made: list[Path] = []
     _STAGED.append(staged)
+    _MADE.append(made)
     try:
         try:
             yield
         finally:
             _STAGED.pop()
+            _MADE.pop()
         if _STAGED:
             _STAGED[-1].extend(staged)
+            _MADE[-1].extend(made)
             staged.clear()
+            made.clear()
         while staged:
             tmp, target, path = staged[0]
             with _naming(path, target):
                 os.replace(tmp, target)
             staged.pop(0)
             _LIVE.discard(tmp)
+        made.clear()  # every output is in place: the folders stay
     finally:
         for tmp, _, _ in staged:
             _remove(tmp)
+        _unmake(made)
 
 
 def _remove(tmp: str) -> None:
@@ -222,7 +286,7 @@ def atomic_output(path: str | os.PathLike, mode: str = "w", *, encoding: str | N
     binary = mode == "wb"
     kwargs = {} if binary else {"encoding": encoding, "newline": newline}
     target = Path(path)
-    st = _stat(target)
+    st = _stat_output(target)
     _refuse(path, st)
     if st is not None and not stat.S_ISREG(st.st_mode):
         with _naming(path, target), open(target, mode, **kwargs) as fh:  # written through: it stays what it is
@@ -230,7 +294,10 @@ def atomic_output(path: str | os.PathLike, mode: str = "w", *, encoding: str | N
         return
     if target.is_symlink():
         target = Path(os.path.realpath(target))  # replace the file the link points to, not the link
-    target.parent.mkdir(parents=True, exist_ok=True)
+    made = _make_folders(target.parent, path)
+    if _STAGED:  # they go with the block's outputs: kept when all are written, removed when none is
+        _MADE[-1].extend(made)
+        made = []
     _sweep_stale(target)
     fd, tmp = -1, None
     try:
@@ -251,11 +318,13 @@ def atomic_output(path: str | os.PathLike, mode: str = "w", *, encoding: str | N
                 tmp = None
             else:
                 os.replace(tmp, target)
+            made = []  # the output is written (or waits in its block): its folders stay
     finally:
         if fd != -1:
             os.close(fd)
         if tmp is not None:
             _remove(tmp)
+        _unmake(made)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -296,16 +365,20 @@ def atomic_write_json(path: str | os.PathLike, obj: Any, **how: Any) -> None:
 
 
 def check_output_folder(path: str | os.PathLike) -> Path:
-    """Refuse ``path`` as a folder to write into when something else (a file, a device) is there already."""
+    """Refuse, before minutes of computing, ``path`` as a folder to write into (created with any missing folders
+    above it when written, as an output file's are): something else (a file, a device) there already, a file on
+    the way (status 2), or a folder that cannot be written or created into (status 1)."""
     p = Path(path)
-    st = _stat(p)
+    st = _stat_output(p)
     if st is not None and not stat.S_ISDIR(st.st_mode):
         raise UserError(f"output {str(path)!r} exists and is not a folder; give a new or existing folder")
+    _check_folder(path, p)
     return p
 
 
 def output_folder(path: str | os.PathLike) -> Path:
-    """``path`` as a folder to write into: created if missing; a file (or anything else) there is refused."""
+    """``path`` as a folder to write into: created (with the missing folders above it) if missing; a file (or
+    anything else) there is refused."""
     p = check_output_folder(path)
-    p.mkdir(parents=True, exist_ok=True)
+    _make_folders(p, path)
     return p

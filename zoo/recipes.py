@@ -226,9 +226,10 @@ def load_data(recipe: Recipe, need: Sequence[str] = ("train", "validation")):
 
     path = Path(recipe.dataset)
     if "train" in recipe.data_args or path.is_file():
-        from zoo.data import from_files  # the user's own files (any layout from_files reads)
+        from zoo.data.user import training_files  # the user's own files (any layout from_files reads)
 
-        ds = from_files(**({"train": recipe.dataset} | recipe.data_args))
+        # Training needs two classes (refused as the files are read); scoring alone takes any test data.
+        ds = training_files(**({"train": recipe.dataset} | recipe.data_args), single_class="train" not in need)
     elif path.is_dir() and (path / "dataset_dict.json").exists():
         ds = datasets.load_from_disk(str(path))
     elif path.is_dir():

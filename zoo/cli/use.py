@@ -35,7 +35,8 @@ def _input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sequence-column", metavar="NAME",
                    help="CSV/TSV column holding the sequences (default: 'sequence', 'seq', ...)")
     p.add_argument("--id-column", metavar="NAME",
-                   help="CSV/TSV column holding the ids (default: 'id' or 'name', else FILE-ROW)")
+                   help="CSV/TSV column holding the ids (default: 'id' or 'name', else FILE-N, N counting the "
+                        "sequences from 1)")
     p.add_argument("--device", default="auto", type=device,
                    help="where to run: auto (CUDA when present, else CPU), cpu, cuda or cuda:N (default: auto)")
     add_threads_option(p)

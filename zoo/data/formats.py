@@ -264,7 +264,8 @@ def _pick(columns: list[str], wanted: Optional[str], candidates: tuple[str, ...]
 def iter_delimited(path: str | os.PathLike, *, sequence_column: Optional[str] = None,
                    label_column: Optional[str] = None, id_column: Optional[str] = None,
                    delimiter: Optional[str] = None) -> Iterator[Record]:
-    """Rows of a CSV/TSV file with a header; ids default to ``<file stem>-<row>`` when there is no id column."""
+    """Rows of a CSV/TSV file with a header; ids default to ``<file stem>-<n>`` when there is no id column, ``n``
+    counting the records from 1 (blank rows are not records), as one sequence per line counts ``seq1``, ``seq2``."""
     stem = Path(strip_compression(Path(path).name)).stem
     with open_text(path) as fh:
         if delimiter is None:
@@ -284,13 +285,15 @@ def iter_delimited(path: str | os.PathLike, *, sequence_column: Optional[str] = 
         si = header.index(seq_col)
         li = header.index(lab_col) if lab_col is not None else None
         ii = header.index(id_col) if id_col is not None else None
+        n = 0
         for rowno, row in enumerate(reader, 1):
             if not row:
                 continue
             if len(row) != len(header):
                 raise FormatError(f"{str(path)!r} row {rowno + 1} has {len(row)} fields, the header has "
                                   f"{len(header)}")
-            yield (row[ii] if ii is not None else f"{stem}-{rowno - 1}", row[si].strip(),
+            n += 1
+            yield (row[ii] if ii is not None else f"{stem}-{n}", row[si].strip(),
                    row[li].strip() if li is not None else None)
 
 

@@ -5,8 +5,9 @@ Accepted: UTF-8 with or without a byte-order mark, UTF-16 and UTF-32 with a byte
 Anything else is a :class:`zoo.data.formats.FormatError`-style :class:`~zoo.errors.UserError` with one sentence
 naming the file: text that is not valid in its encoding (with the byte offset), and a gzip stream that is
 truncated or corrupt, which is never read as a shorter valid file. The source may be a path or bytes in memory
-(an upload), so the CLI and the space decode alike. Opening a path may raise ``OSError`` (permissions and the
-like), which :func:`zoo.errors.classify` reports as an environment failure.
+(an upload), so the CLI and the space decode alike. An ``OSError`` of opening or reading a path (permissions, a
+device that fails to read such as ``/proc/self/mem``) becomes :func:`zoo.errors.read_failure`'s sentence, which
+names the file, and :func:`zoo.errors.classify` reports it as an environment failure.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import zlib
 from pathlib import Path
 from typing import IO, Iterator, Union
 
-from zoo.errors import UserError
+from zoo.errors import UserError, read_failure
 
 __all__ = ["Source", "open_text", "open_binary", "source_name", "TextDecodeError"]
 
@@ -37,6 +38,13 @@ def source_name(source: Source, name: str | None = None) -> str:
     if name is not None:
         return name
     return "the uploaded data" if isinstance(source, (bytes, bytearray)) else repr(str(source))
+
+
+def _raise_named(err: OSError, name: str):
+    """Raise ``err`` (raised opening or reading the source called ``name``) as an error that names the source."""
+    if err.errno is None:
+        raise err
+    raise read_failure(err, name) from err
 
 
 class _CheckedGzip(io.RawIOBase):
@@ -69,11 +77,17 @@ class _CheckedGzip(io.RawIOBase):
 def open_binary(source: Source, name: str | None = None) -> IO[bytes]:
     """The bytes of ``source`` (a path, or bytes in memory), un-gzipped when they start with the gzip magic."""
     label = source_name(source, name)
-    raw: IO[bytes] = io.BytesIO(bytes(source)) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
+    try:
+        raw: IO[bytes] = io.BytesIO(bytes(source)) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
+    except OSError as err:
+        _raise_named(err, label)
     try:  # peek, not read and seek back: a pipe cannot seek
         magic = raw.peek(2)[:2] if hasattr(raw, "peek") else raw.read(2)
         if not hasattr(raw, "peek"):
             raw.seek(0)
+    except OSError as err:
+        raw.close()
+        _raise_named(err, label)
     except BaseException:
         raw.close()
         raise
@@ -86,7 +100,11 @@ class _CheckedText:
     """A text stream (iteration, ``readline``, ``read``) whose decoding errors are one sentence naming the file."""
 
     def __init__(self, binary: IO[bytes], name: str):
-        head = binary.peek(4)[:4]  # type: ignore[attr-defined]
+        try:
+            head = binary.peek(4)[:4]  # type: ignore[attr-defined]
+        except OSError as err:
+            binary.close()
+            _raise_named(err, name)
         self.encoding = next((enc for bom, enc in _BOMS if head.startswith(bom)), "utf-8")
         # newline="": lines split at \n, \r\n and a lone \r, endings kept, so the csv module sees them as written.
         self._text = io.TextIOWrapper(binary, encoding=self.encoding, newline="")
@@ -103,6 +121,8 @@ class _CheckedText:
                 line = self._text.readline()
             except UnicodeDecodeError as err:
                 self._fail(err)
+            except OSError as err:
+                _raise_named(err, self.name)
             if not line:
                 return
             yield line
@@ -112,12 +132,16 @@ class _CheckedText:
             return self._text.readline(size)
         except UnicodeDecodeError as err:
             self._fail(err)
+        except OSError as err:
+            _raise_named(err, self.name)
 
     def read(self, size: int = -1) -> str:
         try:
             return self._text.read(size)
         except UnicodeDecodeError as err:
             self._fail(err)
+        except OSError as err:
+            _raise_named(err, self.name)
 
     def close(self) -> None:
         self._text.close()

@@ -2,7 +2,8 @@
 :func:`zoo.data.from_files` reads (with separate validation / test sources and labels files), a saved
 ``DatasetDict`` folder, a benchmark name or an in-memory ``DatasetDict``, and always returns train / validation
 (/ test) with a ``ClassLabel`` ``label`` column; :func:`apply_label_map` renames classes and puts them in a
-model's order. Used by fine-tuning and the bake-off.
+model's order. Used by fine-tuning and the bake-off. :func:`training_files` is :func:`zoo.data.from_files` for
+training: labelled files of a single class are refused as they are read, unless the caller says that is fine.
 """
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import numpy as np
 
 from zoo.errors import UserError
 
-__all__ = ["load_data", "parse_label_map", "apply_label_map", "label_names_of", "require_classes", "is_files",
-           "is_dataset_dict", "SPLIT_SEED"]
+__all__ = ["training_files", "refuse_single_class", "load_data", "parse_label_map", "apply_label_map",
+           "label_names_of", "require_classes", "is_files", "is_dataset_dict", "SPLIT_SEED"]
 
 SPLIT_SEED = 3264
 
@@ -28,6 +29,36 @@ def require_classes(names: Sequence[str], rows: int | None = None) -> None:
     if rows is not None and len(names) > max(10, rows // 2):
         raise UserError(f"the labels name {len(names):,} classes for {rows:,} training sequences (e.g. "
                         f"{', '.join(names[:3])}); that is not a label column: check --label-column")
+
+
+def refuse_single_class(ds, sources: Sequence) -> None:
+    """Refuse the ``DatasetDict`` ``ds`` read from the data files ``sources`` (the train, validation and test
+    sources given) when its labels, over all its splits, name fewer than two classes: one sentence naming the one
+    label found and the files."""
+    from zoo.data.build import source_name
+
+    names = label_names_of(ds)
+    present = sorted({int(v) for split in ds for v in ds[split]["label"]})
+    if len(present) >= 2:
+        return
+    found = repr(names[present[0]]) if present else "none"
+    files = ", ".join(source_name(s) for s in sources)
+    raise UserError(f"the data ({files}) has a single class, {found}; a classifier needs at least two, so add "
+                    "sequences of another class or check the labels (--label-column, --labels)")
+
+
+def training_files(train, validation=None, test=None, *, single_class: bool = False, **options):
+    """:func:`zoo.data.from_files` (same arguments and result) for training a classifier: labelled data whose
+    splits together hold fewer than two classes is refused here, with one sentence naming the label and the
+    files, rather than after minutes of set-up. ``single_class=True`` accepts it (data only to score or to look
+    at, such as a test set of one class; a single-class test split beside two-class training data is always
+    fine)."""
+    from zoo.data.build import from_files as read
+
+    ds = read(train, validation, test, **options)
+    if not single_class:
+        refuse_single_class(ds, [s for s in (train, validation, test) if s is not None])
+    return ds
 
 
 def label_names_of(ds) -> list[str]:
@@ -63,7 +94,7 @@ def load_data(data, *, validation=None, test=None, labels=None, label_names: Seq
     name or a ``DatasetDict``. Returns ``(dataset_dict, name, split_description)``."""
     import datasets
 
-    from zoo.data import carve_validation, from_files, load_benchmark
+    from zoo.data import carve_validation, load_benchmark
     from zoo.data.build import describe_split, source_name
 
     split_desc = "train/validation/test as given"
@@ -71,7 +102,7 @@ def load_data(data, *, validation=None, test=None, labels=None, label_names: Seq
     if is_dataset_dict(data):
         ds, name = datasets.DatasetDict(data), "in-memory data"
     elif is_files(data):
-        ds = from_files(data, validation or None, test or None, labels=labels or None, label_names=label_names,
+        ds = training_files(data, validation or None, test or None, labels=labels or None, label_names=label_names,
                         format=format, label_column=label_column, sequence_column=sequence_column, seed=seed,
                         validation_fraction=validation_fraction)
         name = source_name(data)
