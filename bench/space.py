@@ -14,6 +14,7 @@ The machine may be shared: the load average before and after is printed with the
 time per request, which holds when the wall-clock figures do not.
 
     .venv/bin/python bench/space.py [--clients 20] [--per-client 10] [--batch 10] [--mixed 1000] [--json F]
+    .venv/bin/python bench/space.py --tasks histone_h3_gue --mixed 0 --default histone_h3_gue=MODEL
 """
 from __future__ import annotations
 
@@ -211,18 +212,21 @@ def main() -> int:
     ap.add_argument("--mixed", type=int, default=1000, help="mixed requests of the memory phase (0: skip it)")
     ap.add_argument("--mixed-clients", type=int, default=4)
     ap.add_argument("--tasks", nargs="*", help="only these tasks in the latency phase (default: all)")
+    ap.add_argument("--default", action="append", metavar="TASK=MODEL", default=[],
+                    help="the space's --default: a task's model instead of the best by validation (repeatable)")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
 
     from genozoo_space import Catalogue
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    cat = Catalogue(None, "cpu")
+    cat = Catalogue(None, "cpu", defaults=dict(pair.split("=", 1) for pair in args.default))
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"genozoo-bench-space-{port}.log"
     load0 = os.getloadavg()
-    server = start_server(port, ["--max-queue", str(max(64, 2 * args.clients))], env, log_path)
+    server = start_server(port, ["--max-queue", str(max(64, 2 * args.clients)),
+                                 *(f"--default={pair}" for pair in args.default)], env, log_path)
     rounds, mixed = {}, None
     try:
         for seed, task in enumerate(args.tasks or cat.tasks()):

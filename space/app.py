@@ -272,12 +272,13 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
 
 def launch(host: str = "127.0.0.1", port: int = 7860, device: str = "auto", hub_dir: str | None = None,
            limits: Limits = Limits(), concurrency: int = 32, max_queue: int = 64, max_models: int = 8,
-           threads: int | None = None, block: bool = True) -> gr.Blocks:
-    """Build and start the space on ``host:port`` (``port=0``: a free port); ``block=False`` returns at once."""
+           threads: int | None = None, block: bool = True, defaults: dict[str, str] | None = None) -> gr.Blocks:
+    """Build and start the space on ``host:port`` (``port=0``: a free port); ``block=False`` returns at once.
+    ``defaults``: task -> the model the page starts with for that task (default: the best by validation)."""
     # The compute lanes take the GIL back between C++ calls (a few per GenoNet pass, hundreds per BERT pass) while
     # the event loop runs Python; each such wait lasts up to the switch interval, 5 ms by default.
     sys.setswitchinterval(0.0005)
-    catalogue = Catalogue(hub_dir, device, limits, max_models=max_models, threads=threads)
+    catalogue = Catalogue(hub_dir, device, limits, max_models=max_models, threads=threads, defaults=defaults)
     catalogue.warm_up(freeze=True)
     demo = build_demo(catalogue, concurrency=concurrency, max_queue=max_queue)
     # quiet: Gradio's own lines would suggest share=True, which this space does not offer.

@@ -170,7 +170,7 @@ class Catalogue:
     and run through one :class:`~batching.Batcher`, so concurrent requests share forward passes."""
 
     def __init__(self, hub_dir: str | Path | None = None, device: str = "auto", limits: Limits = Limits(),
-                 max_models: int = 8, threads: int | str | None = None):
+                 max_models: int = 8, threads: int | str | None = None, defaults: dict[str, str] | None = None):
         self.hub_dir = Path(hub_dir) if hub_dir else default_hub_dir()
         self.device = resolve_device(device)
         if self.device.type == "cuda":  # full float32 on the GPU, so its answers match the CPU's (TF32 would not)
@@ -213,6 +213,12 @@ class Catalogue:
         if not self.entries:
             raise UserError(f"no published models and no model folders under {self.hub_dir}; publish a model "
                             f"(genozoo push / the hub/ folder) or point GENOZOO_HUB_DIR at a folder of models")
+        self.defaults: dict[str, str] = {}
+        for task, name in (defaults or {}).items():
+            self.defaults[self.check_task(task)] = self.entry(name).name
+            if self.entries[name].task != task:
+                raise UserError(f"model {name!r} is a model of task {self.entries[name].task}, not of {task}; pick "
+                                f"one of {', '.join(self.models_for(task))}")
 
     def warm_up(self, freeze: bool = False) -> None:
         """Pay the one-time costs at start rather than in a user's request: :meth:`import_libraries`, then
@@ -275,11 +281,13 @@ class Catalogue:
         return task
 
     def models_for(self, task: str) -> list[str]:
-        """The task's models, the default choice first: the best mean validation accuracy of the published records
-        (the metric the runs were selected on; the test split stays for reporting), ties broken by the mean test
-        accuracy, then models without a validation record, then by name."""
+        """The task's models, the default choice first: the model the operator chose for the task (``defaults``),
+        else the best mean validation accuracy of the published records (the metric the runs were selected on;
+        the test split stays for reporting), ties broken by the mean test accuracy, then models without a
+        validation record, then by name."""
+        chosen = self.defaults.get(task)
         return sorted((n for n, e in self.entries.items() if e.task == task),
-                      key=lambda name: ranking_key(self.entries[name]))
+                      key=lambda name: (name != chosen, ranking_key(self.entries[name])))
 
     def entry(self, name: str) -> Entry:
         """The model called ``name``; a name the space does not offer is refused with the models it could mean."""

@@ -311,6 +311,33 @@ def test_default_model_is_the_best_by_mean_validation_accuracy(tmp_path, monkeyp
             registry._pretrained.pop(name, None)
 
 
+def test_an_operator_chooses_a_tasks_default_model(demo_hub, tmp_path):
+    """``--default TASK=MODEL`` puts that model first for its task (the page starts with it); the other tasks keep
+    the best by validation, and a wrong task or model is one sentence (status 2) before anything is served."""
+    from genozoo_space import Catalogue
+    from zoo.errors import UserError
+
+    plain = Catalogue(demo_hub, "cpu")
+    ranked = plain.models_for(DEMO_TASK)
+    chosen = Catalogue(demo_hub, "cpu", defaults={DEMO_TASK: ranked[-1]})
+    assert chosen.models_for(DEMO_TASK) == [ranked[-1], *ranked[:-1]]
+    assert all(chosen.models_for(t) == plain.models_for(t) for t in plain.tasks() if t != DEMO_TASK)
+    other = next(t for t in plain.tasks() if t != DEMO_TASK)
+    with pytest.raises(UserError, match=rf"^model '{plain.models_for(other)[0]}' is a model of task {other}, not "
+                                        rf"of {DEMO_TASK}; pick one of {ranked[0]}"):
+        Catalogue(demo_hub, "cpu", defaults={DEMO_TASK: plain.models_for(other)[0]})
+    with pytest.raises(UserError, match=r"^task 'nosuch' is not offered by this space"):
+        Catalogue(demo_hub, "cpu", defaults={"nosuch": ranked[0]})
+    with pytest.raises(UserError, match=rf"^model 'nosuch.{DEMO_TASK}' is not offered for task {DEMO_TASK}"):
+        Catalogue(demo_hub, "cpu", defaults={DEMO_TASK: f"nosuch.{DEMO_TASK}"})
+    env = {**os.environ, "GENOZOO_HUB_DIR": str(demo_hub)}
+    for arg, message in ((f"{DEMO_TASK}", "--default takes TASK=MODEL"),
+                         (f"{DEMO_TASK}=nosuch.{DEMO_TASK}", f"model 'nosuch.{DEMO_TASK}' is not offered")):
+        run = subprocess.run([sys.executable, "-m", "zoo", "space", "--port", str(free_port()), "--default", arg],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
 def test_batcher_lanes_split_a_pass_and_deliver_failures():
     """A pass of many rows is computed in ``lanes`` parts by as many threads at once, each row's answer where it
     belongs; a pass too small to split runs whole; an exception in any part reaches every request of the pass."""

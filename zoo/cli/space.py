@@ -10,14 +10,13 @@ from pathlib import Path
 
 from zoo.cli import add_threads_option
 from zoo.cli.options import device, int_range
+from zoo.errors import UserError
 from zoo.resources import resource_dir
 
 
 def _app_module():
     """Import ``space/app.py`` of the checkout (the space is laid out as a Hugging Face Space, outside the
     package); ``$GENOZOO_SPACE_DIR`` points elsewhere."""
-    from zoo.errors import UserError
-
     folder = Path(os.environ.get("GENOZOO_SPACE_DIR") or resource_dir("space"))
     app = folder / "app.py"
     if not app.is_file():
@@ -34,7 +33,20 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _defaults(pairs: list[str] | None) -> dict[str, str]:
+    """``--default TASK=MODEL`` options as a dict (the catalogue checks the names)."""
+    defaults = {}
+    for pair in pairs or ():
+        task, sep, name = pair.partition("=")
+        if not sep or not task.strip() or not name.strip():
+            raise UserError(f"--default takes TASK=MODEL (e.g. histone_h3_gue=genonet_small_pos32.histone_h3_gue), "
+                            f"not {pair!r}")
+        defaults[task.strip()] = name.strip()
+    return defaults
+
+
 def cmd_space(args: argparse.Namespace) -> int:
+    defaults = _defaults(args.default)
     # Before gradio or huggingface_hub are imported: they read these once.
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
@@ -52,7 +64,7 @@ def cmd_space(args: argparse.Namespace) -> int:
           flush=True)
     app.launch(host=args.host, port=args.port, device=args.device, hub_dir=args.hub_dir, limits=limits,
                concurrency=args.concurrency, max_queue=args.max_queue, max_models=args.max_models,
-               threads=args.threads or None, block=True)
+               threads=args.threads or None, block=True, defaults=defaults)
     return 0
 
 
@@ -90,5 +102,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-queue", type=int_range(1, 100_000), default=64,
                    help="requests that may wait; more are refused with a 'queue full' message "
                         "(default: %(default)s)")
+    p.add_argument("--default", action="append", metavar="TASK=MODEL",
+                   help="the model a task starts with, instead of the best by validation (repeat for several "
+                        "tasks); e.g. a faster one on a small CPU host serving many users: "
+                        "histone_h3_gue=genonet_small_pos32.histone_h3_gue")
     add_threads_option(p)
     p.set_defaults(func=cmd_space)
