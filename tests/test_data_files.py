@@ -292,3 +292,17 @@ def test_a_labels_file_by_id_needs_unique_record_ids_and_a_record_named_y_is_not
     with pytest.raises(FormatError, match=r"record id 'x' appears more than once in .*reads.fa', so its label "
                                           r"cannot tell those records apart"):
         from_files(fa, labels=tmp_path / "by_id.tsv")
+
+
+def test_short_sequences_one_per_line_are_recognised(tmp_path):
+    """A file of one sequence per line is read as such whatever the sequences' length (ACGT, 3 bp), while a
+    first line that is a word (a column name in IUPAC letters, "data") still leaves the format to be named."""
+    from zoo.data.formats import detect_format
+
+    for name, text in (("a.txt", "ACGT\n"), ("b.txt", "ACGT\nGGC\nAT\n"), ("c", "acgu\nN\n")):
+        (tmp_path / name).write_text(text)
+        assert detect_format(tmp_path / name) == "lines", text
+    for name, text in (("d.txt", "data\nACGTACGTAC\n"), ("e.txt", "CAT\nDOG\n")):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(FormatError, match="cannot tell the format"):
+            detect_format(tmp_path / name)

@@ -73,7 +73,8 @@ def detect_format(path: str | os.PathLike) -> str:
     if ext in _FASTA_EXT:
         return "fasta"
     with open_text(path) as fh:
-        first = next((line.strip() for line in fh if line.strip()), "")
+        head = [line.strip() for _, line in zip(range(_HEAD_LINES), (ln for ln in fh if ln.strip()))]
+    first = head[0] if head else ""
     if ext in (".csv", ".tsv", ".tab"):  # the first line overrides a table extension that does not match it
         if first.startswith(">"):
             return "fasta"
@@ -88,8 +89,8 @@ def detect_format(path: str | os.PathLike) -> str:
         return "zeng"
     if len(parts_comma) == 3 and _is_dna(parts_comma[2]):
         return "uci"
-    if _is_dna(first):
-        return "lines"  # one sequence per line, as the space's text box takes them
+    if _is_dna(first) or (_SHORT_RE.match(first) and all(_DNA_RE.match(line) for line in head)):
+        return "lines"  # one sequence per line, as the space's text box takes them (short ones too: ACGT)
     if first.startswith(">"):
         return "fasta"
     if "\t" in first:
@@ -101,6 +102,10 @@ def detect_format(path: str | os.PathLike) -> str:
 
 
 _DNA_RE = re.compile(r"^[ACGTUNRYSWKMBDHVacgtunryswkmbdhv]+$")
+#: A first line shorter than 8 letters is taken for a sequence only in plain bases, and when every line of the
+#: file's start is a sequence too (a short word in IUPAC letters, such as a column named "data", is not one).
+_SHORT_RE = re.compile(r"^[ACGTUNacgtun]+$")
+_HEAD_LINES = 100
 
 
 def _is_dna(s: str) -> bool:
