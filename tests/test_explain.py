@@ -140,6 +140,20 @@ def test_logos_and_numbers(models, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "a.json", "logo.png"]  # no temporary files
 
 
+def test_a_logo_of_nothing_but_zeros_says_so_without_warnings(models, tmp_path):
+    """An all-N sequence has every attribution 0: its logo is drawn with a y range and a note, and matplotlib's
+    "identical low and high ylims" warning does not reach the user."""
+    import warnings
+
+    t = models["kmer"]
+    attr = attribute(t.model, ["N" * 60], "ism", ids=["blank"])
+    assert not np.any(attr.scores)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        png = draw_logos(attr, tmp_path / "logo.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_filter_pwms_find_the_planted_motif(models, tmp_path):
     from zoo.data import PWMS
 

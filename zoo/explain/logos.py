@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,16 @@ def draw_logos(attr: Attributions, path: str | os.PathLike, *, max_sequences: in
     try:
         for i in range(n):
             ax = axes[i, 0]
-            logomaker.Logo(logo_matrix(attr, i), ax=ax, color_scheme="classic", flip_below=False)
+            matrix = logo_matrix(attr, i)
+            flat = not np.any(matrix.to_numpy())  # every attribution 0 (e.g. an all-N sequence): no y range
+            with warnings.catch_warnings():
+                if flat:  # matplotlib's "identical low and high ylims" about that: the axis is set just below
+                    warnings.simplefilter("ignore", UserWarning)
+                logomaker.Logo(matrix, ax=ax, color_scheme="classic", flip_below=False)
+            if flat:
+                ax.set_ylim(-1, 1)
+                ax.text(0.5, 0.5, "every attribution is 0", transform=ax.transAxes, ha="center", va="center",
+                        fontsize=9, color="grey")
             ax.axhline(0, color="grey", lw=0.5)
             if marks and i in marks:
                 ax.axvspan(marks[i][0] - 0.5, marks[i][1] - 0.5, color="gold", alpha=0.25, lw=0)
