@@ -273,17 +273,26 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
 def launch(host: str = "127.0.0.1", port: int = 7860, device: str = "auto", hub_dir: str | None = None,
            limits: Limits = Limits(), concurrency: int = 32, max_queue: int = 64, max_models: int = 8,
            threads: int | None = None, block: bool = True, defaults: dict[str, str] | None = None) -> gr.Blocks:
-    """Build and start the space on ``host:port`` (``port=0``: a free port); ``block=False`` returns at once.
+    """Build and start the space on ``host:port`` (``port=0``: a free port); ``block=False`` returns at once. A
+    port in use, or a host that is no address of this machine, is refused in one sentence before any model loads.
     ``defaults``: task -> the model the page starts with for that task (default: the best by validation)."""
     # The compute lanes take the GIL back between C++ calls (a few per GenoNet pass, hundreds per BERT pass) while
     # the event loop runs Python; each such wait lasts up to the switch interval, 5 ms by default.
     sys.setswitchinterval(0.0005)
+    from zoo.cli.space import check_address
+    from zoo.errors import EnvironmentFailure
+
+    port = check_address(host, port)  # before the models load: a taken port or a bad host is one sentence
     catalogue = Catalogue(hub_dir, device, limits, max_models=max_models, threads=threads, defaults=defaults)
     catalogue.warm_up(freeze=True)
     demo = build_demo(catalogue, concurrency=concurrency, max_queue=max_queue)
     # quiet: Gradio's own lines would suggest share=True, which this space does not offer.
-    demo.launch(server_name=host, server_port=port or None, prevent_thread_lock=True, quiet=True,
-                show_error=True, ssr_mode=False, share=False)
+    try:
+        demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
+                    show_error=True, ssr_mode=False, share=False)
+    except OSError as err:  # taken meanwhile (Gradio's "Cannot find empty port ..." names neither host nor cause)
+        raise EnvironmentFailure(f"the space could not listen on {host}:{port} (the port was taken meanwhile, or "
+                                 "the host cannot be served); pick another --port or --host") from err
     freeze_startup_heap()  # what the page and Gradio's web server made (~17,000 objects: a 3 ms collection)
     if block:
         print(f"genozoo space: ready at {demo.local_url} (Ctrl-C stops it)", flush=True)

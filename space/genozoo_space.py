@@ -171,6 +171,9 @@ class Catalogue:
 
     def __init__(self, hub_dir: str | Path | None = None, device: str = "auto", limits: Limits = Limits(),
                  max_models: int = 8, threads: int | str | None = None, defaults: dict[str, str] | None = None):
+        if hub_dir is not None and str(hub_dir) and not Path(hub_dir).is_dir():
+            raise UserError(f"hub_dir {str(hub_dir)!r} " + ("is not a folder" if Path(hub_dir).exists() else
+                            "does not exist") + "; give a folder of model folders")
         self.hub_dir = Path(hub_dir) if hub_dir else default_hub_dir()
         self.device = resolve_device(device)
         if self.device.type == "cuda":  # full float32 on the GPU, so its answers match the CPU's (TF32 would not)

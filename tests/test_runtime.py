@@ -169,7 +169,7 @@ def test_the_command_line_applies_threads_and_the_environment(tmp_path):
     out = run(**{runtime.ENV_THREADS: "lots"})
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.strip() == (f"genozoo: error: {runtime.ENV_THREADS} must be a positive whole number of CPU "
-                                  "threads (or 0 / auto for the default), not 'lots'")
+                                  "threads (at most 4,096; or 0 / auto for the default), not 'lots'")
     out = run("--threads", "x")
     assert out.returncode == 2 and "--threads" in out.stderr and "Traceback" not in out.stderr
 

@@ -19,6 +19,7 @@ import csv
 import fnmatch
 import io
 import math
+import os
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ import numpy as np
 from zoo.errors import UserError
 
 __all__ = ["Candidate", "BakeoffResult", "select_models", "bakeoff", "leaderboard_rows", "recommend",
-           "write_report", "METRICS"]
+           "write_report", "check_report_folder", "min_train", "REPORT_FILES", "METRICS"]
 
 METRICS = ("accuracy", "auroc", "mcc")
 
@@ -162,13 +163,45 @@ def _published_cfg(name: str):
 
 
 # ------------------------------------------------------------------------------------------------ runs
+def _check_seeds(seeds: int | Sequence[int]) -> None:
+    """Refuse seeds that are no count or repeat one another: a repeated seed repeats a run and fakes its spread."""
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise UserError(f"--seeds must be a count of at least 1, not {seeds}")
+        return
+    seen = [int(s) for s in seeds]
+    dupes = sorted({s for s in seen if seen.count(s) > 1})
+    if dupes:
+        raise UserError(f"--seeds repeats {', '.join(map(str, dupes))}; a repeated seed runs the same training again "
+                        "and fakes the spread over seeds, so give each seed once")
+
+
+def min_train(labels: Sequence[int]) -> int:
+    """The fewest training rows a stratified subsample (:func:`_subsample`) needs to keep every class: each class
+    keeps about ``count * m / n`` rows, so ``m`` must reach ``n / count`` of the rarest class (and the number of
+    classes)."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64))
+    counts = counts[counts > 0]
+    if not len(counts):
+        return 0
+    return int(max(len(counts), math.ceil(len(labels) / counts.min())))
+
+
 def _subsample(ds, max_train: int | None, seed: int):
     from zoo.data import stratified_split
 
     n = len(ds["train"])
     if not max_train or n <= max_train:
         return ds
-    keep = stratified_split(np.asarray(ds["train"]["label"]), (max_train / n, 1 - max_train / n), seed=seed)[0]
+    labels = np.asarray(ds["train"]["label"])
+    need = min_train(labels)
+    if max_train < need:
+        raise UserError(f"--max-train {max_train} is too few training sequences for a stratified subsample that keeps "
+                        f"every class of the {n:,} training rows; give at least {need:,} (or 0 for all)")
+    keep = stratified_split(labels, (max_train / n, 1 - max_train / n), seed=seed)[0]
+    if len(np.unique(labels[keep])) < len(np.unique(labels)):  # rounding took the rarest class's last row
+        raise UserError(f"--max-train {max_train} leaves a class without training sequences; give more (or 0 for "
+                        "all)")
     ds = dict(ds)
     ds["train"] = ds["train"].select(keep)
     import datasets
@@ -190,6 +223,9 @@ def bakeoff(data, *, validation=None, test=None, labels=None, label_names: Seque
 
     if metric not in METRICS:
         raise UserError(f"--metric must be one of {', '.join(METRICS)}, not {metric!r}")
+    _check_seeds(seeds)
+    if max_train is not None and max_train < 0:
+        raise UserError(f"--max-train must be 0 (all) or a number of training sequences, not {max_train}")
     select_models(models)  # an unknown name is refused before minutes of data loading and training
     ds, data_name, split = load_data(data, validation=validation, test=test, labels=labels,
                                      label_names=label_names, format=format, label_column=label_column,
@@ -354,18 +390,38 @@ def results_csv(result: BakeoffResult) -> str:
     return buf.getvalue()
 
 
-def write_report(result: BakeoffResult, out_dir: str | Path) -> list[Path]:
-    """``results.csv``, ``leaderboard.md``, ``recommendation.md`` and ``bakeoff.png`` in ``out_dir``."""
-    from zoo.checkpoint import atomic_write_text
+#: The files of one bake-off, as :func:`write_report` writes them into its folder.
+REPORT_FILES = ("results.csv", "leaderboard.md", "recommendation.md", "bakeoff.png")
+
+
+def check_report_folder(out_dir: str | Path, overwrite: bool = False) -> Path:
+    """Refuse, before minutes of training, ``out_dir`` as the folder of a bake-off's report: something that is not
+    a folder, a folder that cannot be written, and (unless ``overwrite``) a folder that already holds a bake-off's
+    files, which the new report would replace."""
+    from zoo.outputs import check_output_folder
+
+    out = check_output_folder(out_dir)
+    held = [n for n in REPORT_FILES if os.path.lexists(out / n)]
+    if held and not overwrite:
+        raise UserError(f"{str(out_dir)!r} already holds a bake-off ({', '.join(held)}); choose another --output "
+                        f"(-o), or pass --overwrite (overwrite=True) to replace it")
+    return out
+
+
+def write_report(result: BakeoffResult, out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
+    """``results.csv``, ``leaderboard.md``, ``recommendation.md`` and ``bakeoff.png`` in ``out_dir`` (created when
+    missing), all of them or none: a failure (a full disk) leaves no new file and an earlier report as it was. A
+    folder that holds a bake-off already is refused unless ``overwrite``."""
+    from zoo.outputs import all_or_nothing, atomic_write_text
     from zoo.plots import plot_bakeoff
 
-    from zoo.outputs import output_folder
-
-    out = output_folder(out_dir)
-    files = [out / "results.csv", out / "leaderboard.md", out / "recommendation.md"]
-    atomic_write_text(files[0], results_csv(result))
-    atomic_write_text(files[1], leaderboard_markdown(result))
-    atomic_write_text(files[2], "# Which baseline for this data?\n\n" + recommend(result))
-    files.append(plot_bakeoff(leaderboard_rows(result), result.metric, out / "bakeoff.png"))
+    out = check_report_folder(out_dir, overwrite)
+    files = [out / n for n in REPORT_FILES]
+    texts = [results_csv(result), leaderboard_markdown(result),
+             "# Which baseline for this data?\n\n" + recommend(result)]
+    with all_or_nothing():  # each waits as a temporary file beside its target; renamed together at the end
+        for path, text in zip(files, texts):
+            atomic_write_text(path, text)
+        plot_bakeoff(leaderboard_rows(result), result.metric, files[3])
     result.files = files
     return files

@@ -211,11 +211,34 @@ def _results_rows(cfg) -> list[dict[str, Any]]:
     return rows
 
 
+def check_record_fits(config: Mapping[str, Any], cfg) -> None:
+    """Refuse to render the record ``cfg`` (its metrics, data and name) onto the card of a model whose config.json
+    (``config``) is another model: another architecture, another recorded name or another number of classes.
+    One sentence (a :class:`zoo.errors.UserError`), so ``genozoo card DIR --name OTHER`` cannot graft another
+    model's results onto a folder."""
+    from zoo.errors import UserError
+
+    problems = []
+    if cfg.arch != config.get("arch"):
+        problems.append(f"its architecture is {config.get('arch')!r}, not {cfg.arch!r}")
+    own = config.get("name")
+    if isinstance(own, str) and own and own != cfg.name:
+        problems.append(f"its config.json names the model {own!r}")
+    classes = config.get("num_classes")
+    if isinstance(classes, int) and cfg.num_classes and classes != cfg.num_classes:
+        problems.append(f"it has {classes} classes, not {cfg.num_classes}")
+    if problems:
+        raise UserError(f"the record {cfg.name!r} is not this model's ({'; '.join(problems)}), so its metrics "
+                        "and data would be another model's; leave out --name to render the folder's own record")
+
+
 def render_model_card(config: Mapping[str, Any], cfg=None, template: str | Path | None = None) -> str:
     """The full README.md of a model folder from its ``config.json`` dict and (for a published weight) its
     record ``cfg``. Models without a record get a card that says what is not known rather than inventing it."""
     from huggingface_hub import ModelCard
 
+    if cfg is not None:
+        check_record_fits(config, cfg)
     data = card_data(config, cfg)
     name = (cfg.name if cfg is not None else None) or config.get("name") or config["arch"]
     paper = arch_paper(config["arch"], config.get("family") or "")

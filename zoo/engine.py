@@ -37,8 +37,9 @@ from zoo.models.base import preferred_memory_format
 # The CPU tricks live in zoo.runtime (shared with prediction and the space); kept importable from here.
 from zoo.runtime import _glibc, flush_denormals, keep_freed_memory  # noqa: F401
 
-__all__ = ["TrainConfig", "SplitData", "Evaluation", "FitResult", "prepare", "seed_everything",
-           "distributed_context", "flush_denormals", "keep_freed_memory", "resolve_device", "evaluate", "fit"]
+__all__ = ["TrainConfig", "TrainingDiverged", "RANGES", "SplitData", "Evaluation", "FitResult", "prepare",
+           "seed_everything", "distributed_context", "flush_denormals", "keep_freed_memory", "resolve_device",
+           "evaluate", "fit"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("none", "cosine", "plateau")
@@ -82,9 +83,7 @@ class TrainConfig:
         for key, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("precision", PRECISIONS)):
             if getattr(self, key) not in allowed:
                 raise UserError(f"{key} {getattr(self, key)!r} is not supported; choose one of {', '.join(allowed)}")
-        if self.epochs < 1 or self.batch_size < 1 or not (self.lr > 0 and math.isfinite(self.lr)):
-            raise UserError(f"epochs, batch_size and lr must be positive (and lr finite), not {self.epochs}, "
-                            f"{self.batch_size} and {self.lr}")
+        _check_ranges(self)
         if not 0 <= self.seed < 2**32:  # numpy's seeds are unsigned 32-bit
             raise UserError(f"seed must be from 0 to {2**32 - 1}, not {self.seed}")
         if not 0 <= self.label_smoothing < 1 or not 0 <= self.rc_augment <= 1 or self.shift_augment < 0:
@@ -94,6 +93,53 @@ class TrainConfig:
             raise UserError(f"ema_decay must lie strictly between 0 and 1 (or be null), not {self.ema_decay}")
         if isinstance(self.class_weights, str) and self.class_weights != "balanced":
             raise UserError(f"class_weights {self.class_weights!r} is not supported; use 'balanced' or a list")
+
+
+#: The range of each numeric setting: ``(low, high, low_open)``, ``None`` allowed where the type says so. The same
+#: bounds as ``genozoo finetune``'s options (epochs, lr, batch size, patience), so ``genozoo train --epochs=1e9``
+#: or ``--patience=0`` is refused as ``finetune --epochs 1e9`` is, in one sentence naming the key.
+RANGES: dict[str, tuple[float, float, bool]] = {
+    "epochs": (1, 100_000, False), "batch_size": (1, 100_000, False), "eval_batch_size": (1, 100_000, False),
+    "lr": (0, 10, True), "weight_decay": (0, 10, False), "momentum": (0, 1, False),
+    "warmup_epochs": (0, 100_000, False), "patience": (1, 100_000, False), "min_delta": (0, 1_000_000, False),
+    "clip_grad_norm": (0, 1_000_000, True), "precise_bn": (0, 100_000, False), "num_workers": (0, 1024, False),
+}
+_INT_KEYS = {"epochs", "batch_size", "eval_batch_size", "warmup_epochs", "patience", "precise_bn", "num_workers"}
+
+
+def _check_ranges(cfg: "TrainConfig") -> None:
+    """Refuse a numeric setting outside :data:`RANGES` (or NaN / infinite): one sentence naming the key."""
+    for key, (lo, hi, lo_open) in RANGES.items():
+        value = getattr(cfg, key)
+        if value is None and key in ("patience", "clip_grad_norm"):
+            continue
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and \
+            (value > lo if lo_open else value >= lo) and value <= hi
+        if not ok:
+            what = "an integer" if key in _INT_KEYS else "a number"
+            span = f"above {lo:g} and at most {hi:g}" if lo_open else f"from {lo:,} to {hi:,}"
+            none = " (or null)" if key in ("patience", "clip_grad_norm") else ""
+            raise UserError(f"{key} must be {what} {span}{none}, not {value!r}")
+
+
+def _check_diverged(epoch: int, train_loss: float, model: torch.nn.Module) -> None:
+    """Stop a run whose training loss or weights are no longer finite numbers (:class:`TrainingDiverged`)."""
+    if math.isnan(train_loss):
+        raise TrainingDiverged(epoch, "loss is NaN")
+    if not math.isfinite(train_loss):
+        raise TrainingDiverged(epoch, "loss is infinite")
+    params = [p.detach() for p in model.parameters()]
+    if params and not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):  # one device sync
+        raise TrainingDiverged(epoch, "loss is NaN: the weights became NaN or infinite")
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite: the settings (most often the learning rate) make training diverge."""
+
+    def __init__(self, epoch: int, what: str = "loss is NaN"):
+        super().__init__(f"training diverged at epoch {epoch} ({what}); lower the learning rate (--lr) or clip "
+                         f"the gradients (clip_grad_norm)")
+        self.epoch = epoch
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -262,6 +308,10 @@ def _autocast(cfg: TrainConfig, device: torch.device):
 
 
 # ------------------------------------------------------------------------------------------ evaluation
+class NonFiniteOutputs(UserError):
+    """:func:`evaluate` got NaN or infinite outputs from the model."""
+
+
 @dataclass
 class Evaluation:
     loss: float
@@ -298,6 +348,9 @@ def evaluate(model: torch.nn.Module, data: Any, *, batch_size: int = 512, device
     width = model.num_outputs
     _, logits_all, y = gather_predictions(rows, torch.cat(logits) if logits else torch.zeros(0, width),
                                           torch.cat(labels) if labels else torch.zeros(0, dtype=torch.long))
+    if not bool(torch.isfinite(logits_all).all()):  # metrics of NaN probabilities are a traceback in sklearn
+        raise NonFiniteOutputs("the model's outputs are NaN or infinite (its weights are damaged, or the training "
+                               "that made them diverged); retrain it with a lower learning rate")
     w = None if class_weights is None else class_weights.cpu()
     loss = float(model.loss(logits_all, y, weight=w))
     probs = model.probabilities(logits_all)
@@ -528,9 +581,13 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
             dist.all_reduce(sums)  # the epoch's training loss/accuracy over every rank's share
             for b in model.buffers():  # BatchNorm statistics: rank 0's are the canonical ones
                 dist.broadcast(b, 0)
+        _check_diverged(epoch, float(sums[0].cpu() / sums[2].cpu()), model)  # before NaN reaches the metrics
         with ema.applied(model) if ema is not None else contextlib.nullcontext():
-            val = evaluate(model, val_data, batch_size=cfg.eval_batch_size, device=device,
-                           class_weights=weights, autocast=autocast)
+            try:
+                val = evaluate(model, val_data, batch_size=cfg.eval_batch_size, device=device,
+                               class_weights=weights, autocast=autocast)
+            except NonFiniteOutputs:
+                raise TrainingDiverged(epoch, "the validation outputs are NaN or infinite") from None
             current = ckpt.state_to_cpu(model) if val.loss < best_loss - cfg.min_delta else None
         if cfg.schedule == "plateau":
             sched.step(val.loss)

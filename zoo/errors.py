@@ -52,6 +52,8 @@ _ENV_HINTS = {errno.EACCES: "permission denied; check the file's and folder's pe
               errno.EROFS: "the file system is read-only; write somewhere else",
               errno.ENOSPC: "no space left on the device; free some space or write somewhere else",
               errno.EDQUOT: "the disk quota is exceeded; free some space or write somewhere else",
+              errno.EFBIG: "the file is larger than this system allows (a file-size limit, see ulimit -f); raise "
+                           "the limit or write somewhere else",
               errno.EIO: "an input/output error of the device; check the disk",
               errno.ENODEV: "no such device; check that it is present",
               errno.EMFILE: "too many open files; raise the limit (ulimit -n)",

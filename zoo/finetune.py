@@ -188,6 +188,10 @@ def _command(base_spec: str, data_flags: list[str], options: dict[str, Any]) -> 
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
+#: A Hub repo id as ``--base-model`` takes it: ORG/NAME, each part letters, digits, ``_ . -``, no ``..``.
+_REPO_ID_RE = re.compile(r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+
+
 def _resolve_base(base, from_scratch: bool | None, base_model_id: str | None, allow_modified: bool = False):
     """``(spec, base model or None, arch, from_scratch)``: a bare architecture name is allowed from scratch; a
     model in memory with neither a record nor a ``base_model_id`` counts as its architecture from scratch."""
@@ -227,6 +231,12 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validat
     from zoo.engine import TrainConfig, evaluate, fit, resolve_device, seed_everything
     from zoo.outputs import check_output_folder
 
+    from zoo.predict import check_device
+
+    check_device(device)  # an unknown or absent device is one sentence now, not a traceback after loading
+    if base_model_id is not None and not _REPO_ID_RE.match(str(base_model_id)):
+        raise UserError(f"--base-model {str(base_model_id)!r} is not a Hub repo id; give it as ORG/NAME (e.g. "
+                        "genozoo/deepram_conv1d_onehot.splice), or leave it out to take the base model's own")
     if output_dir is not None:
         check_output_folder(output_dir)  # refused before minutes of training, not after
         held = [n for n in ("config.json", "model.safetensors") if (Path(output_dir) / n).exists()]
@@ -353,13 +363,20 @@ def _save(result: FinetuneResult, out: Path, base_spec: str, data_name: str, spl
     base = getattr(model, "pretrained_cfg", None)
     if base is not None and base.name == card_cfg.name:  # keep the base distinct from the new weight
         card_cfg = PretrainedCfg.from_dict({**card_cfg.to_dict(), "tag": tag + "-ft"})
+    from zoo.outputs import _make_folders, _unmake
+
+    made = _make_folders(out.parent, out)  # removed again when the model is not written: nothing left behind
     try:
         save_model(model, out, card_cfg, dataset=data_name, split=split_desc, keep_record=True)
     except OSError as err:  # the folder cannot be written (/proc, a full disk): say so, naming --output
+        _unmake(made)
         failure = _unwritable(err, out)
         if failure is err:
             raise
         raise failure from err
+    except BaseException:
+        _unmake(made)
+        raise
     metrics = dict(result.metrics)
     if result.scratch_metrics is not None:
         metrics["from_scratch"] = result.scratch_metrics

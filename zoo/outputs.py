@@ -40,7 +40,8 @@ from typing import IO, Any, Callable, Iterator, Mapping
 from zoo.errors import EnvironmentFailure, UserError, write_failure
 
 __all__ = ["atomic_output", "atomic_write_text", "atomic_write_bytes", "check_output_folder", "output_folder",
-           "check_outputs", "all_or_nothing", "json_text", "atomic_write_json", "live_temporaries"]
+           "check_outputs", "all_or_nothing", "refuse_empty", "same_file", "refuse_input_as_output", "json_text",
+           "atomic_write_json", "live_temporaries"]
 
 _LIVE: set[str] = set()
 #: Per open :func:`all_or_nothing` block (innermost last): ``(temporary, target, path)`` of the files waiting in it.
@@ -83,11 +84,19 @@ def _stat(path: Path) -> os.stat_result | None:
 
 def _stat_output(path: str | os.PathLike) -> os.stat_result | None:
     """``stat`` of the output ``path`` (None when missing); an error (a file on the way, a folder that may not be
-    searched) names ``path``."""
+    searched) names ``path``. An empty path is refused: it would be the current folder."""
+    refuse_empty(path)
     try:
         return _stat(Path(path))
     except OSError as err:
         raise write_failure(err, path) from None
+
+
+def refuse_empty(path: str | os.PathLike) -> None:
+    """Refuse an empty output path (``-o "$OUT"`` with ``OUT`` unset), which would otherwise mean the current
+    folder: the one check every command's output goes through."""
+    if os.fspath(path) in ("", b""):
+        raise UserError("the output path is empty (an unset shell variable?); give a file or folder name")
 
 
 def _make_folders(folder: Path, path: str | os.PathLike) -> list[Path]:
@@ -233,6 +242,29 @@ def check_outputs(outputs: Mapping[str, str | os.PathLike | None]) -> None:
             _check_folder(path)
 
 
+def same_file(output: str | os.PathLike, source: str | os.PathLike) -> bool:
+    """Whether the output ``output`` would be the input file ``source`` (same inode, or the same real path): writing
+    it would destroy the input. Standard input/output (``-``) and paths that do not exist yet never are."""
+    if os.fspath(output) == "-" or os.fspath(source) == "-":
+        return False
+    try:
+        a, b = os.stat(output), os.stat(source)
+    except (OSError, ValueError):
+        return os.path.realpath(output) == os.path.realpath(source) if os.path.lexists(source) else False
+    if stat.S_ISCHR(a.st_mode) or stat.S_ISFIFO(a.st_mode):  # /dev/null as both: nothing to destroy
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def refuse_input_as_output(outputs: Mapping[str, str | os.PathLike | None], source: str | os.PathLike,
+                           what: str = "the input") -> None:
+    """Refuse, before any work, an output of ``outputs`` (what it is -> path) that is the input file ``source``."""
+    for name, path in outputs.items():
+        if path is not None and same_file(path, source):
+            raise UserError(f"{str(path)!r} is both {what} and {name}; writing it would destroy the input, so give "
+                            "the output another name")
+
+
 @contextmanager
 def all_or_nothing() -> Iterator[None]:
     """The files :func:`atomic_output` writes inside the block appear together when it ends without an
@@ -285,6 +317,7 @@ def atomic_output(path: str | os.PathLike, mode: str = "w", *, encoding: str | N
         raise ValueError(f"atomic_output writes with mode 'w' or 'wb', not {mode!r}")
     binary = mode == "wb"
     kwargs = {} if binary else {"encoding": encoding, "newline": newline}
+    refuse_empty(path)  # Path("") is the current folder
     target = Path(path)
     st = _stat_output(target)
     _refuse(path, st)
@@ -368,6 +401,7 @@ def check_output_folder(path: str | os.PathLike) -> Path:
     """Refuse, before minutes of computing, ``path`` as a folder to write into (created with any missing folders
     above it when written, as an output file's are): something else (a file, a device) there already, a file on
     the way (status 2), or a folder that cannot be written or created into (status 1)."""
+    refuse_empty(path)  # Path("") is the current folder
     p = Path(path)
     st = _stat_output(p)
     if st is not None and not stat.S_ISDIR(st.st_mode):

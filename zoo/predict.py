@@ -41,6 +41,7 @@ from zoo.models.base import ZooModel, preferred_memory_format
 from zoo.outputs import atomic_output
 
 __all__ = ["MAX_LENGTH_FACTOR", "Predictions", "LengthStats", "PredictSummary", "load_model", "resolve_device",
+           "check_device",
            "length_stats", "predict", "predict_records", "predict_file"]
 
 #: Sequences longer than this many times the model's input length are refused (cropping would discard >90%).
@@ -176,8 +177,35 @@ def load_model(spec: str | os.PathLike, revision: str | None = None, *, allow_mo
     return create_model(text, pretrained=True)  # raises the registry's "unknown model ..." sentence
 
 
+def check_device(device: str) -> str:
+    """Refuse a device name that is not ``auto``, ``cpu``, ``cuda``, ``cuda:N`` (or ``mps`` where torch has it), or
+    one this machine does not have: one sentence (a :class:`UserError`) before any work. Returns the name."""
+    import re
+
+    text = str(device)
+    if text in ("auto", "cpu"):
+        return text
+    if text == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise UserError("device 'mps' was asked for but this torch has no MPS (Apple GPU) support here; use "
+                            "--device cpu or auto")
+        return text
+    match = re.fullmatch(r"cuda(?::(\d{1,3}))?", text)
+    if match is None:
+        raise UserError(f"device {text!r} is not understood; use auto, cpu, cuda or cuda:N")
+    if not torch.cuda.is_available():
+        raise UserError(f"device {text!r} was asked for but CUDA is not available; use --device cpu or auto")
+    if match.group(1) is not None and int(match.group(1)) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise UserError(f"device {text!r} was asked for but this machine has {count} CUDA device(s) "
+                        f"(cuda:0 to cuda:{count - 1}); use one of them, cuda or auto")
+    return text
+
+
 def resolve_device(device: str | torch.device | None, model: torch.nn.Module | None = None) -> torch.device:
-    """``None``: where the model already is; ``"auto"``: CUDA when present, else CPU; or an explicit device."""
+    """``None``: where the model already is; ``"auto"``: CUDA when present, else CPU; or an explicit device, which
+    must be present (:func:`check_device`)."""
     if device is None:
         param = next(iter(model.parameters()), None) if model is not None else None
         return param.device if param is not None else torch.device("cpu")
@@ -186,8 +214,7 @@ def resolve_device(device: str | torch.device | None, model: torch.nn.Module | N
     # Not zoo.engine.resolve_device: importing the engine pulls in scikit-learn, seconds of start-up for nothing.
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device {device!r} was asked for but CUDA is not available; use --device cpu or auto")
+    check_device(device)
     try:
         return torch.device(device)
     except RuntimeError as e:
@@ -399,24 +426,73 @@ def _format_rows(p: Predictions) -> Iterator[list[str]]:
         yield [ident, *row, label]
 
 
+#: What ``predict_file`` writes, by the output's extension (before an optional ``.gz``): the column separator.
+OUTPUT_FORMATS = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
+
+
+def output_format(output: str | os.PathLike) -> tuple[str, bool]:
+    """``(delimiter, gzip-compressed)`` of the predictions file ``output``, from its extension: ``.csv`` comma,
+    ``.tsv`` / ``.txt`` tab, either followed by ``.gz`` compressed; ``-`` (standard output), a name without an
+    extension and a device or FIFO are CSV. Any other extension is refused with one sentence (a
+    :class:`UserError`) before any work, so ``-o out.json`` does not get a CSV named .json."""
+    text = os.fspath(output)
+    if text == "-":
+        return ",", False
+    name = Path(text).name.lower()
+    compressed = name.endswith(".gz")
+    base = name[:-3] if compressed else name
+    ext = Path(base).suffix
+    if ext in OUTPUT_FORMATS:
+        return OUTPUT_FORMATS[ext], compressed
+    if not ext and not compressed:
+        return ",", False  # no extension (a device, a FIFO, a plain name): CSV, the default
+    raise UserError(f"output {text!r} has the extension {(ext or '') + ('.gz' if compressed else '')!r}, which "
+                    "predict does not write; use .csv (comma-separated), .tsv or .txt (tab-separated), optionally "
+                    "followed by .gz (gzip-compressed)")
+
+
+@contextlib.contextmanager
+def _sink(output: str | os.PathLike, compressed: bool):
+    """The text stream the predictions go to: standard output, or ``output`` written atomically (gzip-compressed
+    when ``compressed``)."""
+    if str(output) == "-":
+        yield sys.stdout
+        return
+    if not compressed:
+        with atomic_output(output, "w", newline="") as fh:
+            yield fh
+        return
+    import gzip
+    import io
+
+    with atomic_output(output, "wb") as raw:
+        with gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as gz, \
+                io.TextIOWrapper(gz, encoding="utf-8", newline="") as fh:
+            yield fh
+
+
 def predict_file(model, source: str | os.PathLike, output: str | os.PathLike, *, format: str = "auto",
                  sequence_column: str | None = None, id_column: str | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE, reverse_complement: bool = False,
                  device: str | torch.device | None = "auto", max_length: int | None = None,
                  progress: bool = True, threads: int | None = None) -> PredictSummary:
     """Predict every sequence of a file (or ``-`` for standard input) and write a CSV to ``output`` (``-`` for
-    standard output). The CSV is written through :func:`zoo.outputs.atomic_output` (a temporary file renamed at the
+    standard output; ``.tsv`` / ``.txt`` tab-separated, ``.gz`` after either gzip-compressed, see
+    :func:`output_format`; an output that is the input file is refused). The CSV is written through :func:`zoo.outputs.atomic_output` (a temporary file renamed at the
     end: an interrupted run leaves no half-written output; devices and pipes are written through). Standard output
     is streamed batch by batch, starting with the first batch's rows."""
     _check_classifier(model)
+    if str(output) != "-":
+        from zoo.outputs import refuse_input_as_output
+
+        refuse_input_as_output({"the output (-o)": output}, source)
+    delimiter, compressed = output_format(output)
     dev = resolve_device(device, model)
     stats = LengthStats(model.encoding.length, model.encoding.pad_mode)
     t0, n = time.perf_counter(), 0
     with open_input(source, format=format, sequence_column=sequence_column, id_column=id_column) as inp:
-        sink = contextlib.nullcontext(sys.stdout) if str(output) == "-" else \
-            atomic_output(output, "w", newline="")
-        with sink as fh:
-            writer = csv.writer(fh, lineterminator="\n")
+        with _sink(output, compressed) as fh:
+            writer = csv.writer(fh, delimiter=delimiter, lineterminator="\n")
             # The header goes out with the first batch, so input rejected in that batch leaves stdout empty.
             header = Predictions([], np.zeros((0, model.num_classes)), list(model.label_names)).columns()
             for part in predict_records(model, inp, batch_size=batch_size, reverse_complement=reverse_complement,

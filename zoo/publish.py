@@ -28,7 +28,8 @@ from zoo.registry import PRETRAINED_JSON, PretrainedCfg
 from zoo.summary import format_mean_sd
 
 __all__ = ["REFERENCE_NAME", "TEST_METRICS", "VALIDATION_METRICS", "GUARD_METRIC", "Kept", "PublishResult",
-           "best_runs", "select_top", "publish", "refresh_record", "reference_inputs", "verify", "VerifyResult", "hub_size_mb", "leaderboard_markdown", "update_readme"]
+           "best_runs", "select_top", "publish", "records_path", "refresh_record", "reference_inputs", "verify",
+           "VerifyResult", "hub_size_mb", "leaderboard_markdown", "update_readme"]
 
 REFERENCE_NAME = "reference.json"
 TEST_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "mcc", "auroc", "auprc")
@@ -211,12 +212,30 @@ def _publish_one(name: str, best: dict[str, Any], seeds: Sequence[dict[str, Any]
     return cfg
 
 
+def records_path(hub_root: str | Path | None = None) -> Path:
+    """Where :func:`publish` writes the records of weights published into ``hub_root``: ``zoo/pretrained.json``
+    (or ``$GENOZOO_PRETRAINED``) for the bundled hub, which the registry reads; for another hub, its own
+    ``pretrained.json``, so publishing elsewhere never changes the installed package's records (use that hub with
+    ``GENOZOO_HUB_DIR=HUB GENOZOO_PRETRAINED=HUB/pretrained.json``). ``$GENOZOO_PRETRAINED``, when set, always
+    wins: the user named the records file."""
+    import os
+
+    from zoo.hub import hub_dir
+
+    if os.environ.get("GENOZOO_PRETRAINED") or hub_root is None:
+        return Path(PRETRAINED_JSON)
+    if os.path.realpath(hub_root) == os.path.realpath(hub_dir()):
+        return Path(PRETRAINED_JSON)
+    return Path(hub_root) / "pretrained.json"
+
+
 def publish(runs_dir: str | Path, names: Sequence[str] | None = None, *, hub_root: str | Path | None = None,
-            org: str | None = None, registry_path: str | Path = PRETRAINED_JSON, top: int | None = None,
+            org: str | None = None, registry_path: str | Path | None = None, top: int | None = None,
             tags: Sequence[str] | None = None, progress: bool = True, merge: str | Path | None = None,
             force: bool = False) -> PublishResult:
     """Publish the best seed of each ``arch.tag`` found under ``runs_dir`` (all, or ``names``) into the bundled
-    hub and merge their records into ``registry_path`` (records of other names are kept).
+    hub and merge their records into ``registry_path`` (records of other names are kept; default:
+    :func:`records_path` of the hub, so a hub other than the bundled one gets its own records file).
 
     ``tags`` keeps only runs of those recipe tags; ``top=k`` keeps, per tag, the ``k`` best by mean validation
     accuracy plus the transformer baselines (:func:`select_top`). ``merge``: an earlier ``results.csv`` whose rows
@@ -231,9 +250,19 @@ def publish(runs_dir: str | Path, names: Sequence[str] | None = None, *, hub_roo
     from zoo.grid import merged_rows
     from zoo.hub import hub_dir, hub_org
 
+    if not Path(runs_dir).is_dir():
+        raise UserError(f"run folder {str(runs_dir)!r} " + ("is not a folder" if Path(runs_dir).exists() else
+                        "does not exist") + "; give the --out folder of `genozoo train` or `genozoo benchmark`")
+    if org is not None and not str(org).strip():
+        raise UserError("--org is empty; give a Hub organization (or leave it out for $GENOZOO_HUB_ORG or genozoo)")
     org = org or hub_org()
     root = Path(hub_root) if hub_root else hub_dir()
+    if root.exists() and not root.is_dir():
+        raise UserError(f"--hub {str(root)!r} is not a folder; give the folder to publish the models into")
     groups = best_runs(merged_rows(runs_dir, merge)[0])
+    if not groups:
+        raise UserError(f"no finished runs under {str(runs_dir)!r} (a finished run folder holds metrics.json); "
+                        "train them first, or give the --out folder of `genozoo train` or `genozoo benchmark`")
     if tags:
         unknown = sorted(set(tags) - {g["best"]["tag"] for g in groups.values()})
         if unknown:
@@ -243,7 +272,7 @@ def publish(runs_dir: str | Path, names: Sequence[str] | None = None, *, hub_roo
     missing = [n for n in wanted if n not in groups]
     if missing:
         raise UserError(f"no finished runs for {', '.join(missing)} under {runs_dir}; train them first")
-    registry_path = Path(registry_path)
+    registry_path = Path(registry_path) if registry_path is not None else records_path(hub_root)
     records = {r["arch"] + "." + r["tag"]: r for r in
                (json.loads(registry_path.read_text())["models"] if registry_path.exists() else [])}
     elsewhere = [n for n in wanted if not Path(groups[n]["best"]["run_dir"]).is_dir()]

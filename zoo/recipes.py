@@ -38,7 +38,8 @@ import torch
 import yaml
 
 from zoo import checkpoint as ckpt
-from zoo.engine import TrainConfig, distributed_context, evaluate, fit, resolve_device, seed_everything
+from zoo.engine import (TrainConfig, TrainingDiverged, distributed_context, evaluate, fit, resolve_device,
+                        seed_everything)
 from zoo.errors import UserError
 from zoo.hub.validate import WEIGHTS_SHA_KEY, sha256_file
 from zoo.outputs import atomic_write_json
@@ -348,18 +349,22 @@ def run(recipe: Recipe, seed: int, out_dir: str | Path = "runs", *, resume: bool
     resolved = dataclasses.replace(recipe, encoding=model.encoding.to_dict(), seeds=[seed])
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     new_folder = not folder.exists()
+    made = [f for f in (folder, *folder.parents) if not f.exists()]  # the folders this run creates, innermost first
     if rank == 0:
         folder.mkdir(parents=True, exist_ok=True)
         ckpt.atomic_write_text(folder / "recipe.yaml", resolved.to_yaml())
     try:
         result = fit(model, ds["train"], ds["validation"], cfg, run_dir=folder, resume=resume)
-    except BaseException:
+    except BaseException as exc:
         # A run that failed before its first checkpoint leaves nothing to resume: its folder would only block the
-        # corrected command ("already exists").
-        if rank == 0 and new_folder and ckpt.latest_checkpoint(folder) is None:
+        # corrected command ("already exists"). A diverged run cannot be resumed either (its settings diverge
+        # again, and other settings are refused on resume): nothing of it is kept.
+        diverged = isinstance(exc, TrainingDiverged)
+        if rank == 0 and new_folder and (diverged or ckpt.latest_checkpoint(folder) is None):
             shutil.rmtree(folder, ignore_errors=True)
-            with contextlib.suppress(OSError):
-                folder.parent.rmdir()  # the arch.tag folder, when this was its only run
+            for parent in made[1:]:  # the arch.tag folder and --out, when this run created them and they are empty
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
         raise
     device = resolve_device(cfg.device)
     evals = {s: evaluate(model, ds[s], batch_size=cfg.eval_batch_size, device=device) for s in SPLITS if s in ds}
@@ -450,9 +455,16 @@ def evaluate_model(model_ref: str, dataset: str | None = None, split: str = "tes
     if dataset is None and not own:
         raise UserError(f"{model_ref} has no recipe to take its data from; name the data with --dataset")
     data_args = dict(recipe.data_args) if own else {}
-    if protocol is not None:
-        data_args["protocol"] = protocol
     dataset = recipe.dataset if own else dataset
+    if protocol is not None:
+        if "train" in data_args or Path(dataset).exists():  # the user's own files, or a data folder
+            mine = "the run was trained on data files" if "train" in data_args else f"{dataset!r} is a file or folder"
+            raise UserError(f"--protocol applies to benchmarks only (see `genozoo data info NAME`) and {mine}, "
+                            "not a benchmark; drop --protocol")
+        if not str(protocol).strip():
+            raise UserError("--protocol is empty; name a split protocol of the benchmark (see `genozoo data info "
+                            f"{dataset}`), or drop it")
+        data_args["protocol"] = protocol
     probe = Recipe(arch=getattr(model, "arch", "") or "model", dataset=dataset,
                    source=source or (recipe.source if own else None), data_args=data_args)
     ds = load_data(probe, need=(split,))

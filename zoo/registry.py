@@ -209,6 +209,9 @@ def _load_pretrained() -> None:
 
 
 def _unknown(name: str) -> UnknownModelError:
+    if not isinstance(name, str):  # a corrupt config.json or a caller's mistake ("arch": 5): no crash in difflib
+        return UnknownModelError(f"unknown model {name!r}: a model name is a string such as "
+                                 "'deepram_conv1d_onehot.splice'; run `genozoo list` to see every model")
     candidates = list(_entrypoints) + list(_pretrained)
     close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else \

@@ -22,12 +22,14 @@ import os
 import sys
 import threading
 
-__all__ = ["ENV_THREADS", "early_environment", "available_cpus", "busy_cpus", "default_threads",
+__all__ = ["ENV_THREADS", "MAX_THREADS", "early_environment", "available_cpus", "busy_cpus", "default_threads",
            "resolve_threads", "runnable_neighbours", "configure_threads", "configured_threads", "apply_env_threads",
            "flush_denormals", "keep_freed_memory"]
 
 #: Environment variable read by every computing command when ``--threads`` is not given.
 ENV_THREADS = "GENOZOO_THREADS"
+#: The most threads ``--threads`` and ``$GENOZOO_THREADS`` may ask for (the CLI's option has the same range).
+MAX_THREADS = 4096
 
 
 def early_environment() -> None:
@@ -158,9 +160,9 @@ def resolve_threads(threads: int | str | None = None, workers: int = 1) -> int:
         n = int(str(threads).strip())
     except ValueError:
         n = -1
-    if n < 1:
-        raise UserError(f"{source} must be a positive whole number of CPU threads (or 0 / auto for the default), "
-                        f"not {threads!r}")
+    if not 1 <= n <= MAX_THREADS:  # OpenMP cannot create absurd counts: it fails, or the process segfaults
+        raise UserError(f"{source} must be a positive whole number of CPU threads (at most {MAX_THREADS:,}; or 0 / "
+                        f"auto for the default), not {threads!r}")
     return n
 
 

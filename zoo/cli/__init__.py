@@ -122,6 +122,20 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from zoo.cli.options import refuse_empty_outputs
+
+    if (problem := refuse_empty_outputs(args)) is not None:  # `-o ''` would write into the current folder
+        print(f"genozoo {args.command}: error: {problem}", file=sys.stderr)
+        return 2
+    if getattr(args, "label_names", None):  # every command reading labelled data: a class named twice, refused now
+        from zoo.data.user import check_label_names
+        from zoo.errors import UserError
+
+        try:
+            check_label_names([n.strip() for n in args.label_names.split(",") if n.strip()])
+        except UserError as e:
+            print(f"genozoo {args.command}: error: {e}", file=sys.stderr)
+            return 2
     debug = args.debug or os.environ.get("GENOZOO_DEBUG", "") not in ("", "0")
     previous = None
     try:

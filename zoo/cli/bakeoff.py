@@ -18,14 +18,16 @@ def _seeds(text: str) -> int | list[int]:
     if isinstance(seeds, int) and not 1 <= seeds <= 100 or isinstance(seeds, list) and (
             not seeds or any(not 0 <= s <= SEED_MAX for s in seeds)):
         raise argparse.ArgumentTypeError(f"expected a count from 1 to 100 or seeds from 0 to {SEED_MAX}, not {text!r}")
+    if isinstance(seeds, list) and len(set(seeds)) < len(seeds):
+        raise argparse.ArgumentTypeError(f"repeats a seed ({text!r}); a repeated seed runs the same training again "
+                                         "and fakes the spread over seeds, so give each seed once")
     return seeds
 
 
 def cmd_bakeoff(args: argparse.Namespace) -> int:
-    from zoo.bakeoff import bakeoff, leaderboard_markdown, recommend, write_report
-    from zoo.outputs import check_output_folder
+    from zoo.bakeoff import bakeoff, check_report_folder, leaderboard_markdown, recommend, write_report
 
-    check_output_folder(args.output)  # refused before minutes of training, not after
+    check_report_folder(args.output, args.overwrite)  # refused before minutes of training, not after
 
     def progress(line: str) -> None:
         if not args.quiet:
@@ -35,7 +37,7 @@ def cmd_bakeoff(args: argparse.Namespace) -> int:
                      epochs=args.epochs, seeds=args.seeds, scratch=args.scratch,
                      max_train=args.max_train or None, lr=args.lr, batch_size=args.batch_size, seq_len=args.seq_len,
                      metric=args.metric, device=args.device, quiet=True, progress=progress)
-    files = write_report(result, args.output)
+    files = write_report(result, args.output, overwrite=args.overwrite)
     print(leaderboard_markdown(result))
     print(recommend(result))
     print("wrote " + ", ".join(str(f) for f in files), file=sys.stderr)
@@ -83,6 +85,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="auto (CUDA when present), cpu or cuda (default: auto)")
     p.add_argument("-o", "--output", default="bakeoff", help="folder for results.csv, leaderboard.md, "
                                                             "recommendation.md, bakeoff.png (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the bake-off already in --output (by default such a folder is refused)")
     p.add_argument("-q", "--quiet", action="store_true", help="no line per finished run")
     add_threads_option(p)
     p.set_defaults(func=cmd_bakeoff)

@@ -23,12 +23,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     from zoo.data import list_benchmarks
     from zoo.summary import format_table
 
+    if args.family is not None:
+        families = sorted({i.family for i in list_benchmarks()})
+        if args.family not in families:
+            raise UserError(f"--family {args.family!r} is not a benchmark family; the families are "
+                            f"{', '.join(families)}")
     infos = list_benchmarks(args.pattern, family=args.family)
     if args.json:
         print(json.dumps([i.to_dict() for i in infos], indent=1))
         return 0
     if not infos:
-        print(f"no benchmarks match {args.pattern!r}")
+        print(f"no benchmarks match {args.pattern!r}" + (f" in family {args.family}" if args.family else ""))
         return 0
     rows = [[i.name, i.family, ", ".join(i.classes) if i.classes else "(from data)",
              i.length if i.length is not None else "-", f"{i.size:,}" if i.size else "-",
@@ -86,7 +91,10 @@ def _load_report_data(args: argparse.Namespace):
     """A benchmark by NAME, or the user's own files (--data and friends, read by zoo.data.from_files)."""
     from zoo.cli.dataopts import data_kwargs, parse_source
 
-    if bool(args.name) == bool(args.data):
+    if not args.name and not args.data:
+        raise UserError("name what to report on: a benchmark NAME (see `genozoo data list`) or your own files "
+                        "with --data FILE (or --data CLASS=FILE ...)")
+    if args.name and args.data:
         raise UserError("give a benchmark NAME or your own files with --data FILE (or --data CLASS=FILE ...), "
                         "not both")
     if not args.data:

@@ -12,7 +12,8 @@ import math
 import re
 from typing import Callable
 
-__all__ = ["int_range", "float_range", "device", "name_part", "choice_list", "SEED_MAX"]
+__all__ = ["int_range", "float_range", "device", "name_part", "choice_list", "refuse_empty_outputs", "SEED_MAX",
+           "OUTPUT_DESTS"]
 
 #: numpy's and torch's seeds are unsigned 32-bit; a larger or negative seed fails deep inside them.
 SEED_MAX = 2**32 - 1
@@ -62,10 +63,33 @@ _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,3})?)$")
 
 
 def device(text: str) -> str:
-    """``auto``, ``cpu``, ``mps``, ``cuda`` or ``cuda:N`` (whether it is present is checked when it is used)."""
+    """``auto``, ``cpu``, ``cuda``, ``cuda:N`` (or ``mps`` where torch has it): refused while parsing when it is not
+    one of these or is not present on this machine (:func:`zoo.predict.check_device`), before any work."""
     if not _DEVICE_RE.match(text):
         raise argparse.ArgumentTypeError(f"must be auto, cpu, cuda or cuda:N, not {text!r}")
+    if text != "auto" and text != "cpu":
+        from zoo.errors import UserError
+        from zoo.predict import check_device
+
+        try:
+            check_device(text)
+        except UserError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
     return text
+
+
+#: The destinations (``args.<dest>``) of the options that name an output file or folder, in every command.
+OUTPUT_DESTS = ("output", "out", "report", "numbers", "filters", "card", "hub")
+
+
+def refuse_empty_outputs(args: argparse.Namespace) -> str | None:
+    """The error of a command whose output option is an empty string (``-o "$OUT"`` with ``OUT`` unset), which
+    would otherwise write into the current folder: one sentence naming the option, or None when all are fine."""
+    for dest in OUTPUT_DESTS:
+        if getattr(args, dest, None) == "":
+            flag = {"output": "-o/--output"}.get(dest, "--" + dest)
+            return f"argument {flag}: the output path is empty (an unset shell variable?); give a file or folder name"
+    return None
 
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")

@@ -8,12 +8,27 @@ from zoo.cli.options import float_range, int_range
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from zoo.publish import hub_size_mb, publish, update_readme
+    from pathlib import Path
 
+    from zoo.errors import UserError
+    from zoo.publish import hub_size_mb, publish, records_path, update_readme
+    from zoo.registry import PRETRAINED_JSON
+
+    if args.hub is not None and not args.hub.strip():
+        raise UserError("--hub is empty; give the folder to publish into, or leave it out for the bundled hub")
+    records = records_path(args.hub)
+    if args.readme:  # refused before any weight is written, not after
+        if not Path(args.readme).is_file():
+            raise UserError(f"--readme {args.readme!r} is not a file; give the README whose leaderboard block to "
+                            "regenerate (e.g. README.md)")
+        if records != Path(PRETRAINED_JSON):
+            raise UserError(f"--readme regenerates the leaderboard from the bundled records, but --hub {args.hub!r} "
+                            f"keeps its records in {records}; publish into the bundled hub (no --hub) to update "
+                            "the README")
     tags = [t for t in (args.tags or "").split(",") if t]
     published, refreshed, kept = publish(args.runs, args.names or None, hub_root=args.hub, org=args.org,
-                                         top=args.top, tags=tags or None, progress=not args.quiet, merge=args.merge,
-                                         force=args.force)
+                                         registry_path=records, top=args.top, tags=tags or None,
+                                         progress=not args.quiet, merge=args.merge, force=args.force)
     for k in kept:
         print(f"{k.name}: kept the published weight (mean validation {k.metric} {k.published:.3f} over "
               f"{k.published_seeds} seed(s)); the new runs score {k.new:.3f} over {k.new_seeds} seed(s), lower "
@@ -32,6 +47,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
         update_readme(args.readme)
         print(f"updated the leaderboard in {args.readme}")
     size = hub_size_mb(args.hub)
+    if records != Path(PRETRAINED_JSON):
+        print(f"published {len(published)} model(s) into {args.hub} ({size:.1f} MB), records in {records}; the "
+              f"installed zoo is unchanged: use them with GENOZOO_HUB_DIR={args.hub} GENOZOO_PRETRAINED={records}")
+        return 0
     print(f"published {len(published)} model(s); the bundled hub holds {size:.1f} MB")
     if size > args.budget_mb:
         print(f"genozoo: warning: the bundled hub exceeds its {args.budget_mb} MB budget")
@@ -72,7 +91,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--merge", metavar="RESULTS_CSV",
                    help="an earlier results.csv (e.g. train/results/results.csv) whose rows count for cells with "
                         "no run folder under RUNS when choosing the --top K; such names keep their published record")
-    p.add_argument("--hub", help="bundled hub folder (default: the repository's hub/ or $GENOZOO_HUB_DIR)")
+    p.add_argument("--hub", help="hub folder to publish into (default: the bundled hub/, or $GENOZOO_HUB_DIR); the "
+                                 "records of another folder go to its own pretrained.json, never into the installed "
+                                 "zoo/pretrained.json")
     p.add_argument("--org", help="Hub organization (default: $GENOZOO_HUB_ORG or genozoo)")
     p.add_argument("--budget-mb", type=float_range(0, 100_000, lo_open=True), default=60.0,
                    help="size budget of the bundled hub (default: 60)")

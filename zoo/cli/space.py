@@ -29,6 +29,56 @@ def _app_module():
     return module
 
 
+def check_address(host: str, port: int) -> int:
+    """The port the space will listen on at ``host``: ``port``, or a free one when it is 0. Refused in one
+    sentence, before any model is loaded: an empty host, or one that does not resolve or is no address of this
+    machine (status 2, naming the host); a port in use or not allowed to this user (status 1, naming the port)."""
+    import errno
+    import socket
+
+    from zoo.errors import EnvironmentFailure
+
+    if not host.strip():
+        raise UserError("--host is empty; give an address to listen on, e.g. 127.0.0.1 (this machine only) or "
+                        "0.0.0.0 (other machines too)")
+    shown = f"[{host}]" if ":" in host else host
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError, ValueError):
+        raise UserError(f"--host {host!r} is neither an address nor a host name that resolves; give an address of "
+                        "this machine, e.g. 127.0.0.1 or 0.0.0.0") from None
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server does: TIME_WAIT is free
+        try:
+            sock.bind(address)
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise EnvironmentFailure(f"port {port} is in use on {host}; pick another with --port (--port 0 "
+                                         "picks a free one)") from None
+            if err.errno in (errno.EACCES, errno.EPERM):
+                raise EnvironmentFailure(f"port {port} may not be used by this user (ports below 1024 need "
+                                         "privileges); pick another with --port") from None
+            if err.errno == errno.EADDRNOTAVAIL:
+                raise UserError(f"--host {host!r} is not an address of this machine, so the space cannot listen "
+                                "on it; give 127.0.0.1, 0.0.0.0 or one of this machine's addresses") from None
+            raise EnvironmentFailure(f"cannot listen on {shown}:{port}: "
+                                     f"{(err.strerror or str(err)).rstrip('.')}") from None
+        return int(sock.getsockname()[1])
+
+
+def _check_hub_dir(path: Path | str | None, what: str) -> None:
+    """A folder of model folders given to the space (``--hub-dir``, ``$GENOZOO_HUB_DIR``) must be a folder."""
+    if path is None:
+        return
+    if not str(path).strip():
+        raise UserError(f"{what} is empty; give a folder of model folders, or leave it out")
+    if not Path(path).is_dir():
+        why = "is not a folder" if Path(path).exists() else "does not exist"
+        raise UserError(f"{what} {str(path)!r} {why}; give a folder of model folders (e.g. the -o folders of "
+                        "genozoo finetune), or leave it out")
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -47,6 +97,11 @@ def _defaults(pairs: list[str] | None) -> dict[str, str]:
 
 def cmd_space(args: argparse.Namespace) -> int:
     defaults = _defaults(args.default)
+    _check_hub_dir(args.hub_dir, "--hub-dir")
+    if "GENOZOO_HUB_DIR" in os.environ:  # the bundle the published weights load from
+        _check_hub_dir(os.environ["GENOZOO_HUB_DIR"], "GENOZOO_HUB_DIR")
+    # Before gradio and the models load (seconds to minutes): a taken port or a bad host is one sentence now.
+    args.port = check_address(args.host, args.port)
     # Before gradio or huggingface_hub are imported: they read these once.
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
@@ -79,7 +134,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="address to listen on; 0.0.0.0 serves other machines too (default: $GRADIO_SERVER_NAME or "
                         "127.0.0.1, now %(default)s)")
     p.add_argument("--port", type=int_range(0, 65_535), default=int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
-                   help="port to listen on (default: $GRADIO_SERVER_PORT or 7860, now %(default)s)")
+                   help="port to listen on; 0 picks a free one and prints it (default: $GRADIO_SERVER_PORT or 7860, "
+                        "now %(default)s)")
     p.add_argument("--device", default="auto", type=device,
                    help="torch device for the models: auto (a GPU when visible, else the CPU), cpu, cuda or "
                         "cuda:N (default: %(default)s)")

@@ -38,7 +38,8 @@ def _input_options(p: argparse.ArgumentParser) -> None:
                    help="CSV/TSV column holding the ids (default: 'id' or 'name', else FILE-N, N counting the "
                         "sequences from 1)")
     p.add_argument("--device", default="auto", type=device,
-                   help="where to run: auto (CUDA when present, else CPU), cpu, cuda or cuda:N (default: auto)")
+                   help="where to run: auto (CUDA when present, else CPU), cpu, cuda, cuda:N, or mps where torch has "
+                        "it; one that is not present is refused (default: auto)")
     add_threads_option(p)
 
 
@@ -98,7 +99,7 @@ def _read_for_explain(args: argparse.Namespace) -> tuple[list[str], list[str]]:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from zoo.errors import UserError
-    from zoo.outputs import all_or_nothing, check_outputs
+    from zoo.outputs import all_or_nothing, check_outputs, refuse_input_as_output
     from zoo.predict import load_model
 
     if not args.output and not args.filters and not args.numbers:
@@ -112,9 +113,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
             numbers = str(Path(args.output).with_suffix(".csv"))  # beside a logo file (not beside /dev/null)
     if numbers:
         numbers_format(numbers)
-    check_outputs({"the logo (-o)": args.output,
-                   "the numbers (--numbers)" if args.numbers else "the numbers beside the logo": numbers,
-                   "the filters (--filters)": args.filters})
+    outputs = {"the logo (-o)": args.output,
+               "the numbers (--numbers)" if args.numbers else "the numbers beside the logo": numbers,
+               "the filters (--filters)": args.filters}
+    check_outputs(outputs)
+    refuse_input_as_output(outputs, args.input)
     model = load_model(args.model, allow_modified=args.allow_modified)
     ids, seqs = _read_for_explain(args)
     attr = motifs = None
@@ -231,7 +234,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "CSV: id, prob_<label> per class, predicted.")
     _model_options(p)
     p.add_argument("input", help="FASTA, FASTA.gz, CSV or TSV file, or - for standard input")
-    p.add_argument("-o", "--output", default="-", help="output CSV (default: - for standard output)")
+    p.add_argument("-o", "--output", default="-",
+                   help="output file: .csv (comma-separated), .tsv or .txt (tab-separated), optionally followed by "
+                        ".gz (gzip-compressed); other extensions are refused (default: - for CSV on standard output)")
     _input_options(p)
     p.add_argument("--batch-size", type=int_range(1, MAX_BATCH), default=256,
                    help="sequences per batch (default: %(default)s)")
@@ -313,7 +318,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="stop after this many epochs without a better validation loss")
     f.add_argument("--seed", type=int_range(0, SEED_MAX), default=0, help="random seed (default: %(default)s)")
     f.add_argument("--device", default="auto", type=device,
-                   help="auto (CUDA when present), cpu or cuda (default: auto)")
+                   help="auto (CUDA when present), cpu, cuda, cuda:N, or mps where torch has it; one that is not "
+                        "present is refused (default: auto)")
     add_threads_option(f)
     f.add_argument("--source", help="local copy of a benchmark's files (with a benchmark name)")
     f.add_argument("--base-model", metavar="ORG/NAME",

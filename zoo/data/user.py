@@ -14,7 +14,7 @@ import numpy as np
 
 from zoo.errors import UserError
 
-__all__ = ["training_files", "refuse_single_class", "load_data", "parse_label_map", "apply_label_map",
+__all__ = ["training_files", "refuse_single_class", "check_label_names", "match_label_names", "load_data", "parse_label_map", "apply_label_map",
            "label_names_of", "require_classes", "is_files", "is_dataset_dict", "SPLIT_SEED"]
 
 SPLIT_SEED = 3264
@@ -55,10 +55,45 @@ def training_files(train, validation=None, test=None, *, single_class: bool = Fa
     fine)."""
     from zoo.data.build import from_files as read
 
+    names = options.get("label_names")
+    if names is not None:
+        check_label_names(names)
     ds = read(train, validation, test, **options)
     if not single_class:
         refuse_single_class(ds, [s for s in (train, validation, test) if s is not None])
+        if names is not None:
+            present = {int(v) for split in ds for v in ds[split]["label"]}
+            if len(present) != len(names):
+                raise UserError(f"--label-names gives {len(names)} names ({', '.join(map(str, names))}) for data "
+                                f"of {len(present)} classes; give exactly one name per class")
     return ds
+
+
+def check_label_names(names: Sequence[str]) -> None:
+    """Refuse class names (``--label-names``, ``label_names=``) that are empty or name a class twice: one sentence."""
+    names = [str(n) for n in names]
+    if not names:
+        raise UserError("--label-names is empty; give the class names in order, e.g. --label-names negative,positive")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UserError(f"--label-names names {', '.join(map(repr, twice))} more than once ({', '.join(names)}); "
+                        "give each class its own name")
+
+
+def match_label_names(data_names: Sequence[str], model_names: Sequence[str], dataset: str = "the data",
+                      model: str = "the model") -> list[int] | None:
+    """How to score data labelled ``data_names`` with a model predicting ``model_names``: ``None`` when they are
+    the same classes in the same order; the model's index of each data class when they are the same names in
+    another order (map by name); otherwise one sentence (a :class:`UserError`) naming both sets, so a model is
+    never scored against other classes matched by position."""
+    data_names, model_names = [str(n) for n in data_names], [str(n) for n in model_names]
+    if data_names == model_names:
+        return None
+    if sorted(data_names) == sorted(model_names):
+        return [model_names.index(n) for n in data_names]
+    raise UserError(f"{dataset} has the classes {', '.join(data_names)} but {model} predicts "
+                    f"{', '.join(model_names)}; evaluate it on data with the model's classes (or rename the data's "
+                    "labels to them)")
 
 
 def label_names_of(ds) -> list[str]:

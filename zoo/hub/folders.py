@@ -222,14 +222,26 @@ def save_model(model, directory: str | Path, cfg=None, *, dataset: str | None = 
             (tmp / CARD_NAME).write_text(render_model_card(config, cfg), encoding="utf-8")
         save_hook, _ = _family_io(config["family"])
         if save_hook is not None:  # the family's own layout (transformers), plus genozoo's metadata keys
-            save_hook(model, tmp / "family")
+            try:
+                save_hook(model, tmp / "family")
+            except Exception as err:  # safetensors reports a failed write (a full disk) as its own error
+                converted = _as_os_error(err, tmp / "family" / WEIGHTS_NAME)
+                if converted is err:
+                    raise
+                raise converted from err
             for f in (tmp / "family").iterdir():
                 os.replace(f, tmp / f.name)
             (tmp / "family").rmdir()
             merged = {**json.loads((tmp / CONFIG_NAME).read_text()), **{k: config[k] for k in META_KEYS if k in config}}
             (tmp / CONFIG_NAME).write_text(json.dumps(merged, indent=2, sort_keys=True))
         else:
-            model.save_pretrained(tmp, config=config)  # mixin: safetensors + config.json (+ its card if none)
+            try:
+                model.save_pretrained(tmp, config=config)  # mixin: safetensors + config.json (+ its card if none)
+            except Exception as err:  # safetensors reports a failed write (a full disk) as its own error
+                converted = _as_os_error(err, tmp / WEIGHTS_NAME)
+                if converted is err:
+                    raise
+                raise converted from err
         if not card:
             (tmp / CARD_NAME).unlink(missing_ok=True)
         if keep_record and cfg is not None:
@@ -245,6 +257,31 @@ def save_model(model, directory: str | Path, cfg=None, *, dataset: str | None = 
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return directory
+
+
+def _as_os_error(err: Exception, path: Path) -> Exception:
+    """safetensors' ``SafetensorError`` for a failed write ("I/O error: No space left on device (os error 28)") as
+    the ``OSError`` it stands for, naming ``path``, so the caller reports it as the environment's one sentence
+    ("cannot write PATH: no space left ..."); any other error is returned as it is."""
+    import errno as _errno
+    import re
+
+    try:
+        from safetensors import SafetensorError
+    except ImportError:  # pragma: no cover - safetensors is a dependency
+        return err
+    if not isinstance(err, SafetensorError):
+        return err
+    found = re.search(r"os error (\d+)", str(err))
+    if found:
+        code = int(found.group(1))
+    elif "no space left" in str(err).lower():
+        code = _errno.ENOSPC
+    elif "i/o error" in str(err).lower():
+        code = _errno.EIO
+    else:
+        return err
+    return OSError(code, os.strerror(code), str(path))
 
 
 def read_config(path: str | Path) -> dict[str, Any]:

@@ -10,6 +10,7 @@ cached or downloaded file that was truncated or altered is refused (and evicted 
 """
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from pathlib import Path
@@ -157,6 +158,35 @@ def load_pretrained(cfg, builder: Callable[..., Any], args: dict[str, Any],
     return model.eval()
 
 
+#: The metadata fields of a config.json and the JSON type each must have (the constructor arguments are checked
+#: by :func:`zoo.hub.validate.build_checked`).
+_FIELD_TYPES = {"arch": (str, "a string"), "name": (str, "a string"), "family": (str, "a string"),
+                "encoding": (dict, "an object"), "dataset": (str, "a string"), "split": (str, "a string"),
+                "data_revision": (str, "a string"), "base_model": (str, "a string"),
+                "genozoo_version": (str, "a string"), "weights_sha256": (str, "a string"),
+                "label_names": (list, "a list of strings"), "genozoo": (dict, "an object")}
+_JSON_NAMES = {str: "a string", int: "a number", float: "a number", bool: "true/false", list: "a list",
+               dict: "an object", type(None): "null"}
+
+
+def _check_field_types(config: dict, where: Path) -> None:
+    """Refuse a config.json whose metadata fields have the wrong JSON type (``"arch": 5``): one sentence naming the
+    file and the field, not a crash deep inside the registry."""
+    for key, (kind, what) in _FIELD_TYPES.items():
+        if key not in config or (config[key] is None and key not in ("arch",)):
+            continue
+        value = config[key]
+        bad = not isinstance(value, kind) or isinstance(value, bool) and kind is not bool
+        if kind is list and not bad:
+            bad = not all(isinstance(v, str) for v in value)
+        if bad:
+            got = _JSON_NAMES.get(type(value), type(value).__name__)
+            if kind is list and isinstance(value, list):
+                got = "a list holding non-strings"
+            raise ContractMismatchError(f"{where} has field {key!r} of the wrong type: it must be {what}, not {got} "
+                                        f"({json.dumps(value)[:40]}); re-save the model or fix the file")
+
+
 def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_location: str = "cpu",
                allow_modified: bool = False):
     """Build a model from a model folder or Hub repo (``ORG/NAME``, at ``revision``): the architecture named in
@@ -176,6 +206,7 @@ def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_l
     if not (folder / CONFIG_NAME).is_file():
         raise WeightsNotFoundError(f"{folder} has no {CONFIG_NAME}; it is not a saved genozoo model folder")
     config = read_config(folder / CONFIG_NAME)
+    _check_field_types(config, folder / CONFIG_NAME)
     arch = config.get("arch")
     if not arch:
         raise ContractMismatchError(f"{folder / CONFIG_NAME} names no architecture ('arch'); it was not saved by "

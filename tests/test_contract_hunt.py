@@ -1,0 +1,263 @@
+"""Findings of the contract hunt (odd option values, edge inputs, corrupted folders): each runs the real command
+line in a child process on real files, and checks the contract: bad input is one sentence and exit status 2, an
+environment failure one sentence and exit status 1, never a traceback, and nothing half-written left behind."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from use_models import ROOT, run_cli, tiny_saved_model
+
+
+def _refused(out, status: int = 2) -> str:
+    assert out.returncode == status, (out.returncode, out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert lines[0].startswith("genozoo"), lines[0]
+    return lines[0]
+
+
+def _data(path, rows: int = 40, length: int = 60, labels=("0", "1")) -> None:
+    rng = random.Random(0)
+    text = "id,sequence,label\n" + "".join(
+        f"r{i},{''.join(rng.choice('ACGT') for _ in range(length))},{labels[i % len(labels)]}\n" for i in range(rows))
+    path.write_text(text)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hunt")
+    tiny_saved_model(root / "tiny", 60, ["neg", "pos"])
+    _data(root / "train.csv")
+    (root / "in.fa").write_text("".join(f">s{i}\n{'ACGT' * 15}\n" for i in range(5)))
+    return root
+
+
+@pytest.fixture(scope="module")
+def finetuned(work):
+    out = run_cli("finetune", work / "tiny", "--data", work / "train.csv", "--epochs", "1", "-q", "-o",
+                  work / "ft_ok", cwd=work)
+    assert out.returncode == 0, out.stderr
+    return work / "ft_ok"
+
+
+# ------------------------------------------------------------------------------------- 4: predict -o extension
+@pytest.mark.parametrize("name, delimiter, compressed", [("p.csv", ",", False), ("p.tsv", "\t", False),
+                                                         ("p.txt", "\t", False), ("p.csv.gz", ",", True),
+                                                         ("p.tsv.gz", "\t", True)])
+def test_predict_output_follows_its_extension(work, tmp_path, name, delimiter, compressed):
+    out = run_cli("predict", work / "tiny", work / "in.fa", "-o", tmp_path / name, "-q")
+    assert out.returncode == 0, out.stderr
+    raw = (tmp_path / name).read_bytes()
+    assert raw[:2] == b"\x1f\x8b" if compressed else raw[:2] != b"\x1f\x8b"
+    text = gzip.decompress(raw).decode() if compressed else raw.decode()
+    lines = text.splitlines()
+    assert lines[0] == delimiter.join(["id", "prob_neg", "prob_pos", "predicted"])
+    assert len(lines) == 6 and all(len(line.split(delimiter)) == 4 for line in lines)
+    assert sorted(os.listdir(tmp_path)) == [name]  # no temporary file left beside it
+
+
+def test_predict_refuses_an_extension_it_does_not_write(work, tmp_path):
+    line = _refused(run_cli("predict", work / "tiny", work / "in.fa", "-o", tmp_path / "p.json"))
+    assert ".json" in line and ".csv" in line and ".tsv" in line and ".gz" in line
+    assert not os.listdir(tmp_path)
+
+
+def test_predict_stdout_stays_csv(work):
+    out = run_cli("predict", work / "tiny", work / "in.fa", "-q")
+    assert out.returncode == 0 and out.stdout.splitlines()[0] == "id,prob_neg,prob_pos,predicted"
+
+
+# --------------------------------------------------------------------------------------------- 6: empty output
+@pytest.mark.parametrize("argv", [
+    ["predict", "{tiny}", "{in}", "-o", ""],
+    ["explain", "{tiny}", "ACGT" * 15, "--numbers", ""],
+    ["finetune", "{tiny}", "--data", "{train}", "--epochs", "1", "-q", "-o", ""],
+    ["train", "--arch", "deepram_conv1d_onehot", "--dataset", "{train}", "--out", "", "-q", "--epochs=1"],
+    ["bakeoff", "--data", "{train}", "--models", "deepram_conv1d_onehot.motif_ctcf", "--epochs", "1", "--seeds",
+     "1", "-q", "-o", ""],
+], ids=["predict", "explain", "finetune", "train", "bakeoff"])
+def test_an_empty_output_path_is_refused(work, tmp_path, argv):
+    values = {"{tiny}": str(work / "tiny"), "{in}": str(work / "in.fa"), "{train}": str(work / "train.csv")}
+    line = _refused(run_cli(*[values.get(a, a) for a in argv], cwd=tmp_path))
+    assert "empty" in line
+    assert not os.listdir(tmp_path)  # nothing written into the current folder
+
+
+def test_the_python_api_refuses_an_empty_output_folder(work):
+    from zoo.errors import UserError
+    from zoo.outputs import check_output_folder
+
+    with pytest.raises(UserError, match="empty"):
+        check_output_folder("")
+
+
+# ------------------------------------------------------------------------------------------------- 7: --device
+def _absent_devices() -> list[str]:
+    absent = [] if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else ["mps"]
+    absent.append(f"cuda:{torch.cuda.device_count() if torch.cuda.is_available() else 0}")
+    return absent
+
+
+@pytest.mark.parametrize("device", _absent_devices())
+@pytest.mark.parametrize("command", ["predict", "explain", "finetune"])
+def test_an_absent_device_is_refused_before_any_work(work, tmp_path, device, command):
+    argv = {"predict": ["predict", work / "tiny", work / "in.fa", "-o", tmp_path / "p.csv"],
+            "explain": ["explain", work / "tiny", "ACGT" * 15, "--numbers", tmp_path / "n.csv"],
+            "finetune": ["finetune", work / "tiny", "--data", work / "train.csv", "-o", tmp_path / "ft"]}[command]
+    line = _refused(run_cli(*argv, "--device", device))
+    assert repr(device) in line and "--device" in line
+    assert not os.listdir(tmp_path)
+
+
+def test_finetune_api_refuses_an_absent_device(work, tmp_path):
+    from zoo.errors import UserError
+    from zoo.finetune import finetune
+
+    with pytest.raises(UserError, match="device"):
+        finetune(str(work / "tiny"), str(work / "train.csv"), tmp_path / "ft", device=_absent_devices()[-1])
+    assert not os.listdir(tmp_path)
+
+
+# ------------------------------------------------------------------------------ 8, 16: --label-names checks
+@pytest.mark.parametrize("command", ["finetune", "report"])
+def test_duplicate_label_names_are_refused(work, tmp_path, command):
+    argv = ["finetune", work / "tiny", "--data", work / "train.csv", "--epochs", "1", "-q", "-o", tmp_path / "ft"] \
+        if command == "finetune" else ["data", "report", "--data", work / "train.csv"]
+    line = _refused(run_cli(*argv, "--label-names", "a,a"))
+    assert "'a'" in line and "more than once" in line
+    assert not os.listdir(tmp_path)
+
+
+def test_label_names_must_count_the_data_classes(work, tmp_path):
+    line = _refused(run_cli("finetune", work / "tiny", "--data", work / "train.csv", "--epochs", "1", "-q",
+                            "-o", tmp_path / "ft", "--label-names", "a,b,c"))
+    assert "3 names" in line and "2 classes" in line
+    assert not os.listdir(tmp_path)
+
+
+def test_the_right_number_of_label_names_is_fine(work, tmp_path):
+    out = run_cli("finetune", work / "tiny", "--data", work / "train.csv", "--epochs", "1", "-q",
+                  "-o", tmp_path / "ft", "--label-names", "no,yes")
+    assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "ft" / "config.json").read_text())["label_names"] == ["no", "yes"]
+
+
+# -------------------------------------------------------------------------------------- 9: output is the input
+@pytest.mark.parametrize("how", ["same path", "hard link", "symbolic link"])
+def test_predict_refuses_an_output_that_is_its_input(work, tmp_path, how):
+    source = tmp_path / "seqs.csv"
+    source.write_text("id,sequence\n" + "".join(f"s{i},{'ACGT' * 15}\n" for i in range(3)))
+    before = source.read_bytes()
+    target = source
+    if how == "hard link":
+        os.link(source, target := tmp_path / "other.csv")
+    elif how == "symbolic link":
+        os.symlink(source, target := tmp_path / "other.csv")
+    line = _refused(run_cli("predict", work / "tiny", source, "-o", target))
+    assert "input" in line
+    assert source.read_bytes() == before
+
+
+def test_explain_refuses_numbers_over_its_input(work, tmp_path):
+    source = tmp_path / "seqs.csv"
+    source.write_text(f"id,sequence\ns0,{'ACGT' * 15}\n")
+    before = source.read_bytes()
+    _refused(run_cli("explain", work / "tiny", source, "--numbers", source))
+    assert source.read_bytes() == before
+
+
+# ----------------------------------------------------------------------------- 10: a failed write of the model
+def test_finetune_that_cannot_write_its_weights_is_one_sentence(work, tmp_path):
+    """A file-size limit (ulimit -f) makes safetensors' write fail as a full disk does: the environment's one
+    sentence naming --output, exit 1, and no folder or temporary file left."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+    big = tmp_path / "big"
+    torch.manual_seed(0)
+    import zoo
+    from zoo import hub
+
+    model = zoo.create_model("deepram_conv1d_onehot", num_classes=2, seq_len=60, conv_filters=[64, 64], dense=64,
+                             label_names=["neg", "pos"])
+    hub.save_model(model, big, card=False)
+    assert (big / "model.safetensors").stat().st_size > 40_000
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    out = subprocess.run([sys.executable, "-m", "zoo", "finetune", str(big), "--data", str(work / "train.csv"),
+                          "--epochs", "1", "-q", "-o", str(tmp_path / "new" / "ft")], env=env, capture_output=True,
+                         text=True, timeout=300, preexec_fn=limit)
+    line = _refused(out, status=1)
+    assert line.startswith(f"genozoo: error: cannot write {str(tmp_path / 'new' / 'ft')!r}"), line
+    assert sorted(os.listdir(tmp_path)) == ["big"]
+
+
+def test_a_safetensors_disk_full_error_is_an_os_error(tmp_path):
+    from safetensors import SafetensorError
+
+    from zoo.errors import write_failure
+    from zoo.hub.folders import _as_os_error
+
+    err = _as_os_error(SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)"),
+                       tmp_path / "model.safetensors")
+    assert isinstance(err, OSError) and err.errno == 28
+    assert "no space left" in str(write_failure(err, tmp_path))
+
+
+# ------------------------------------------------------------------------------------------- 11: --base-model
+@pytest.mark.parametrize("value", ["", "notarepo", "a/b/c"])
+def test_base_model_must_be_a_repo_id(work, tmp_path, value):
+    line = _refused(run_cli("finetune", work / "tiny", "--data", work / "train.csv", "--epochs", "1", "-q",
+                            "-o", tmp_path / "ft", "--base-model", value))
+    assert "ORG/NAME" in line
+    assert not os.listdir(tmp_path)
+
+
+# --------------------------------------------------------------------------------------------- 13: card --name
+@pytest.mark.parametrize("name", ["cnn_nguyen_2_conv2d.splice", "deepram_conv1d_onehot.motif_ctcf"])
+def test_card_refuses_another_models_record(finetuned, name):
+    before = (finetuned / "README.md").read_bytes()
+    line = _refused(run_cli("card", finetuned, "--name", name))
+    assert repr(name) in line
+    assert (finetuned / "README.md").read_bytes() == before
+
+
+def test_card_of_its_own_record_still_renders(finetuned):
+    out = run_cli("card", finetuned)
+    assert out.returncode == 0, out.stderr
+
+
+# -------------------------------------------------------------------------------- 22: label names of evaluation
+def test_match_label_names():
+    from zoo.data.user import match_label_names
+    from zoo.errors import UserError
+
+    assert match_label_names(["EI", "IE", "N"], ["EI", "IE", "N"]) is None
+    assert match_label_names(["N", "EI", "IE"], ["EI", "IE", "N"]) == [2, 0, 1]
+    with pytest.raises(UserError, match="A, B, C.*EI, IE, N"):
+        match_label_names(["A", "B", "C"], ["EI", "IE", "N"], "train60.csv")
+
+
+# ------------------------------------------------------------------------------ 23: config.json field types
+@pytest.mark.parametrize("field, value", [("arch", 5), ("arch", ["deepram_conv1d_onehot"]), ("name", 7),
+                                          ("encoding", "onehot"), ("label_names", [[1], [2]])])
+def test_a_config_field_of_the_wrong_type_is_one_sentence(work, tmp_path, field, value):
+    folder = tmp_path / "m"
+    shutil.copytree(work / "tiny", folder)
+    config = json.loads((folder / "config.json").read_text())
+    config[field] = value
+    (folder / "config.json").write_text(json.dumps(config))
+    for command in (["predict", folder, work / "in.fa"], ["explain", folder, "ACGT" * 15, "--numbers",
+                                                         tmp_path / "n.csv"]):
+        line = _refused(run_cli(*command))
+        assert "config.json" in line and repr(field) in line, line
