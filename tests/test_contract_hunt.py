@@ -261,3 +261,52 @@ def test_a_config_field_of_the_wrong_type_is_one_sentence(work, tmp_path, field,
                                                          tmp_path / "n.csv"]):
         line = _refused(run_cli(*command))
         assert "config.json" in line and repr(field) in line, line
+
+
+# ------------------------------------------------------------------------ 2, 3, 22: evaluate a folder, its data
+def test_evaluate_takes_a_model_folder_and_maps_labels_by_name(finetuned, work, tmp_path):
+    """`genozoo evaluate` loads what `genozoo predict` loads (a fine-tune's folder here), scores data whose labels
+    are the model's classes in another order by name, and refuses other classes in one sentence."""
+    names = json.loads((finetuned / "config.json").read_text())["label_names"]
+    rng = random.Random(1)
+    rows = [("".join(rng.choice("ACGT") for _ in range(60)), names[i % 2]) for i in range(30)]
+    same = tmp_path / "same.csv"
+    same.write_text("sequence,label\n" + "".join(f"{s},{y}\n" for s, y in rows))
+    swapped = tmp_path / "swapped.csv"  # the second class first: ClassLabel names in another order
+    swapped.write_text("sequence,label\n" + "".join(f"{s},{y}\n" for s, y in reversed(rows)))
+    scores = []
+    for data in (same, swapped):
+        out = run_cli("evaluate", finetuned, "--dataset", data, "--split", "train", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        scores.append(json.loads(out.stdout)["accuracy"])
+    assert scores[0] == pytest.approx(scores[1])
+    other = tmp_path / "other.csv"
+    other.write_text("sequence,label\n" + "".join(f"{s},{'AB'[i % 2]}\n" for i, (s, _) in enumerate(rows)))
+    line = _refused(run_cli("evaluate", finetuned, "--dataset", other, "--split", "train", cwd=tmp_path))
+    assert "has the classes A, B but" in line and ", ".join(names) in line, line
+
+
+def test_a_source_of_null_downloads_and_an_unknown_device_is_refused(work, tmp_path):
+    """`--source=null` means "download" wherever a source is read (it was itself refused as a missing path), and a
+    device name the engine cannot use is one sentence, not torch's traceback."""
+    from zoo.recipes import _source
+
+    assert _source("null") is None and _source("None") is None and _source("") is None
+    line = _refused(run_cli("train", "--arch", "deepram_conv1d_onehot", "--dataset", work / "train.csv",
+                            "--epochs=1", "--device=foo", "--out", tmp_path / "t", cwd=tmp_path))
+    assert "device 'foo' is not understood" in line, line
+    assert not (tmp_path / "t").exists()
+
+
+def test_explain_of_an_all_n_sequence_names_no_strongest_position(work, tmp_path):
+    """Every attribution of an all-N sequence is 0: the summary says no position stands out (it named position 1)."""
+    out = run_cli("explain", work / "tiny", "N" * 60, "-o", tmp_path / "n.png", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout + out.stderr
+    assert "no position stands out (every attribution is 0)" in text and "strongest position" not in text, text
+    assert "ylim" not in text, text
+
+
+def test_card_refuses_an_empty_record_name(finetuned):
+    line = _refused(run_cli("card", finetuned, "--name", ""))
+    assert "--name" in line and "must be letters, digits" in line, line

@@ -3,9 +3,7 @@ input rule, weights and config.json checks. Most cases run the command line in p
 ones about signals, pipes and devices run it as a child process."""
 from __future__ import annotations
 
-import contextlib
 import gzip
-import io
 import json
 import os
 import shutil
@@ -19,7 +17,7 @@ import warnings
 
 import pytest
 
-from use_models import ROOT, tiny_saved_model
+from use_models import ROOT, cli_in_process, tiny_saved_model
 
 GOOD = "ACGT" * 15
 FASTA = "".join(f">s{i}\n{GOOD[i:] + GOOD[:i]}\n" for i in range(8))
@@ -30,22 +28,7 @@ def model_dir(tmp_path_factory):
     return tiny_saved_model(tmp_path_factory.mktemp("hardening") / "model", 60, ["absent", "present"])
 
 
-def cli(*argv: str, cwd=None) -> tuple[int, str, str]:
-    from zoo.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    old = os.getcwd()
-    try:
-        if cwd is not None:
-            os.chdir(cwd)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                rc = main([str(a) for a in argv])
-            except SystemExit as e:
-                rc = e.code
-    finally:
-        os.chdir(old)
-    return rc, out.getvalue(), err.getvalue()
+cli = cli_in_process
 
 
 def one_sentence(rc, err, status=2) -> str:

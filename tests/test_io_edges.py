@@ -5,14 +5,13 @@ removes them again when it is not written). Real files under tmp_path, the real 
 ``zoo.cli.main``, and as a child process where noted); no mocks."""
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import os
 
 import pytest
 
-from use_models import run_cli, tiny_saved_model
+from use_models import cli_in_process, run_cli, tiny_saved_model
 
 GOOD = "ACGT" * 15
 SEQS = [GOOD[i:] + GOOD[:i] for i in range(8)]
@@ -25,22 +24,7 @@ def model_dir(tmp_path_factory):
     return tiny_saved_model(tmp_path_factory.mktemp("io-edges") / "model", 60, ["absent", "present"])
 
 
-def cli(*argv, cwd) -> tuple[int, str, str]:
-    """``genozoo ARGV`` in process, run from ``cwd``: (status, stdout, stderr)."""
-    from zoo.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    old = os.getcwd()
-    try:
-        os.chdir(cwd)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                rc = main([str(a) for a in argv])
-            except SystemExit as e:
-                rc = e.code
-    finally:
-        os.chdir(old)
-    return rc, out.getvalue(), err.getvalue()
+cli = cli_in_process
 
 
 def sentence(rc, err, status) -> str:

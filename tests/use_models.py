@@ -85,3 +85,26 @@ def tiny_saved_model(folder: Path, seq_len: int, label_names: list[str]) -> Path
     model = zoo.create_model("deepram_conv1d_onehot", num_classes=len(label_names), seq_len=seq_len,
                              conv_filters=[4, 4], dense=8, label_names=label_names)
     return hub.save_model(model, folder, card=False)
+
+
+def cli_in_process(*argv, cwd=None) -> tuple[int, str, str]:
+    """``genozoo ARGV`` in this process (run from ``cwd`` when given): (exit status, stdout, stderr)."""
+    import contextlib
+    import io
+    import os
+
+    from zoo.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                rc = main([str(a) for a in argv])
+            except SystemExit as e:
+                rc = e.code
+    finally:
+        os.chdir(old)
+    return rc, out.getvalue(), err.getvalue()

@@ -292,8 +292,9 @@ def resolve_device(name: str = "auto") -> torch.device:
         if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device {name!r} was asked for but CUDA is not available; use --device=cpu")
+    from zoo.predict import check_device  # one check of device names for every command (a name, and present)
+
+    check_device(name)
     return torch.device(name)
 
 

@@ -256,6 +256,8 @@ def load_data(recipe: Recipe, need: Sequence[str] = ("train", "validation")):
 
 def _source(source: str | None) -> str | None:
     """A local copy named by the recipe: as given, or relative to the repository (recipes name ../shared/data)."""
+    if source is not None and source.strip().lower() in ("", "null", "none"):
+        return None  # --source=null (as a recipe override reads it): download from the original URLs
     if source is None or "://" in source or Path(source).exists():
         return source
     if not Path(source).is_absolute() and (_REPO / source).exists():
@@ -436,7 +438,7 @@ def _recipe_of(model_ref: str) -> Recipe | None:
 
 def evaluate_model(model_ref: str, dataset: str | None = None, split: str = "test", *, source: str | None = None,
                    protocol: str | None = None, batch_size: int = 512, device: str = "auto") -> Evaluation:
-    """Loss and metrics of a run folder or a published ``arch.tag`` on a dataset split.
+    """Loss and metrics of a run folder, a model folder or a published ``arch.tag`` on a dataset split.
 
     By default the data is the model's own: the run's recipe (a published weight: its committed recipe), with
     its split protocol (``data_args``), so the test split is the one the run was trained and scored with.
@@ -446,10 +448,10 @@ def evaluate_model(model_ref: str, dataset: str | None = None, split: str = "tes
     if is_run_folder(path):
         model, recipe = load_run_model(path)
         whose = "the run's"
-    else:
-        from zoo.registry import create_model
+    else:  # a published arch.tag, a model folder (a fine-tune's) or a Hub repo id, as `genozoo predict` takes them
+        from zoo.predict import load_model
 
-        model = create_model(model_ref, pretrained=True)
+        model = load_model(model_ref)
         recipe, whose = _recipe_of(model_ref), "its"
     own = recipe is not None and dataset in (None, recipe.dataset)
     if dataset is None and not own:
@@ -472,6 +474,16 @@ def evaluate_model(model_ref: str, dataset: str | None = None, split: str = "tes
     if len(data_names) != model.num_classes:
         raise UserError(f"dataset {dataset!r} has {len(data_names)} classes but the model predicts "
                         f"{model.num_classes}; evaluate it on data with the same labels")
+    from zoo.data.user import match_label_names
+
+    order = match_label_names(data_names, model.label_names, f"dataset {dataset!r}", model_ref)
+    if order is not None:  # the model's classes in another order: each label mapped by name
+        import datasets
+
+        features = ds[split].features.copy()
+        features["label"] = datasets.ClassLabel(names=list(model.label_names))
+        ds[split] = ds[split].map(lambda rows: {"label": [order[int(v)] for v in rows["label"]]}, batched=True,
+                                  features=features)
     seed_everything(0)
     result = Evaluation(evaluate(model, ds[split], batch_size=batch_size, device=resolve_device(device)).as_dict())
     how = ", ".join(f"{k}={v}" for k, v in sorted(data_args.items())) or "the default split"

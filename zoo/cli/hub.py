@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 
+from zoo.cli.options import name_part
+
 
 def cmd_push(args: argparse.Namespace) -> int:
     from zoo.errors import UserError
@@ -89,7 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "names (zoo/pretrained.json), with the template cards/model_card.md. Cards are generated, "
                     "never edited by hand.")
     p.add_argument("model_dir", metavar="MODEL_DIR", help="folder written by zoo.hub.save_model")
-    p.add_argument("--name", metavar="ARCH.TAG",
+    p.add_argument("--name", metavar="ARCH.TAG", type=name_part,
                    help="published record to render from (default: the 'name' in config.json)")
     p.add_argument("--print", action="store_true", help="also print the card to standard output")
     p.set_defaults(func=cmd_card)

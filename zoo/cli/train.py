@@ -171,17 +171,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "evaluate", allow_abbrev=False, help="loss and metrics of a trained model on a dataset split",
-        description="Evaluate a run folder (from genozoo train), or a published model arch.tag, on a dataset "
+        description="Evaluate a run folder (from genozoo train), a model folder (e.g. from genozoo finetune) or a "
+                    "published model arch.tag on a dataset "
                     "split: loss, accuracy, balanced accuracy, macro F1, MCC, AUROC, AUPRC (JSON on standard output). "
                     "By default it scores the data and split protocol the run was trained with (a published model: "
                     "its committed recipe's) and says on standard error which split it scored.")
-    p.add_argument("model", help="a run folder (holding recipe.yaml and model.safetensors) or a published name")
+    p.add_argument("model", help="a run folder (holding recipe.yaml and model.safetensors), a model folder, a Hub "
+                                 "repo id or a published name")
     p.add_argument("--dataset", help="a zoo.data benchmark name or a data folder (default: the data of the run's "
                                       "recipe, with its split protocol, so the test split is the run's own)")
     p.add_argument("--split", default="test", help="which split to score (default: %(default)s)")
     p.add_argument("--protocol", help="split protocol of the benchmark to score (default: the recipe's, e.g. 'paper' "
                                       "for the study's splice split; 'default' for the benchmark's standard split)")
-    p.add_argument("--source", help="where zoo.data reads the dataset from")
+    p.add_argument("--source", help="where zoo.data reads the dataset from: a local copy of its files, or null to "
+                                    "download them (default: the recipe's)")
     p.add_argument("--batch-size", type=int_range(1, 100_000), default=512,
                    help="evaluation batch size (default: %(default)s)")
     p.add_argument("--device", default="auto", type=device,

@@ -147,8 +147,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
             _say(f"wrote the attributions of {len(attr)} sequence(s) to {numbers}")
         for i in range(min(len(attr), 5)):
             p = attr.peak(i)
-            _say(f"  {attr.ids[i]}: target {attr.label_names[attr.targets[i]]!r}, strongest position {p + 1} "
-                 f"({attr.sequences[i][max(0, p - 5):p + 6]})")
+            where = (f"strongest position {p + 1} ({attr.sequences[i][max(0, p - 5):p + 6]})" if attr.scores[i].any()
+                     else "no position stands out (every attribution is 0)")
+            _say(f"  {attr.ids[i]}: target {attr.label_names[attr.targets[i]]!r}, {where}")
     if motifs is not None:
         _report_filters(args, motifs)
     return 0
