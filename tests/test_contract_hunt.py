@@ -310,3 +310,8 @@ def test_explain_of_an_all_n_sequence_names_no_strongest_position(work, tmp_path
 def test_card_refuses_an_empty_record_name(finetuned):
     line = _refused(run_cli("card", finetuned, "--name", ""))
     assert "--name" in line and "must be letters, digits" in line, line
+
+
+def test_push_of_a_folder_that_does_not_exist_says_so(tmp_path):
+    line = _refused(run_cli("push", tmp_path / "nonexist", "--repo", "a/b", cwd=tmp_path))
+    assert "does not exist" in line and "has no model.safetensors" not in line, line

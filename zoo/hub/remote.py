@@ -64,6 +64,10 @@ def push(model_dir: str | Path, repo_id: str, *, private: bool = False, revision
     from huggingface_hub import HfApi
 
     folder = Path(model_dir)
+    if not folder.is_dir():
+        what = "is a file" if folder.exists() else "does not exist"
+        raise WeightsNotFoundError(f"model folder {str(folder)!r} {what}; give the folder genozoo finetune or "
+                                   "zoo.hub.save_model wrote")
     for name in (WEIGHTS_NAME, CONFIG_NAME, CARD_NAME):
         if not (folder / name).is_file():
             raise WeightsNotFoundError(f"{folder} has no {name}; save the model with zoo.hub.save_model (or "
