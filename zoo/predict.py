@@ -478,8 +478,9 @@ def predict_file(model, source: str | os.PathLike, output: str | os.PathLike, *,
                  progress: bool = True, threads: int | None = None) -> PredictSummary:
     """Predict every sequence of a file (or ``-`` for standard input) and write a CSV to ``output`` (``-`` for
     standard output; ``.tsv`` / ``.txt`` tab-separated, ``.gz`` after either gzip-compressed, see
-    :func:`output_format`; an output that is the input file is refused). The CSV is written through :func:`zoo.outputs.atomic_output` (a temporary file renamed at the
-    end: an interrupted run leaves no half-written output; devices and pipes are written through). Standard output
+    :func:`output_format`; an output that is the input file is refused). The file is written through
+    :func:`zoo.outputs.atomic_output` (a temporary file renamed at the end: an interrupted run leaves no
+    half-written output; devices and pipes are written through). Standard output
     is streamed batch by batch, starting with the first batch's rows."""
     _check_classifier(model)
     if str(output) != "-":

@@ -14,8 +14,9 @@ import numpy as np
 
 from zoo.errors import UserError
 
-__all__ = ["training_files", "refuse_single_class", "check_label_names", "match_label_names", "load_data", "parse_label_map", "apply_label_map",
-           "label_names_of", "require_classes", "is_files", "is_dataset_dict", "SPLIT_SEED"]
+__all__ = ["training_files", "refuse_single_class", "check_label_names", "match_label_names", "load_data",
+           "parse_label_map", "apply_label_map", "label_names_of", "require_classes", "is_files", "is_dataset_dict",
+           "SPLIT_SEED"]
 
 SPLIT_SEED = 3264
 
