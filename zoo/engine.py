@@ -35,7 +35,7 @@ from zoo.errors import UserError
 from zoo.metrics import compute_metrics, format_metrics, gather_predictions
 from zoo.models.base import preferred_memory_format
 # The CPU tricks live in zoo.runtime (shared with prediction and the space); kept importable from here.
-from zoo.runtime import _glibc, flush_denormals, keep_freed_memory  # noqa: F401
+from zoo.runtime import _glibc, check_device, flush_denormals, keep_freed_memory  # noqa: F401
 
 __all__ = ["TrainConfig", "TrainingDiverged", "RANGES", "SplitData", "Evaluation", "FitResult", "prepare",
            "seed_everything", "distributed_context", "flush_denormals", "keep_freed_memory", "resolve_device",
@@ -292,9 +292,7 @@ def resolve_device(name: str = "auto") -> torch.device:
         if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         return torch.device("cpu")
-    from zoo.predict import check_device  # one check of device names for every command (a name, and present)
-
-    check_device(name)
+    check_device(name)  # one check of device names for every command (a name, and present)
     return torch.device(name)
 
 

@@ -231,7 +231,7 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validat
     from zoo.engine import TrainConfig, evaluate, fit, resolve_device, seed_everything
     from zoo.outputs import check_output_folder
 
-    from zoo.predict import check_device
+    from zoo.runtime import check_device
 
     check_device(device)  # an unknown or absent device is one sentence now, not a traceback after loading
     if base_model_id is not None and not _REPO_ID_RE.match(str(base_model_id)):

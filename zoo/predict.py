@@ -39,6 +39,7 @@ from zoo.errors import UserError
 from zoo.io import batched, is_existing_path, open_input
 from zoo.models.base import ZooModel, preferred_memory_format
 from zoo.outputs import atomic_output
+from zoo.runtime import check_device  # noqa: F401 (also zoo.predict's, as before)
 
 __all__ = ["MAX_LENGTH_FACTOR", "Predictions", "LengthStats", "PredictSummary", "load_model", "resolve_device",
            "check_device",
@@ -145,8 +146,6 @@ def load_model(spec: str | os.PathLike, revision: str | None = None, *, allow_mo
 
     A folder's or repo's weights must match the sha256 its config.json records (and its published record's);
     ``allow_modified`` loads a mismatch anyway, with a warning (see :func:`zoo.hub.load_model`)."""
-    from zoo.registry import create_model, is_model
-
     text = str(spec)
     path = Path(text)
     exists = is_existing_path(text)  # False (not an OSError) for a name too long to be a path
@@ -155,52 +154,9 @@ def load_model(spec: str | os.PathLike, revision: str | None = None, *, allow_mo
 
         if is_run_folder(path):
             return load_run_model(path, allow_modified=allow_modified)[0].eval()
-    if (exists and path.is_dir()) or path.suffix == ".safetensors":
-        from zoo import hub
+    from zoo.hub.resolve import load_named
 
-        if path.suffix == ".safetensors":
-            path = path.parent
-        return hub.load_model(path, revision=revision, allow_modified=allow_modified)
-    if "." not in text and "/" not in text and not exists:
-        from zoo.registry import model_entrypoint
-
-        model_entrypoint(text)  # an unknown name raises the registry's "unknown model ..." sentence
-    if is_model(text):
-        if "." not in text:
-            raise UserError(f"{text!r} is an architecture without weights; give a published name such as "
-                            f"'{text}.splice' (see `genozoo list --pretrained`) or a trained model folder")
-        return create_model(text, pretrained=True)
-    if text.count("/") == 1 and not exists:
-        from zoo import hub
-
-        return hub.load_model(text, revision=revision, allow_modified=allow_modified)
-    return create_model(text, pretrained=True)  # raises the registry's "unknown model ..." sentence
-
-
-def check_device(device: str) -> str:
-    """Refuse a device name that is not ``auto``, ``cpu``, ``cuda``, ``cuda:N`` (or ``mps`` where torch has it), or
-    one this machine does not have: one sentence (a :class:`UserError`) before any work. Returns the name."""
-    import re
-
-    text = str(device)
-    if text in ("auto", "cpu"):
-        return text
-    if text == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise UserError("device 'mps' was asked for but this torch has no MPS (Apple GPU) support here; use "
-                            "--device cpu or auto")
-        return text
-    match = re.fullmatch(r"cuda(?::(\d{1,3}))?", text)
-    if match is None:
-        raise UserError(f"device {text!r} is not understood; use auto, cpu, cuda or cuda:N")
-    if not torch.cuda.is_available():
-        raise UserError(f"device {text!r} was asked for but CUDA is not available; use --device cpu or auto")
-    if match.group(1) is not None and int(match.group(1)) >= torch.cuda.device_count():
-        count = torch.cuda.device_count()
-        raise UserError(f"device {text!r} was asked for but this machine has {count} CUDA device(s) "
-                        f"(cuda:0 to cuda:{count - 1}); use one of them, cuda or auto")
-    return text
+    return load_named(text, revision, allow_modified=allow_modified)
 
 
 def resolve_device(device: str | torch.device | None, model: torch.nn.Module | None = None) -> torch.device:

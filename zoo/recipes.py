@@ -449,9 +449,9 @@ def evaluate_model(model_ref: str, dataset: str | None = None, split: str = "tes
         model, recipe = load_run_model(path)
         whose = "the run's"
     else:  # a published arch.tag, a model folder (a fine-tune's) or a Hub repo id, as `genozoo predict` takes them
-        from zoo.predict import load_model
+        from zoo.hub.resolve import load_named
 
-        model = load_model(model_ref)
+        model = load_named(model_ref)
         recipe, whose = _recipe_of(model_ref), "its"
     own = recipe is not None and dataset in (None, recipe.dataset)
     if dataset is None and not own:

@@ -9,6 +9,7 @@ This module owns how genozoo uses the processor, so every command behaves the sa
   default that does not oversubscribe: the usable CPUs divided among the workers that share them (ranks of one
   ``torchrun`` node, concurrent requests of the space), less the CPUs other processes of our priority keep busy
   now (a snapshot of runnable threads; background work of lower priority does not count).
+* :func:`check_device` refuses a device name this machine cannot use, for every command alike;
 * :func:`flush_denormals` and :func:`keep_freed_memory` are the per-call tricks of :func:`zoo.engine.fit` and
   :mod:`zoo.predict`: subnormal floats flushed to zero, freed memory kept in the process.
 
@@ -24,7 +25,7 @@ import threading
 
 __all__ = ["ENV_THREADS", "MAX_THREADS", "early_environment", "available_cpus", "busy_cpus", "default_threads",
            "resolve_threads", "runnable_neighbours", "configure_threads", "configured_threads", "apply_env_threads",
-           "flush_denormals", "keep_freed_memory"]
+           "flush_denormals", "keep_freed_memory", "check_device"]
 
 #: Environment variable read by every computing command when ``--threads`` is not given.
 ENV_THREADS = "GENOZOO_THREADS"
@@ -265,3 +266,35 @@ def keep_freed_memory():
                 libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
                 libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
                 libc.malloc_trim(0)
+
+
+# ----------------------------------------------------------------------------------------------- devices
+def check_device(device: str) -> str:
+    """Refuse a device name that is not ``auto``, ``cpu``, ``cuda``, ``cuda:N`` (or ``mps`` where torch has it), or
+    one this machine does not have: one sentence (a :class:`zoo.errors.UserError`) before any work. Returns the
+    name."""
+    import re
+
+    from zoo.errors import UserError
+
+    text = str(device)
+    if text in ("auto", "cpu"):
+        return text
+    import torch
+
+    if text == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise UserError("device 'mps' was asked for but this torch has no MPS (Apple GPU) support here; use "
+                            "--device cpu or auto")
+        return text
+    match = re.fullmatch(r"cuda(?::(\d{1,3}))?", text)
+    if match is None:
+        raise UserError(f"device {text!r} is not understood; use auto, cpu, cuda or cuda:N")
+    if not torch.cuda.is_available():
+        raise UserError(f"device {text!r} was asked for but CUDA is not available; use --device cpu or auto")
+    if match.group(1) is not None and int(match.group(1)) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise UserError(f"device {text!r} was asked for but this machine has {count} CUDA device(s) "
+                        f"(cuda:0 to cuda:{count - 1}); use one of them, cuda or auto")
+    return text

@@ -64,12 +64,12 @@ _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,3})?)$")
 
 def device(text: str) -> str:
     """``auto``, ``cpu``, ``cuda``, ``cuda:N`` (or ``mps`` where torch has it): refused while parsing when it is not
-    one of these or is not present on this machine (:func:`zoo.predict.check_device`), before any work."""
+    one of these or is not present on this machine (:func:`zoo.runtime.check_device`), before any work."""
     if not _DEVICE_RE.match(text):
         raise argparse.ArgumentTypeError(f"must be auto, cpu, cuda or cuda:N, not {text!r}")
     if text != "auto" and text != "cpu":
         from zoo.errors import UserError
-        from zoo.predict import check_device
+        from zoo.runtime import check_device
 
         try:
             check_device(text)

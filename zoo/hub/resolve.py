@@ -27,7 +27,7 @@ from zoo.registry import (DEFAULT_ORG, UnknownModelError, hub_org, is_model, mod
                           repo_id_for, set_weight_loaders)
 
 __all__ = ["DEFAULT_ORG", "hub_org", "hub_dir", "repo_id_for", "sha256_file", "download_model",
-           "resolve_pretrained", "load_pretrained", "load_model"]
+           "resolve_pretrained", "load_pretrained", "load_model", "load_named"]
 
 
 # ------------------------------------------------------------------------------------------- locations
@@ -262,3 +262,28 @@ def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_l
 
 # create_model(..., pretrained=True) loads through this layer; the registry below does not import it.
 set_weight_loaders(load_pretrained, load_weights)
+
+
+def load_named(spec: str, revision: str | None = None, *, allow_modified: bool = False):
+    """A model from a local model folder (or its ``model.safetensors``), a Hub repo id (``org/arch.tag``) or a
+    published ``arch.tag`` name: what ``genozoo predict`` and ``genozoo evaluate`` take besides a run folder
+    (:func:`zoo.predict.load_model`). An unknown name or a bare architecture is one sentence."""
+    from zoo.errors import UserError
+    from zoo.registry import create_model
+
+    text = str(spec)
+    path = Path(text)
+    exists = os.path.exists(text)  # False, not an error, for a name too long to be a path (a literal sequence)
+    if (exists and path.is_dir()) or path.suffix == ".safetensors":
+        return load_model(path.parent if path.suffix == ".safetensors" else path, revision=revision,
+                          allow_modified=allow_modified)
+    if "." not in text and "/" not in text and not exists:
+        model_entrypoint(text)  # an unknown name raises the registry's "unknown model ..." sentence
+    if is_model(text):
+        if "." not in text:
+            raise UserError(f"{text!r} is an architecture without weights; give a published name such as "
+                            f"'{text}.splice' (see `genozoo list --pretrained`) or a trained model folder")
+        return create_model(text, pretrained=True)
+    if text.count("/") == 1 and not exists:
+        return load_model(text, revision=revision, allow_modified=allow_modified)
+    return create_model(text, pretrained=True)  # raises the registry's "unknown model ..." sentence
