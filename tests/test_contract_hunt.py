@@ -250,7 +250,8 @@ def test_match_label_names():
 
 # ------------------------------------------------------------------------------ 23: config.json field types
 @pytest.mark.parametrize("field, value", [("arch", 5), ("arch", ["deepram_conv1d_onehot"]), ("name", 7),
-                                          ("encoding", "onehot"), ("label_names", [[1], [2]])])
+                                          ("encoding", "onehot"), ("label_names", [[1], [2]]),
+                                          ("label_names", ["a", "a"])])
 def test_a_config_field_of_the_wrong_type_is_one_sentence(work, tmp_path, field, value):
     folder = tmp_path / "m"
     shutil.copytree(work / "tiny", folder)

@@ -170,8 +170,9 @@ _JSON_NAMES = {str: "a string", int: "a number", float: "a number", bool: "true/
 
 
 def _check_field_types(config: dict, where: Path) -> None:
-    """Refuse a config.json whose metadata fields have the wrong JSON type (``"arch": 5``): one sentence naming the
-    file and the field, not a crash deep inside the registry."""
+    """Refuse a config.json whose metadata fields have the wrong JSON type (``"arch": 5``), or whose
+    ``label_names`` name a class twice: one sentence naming the file and the field, not a crash deep inside the
+    registry or a CSV with two columns of one name."""
     for key, (kind, what) in _FIELD_TYPES.items():
         if key not in config or (config[key] is None and key not in ("arch",)):
             continue
@@ -185,6 +186,11 @@ def _check_field_types(config: dict, where: Path) -> None:
                 got = "a list holding non-strings"
             raise ContractMismatchError(f"{where} has field {key!r} of the wrong type: it must be {what}, not {got} "
                                         f"({json.dumps(value)[:40]}); re-save the model or fix the file")
+    names = config.get("label_names")
+    if isinstance(names, list) and len(set(names)) != len(names):  # a class named twice: its columns would clash
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ContractMismatchError(f"{where} names the class(es) {', '.join(map(repr, twice))} more than once in "
+                                    "'label_names'; give every class its own name")
 
 
 def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_location: str = "cpu",
