@@ -316,3 +316,16 @@ def test_card_refuses_an_empty_record_name(finetuned):
 def test_push_of_a_folder_that_does_not_exist_says_so(tmp_path):
     line = _refused(run_cli("push", tmp_path / "nonexist", "--repo", "a/b", cwd=tmp_path))
     assert "does not exist" in line and "has no model.safetensors" not in line, line
+
+
+def test_list_shows_what_builds_at_a_geometry_and_info_says_why_not():
+    """`list --seq-len 1` lists every architecture, marking those that cannot be built that short (it failed whole
+    on the first); `info` of one of them is one sentence (doc2vec's was a ValueError traceback); the geometry
+    options are refused with --pretrained, which they did not affect."""
+    out = run_cli("list", "--seq-len", "1")
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert "cannot be built at this geometry" in out.stdout and "lstm_baseline" in out.stdout, out.stdout
+    line = _refused(run_cli("info", "doc2vec_mlp", "--seq-len", "1"))
+    assert "do not build 'doc2vec_mlp': k must be between 1 and seq_len (1)" in line, line
+    line = _refused(run_cli("list", "--pretrained", "--geometry", "motif"))
+    assert "--geometry" in line and "--pretrained" in line, line

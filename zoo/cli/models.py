@@ -4,7 +4,12 @@ from __future__ import annotations
 import argparse
 
 from zoo.cli.options import int_range
+from zoo.errors import UserError
 from zoo.registry import GEOMETRIES
+
+
+#: How errors name the options :func:`_geometry_args` reads ("... do not build ARCH: why").
+_GEOMETRY_OPTIONS = "the options --geometry, --seq-len, --num-classes"
 
 
 def _geometry_args(arch: str, args: argparse.Namespace) -> dict:
@@ -27,7 +32,7 @@ def _add_geometry(p: argparse.ArgumentParser, default: str = "splice") -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from zoo.registry import create_model, list_models, model_family, pretrained_cfg
+    from zoo.registry import create_model_from_args, list_models, model_family, pretrained_cfg
     from zoo.study import TASK_OF_TAG
     from zoo.summary import describe_encoding, format_mean_sd, format_table
 
@@ -37,6 +42,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"no {kind} match {args.pattern!r}")
         return 0
     if args.pretrained:
+        given = [flag for flag, value in (("--geometry", args.geometry), ("--seq-len", args.seq_len),
+                                          ("--num-classes", args.num_classes)) if value]
+        if given:  # a published weight has its own geometry; these would silently describe nothing
+            raise UserError(f"{', '.join(given)} build architectures at another geometry; published weights keep "
+                            "their own, so drop them with --pretrained (or drop --pretrained)")
         rows = []
         for name in names:
             cfg = pretrained_cfg(name)
@@ -48,26 +58,34 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(format_table(["name", "task", "dataset", "family", "params", "test accuracy", "MB (fp32)"], rows,
                            "llllrrr"))
         return 0
-    rows = []
+    rows, unbuilt = [], []
     for arch in names:
-        model = create_model(arch, **_geometry_args(arch, args))
+        try:
+            model = create_model_from_args(arch, _GEOMETRY_OPTIONS, **_geometry_args(arch, args))
+        except UserError:  # e.g. too short for its poolings: the others are still listed
+            unbuilt.append(arch)
+            rows.append([arch, model_family(arch), "-", "-"])
+            continue
         rows.append([arch, model_family(arch), describe_encoding(model.encoding), f"{model.num_parameters():,}"])
     print(format_table(["architecture", "family", "encoding", f"params ({args.geometry or 'splice'})"], rows,
                        "lllr"))
+    if unbuilt:
+        print(f"(-: {', '.join(unbuilt)} cannot be built at this geometry; `genozoo info ARCH` with the same "
+              "options says why)")
     return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from zoo.registry import create_model, model_family
+    from zoo.registry import create_model_from_args, model_family
     from zoo.summary import format_table, layer_table
 
     name = arch = args.model.split(".", 1)[0]
     if "." in args.model and args.geometry is None:
         # A published arch.tag: its own length, classes and constructor arguments (no weights are read).
         name = args.model
-        model = create_model(name, num_classes=args.num_classes, seq_len=args.seq_len)
+        model = create_model_from_args(name, _GEOMETRY_OPTIONS, num_classes=args.num_classes, seq_len=args.seq_len)
     else:
-        model = create_model(arch, **_geometry_args(arch, args))
+        model = create_model_from_args(arch, _GEOMETRY_OPTIONS, **_geometry_args(arch, args))
     doc = (type(model).__doc__ or "").strip().splitlines()
     print(f"{name}  (family {model_family(arch)}, class {type(model).__name__})")
     if doc:
