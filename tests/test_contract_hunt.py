@@ -329,3 +329,14 @@ def test_list_shows_what_builds_at_a_geometry_and_info_says_why_not():
     assert "do not build 'doc2vec_mlp': k must be between 1 and seq_len (1)" in line, line
     line = _refused(run_cli("list", "--pretrained", "--geometry", "motif"))
     assert "--geometry" in line and "--pretrained" in line, line
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--label-map", ""], "--label-map is empty"),
+    (["--from-scratch", "--model-args", "[]"], "--model-args must be a JSON object"),
+    (["--from-scratch", "--compare-scratch"], "with --from-scratch there is nothing to compare")])
+def test_finetune_options_that_would_do_nothing_are_refused(work, tmp_path, extra, message):
+    line = _refused(run_cli("finetune", work / "tiny", "--data", work / "train.csv", "--epochs", "1", "-q", "-o",
+                            tmp_path / "ft", *extra, cwd=tmp_path))
+    assert message in line, line
+    assert not (tmp_path / "ft").exists()

@@ -199,6 +199,14 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     if model_args is not None and not args.from_scratch:
         raise UserError("--model-args sets the architecture of a model trained --from-scratch; a fine-tuned model "
                         "keeps its base model's")
+    if model_args is not None and not isinstance(model_args, dict):
+        raise UserError(f"--model-args must be a JSON object of constructor arguments such as '{{\"dense\": 32}}', "
+                        f"not {args.model_args!r}")
+    if args.from_scratch and args.compare_scratch:
+        raise UserError("--compare-scratch trains a fine-tune and a model from scratch side by side; with "
+                        "--from-scratch there is nothing to compare: drop one of them")
+    if args.label_map is not None and not args.label_map.strip():
+        raise UserError("--label-map is empty; write it as DATA_LABEL=MODEL_LABEL pairs, e.g. 0=negative,1=positive")
     result = finetune(args.model, parse_source(args.data), args.output, **data_kwargs(args),
                       label_map=args.label_map, num_classes=args.num_classes, seq_len=args.seq_len,
                       freeze_trunk=args.freeze_trunk, from_scratch=args.from_scratch or None,
