@@ -238,3 +238,23 @@ def test_explain_without_method_uses_one_the_model_supports(tmp_path):
     assert "wrote the integrated_gradients logo" in out.stderr
     out = run_cli("explain", "bert_tiny_nt.splice", "ACGT" * 15, "-o", tmp_path / "ig.png", "--method", "ig")
     assert out.returncode == 2 and "use method 'ism'" in out.stderr
+
+
+@pytest.mark.parametrize("arch, flag", [("convformer_small", "strand_symmetric"), ("genonet_small", "rc_average")])
+def test_filter_motifs_of_strand_symmetric_models_read_the_sequences_as_given(arch, flag):
+    """A strand-symmetric model also runs the reverse complements (ConvFormer as a second half of the batch, GenoNet
+    in a second call); the filter motifs come from the sequences as given, exactly as with the symmetry off (it was
+    an IndexError for ConvFormer, and GenoNet's came from the reverse strand)."""
+    import random
+
+    torch.manual_seed(0)
+    model = zoo.create_model(arch, num_classes=2, seq_len=40, **{flag: True}).eval()
+    rng = random.Random(0)
+    seqs = ["".join(rng.choice("ACGT") for _ in range(40)) for _ in range(12)]
+    both = filter_pwms(model, seqs)
+    setattr(model, flag, False)
+    one = filter_pwms(model, seqs)
+    assert len(both) == len(one) > 0 and any(m.nsites for m in one)
+    for a, b in zip(both, one):
+        assert a.nsites == b.nsites
+        np.testing.assert_allclose(a.pwm, b.pwm)

@@ -105,13 +105,18 @@ def filter_pwms(model, sequences: Sequence[str], *, threshold: float = 0.5, batc
         conv = first_conv(model, encode_codes(codes[:2], enc).to(dev))
         stride, pad, width = _window(conv, enc.kind, enc.k, enc.region)
         acts = []
-        holder: dict = {}
-        handle = conv.register_forward_hook(lambda mod, a, o: holder.__setitem__("out", o))
+        seen: list[torch.Tensor] = []
+        handle = conv.register_forward_hook(lambda mod, a, o: seen.append(o))
         try:
             with torch.inference_mode():
                 for s in range(0, len(codes), batch_size):
-                    model(encode_codes(codes[s:s + batch_size], enc).to(dev))
-                    out = holder["out"].float()
+                    batch = encode_codes(codes[s:s + batch_size], enc).to(dev)
+                    seen.clear()
+                    model(batch)
+                    # The first call on the batch's first rows: the sequences as given. Strand-symmetric models
+                    # also run the reverse complements, in a second call (GenoNet) or as a second half of the
+                    # batch (ConvFormer); those are not these sequences' windows.
+                    out = seen[0][:len(batch)].float()
                     if out.dim() == 4:
                         out = out.amax(dim=3)  # (N, F, positions, other axis) -> best over the other axis
                     acts.append(out.cpu().numpy())
