@@ -172,8 +172,8 @@ def _check_seeds(seeds: int | Sequence[int]) -> None:
     seen = [int(s) for s in seeds]
     dupes = sorted({s for s in seen if seen.count(s) > 1})
     if dupes:
-        raise UserError(f"--seeds repeats {', '.join(map(str, dupes))}; a repeated seed runs the same training again "
-                        "and fakes the spread over seeds, so give each seed once")
+        raise UserError(f"--seeds repeats a seed ({', '.join(map(str, dupes))}); a repeated seed runs the same "
+                        "training again and fakes the spread over seeds, so give each seed once")
 
 
 def min_train(labels: Sequence[int]) -> int:

@@ -18,9 +18,6 @@ def _seeds(text: str) -> int | list[int]:
     if isinstance(seeds, int) and not 1 <= seeds <= 100 or isinstance(seeds, list) and (
             not seeds or any(not 0 <= s <= SEED_MAX for s in seeds)):
         raise argparse.ArgumentTypeError(f"expected a count from 1 to 100 or seeds from 0 to {SEED_MAX}, not {text!r}")
-    if isinstance(seeds, list) and len(set(seeds)) < len(seeds):
-        raise argparse.ArgumentTypeError(f"repeats a seed ({text!r}); a repeated seed runs the same training again "
-                                         "and fakes the spread over seeds, so give each seed once")
     return seeds
 
 
