@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import numbers
 from dataclasses import dataclass
 from typing import Iterable, Literal, Sequence
 
@@ -99,6 +100,12 @@ class Encoding:
             raise ValueError(f"pad_mode must be 'right' or 'center', not {self.pad_mode!r}")
         if self.ambiguity not in _LUTS:
             raise ValueError(f"ambiguity must be one of {', '.join(_LUTS)}, not {self.ambiguity!r}")
+        for name, least in (("length", 1), ("k", 1), ("region", 0)):
+            value = getattr(self, name)
+            if name == "length" and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+                raise ValueError(f"encoding {name} must be a whole number of at least {least}, not {value!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

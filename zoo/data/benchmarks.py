@@ -16,7 +16,8 @@ import numpy as np
 
 from zoo.data.build import DEFAULT_SEED, Columns, clean_sequences, read_columns, to_dataset, to_dataset_dict
 from zoo.data.formats import iter_delimited, iter_fasta, iter_uci, iter_zeng
-from zoo.data.registry import STUDY_CITATION, Benchmark, BenchmarkInfo, register_benchmark, register_family
+from zoo.data.registry import (STUDY_CITATION, Benchmark, BenchmarkInfo, register_alias, register_benchmark,
+                               register_family)
 from zoo.data.sources import SourceFile
 from zoo.data.splits import SPLITS, carve_validation, paper_splice_split, study_split
 from zoo.errors import UserError
@@ -242,6 +243,9 @@ def _motif_info(exp: str) -> BenchmarkInfo:
 
 register_family("motif", lambda exp: Benchmark(info=_motif_info(exp), build=_motif_experiment_builder(exp)),
                 lambda: sorted({e for e, _ in _MOTIF_PINS}))
+# The study's two motif experiments by the tags of the models trained on them (``genonet_small.motif_ctcf``).
+register_alias("motif_ctcf", "motif/wgEncodeAwgTfbsBroadDnd41CtcfUniPk")
+register_alias("motif_ezh2", "motif/wgEncodeAwgTfbsBroadDnd41Ezh239875UniPk")
 
 
 def _interleaved(paths: list[tuple[str, Path]], need: int) -> Columns:

@@ -5,7 +5,8 @@ license, citation, split protocol, source URLs with pinned sha256) and a ``build
 into a ``DatasetDict``. Families with one entry per upstream task (``motif/<experiment>``, ``gb/<name>``,
 ``gue/<task>``, ``nt/<task>``) register a *factory* for their prefix, so any experiment name works, and list their
 known members. :func:`list_benchmarks` is the single catalogue; :func:`get_benchmark` the single door in (names are
-case-insensitive; unknown names raise :class:`UnknownBenchmarkError` with close matches).
+case-insensitive; unknown names raise :class:`UnknownBenchmarkError` with close matches). :func:`register_alias` lets
+a short name stand for a benchmark: the published models' tags (``motif_ctcf``) name the data they were trained on.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from zoo.data.sources import SourceFile
 from zoo.errors import UserError
 
 __all__ = ["BenchmarkInfo", "Benchmark", "UnknownBenchmarkError", "register_benchmark", "register_family",
-           "get_benchmark", "list_benchmarks", "benchmark_info", "STUDY_CITATION"]
+           "register_alias", "get_benchmark", "list_benchmarks", "benchmark_info", "STUDY_CITATION"]
 
 #: Extensions of the data files :func:`zoo.data.from_files` reads: a name ending in one is a path, not a benchmark.
 DATA_FILE_SUFFIXES = frozenset({".fa", ".fasta", ".fna", ".fas", ".gz", ".csv", ".tsv", ".tab", ".txt", ".data",
@@ -81,6 +82,7 @@ class Benchmark:
 
 _REGISTRY: dict[str, Benchmark] = {}
 _FAMILIES: dict[str, tuple[Callable[[str], Benchmark], Callable[[], list[str]]]] = {}
+_ALIASES: dict[str, str] = {}
 
 
 def register_benchmark(bench: Benchmark, overwrite: bool = False) -> Benchmark:
@@ -96,6 +98,11 @@ def register_family(prefix: str, factory: Callable[[str], Benchmark], members: C
     _FAMILIES[prefix.lower()] = (factory, members)
 
 
+def register_alias(alias: str, name: str) -> None:
+    """``alias`` (case-insensitive) stands for the benchmark ``name`` in :func:`get_benchmark`."""
+    _ALIASES[alias.lower()] = name
+
+
 def _all_names() -> list[str]:
     names = [b.info.name for b in _REGISTRY.values()]
     for prefix, (_, members) in _FAMILIES.items():
@@ -106,6 +113,8 @@ def _all_names() -> list[str]:
 def get_benchmark(name: str) -> Benchmark:
     """The benchmark called ``name`` (case-insensitive; ``family/member`` for the families)."""
     key = name.strip().lower()
+    if key in _ALIASES:
+        return get_benchmark(_ALIASES[key])
     if key in _REGISTRY:
         return _REGISTRY[key]
     if "/" in key:
@@ -117,7 +126,7 @@ def get_benchmark(name: str) -> Benchmark:
     if PurePath(key).suffix in DATA_FILE_SUFFIXES or key.startswith(("/", ".", "~")) or key.endswith("/"):
         # A path (a data file's extension, or a folder) that does not exist, not a misspelt benchmark.
         raise UserError(f"data file or folder {name!r} does not exist; check the path")
-    close = difflib.get_close_matches(key, [n.lower() for n in _all_names()], n=3, cutoff=0.6)
+    close = difflib.get_close_matches(key, [n.lower() for n in _all_names()] + list(_ALIASES), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else "; run `genozoo data list` to see them"
     raise UnknownBenchmarkError(f"unknown benchmark {name!r}{hint}")
 
