@@ -149,7 +149,7 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
         pred = await cat.apredict(entry.name, seqs, ids)
         probs, labels = pred.probabilities, pred.label_names
         L = pred.lengths.length
-        notes = [padding_note(len(s), L) for s in seqs]
+        notes = [padding_note(s, L) for s in seqs]
         # Plain rows rather than a DataFrame: building one column by column costs more than the forward pass.
         rounded = probs.astype(float).round(4).tolist()
         predicted = [labels[int(i)] for i in probs.argmax(axis=1)]
@@ -159,9 +159,8 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
         status = f"{len(seqs)} sequence(s) through `{entry.name}` on {cat.device}."
         if pred.lengths.message():
             status += f" {pred.lengths.message()}."
-        if (short := sum(n.startswith("mostly padding") for n in notes)):
-            status += (f"\n\n**Warning: {short} sequence(s) shorter than half the model's {L} bp input are mostly "
-                       "padding: their predictions are unreliable.**")
+        if (unreliable := pred.lengths.unreliable_message()):  # the sentence `genozoo predict` writes
+            status += f"\n\n**Warning: {unreliable}.**"
         return status, table
 
     def draw(table: pd.DataFrame | None):

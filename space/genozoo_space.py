@@ -33,7 +33,7 @@ from space_input import Limits, padding_note, parse_sequences
 from zoo.encoding import EncodingError, to_codes
 from zoo.errors import UserError
 from zoo.models.base import preferred_memory_format
-from zoo.predict import Predictions, length_stats
+from zoo.predict import Predictions, input_flags, length_stats
 
 __all__ = ["Limits", "Entry", "Catalogue", "ranking_key", "parse_sequences", "padding_note", "resolve_device", "default_hub_dir"]
 
@@ -381,7 +381,8 @@ class Catalogue:
 
     @staticmethod
     def _predictions(model: torch.nn.Module, ids: list[str], sequences: Sequence[str], probs: np.ndarray):
-        return Predictions(ids, probs, list(model.label_names), length_stats(model, ids, sequences))
+        return Predictions(ids, probs, list(model.label_names), length_stats(model, ids, sequences),
+                           input_flags(sequences, model.encoding.length))  # as `genozoo predict` flags them
 
     def explain(self, name: str, sequence: str, seq_id: str, method: str | None = None):
         """The attribution logo (a PIL image) of one sequence for its predicted class and its caption, by

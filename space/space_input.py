@@ -1,7 +1,8 @@
 """What a user gives the space, read and checked: the per-request limits, sequences parsed from pasted text and
 uploads by the CLI's own reader (:mod:`zoo.io`, so the space and ``genozoo predict`` read the same sequences or
 refuse them with the same sentence), and the note on how a sequence fits the model's input (padded, cropped,
-mostly padding). Messages name an upload by its file name, never by the server's temporary path.
+mostly padding or N, no bases at all: :func:`zoo.predict.input_flags`, the definition ``genozoo predict`` flags
+by). Messages name an upload by its file name, never by the server's temporary path.
 """
 from __future__ import annotations
 
@@ -105,13 +106,23 @@ def parse_sequences(text: str | None = None, upload: str | Path | None = None,
     return ids, seqs
 
 
-def padding_note(length: int, model_length: int | None) -> str:
-    """What the table says about one sequence's fit to the model's input: padded, cropped, or mostly padding
-    (less than half the model's length: the model then sees mostly padding, and its answer is unreliable)."""
+def padding_note(sequence: str | int, model_length: int | None) -> str:
+    """What the table says about one sequence's fit to the model's input: padded, cropped, or a prediction that
+    carries no or little information, as ``genozoo predict`` flags it (:func:`zoo.predict.input_flags`): a sequence
+    with no A, C, G or T, or one that is mostly padding or N (bases in less than half of the model's input). A bare
+    length is read as a sequence of that many bases."""
+    from zoo.predict import MOSTLY_PADDING, NO_BASES, base_counts, flags_from_counts  # torch: only when predicting
+
+    length = sequence if isinstance(sequence, int) else len(sequence)
+    bases = length if isinstance(sequence, int) else int(base_counts([sequence])[0])
+    flag = flags_from_counts([bases], model_length)[0]
+    if flag == NO_BASES:
+        return "no A, C, G or T: this prediction carries no information"
+    if flag == MOSTLY_PADDING:
+        if bases < length:
+            return (f"mostly padding or N (only {bases} of the model's {model_length} bp are A, C, G or T): this "
+                    "prediction is unreliable")
+        return f"mostly padding ({length} of {model_length} bp): this prediction is unreliable"
     if model_length is None or length == model_length:
         return ""
-    if length < model_length / 2:
-        return f"mostly padding ({length} of {model_length} bp): this prediction is unreliable"
     return f"padded to {model_length}" if length < model_length else f"cropped to {model_length}"
-
-

@@ -61,8 +61,8 @@ def test_predict_output_follows_its_extension(work, tmp_path, name, delimiter, c
     assert raw[:2] == b"\x1f\x8b" if compressed else raw[:2] != b"\x1f\x8b"
     text = gzip.decompress(raw).decode() if compressed else raw.decode()
     lines = text.splitlines()
-    assert lines[0] == delimiter.join(["id", "prob_neg", "prob_pos", "predicted"])
-    assert len(lines) == 6 and all(len(line.split(delimiter)) == 4 for line in lines)
+    assert lines[0] == delimiter.join(["id", "prob_neg", "prob_pos", "predicted", "flag"])
+    assert len(lines) == 6 and all(len(line.split(delimiter)) == 5 for line in lines)
     assert sorted(os.listdir(tmp_path)) == [name]  # no temporary file left beside it
 
 
@@ -74,7 +74,7 @@ def test_predict_refuses_an_extension_it_does_not_write(work, tmp_path):
 
 def test_predict_stdout_stays_csv(work):
     out = run_cli("predict", work / "tiny", work / "in.fa", "-q")
-    assert out.returncode == 0 and out.stdout.splitlines()[0] == "id,prob_neg,prob_pos,predicted"
+    assert out.returncode == 0 and out.stdout.splitlines()[0] == "id,prob_neg,prob_pos,predicted,flag"
 
 
 # --------------------------------------------------------------------------------------------- 6: empty output

@@ -101,7 +101,7 @@ def test_a_run_folder_predicts_and_is_explained_from_the_command_line(finished, 
     rows = (tmp_path / "out.csv").read_text().splitlines()
     model, _ = load_run_model(folder)
     expected = model.predict(seqs).probabilities
-    got = [[float(v) for v in row.split(",")[1:-1]] for row in rows[1:]]
+    got = [[float(v) for v in row.split(",")[1:-2]] for row in rows[1:]]
     np.testing.assert_allclose(got, expected, atol=1e-6)
     assert main(["explain", str(folder), str(fasta), "--method", "ism", "--numbers", str(tmp_path / "a.csv")]) == 0
     assert (tmp_path / "a.csv").stat().st_size > 0

@@ -45,7 +45,7 @@ def test_predict_gives_probabilities_with_label_names(kmer):
     assert p.probabilities.dtype == np.float32 and p.probabilities.shape == (50, 2)
     np.testing.assert_allclose(p.probabilities.sum(1), 1, atol=1e-6)
     cols = p.to_columns()
-    assert list(cols) == ["id", "prob_absent", "prob_present", "predicted"]
+    assert list(cols) == ["id", "prob_absent", "prob_present", "predicted", "flag"]
     assert cols["predicted"] == [["absent", "present"][i] for i in p.probabilities.argmax(1)]
     assert p.to_records()[3]["id"] == kmer.data["test"]["id"][3]
     # The same numbers as encoding by hand and running the plain model, within float32 rounding: predict runs the
@@ -115,8 +115,8 @@ def test_device_choice(kmer):
 def _read_csv(text: str) -> tuple[list[str], list[str], np.ndarray, list[str]]:
     rows = list(csv.reader(io.StringIO(text)))
     header, body = rows[0], rows[1:]
-    probs = np.array([[np.float32(v) for v in r[1:-1]] for r in body], dtype=np.float32)
-    return header, [r[0] for r in body], probs, [r[-1] for r in body]
+    probs = np.array([[np.float32(v) for v in r[1:-2]] for r in body], dtype=np.float32)
+    return header, [r[0] for r in body], probs, [r[-2] for r in body]
 
 
 def test_cli_predictions_equal_python_predictions(kmer, tmp_path):
@@ -136,7 +136,7 @@ def test_cli_predictions_equal_python_predictions(kmer, tmp_path):
     assert out.returncode == 0, out.stderr
     assert "1 sequence(s) shorter than the model's 60 bp were padded" in out.stderr
     header, got_ids, probs, labels = _read_csv((tmp_path / "p.csv").read_text())
-    assert header == ["id", "prob_absent", "prob_present", "predicted"]
+    assert header == ["id", "prob_absent", "prob_present", "predicted", "flag"]
     assert got_ids == ids and labels == ref.predicted
     np.testing.assert_array_equal(probs, ref.probabilities)  # digit for digit (9 significant digits = float32)
 

@@ -121,18 +121,20 @@ def test_other_lengths_and_upload(space, tmp_path):
     cat, client = space
     name = f"{DEMO_ARCHS[1]}.{DEMO_TASK}"
     fasta = tmp_path / "in.fa.gz"
-    short, long_, tiny = "ACGT" * 15, "ACGT" * 40, "ACGTACGTAC"
+    short, long_, tiny, unknown = "ACGT" * 15, "ACGT" * 40, "ACGTACGTAC", "N" * 101
     with gzip.open(fasta, "wt") as f:
-        f.write(f">short\n{short}\n>long\n{long_}\n>tiny\n{tiny}\n")
+        f.write(f">short\n{short}\n>long\n{long_}\n>tiny\n{tiny}\n>unknown\n{unknown}\n")
     from gradio_client import handle_file
 
     status, table, *_ = client.predict(name, "", handle_file(str(fasta)), api_name="/predict")
     rows = table["data"]
-    assert [r[0] for r in rows] == ["short", "long", "tiny"]
+    assert [r[0] for r in rows] == ["short", "long", "tiny", "unknown"]
     assert rows[0][-1] == "padded to 101" and rows[1][-1] == "cropped to 101"
     # Less than half the model's input: the model sees mostly padding, and the page and the API say so.
     assert rows[2][-1] == "mostly padding (10 of 101 bp): this prediction is unreliable"
-    assert "1 sequence(s) shorter than half the model's 101 bp input are mostly padding" in status
+    assert rows[3][-1] == "no A, C, G or T: this prediction carries no information"
+    assert ("1 of 4 sequences holds no A, C, G or T: its prediction carries no information; 1 of 4 sequences is "
+            "mostly padding or N") in status
     stats = cat.predict(name, [short, long_, tiny]).lengths
     assert (stats.padded, stats.cropped) == (2, 1) and stats.message() in status
     assert all(abs(r[2] + r[3] - 1) < 1e-3 for r in rows)

@@ -7,7 +7,9 @@ published tasks), ``"family:deepram"``, ``"all"`` or a list of names (``arch.tag
 folder) into candidates; for an architecture it picks the published weight whose input length is closest to the
 data's. :func:`bakeoff` trains every candidate once per seed with :func:`zoo.finetune.finetune` and returns a
 :class:`BakeoffResult`; :func:`write_report` writes ``results.csv`` (one row per run), ``leaderboard.md`` (mean ±
-sd over seeds, time, parameters), ``bakeoff.png`` and ``recommendation.md`` (the pick and why).
+sd over seeds, time, parameters), ``bakeoff.png`` and ``recommendation.md`` (the pick and why). Runs whose model
+learned nothing (:func:`zoo.engine.learned_nothing`) are marked in ``results.csv`` (``learned_nothing``), named in
+the recommendation and in one warning (:func:`learned_nothing_note`).
 
 Default budget (``genozoo bakeoff``): the best model of each family (6), 3 epochs, 2 seeds, at most 5,000
 training sequences (a stratified subsample; validation and test stay whole): 15.6 CPU-minutes on one thread for
@@ -21,6 +23,7 @@ import io
 import math
 import os
 import statistics
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -30,7 +33,7 @@ import numpy as np
 from zoo.errors import UserError
 
 __all__ = ["Candidate", "BakeoffResult", "select_models", "bakeoff", "leaderboard_rows", "recommend",
-           "write_report", "check_report_folder", "min_train", "REPORT_FILES", "METRICS"]
+           "learned_nothing_note", "write_report", "check_report_folder", "min_train", "REPORT_FILES", "METRICS"]
 
 METRICS = ("accuracy", "auroc", "mcc")
 
@@ -219,6 +222,7 @@ def bakeoff(data, *, validation=None, test=None, labels=None, label_names: Seque
     """Fine-tune each candidate of ``models`` (and with ``scratch`` also train it from scratch) once per seed on
     the same data and budget; see the module docstring. ``progress`` gets one line per finished run."""
     from zoo.data.user import label_names_of, load_data
+    from zoo.engine import LearnedNothing
     from zoo.finetune import finetune
 
     if metric not in METRICS:
@@ -248,23 +252,52 @@ def bakeoff(data, *, validation=None, test=None, labels=None, label_names: Seque
         for mode in modes:
             for seed in seed_list:
                 try:
-                    r = finetune(cand.spec, ds, label_map=label_map, from_scratch=mode == "from scratch",
-                                 seq_len=seq_len, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-                                 device=device, quiet=quiet)
+                    with warnings.catch_warnings():  # each run's warning is summed up once, after the last run
+                        warnings.simplefilter("ignore", LearnedNothing)
+                        r = finetune(cand.spec, ds, label_map=label_map, from_scratch=mode == "from scratch",
+                                     seq_len=seq_len, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+                                     device=device, quiet=quiet)
                 except UserError as e:
                     raise UserError(f"{cand.name} ({mode}): {e}") from None
                 row = {"model": cand.name, "arch": r.model.arch, "family": cand.family, "mode": mode, "seed": seed,
                        "seconds": round(r.seconds, 2), "cpu_seconds": round(r.cpu_seconds, 2),
                        "params": r.num_params,
-                       **{f"test_{k}": v for k, v in r.metrics["test"].items()}}
+                       **{f"test_{k}": v for k, v in r.metrics["test"].items()},
+                       "learned_nothing": r.learned_nothing is not None}
                 rows.append(row)
                 if progress is not None:
                     progress(f"{cand.name} ({mode}) seed {seed}: test {metric} "
-                             f"{row.get('test_' + metric, float('nan')):.4f} in {r.seconds:.1f} s")
+                             f"{row.get('test_' + metric, float('nan')):.4f} in {r.seconds:.1f} s"
+                             f"{' (learned nothing)' if r.learned_nothing else ''}")
     settings = dict(models=models if isinstance(models, str) else ",".join(models), epochs=epochs, seeds=seed_list,
                     scratch=scratch, max_train=max_train, lr=lr, batch_size=batch_size,
                     labels=label_names_of(ds))
-    return BakeoffResult(rows, candidates, data_name, split, {s: len(ds[s]) for s in ds}, settings, metric)
+    result = BakeoffResult(rows, candidates, data_name, split, {s: len(ds[s]) for s in ds}, settings, metric)
+    if (note := learned_nothing_note(result)) is not None:
+        warnings.warn(note, LearnedNothing, stacklevel=2)
+    return result
+
+
+def learned_nothing_note(result: BakeoffResult) -> str | None:
+    """One sentence naming the runs whose model learned nothing (:func:`zoo.engine.learned_nothing`: on validation
+    no better than always answering the most common class, nor than the class frequencies), with the remedy; ``None``
+    when every run learned something."""
+    from zoo.engine import DEFAULT_LR
+
+    failed = [r for r in result.rows if r.get("learned_nothing") in (True, "True")]
+    if not failed:
+        return None
+    runs: dict[tuple[str, str], list[str]] = {}
+    for r in failed:
+        runs.setdefault((r["model"], r["mode"]), []).append(str(r["seed"]))
+    which = "; ".join(f"{model} ({mode}, seed{'s' if len(s) > 1 else ''} {', '.join(s)})"
+                      for (model, mode), s in runs.items())
+    lr = result.settings.get("lr")
+    remedy = (f"the learning rate {lr:g} may be too high: run again with a lower one (--lr; the default is "
+              f"{DEFAULT_LR:g})" if isinstance(lr, (int, float)) and lr > DEFAULT_LR else
+              "their test scores are chance: run them longer (--epochs) or with another learning rate (--lr)")
+    return (f"{len(failed)} of {len(result.rows)} runs learned nothing (on validation no better than always "
+            f"answering the most common class, nor than the class frequencies): {which}; {remedy}")
 
 
 # --------------------------------------------------------------------------------------------- summary
@@ -331,6 +364,8 @@ def recommend(result: BakeoffResult) -> str:
                 f"seed{'s' if r['n'] > 1 else ''}, {_secs(r['seconds'])} per run, {r['params']:,} parameters)")
 
     lines = [f"**Recommendation: {show(best)}.**", ""]
+    if (note := learned_nothing_note(result)) is not None:
+        lines += [f"**Warning: {note}.**", ""]
     tied = [r for r in board[1:] if _tied(best, r, metric)]
     if tied:
         cheaper = min(tied, key=lambda r: (r["seconds"], r["params"]))

@@ -4,13 +4,14 @@ Read it top to bottom: a :class:`TrainConfig` dataclass, the data plumbing (sequ
 uint8 code matrix once, and every batch is encoded into the model's own representation, ``model.encoding``, as it
 is drawn), :func:`evaluate`, then :func:`fit`: one loop over epochs with Adam/AdamW/SGD, an optional LR
 schedule, class weights, gradient clipping, mixed precision on GPU, early stopping on the validation loss and the
-best epoch's weights restored at the end. With a ``run_dir`` every epoch ends with an atomic checkpoint
-(:mod:`zoo.checkpoint`) and the epoch log (``epochs.csv``/``epochs.json``); ``resume=True`` continues from the
-checkpoint and ends exactly where an uninterrupted run with the same seed ends. Launched by ``torchrun``, the same
-code trains with DistributedDataParallel (gloo on CPU, nccl on GPU) and computes metrics on the predictions of
-all ranks gathered together. On the CPU, :func:`fit` flushes subnormal floats to zero and keeps freed memory
-instead of re-faulting it every step (both from :mod:`zoo.runtime`, shared with prediction) and trains models that
-declare it channels-last (:func:`zoo.models.base.preferred_memory_format`).
+best epoch's weights restored at the end (with a :class:`LearnedNothing` warning when they do no better on the
+validation split than a constant answer, :func:`learned_nothing`). With a ``run_dir`` every epoch ends with an
+atomic checkpoint (:mod:`zoo.checkpoint`) and the epoch log (``epochs.csv``/``epochs.json``); ``resume=True``
+continues from the checkpoint and ends exactly where an uninterrupted run with the same seed ends. Launched by
+``torchrun``, the same code trains with DistributedDataParallel (gloo on CPU, nccl on GPU) and computes metrics on
+the predictions of all ranks gathered together. On the CPU, :func:`fit` flushes subnormal floats to zero and keeps
+freed memory instead of re-faulting it every step (both from :mod:`zoo.runtime`, shared with prediction) and trains
+models that declare it channels-last (:func:`zoo.models.base.preferred_memory_format`).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import math
 import os
 import random
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -37,9 +39,9 @@ from zoo.models.base import preferred_memory_format
 # The CPU tricks live in zoo.runtime (shared with prediction and the space); kept importable from here.
 from zoo.runtime import _glibc, check_device, flush_denormals, keep_freed_memory  # noqa: F401
 
-__all__ = ["TrainConfig", "TrainingDiverged", "RANGES", "SplitData", "Evaluation", "FitResult", "prepare",
-           "seed_everything", "distributed_context", "flush_denormals", "keep_freed_memory", "resolve_device",
-           "evaluate", "fit"]
+__all__ = ["TrainConfig", "TrainingDiverged", "LearnedNothing", "learned_nothing", "RANGES", "SplitData",
+           "Evaluation", "FitResult", "prepare", "seed_everything", "distributed_context", "flush_denormals",
+           "keep_freed_memory", "resolve_device", "evaluate", "fit"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("none", "cosine", "plateau")
@@ -47,6 +49,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Keys that may change between a run and its resume without changing the result.
 RUNTIME_KEYS = ("quiet", "num_workers", "eval_batch_size", "device", "compile")
 _SHOWN = ("loss", "accuracy", "auroc")  # the epoch line; the log has every metric
+DEFAULT_LR = 1e-3
 
 
 @dataclass
@@ -55,7 +58,7 @@ class TrainConfig:
     best epoch by validation loss)."""
 
     optimizer: str = "adam"            # adam | adamw | sgd (with momentum)
-    lr: float = 1e-3
+    lr: float = DEFAULT_LR
     weight_decay: float = 0.0          # on top of any per-layer L2 the model declares (model.param_groups)
     momentum: float = 0.9              # sgd only
     schedule: str = "none"             # none | cosine (per step, after linear warm-up) | plateau (halve on stall)
@@ -140,6 +143,45 @@ class TrainingDiverged(UserError):
         super().__init__(f"training diverged at epoch {epoch} ({what}); lower the learning rate (--lr) or clip "
                          f"the gradients (clip_grad_norm)")
         self.epoch = epoch
+
+
+class LearnedNothing(UserWarning):
+    """The model :func:`fit` kept does no better on the validation split than a constant answer
+    (:func:`learned_nothing`): it is kept and returned, but it has learned nothing."""
+
+
+def learned_nothing(model: torch.nn.Module, labels: torch.Tensor, record: dict[str, float],
+                    weight: torch.Tensor | None = None, lr: float | None = None) -> str | None:
+    """One sentence saying that the model scored in ``record`` (an epoch of :func:`fit`'s history, with
+    ``val_accuracy`` and ``val_loss`` on the split whose ``labels`` are given) learned nothing, or ``None``.
+
+    Criterion: the model beats no constant answer on the validation split, by either measure: its accuracy is no
+    better than always answering the split's most common class, and its loss no better than always answering the
+    class frequencies (the least loss any constant answer reaches, weighted as ``weight`` weighs the loss). A model
+    that beats either has learned something: accuracy alone would flag a model whose ranking is already good but
+    whose threshold has not moved yet (an imbalanced set, an early epoch), loss alone a confident model that is
+    right more often than the majority. A learning rate far too high (``--lr 10``) leaves exactly such a model
+    without the loss ever becoming NaN. ``None`` too when the split holds fewer than two classes (nothing to tell).
+    """
+    y = labels.long().cpu()
+    counts = torch.bincount(y, minlength=model.num_classes).double()
+    if int((counts > 0).sum()) < 2 or "val_accuracy" not in record:
+        return None
+    w = None if weight is None else weight.double().cpu()
+    mass = counts if w is None else counts * w
+    log_freq = (mass / mass.sum()).clamp(min=1e-12).log()  # the best constant answer under this (weighted) loss
+    const = log_freq[1:] - log_freq[:1] if model.num_outputs == 1 else log_freq  # binary: one logit, log(q1/q0)
+    baseline = float(model.loss(const.float().expand(len(y), -1), y, weight=None if w is None else w.float()))
+    majority = float(counts.max() / counts.sum())
+    accuracy, loss = record["val_accuracy"], record["val_loss"]
+    if accuracy > majority + 1e-9 or loss < baseline * (1 - 1e-6):
+        return None
+    remedy = (f"the learning rate {lr:g} may be too high: retrain with a lower one (--lr; the default is "
+              f"{DEFAULT_LR:g})" if lr is not None and lr > DEFAULT_LR else
+              "retrain longer (--epochs) or with another learning rate (--lr)")
+    return (f"the model learned nothing: on the {len(y):,} validation sequences its accuracy ({accuracy:.3f}) is no "
+            f"better than always answering the most common class ({majority:.3f}) and its loss ({loss:.4g}) no "
+            f"better than always answering the class frequencies ({baseline:.4g}); {remedy}")
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -368,6 +410,7 @@ class FitResult:
     resumed_from: int = 0
     pretrain_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    learned_nothing: str | None = None  # the sentence of :func:`learned_nothing` when the kept model did
 
 
 def _optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -458,7 +501,9 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
 
     ``train``/``validation``: splits with ``sequence`` and ``label`` columns. The model must be created after
     :func:`seed_everything` for a run to be reproducible. ``on_epoch_end(epoch, record)`` is called after each
-    epoch's checkpoint is written (tests use it to simulate a crash).
+    epoch's checkpoint is written (tests use it to simulate a crash). A kept model that learned nothing
+    (:func:`learned_nothing`) is still returned, with a :class:`LearnedNothing` warning and
+    ``FitResult.learned_nothing`` saying so.
     """
     runtime.apply_env_threads()
     rank, world, _ = distributed_context()
@@ -623,6 +668,10 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
         tqdm.write(f"early stop: validation loss has not improved for {cfg.patience} epochs")
     model.load_state_dict(best_state)
     model.to(memory_format=torch.contiguous_format)
+    kept = next((r for r in history if r["epoch"] == best_epoch), None)
+    nothing = None if kept is None else learned_nothing(model, val_data.labels, kept, weights, cfg.lr)
+    if nothing is not None and rank == 0:  # a warning, not an error: the model is kept (and saved by the caller)
+        warnings.warn(nothing, LearnedNothing, stacklevel=2)
     return FitResult(history=history, best_epoch=best_epoch, best_val_loss=best_loss, epochs_run=len(history),
                      stopped_early=stopped_early, train_seconds=time.perf_counter() - t_start,
-                     resumed_from=start_epoch, pretrain_seconds=pretrain_seconds)
+                     resumed_from=start_epoch, pretrain_seconds=pretrain_seconds, learned_nothing=nothing)

@@ -19,7 +19,9 @@ id) and data (FASTA / CSV / TSV files in any layout :func:`zoo.data.from_files` 
 3. ``freeze_trunk`` trains only the new classifier and the layers that had to start fresh;
 4. trains with :func:`zoo.engine.fit` (best epoch by validation loss), evaluates on the test split, and writes the
    folder with :func:`zoo.hub.save_model` (weights, config.json, card with ``base_model``, data and metrics), plus
-   ``metrics.json`` and ``epochs.json``. ``genozoo push DIR --repo ORG/NAME`` publishes it.
+   ``metrics.json`` and ``epochs.json``. ``genozoo push DIR --repo ORG/NAME`` publishes it. A model that learned
+   nothing (:func:`zoo.engine.learned_nothing`: no better on validation than a constant answer, typically a
+   learning rate far too high) is still written, with a warning, and its card says so.
 
 ``from_scratch=True`` is the honest comparison: the same architecture (and constructor arguments) with fresh
 weights, trained on the same data with the same budget; its card says so and names no base model.
@@ -68,6 +70,7 @@ class FinetuneResult:
     scratch_seconds: float | None = None
     cpu_seconds: float = 0.0             # CPU time of training (all threads)
     num_params: int = 0
+    learned_nothing: str | None = None   # why the model learned nothing (zoo.engine.learned_nothing), if it did
 
 
 # ------------------------------------------------------------------------------------------------ model
@@ -276,17 +279,17 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validat
 
     cpu: list[float] = []  # CPU seconds of each training (all threads), a figure a busy machine does not inflate
 
-    def train_and_score(m) -> tuple[dict, list, float]:
+    def train_and_score(m) -> tuple[dict, Any, float]:
         start, start_cpu = time.perf_counter(), time.process_time()
-        fitted = fit(m, ds["train"], ds["validation"], cfg)
+        fitted = fit(m, ds["train"], ds["validation"], cfg)  # warns (LearnedNothing) when the model learned nothing
         seconds = time.perf_counter() - start
         cpu.append(time.process_time() - start_cpu)
         scores = {"validation": evaluate(m, ds["validation"], device=dev).as_dict()}
         if "test" in ds:
             scores["test"] = evaluate(m, ds["test"], device=dev).as_dict()
-        return scores, fitted.history, seconds
+        return scores, fitted, seconds
 
-    metrics, history, seconds = train_and_score(model)
+    metrics, fitted, seconds = train_and_score(model)
     model.cpu().eval()
     model.requires_grad_(True)
     base_id = None
@@ -295,9 +298,9 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validat
 
         model.pretrained_cfg = record
         base_id = repo_id_for(record)
-    result = FinetuneResult(model, base_id, names, length, transferred, fresh, metrics, history,
+    result = FinetuneResult(model, base_id, names, length, transferred, fresh, metrics, fitted.history,
                             from_scratch=from_scratch, seconds=seconds, cpu_seconds=cpu[0],
-                            num_params=model.num_parameters(trainable=False))
+                            num_params=model.num_parameters(trainable=False), learned_nothing=fitted.learned_nothing)
     if compare_scratch and not from_scratch:
         seed_everything(seed)
         scratch = fresh_model(arch, label_names=names, seq_len=length, model_args=ctor, seed=seed)
@@ -354,6 +357,8 @@ def _save(result: FinetuneResult, out: Path, base_spec: str, data_name: str, spl
         notes += (f" The same architecture trained from scratch with the same budget reached "
                   f"{split} accuracy {result.scratch_metrics[split]['accuracy']:.3f} "
                   f"(fine-tuned: {split_metrics.get('accuracy', float('nan')):.3f}).")
+    if result.learned_nothing:  # whoever downloads the model is told too, not only the terminal that trained it
+        notes += f" Warning: {result.learned_nothing}."
     card_cfg = PretrainedCfg(
         arch=model.arch, tag=tag, num_classes=model.num_classes, seq_len=model.seq_len,
         label_names=tuple(model.label_names), encoding=model.encoding.to_dict(), model_args=ctor,

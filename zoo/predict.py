@@ -4,15 +4,19 @@ This module owns prediction: :func:`predict` (what ``model.predict(sequences)`` 
 :class:`Predictions` table; :func:`predict_records` streams any iterable of ``(id, sequence)`` records in batches
 (memory bounded by the batch size, not the input size); :func:`predict_file` reads a FASTA / FASTA.gz / CSV / TSV
 file or standard input (:mod:`zoo.io`) and writes a CSV (``id``, one ``prob_<label>`` column per class,
-``predicted``) atomically; :func:`load_model` turns a model folder, Hub repo id or published ``arch.tag`` name into
-a model. The Python function and the command line share :func:`predict_records`, so they give identical numbers.
+``predicted``, ``flag``) atomically; :func:`load_model` turns a model folder, Hub repo id or published
+``arch.tag`` name into a model. The Python function and the command line share :func:`predict_records`, so they
+give identical numbers.
 
 Sequences are cleaned, padded or cropped exactly as the model's :class:`~zoo.encoding.Encoding` declares
-(``length``, ``pad_mode``); how many were padded or cropped is counted and reported as a warning. A sequence more
-than :data:`MAX_LENGTH_FACTOR` times longer than the model's input is refused rather than silently cut to a small
-fraction of itself. Reverse-complement averaging scores each sequence and its reverse complement (each encoded
-from the raw sequence with the same pad/crop policy, in two same-shaped forward passes) and averages the two
-probability vectors, so ``predict(s) == predict(rc(s))`` holds exactly.
+(``length``, ``pad_mode``); how many were padded or cropped is counted and reported as a warning. A prediction
+that carries no information (a sequence with no A, C, G or T) or little (mostly padding or N) is flagged per row
+(:func:`input_flags`, the ``flag`` column; the space uses the same definition) and counted in a warning, since a
+model answers such input as confidently as any other. A sequence more than :data:`MAX_LENGTH_FACTOR` times longer
+than the model's input is refused rather than silently cut to a small fraction of itself. Reverse-complement
+averaging scores each sequence and its reverse complement (each encoded from the raw sequence with the same
+pad/crop policy, in two same-shaped forward passes) and averages the two probability vectors, so
+``predict(s) == predict(rc(s))`` holds exactly.
 """
 from __future__ import annotations
 
@@ -41,13 +45,47 @@ from zoo.models.base import ZooModel, preferred_memory_format
 from zoo.outputs import atomic_output
 from zoo.runtime import check_device  # noqa: F401 (also zoo.predict's, as before)
 
-__all__ = ["MAX_LENGTH_FACTOR", "Predictions", "LengthStats", "PredictSummary", "load_model", "resolve_device",
-           "check_device",
+__all__ = ["MAX_LENGTH_FACTOR", "NO_BASES", "MOSTLY_PADDING", "Predictions", "LengthStats", "PredictSummary",
+           "load_model", "resolve_device", "check_device", "base_counts", "flags_from_counts", "input_flags",
            "length_stats", "predict", "predict_records", "predict_file"]
 
 #: Sequences longer than this many times the model's input length are refused (cropping would discard >90%).
 MAX_LENGTH_FACTOR = 10
 DEFAULT_BATCH_SIZE = 256
+#: The values of the ``flag`` column (:func:`input_flags`): why a prediction carries no or little information.
+NO_BASES, MOSTLY_PADDING = "no_bases", "mostly_padding"
+_IS_BASE = np.zeros(256, dtype=np.int64)
+_IS_BASE[np.frombuffer(b"ACGTUacgtu", dtype=np.uint8)] = 1
+
+
+# ------------------------------------------------------------------------------------ uninformative input
+def base_counts(sequences: Sequence[str]) -> np.ndarray:
+    """How many letters of each sequence are bases (A, C, G, T or U, either case); ambiguity codes such as N are
+    not, whatever a model's encoding maps them to."""
+    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+    raw = np.frombuffer("".join(sequences).encode("ascii", errors="replace"), dtype=np.uint8)  # 1 byte a letter
+    seen = np.concatenate([[0], np.cumsum(_IS_BASE[raw])])
+    ends = np.cumsum(lengths)
+    return seen[ends] - seen[ends - lengths]
+
+
+def flags_from_counts(counts: Sequence[int] | np.ndarray, model_length: int | None) -> list[str]:
+    """:func:`input_flags` of sequences holding ``counts`` bases."""
+    counts = np.asarray(counts, dtype=np.int64)
+    flags = np.full(len(counts), "", dtype=object)
+    if model_length is not None:
+        flags[counts * 2 < model_length] = MOSTLY_PADDING
+    flags[counts == 0] = NO_BASES
+    return flags.tolist()
+
+
+def input_flags(sequences: Sequence[str], model_length: int | None) -> list[str]:
+    """Why the prediction of each sequence carries no or little information, the one definition ``genozoo
+    predict``'s ``flag`` column, ``model.predict`` and the space share: :data:`NO_BASES` when the sequence holds no
+    A, C, G or T at all (all N, say: the model sees nothing of it, so its answer says nothing about it, however
+    confident); :data:`MOSTLY_PADDING` when fewer than half of the model's ``model_length`` input positions get a
+    base (a sequence shorter than half the input, or mostly N): its answer is unreliable; ``""`` otherwise."""
+    return flags_from_counts(base_counts(sequences), model_length)
 
 
 # --------------------------------------------------------------------------------------------- results
@@ -60,6 +98,11 @@ class Predictions:
     probabilities: np.ndarray
     label_names: list[str]
     lengths: "LengthStats" = field(default_factory=lambda: LengthStats())
+    flags: list[str] | None = None  # per sequence: "", no_bases or mostly_padding (input_flags)
+
+    def __post_init__(self) -> None:
+        if self.flags is None:
+            self.flags = [""] * len(self.ids)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -75,14 +118,16 @@ class Predictions:
         return names[self.predicted_index].tolist()
 
     def columns(self) -> list[str]:
-        return ["id", *(f"prob_{name}" for name in self.label_names), "predicted"]
+        return ["id", *(f"prob_{name}" for name in self.label_names), "predicted", "flag"]
 
     def to_columns(self) -> dict[str, list]:
-        """``{"id": [...], "prob_<label>": [...], ..., "predicted": [...]}``."""
+        """``{"id": [...], "prob_<label>": [...], ..., "predicted": [...], "flag": [...]}``; ``flag`` is empty, or
+        says why a row's prediction carries no or little information (:func:`input_flags`)."""
         out: dict[str, list] = {"id": list(self.ids)}
         for c, name in enumerate(self.label_names):
             out[f"prob_{name}"] = self.probabilities[:, c].tolist()
         out["predicted"] = self.predicted
+        out["flag"] = list(self.flags)
         return out
 
     def to_records(self) -> list[dict]:
@@ -102,16 +147,36 @@ class Predictions:
 
 @dataclass
 class LengthStats:
-    """How many sequences were padded (shorter than the model's length) or cropped (longer)."""
+    """How many sequences were padded (shorter than the model's length) or cropped (longer), and how many of their
+    predictions carry no or little information (:func:`input_flags`), of how many."""
 
     length: int | None = None
     pad_mode: str = "right"
     padded: int = 0
     cropped: int = 0
+    sequences: int = 0
+    no_bases: int = 0
+    mostly_padding: int = 0
 
     def add(self, other: "LengthStats") -> None:
-        self.padded += other.padded
-        self.cropped += other.cropped
+        for key in ("padded", "cropped", "sequences", "no_bases", "mostly_padding"):
+            setattr(self, key, getattr(self, key) + getattr(other, key))
+
+    def unreliable_message(self) -> str | None:
+        """One sentence on the predictions that carry no or little information, or ``None``."""
+        def of(n: int) -> str:
+            return f"{n:,} of {self.sequences:,} sequence{'' if self.sequences == 1 else 's'}"
+
+        parts = []
+        if self.no_bases:
+            parts.append(f"{of(self.no_bases)} hold no A, C, G or T: their predictions carry no information"
+                         if self.no_bases > 1 else
+                         f"{of(1)} holds no A, C, G or T: its prediction carries no information")
+        if self.mostly_padding:
+            what = f"mostly padding or N (bases in fewer than half of the model's {self.length} bp input)"
+            parts.append(f"{of(self.mostly_padding)} are {what}: their predictions are unreliable"
+                         if self.mostly_padding > 1 else f"{of(1)} is {what}: its prediction is unreliable")
+        return "; ".join(parts) or None
 
     def message(self) -> str | None:
         if not (self.padded or self.cropped):
@@ -213,7 +278,8 @@ def length_stats(model, ids: Sequence[str], seqs: Sequence[str], max_length: int
     return _length_stats(ids, seqs, model, _max_length(model, max_length))
 
 
-def _length_stats(ids: Sequence[str], seqs: Sequence[str], model, limit: int | None) -> LengthStats:
+def _length_stats(ids: Sequence[str], seqs: Sequence[str], model, limit: int | None,
+                  flags: Sequence[str] | None = None) -> LengthStats:
     enc = model.encoding
     lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
     stats = LengthStats(enc.length, enc.pad_mode)
@@ -231,6 +297,9 @@ def _length_stats(ids: Sequence[str], seqs: Sequence[str], model, limit: int | N
     if enc.length is not None:
         stats.padded = int((lengths < enc.length).sum())
         stats.cropped = int((lengths > enc.length).sum())
+    flags = input_flags(seqs, enc.length) if flags is None else flags
+    stats.sequences, stats.no_bases, stats.mostly_padding = len(seqs), flags.count(NO_BASES), \
+        flags.count(MOSTLY_PADDING)
     return stats
 
 
@@ -244,6 +313,7 @@ class _Prepared:
 
     ids: list[str]
     stats: LengthStats
+    flags: list[str]
     x: torch.Tensor
     x_rc: torch.Tensor | None
 
@@ -252,7 +322,8 @@ def _prepare(model, batch: Sequence[tuple[str, str]], rc: bool, limit: int | Non
     enc = model.encoding
     ids = [str(r[0]) for r in batch]
     seqs = [r[1] for r in batch]
-    stats = _length_stats(ids, seqs, model, limit)
+    flags = input_flags(seqs, enc.length)
+    stats = _length_stats(ids, seqs, model, limit, flags)
     try:
         codes = to_codes(seqs, enc.length, pad_mode=enc.pad_mode, ambiguity=enc.ambiguity, ids=ids)
     except EncodingError as e:
@@ -265,7 +336,7 @@ def _prepare(model, batch: Sequence[tuple[str, str]], rc: bool, limit: int | Non
         rc_codes = to_codes(reverse_complement(seqs, ambiguity=enc.ambiguity), enc.length,
                             pad_mode=enc.pad_mode, ambiguity=enc.ambiguity)
         x_rc = model.fast_input(rc_codes)
-    return _Prepared(ids, stats, model.fast_input(codes), x_rc)
+    return _Prepared(ids, stats, flags, model.fast_input(codes), x_rc)
 
 
 def _forward(model, batch: _Prepared, device: torch.device) -> Predictions:
@@ -273,7 +344,7 @@ def _forward(model, batch: _Prepared, device: torch.device) -> Predictions:
         probs = _forward_probs(model, batch.x, device)
         if batch.x_rc is not None:
             probs = (probs + _forward_probs(model, batch.x_rc, device)) / 2
-    return Predictions(batch.ids, probs.cpu().numpy(), list(model.label_names), batch.stats)
+    return Predictions(batch.ids, probs.cpu().numpy(), list(model.label_names), batch.stats, batch.flags)
 
 
 def _workers(threads: int | None, device: torch.device) -> int:
@@ -356,7 +427,8 @@ def predict(model, sequences: str | Sequence[str], *, ids: Sequence[str] | None 
 
     ``reverse_complement=True`` averages the probabilities of each sequence and its reverse complement.
     ``device``: ``None`` keeps the model where it is, ``"auto"`` takes CUDA when present. Sequences of another
-    length than the model's are padded/cropped by its encoding (a warning says how many).
+    length than the model's are padded/cropped by its encoding (a warning says how many); a warning also counts
+    the sequences whose prediction carries no or little information (``Predictions.flags``, :func:`input_flags`).
     """
     seqs = [sequences] if isinstance(sequences, str) else list(sequences)
     if not seqs:
@@ -370,16 +442,18 @@ def predict(model, sequences: str | Sequence[str], *, ids: Sequence[str] | None 
     stats = LengthStats(model.encoding.length, model.encoding.pad_mode)
     for p in parts:
         stats.add(p.lengths)
-    if (msg := stats.message()) is not None:
-        warnings.warn(msg, stacklevel=2)
-    return Predictions(names, np.concatenate([p.probabilities for p in parts]), list(model.label_names), stats)
+    for msg in (stats.message(), stats.unreliable_message()):
+        if msg is not None:
+            warnings.warn(msg, stacklevel=2)
+    return Predictions(names, np.concatenate([p.probabilities for p in parts]), list(model.label_names), stats,
+                       [f for p in parts for f in p.flags])
 
 
 def _format_rows(p: Predictions) -> Iterator[list[str]]:
     # %.9g round-trips float32 exactly, so the CSV holds the very numbers the Python API returns.
     probs = [[f"{v:.9g}" for v in row] for row in p.probabilities.tolist()]
-    for ident, row, label in zip(p.ids, probs, p.predicted):
-        yield [ident, *row, label]
+    for ident, row, label, flag in zip(p.ids, probs, p.predicted, p.flags):
+        yield [ident, *row, label, flag]
 
 
 #: What ``predict_file`` writes, by the output's extension (before an optional ``.gz``): the column separator.

@@ -376,6 +376,8 @@ def run(recipe: Recipe, seed: int, out_dir: str | Path = "runs", *, resume: bool
         "pretrain_seconds": result.pretrain_seconds, "num_params": model.num_parameters(),
         **{s: e.as_dict() for s, e in evals.items()},
     }
+    if result.learned_nothing:  # the warning fit gave, kept with the run (zoo.engine.learned_nothing)
+        metrics["learned_nothing"] = result.learned_nothing
     if rank == 0:
         state = ckpt.state_to_cpu(model)
         ckpt.save_weights(state, folder / "model.safetensors", metadata={"format": "pt", "arch": recipe.arch})

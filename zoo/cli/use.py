@@ -71,8 +71,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # the reader of standard output (e.g. `| head`) has stopped: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    if (msg := summary.lengths.message()) is not None:
-        _say(f"genozoo: warning: {msg}")
+    for msg in (summary.lengths.message(), summary.lengths.unreliable_message()):
+        if msg is not None:
+            _say(f"genozoo: warning: {msg}")
     if not args.quiet:
         where = "standard output" if args.output == "-" else args.output
         _say(f"predicted {summary.sequences:,} sequences in {summary.seconds:.1f} s "
@@ -240,7 +241,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="class probabilities for the sequences of a FASTA/CSV file or stdin",
                        description="Predict class probabilities for every sequence of a FASTA / FASTA.gz / CSV / "
                                    "TSV file or standard input, streaming in batches (bounded memory). Writes a "
-                                   "CSV: id, prob_<label> per class, predicted.")
+                                   "CSV: id, prob_<label> per class, predicted, flag (empty, or why the row's "
+                                   "prediction carries no or little information: no_bases, the sequence holds no "
+                                   "A, C, G or T; mostly_padding, bases fill less than half of the model's "
+                                   "input).")
     _model_options(p)
     p.add_argument("input", help="FASTA, FASTA.gz, CSV or TSV file, or - for standard input")
     p.add_argument("-o", "--output", default="-",
