@@ -24,7 +24,7 @@ from zoo.errors import UserError
 
 __all__ = [
     "PretrainedCfg", "UnknownModelError", "register_model", "register_pretrained", "list_models",
-    "list_families", "model_family", "study_kwargs", "GEOMETRIES", "model_entrypoint", "is_classifier",
+    "list_families", "model_family", "study_kwargs", "GEOMETRIES", "model_entrypoint", "model_class", "is_classifier",
     "pretrained_cfg", "create_model",
     "is_model", "DEFAULT_ORG", "hub_org", "repo_id_for", "set_weight_loaders", "add_layer_loader", "load_layers",
 ]
@@ -185,9 +185,13 @@ def _ensure_models() -> None:
 _weight_loaders: dict[str, Callable[..., Any]] = {}
 
 
-def set_weight_loaders(load_pretrained: Callable[..., Any], load_weights: Callable[..., Any]) -> None:
-    """Plug in the functions :func:`create_model` loads weights with (:mod:`zoo.hub` does it on import)."""
+def set_weight_loaders(load_pretrained: Callable[..., Any], load_weights: Callable[..., Any],
+                       load_model: Callable[..., Any] | None = None) -> None:
+    """Plug in the functions :func:`create_model` loads weights with (:mod:`zoo.hub` does it on import);
+    ``load_model(folder)`` builds a saved model folder from its config.json (:func:`zoo.hub.load_model`)."""
     _weight_loaders.update(load_pretrained=load_pretrained, load_weights=load_weights)
+    if load_model is not None:
+        _weight_loaders["load_model"] = load_model
 
 
 def _loader(name: str) -> Callable[..., Any]:
@@ -300,9 +304,9 @@ def model_entrypoint(arch: str) -> Callable[..., Any]:
     return _entrypoints[arch]
 
 
-def is_classifier(arch: str) -> bool:
-    """Whether ``arch`` predicts class logits, from its builder's declared return class (``is_classifier``), without
-    building it (``lstm_autoencoder`` reconstructs sequences: a part other models build on)."""
+def model_class(arch: str) -> type | None:
+    """The class ``arch``'s builder declares it returns (its return annotation), without building it; None when
+    the builder declares no class."""
     import typing
 
     try:
@@ -310,8 +314,14 @@ def is_classifier(arch: str) -> bool:
     except UnknownModelError:
         raise
     except Exception:  # an unresolvable annotation: building the model will say what is wrong
-        return True
-    return bool(getattr(cls, "is_classifier", True))
+        return None
+    return cls if isinstance(cls, type) else None
+
+
+def is_classifier(arch: str) -> bool:
+    """Whether ``arch`` predicts class logits, from its builder's declared return class (``is_classifier``), without
+    building it (``lstm_autoencoder`` reconstructs sequences: a part other models build on)."""
+    return bool(getattr(model_class(arch), "is_classifier", True))
 
 
 def pretrained_cfg(name: str) -> PretrainedCfg:
@@ -333,6 +343,12 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
     ``checkpoint_path`` loads weights from a local ``model.safetensors`` or model folder. Passing a
     ``num_classes`` different from the published one replaces the classifier head (fine-tuning); passing a
     different ``seq_len`` rebuilds length-dependent layers, whose weights are then not loaded.
+
+    With an architecture name, a saved model folder (one holding ``config.json``, or the ``model.safetensors``
+    inside one) is built as it was saved (:func:`zoo.hub.load_model`): its architecture must be ``name``, and
+    ``num_classes``, ``seq_len`` and other arguments, where given, must agree with its config.json (a new head
+    or length is fine-tuning: :mod:`zoo.finetune`). A weights file without a config.json beside it is loaded into
+    ``name`` built from the arguments given.
     """
     _ensure_models()
     _load_pretrained()
@@ -353,6 +369,11 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
                                         f"family: {', '.join(family) or 'none'} (all: genozoo list --pretrained)")
             raise UnknownModelError(f"{arch!r} has several published weights; name one of {', '.join(tags)}")
     builder = model_entrypoint(arch)
+    folder = _saved_folder(checkpoint_path) if cfg is None else None
+    if folder is not None:
+        explicit = {**({} if num_classes is None else {"num_classes": num_classes}),
+                    **({} if seq_len is None else {"seq_len": seq_len}), **kwargs}
+        return _load_folder(arch, folder, explicit)
     args: dict[str, Any] = {}
     if cfg is not None:
         args.update(cfg.model_args)
@@ -371,6 +392,46 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
     if checkpoint_path is not None:
         _loader("load_weights")(model, checkpoint_path)
     return model
+
+
+def _saved_folder(checkpoint_path: str | Path | None) -> Path | None:
+    """The model folder ``checkpoint_path`` names: a folder holding ``config.json``, or the folder of a
+    ``model.safetensors`` with one beside it; None for anything else (a lone weights file)."""
+    if checkpoint_path is None:
+        return None
+    path = Path(checkpoint_path)
+    folder = path if path.is_dir() else path.parent if path.name == "model.safetensors" else None
+    return folder if folder is not None and (folder / "config.json").is_file() else None
+
+
+def _as_json(value: Any) -> Any:
+    """``value`` as config.json holds it (tuples are lists), for comparing an argument with a saved one."""
+    return [_as_json(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+def _load_folder(arch: str, folder: Path, explicit: dict[str, Any]):
+    """``create_model(arch, checkpoint_path=folder)``: the folder's model as saved (see :func:`create_model`)."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = None  # zoo.hub.load_model says what is wrong with the file
+    if isinstance(config, dict) and isinstance(config.get("arch"), str) and config["arch"] != arch:
+        saved = config["arch"]
+        raise UserError(f"{folder} holds a {saved!r} model, not {arch!r}; load it as saved with "
+                        f"zoo.hub.load_model({str(folder)!r}) or zoo.create_model({saved!r}, "
+                        f"checkpoint_path={str(folder)!r})")
+    if isinstance(config, dict):
+        family = config.get("genozoo")  # a family saved in its own layout (transformers) keeps them here
+        ctor = family["model_args"] if isinstance(family, dict) and isinstance(family.get("model_args"), dict) \
+            else config
+        differ = [k for k, v in explicit.items() if k not in ctor or _as_json(v) != ctor[k]]
+        if differ:
+            given = ", ".join(f"{k}={explicit[k]!r}" for k in differ)
+            saved = ", ".join(f"{k}={ctor[k]!r}" if k in ctor else f"no {k!r}" for k in differ)
+            raise UserError(f"create_model got {given} but {folder} was saved with {saved}; leave "
+                            f"{'it' if len(differ) == 1 else 'them'} out to load the model as saved, or fine-tune it "
+                            f"for a new head or length (zoo.finetune)")
+    return _loader("load_model")(folder)
 
 
 #: What an architecture's constructor raises for arguments it cannot build with.

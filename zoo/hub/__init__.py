@@ -6,8 +6,10 @@ push / pull to the Hugging Face Hub.
   atomically; :func:`load_weights` loads safetensors strictly (or skipping a replaced head / resized layers).
 * :mod:`zoo.hub.resolve`: :func:`load_pretrained` (what ``create_model(..., pretrained=True)`` calls): explicit
   path, else bundled ``hub/<org>/<arch>.<tag>/`` (or ``$GENOZOO_HUB_DIR``), else the Hub repo through
-  ``hf_hub_download`` and its cache, sha256-verified; :func:`load_model` builds any model folder or repo back.
-* :mod:`zoo.hub.remote`: :func:`push`, :func:`pull`, :func:`push_dataset`, :func:`pull_dataset`.
+  ``hf_hub_download`` and its cache, sha256-verified, its config.json checked against the published record;
+  :func:`load_model` builds any model folder or repo back.
+* :mod:`zoo.hub.remote`: :func:`push`, :func:`pull`, :func:`push_dataset` (data and card in one commit),
+  :func:`pull_dataset`.
 * :mod:`zoo.hub.errors`: the :class:`HubError` family, one sentence each.
 """
 from zoo.hub.errors import (ContractMismatchError, HubConnectionError, HubError, HubUnreachableError,

@@ -20,7 +20,7 @@ import torch
 
 from zoo.checkpoint import make_readable
 from zoo.hub.errors import ContractMismatchError, IntegrityError, WeightsNotFoundError
-from zoo.hub.validate import WEIGHTS_SHA_KEY, sha256_file, verify_weights
+from zoo.hub.validate import META_KEYS, WEIGHTS_SHA_KEY, record_mismatches, sha256_file, verify_weights
 from zoo.models import transformer
 from zoo.models.base import ZooModel
 from zoo.outputs import json_text
@@ -34,9 +34,6 @@ WEIGHTS_NAME, CONFIG_NAME, CARD_NAME = "model.safetensors", "config.json", "READ
 #: The record a card was rendered from, kept beside a weight that is not in the registry (a fine-tune), so
 #: ``genozoo card`` renders the same results again.
 RECORD_NAME = "record.json"
-#: config.json keys that describe the weight rather than construct the model.
-META_KEYS = ("arch", "name", "family", "encoding", "dataset", "split", "data_revision", "classifier",
-             "base_model", "genozoo_version", WEIGHTS_SHA_KEY)
 
 
 def state_digest(model) -> str:
@@ -54,12 +51,16 @@ def state_digest(model) -> str:
 
 
 def _unchanged_published(model):
-    """The published record of ``model`` when it holds exactly the weights loaded from it, else None."""
+    """The published record of ``model`` when it holds exactly the weights loaded from it and would be saved with
+    the record's configuration (not, say, other ``label_names`` or ``dropout`` passed to ``create_model``), else
+    None: a folder claiming a record must load as that record (:func:`zoo.hub.validate.verify_config`)."""
     base = getattr(model, "pretrained_cfg", None)
     digest = getattr(model, "pretrained_digest", None)
     if base is None or digest is None or getattr(model, "skipped_weights", None):
         return None
-    return base if state_digest(model) == digest else None
+    if state_digest(model) != digest:
+        return None
+    return None if record_mismatches(model_config(model, base), base) else base
 
 
 def _weights_in(path: Path) -> Path:

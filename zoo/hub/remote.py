@@ -5,8 +5,8 @@ model repo in one commit, on ``main`` or on a branch; :func:`push_all` pushes ev
 bundled hub to ``<org>/<arch>.<tag>``, skipping repos that already hold the same files; :func:`pull` fetches a
 model repo into the Hugging Face cache (or a folder), verifies the weights against the sha256 the Hub reports and
 checks the model builds. :func:`push_dataset` uploads a ``datasets.DatasetDict`` as parquet files with a dataset
-card (no loading script): the data first, the card after it, and a repo it created is deleted again when either
-fails, so no repo is left holding a card without its data; :func:`pull_dataset` loads one back. All of them speak
+card (no loading script) in one commit, so a repo holds the old data and card or the new ones, never a mix, and a
+repo it created is deleted again when the upload fails; :func:`pull_dataset` loads one back. All of them speak
 to ``HF_ENDPOINT`` through the unmodified ``huggingface_hub`` client; the tests run them against a loopback server
 (``tests/hubserver.py``).
 """
@@ -24,7 +24,7 @@ from zoo.errors import UserError
 from zoo.hub.errors import HubError, WeightsNotFoundError, hub_errors
 from zoo.hub.folders import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, read_config
 from zoo.hub.resolve import download_model, load_model
-from zoo.hub.validate import verify_weights
+from zoo.hub.validate import sha256_file, verify_config, verify_weights
 from zoo.version import __version__
 
 __all__ = ["push", "push_all", "PushResult", "remote_matches", "pull", "push_dataset", "pull_dataset"]
@@ -60,7 +60,8 @@ def _check_card(path: Path, kind: str = "model") -> None:
 def push(model_dir: str | Path, repo_id: str, *, private: bool = False, revision: str | None = None,
          commit_message: str | None = None) -> str:
     """Upload a model folder to the Hub model repo ``repo_id`` (created if missing, ``private`` if asked) on
-    branch ``revision`` (created from ``main`` if missing). Returns the commit URL."""
+    branch ``revision`` (created from ``main`` if missing). Returns the commit URL. A folder holding a published
+    weight whose config.json says otherwise than its record (:func:`zoo.hub.validate.verify_config`) is refused."""
     from huggingface_hub import HfApi
 
     folder = Path(model_dir)
@@ -77,6 +78,11 @@ def push(model_dir: str | Path, repo_id: str, *, private: bool = False, revision
     # is not compared here; the folder must still build and load strictly.
     config = read_config(folder / CONFIG_NAME)
     verify_weights(folder / WEIGHTS_NAME, {k: v for k, v in config.items() if k != "name"}, where=str(folder))
+    record = _published_record(config)
+    if record is not None and record.sha256 and sha256_file(folder / WEIGHTS_NAME) == record.sha256:
+        # The published weights under an edited config.json would spread predictions that mean something else.
+        verify_config(config, record, where=str(folder / CONFIG_NAME),
+                      fix="restore it before pushing, or save the model anew with zoo.hub.save_model")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         load_model(folder, allow_modified=True)
@@ -91,6 +97,14 @@ def push(model_dir: str | Path, repo_id: str, *, private: bool = False, revision
                                    allow_patterns=MODEL_PATTERNS, ignore_patterns=[".*", "*.tmp"],
                                    commit_message=commit_message or f"Upload {folder.name} with genozoo")
     return str(commit)
+
+
+def _published_record(config: dict):
+    """The published record config.json names, or None."""
+    from zoo.registry import is_model, pretrained_cfg
+
+    name = config.get("name")
+    return pretrained_cfg(name) if isinstance(name, str) and "." in name and is_model(name) else None
 
 
 class PushResult(NamedTuple):
@@ -220,10 +234,14 @@ def _hub_accepts(card, what: str) -> None:
 def push_dataset(dataset_dict: Any, repo_id: str, card_text: str | None = None, *, private: bool = False,
                  revision: str | None = None, commit_message: str | None = None) -> str:
     """Upload a ``datasets.DatasetDict`` to the Hub dataset repo ``repo_id`` as parquet shards, with
-    ``card_text`` (a dataset card: YAML front matter + Markdown) as README.md. The data goes first (``datasets``
-    writes the ``dataset_info`` and ``configs`` metadata that lets ``load_dataset(repo_id)`` work without a loading
-    script), then the card with that metadata merged into its YAML, so the card never lands without its data. A
-    repo this call created is deleted again when either upload fails. Returns the URL of the last commit."""
+    ``card_text`` (a dataset card: YAML front matter + Markdown) as README.md, in one commit: the shards, the card
+    (its YAML carrying the ``dataset_info`` and ``configs`` metadata that lets ``load_dataset(repo_id)`` work
+    without a loading script) and the removal of the shards of an earlier push. The repo therefore holds the old
+    data and card or the new ones, never new data under an old card; a commit made by someone else meanwhile makes
+    this one fail rather than mix with it. Without ``card_text`` the repo's own card is kept, its metadata updated.
+    A repo this call created is deleted again when the upload fails. Returns the URL of the commit."""
+    import tempfile
+
     from huggingface_hub import HfApi
 
     from zoo.data.card import read_dataset_card
@@ -244,10 +262,14 @@ def push_dataset(dataset_dict: Any, repo_id: str, card_text: str | None = None, 
         try:
             if revision and revision != "main":
                 api.create_branch(repo_id, repo_type="dataset", branch=revision, exist_ok=True)
-            commit = dataset_dict.push_to_hub(repo_id, private=private, revision=revision,
-                                              commit_message=commit_message or "Upload benchmark with genozoo")
-            if card is not None:
-                commit = _push_card(api, repo_id, card, commit.oid, revision)
+            parent = api.repo_info(repo_id, repo_type="dataset", revision=revision).sha
+            if card is None:
+                card = _current_card(repo_id, parent)
+            with tempfile.TemporaryDirectory(prefix="genozoo-push-") as tmp:
+                operations = _dataset_operations(api, dataset_dict, repo_id, parent, card, Path(tmp))
+                commit = api.create_commit(repo_id, operations, repo_type="dataset", revision=revision,
+                                           parent_commit=parent,
+                                           commit_message=commit_message or "Upload benchmark with genozoo")
         except BaseException:
             if created:
                 _delete_quietly(api, repo_id)
@@ -255,21 +277,61 @@ def push_dataset(dataset_dict: Any, repo_id: str, card_text: str | None = None, 
     return str(getattr(commit, "commit_url", commit))
 
 
-def _push_card(api: Any, repo_id: str, card: Any, data_commit: str, revision: str | None) -> Any:
-    """Commit ``card`` on top of ``data_commit``, carrying over the ``dataset_info`` and ``configs`` metadata that
-    ``datasets`` wrote into the README of that commit (what ``load_dataset`` reads)."""
-    from huggingface_hub import hf_hub_download
+#: Where the shards go and how large one may be: the layout ``datasets``' own ``push_to_hub`` writes
+#: (``data/<split>-00000-of-00001.parquet``), which ``load_dataset`` reads through the card's ``configs``.
+DATA_DIR, MAX_SHARD_BYTES = "data", 500 * 2**20
 
-    from zoo.data.card import read_dataset_card
 
-    written = Path(hf_hub_download(repo_id, CARD_NAME, repo_type="dataset", revision=data_commit))
-    meta = read_dataset_card(written.read_text(encoding="utf-8"), f"the README.md datasets wrote to {repo_id!r}").data
-    for key in ("dataset_info", "configs"):
-        if meta.get(key) is not None:
-            card.data[key] = meta[key]
-    return api.upload_file(path_or_fileobj=str(card).encode("utf-8"), path_in_repo=CARD_NAME, repo_id=repo_id,
-                           repo_type="dataset", revision=revision, commit_message="Add dataset card",
-                           parent_commit=data_commit)
+def _current_card(repo_id: str, commit: str) -> Any:
+    """The card the repo holds at ``commit`` (kept when no card is given), or an empty one."""
+    from huggingface_hub import DatasetCard, hf_hub_download
+    from huggingface_hub import errors as e
+
+    try:
+        path = hf_hub_download(repo_id, CARD_NAME, repo_type="dataset", revision=commit)
+    except e.EntryNotFoundError:
+        return DatasetCard("---\n{}\n---\n")  # empty metadata (a card without a block would log a line)
+    return DatasetCard(Path(path).read_text(encoding="utf-8"))
+
+
+def _dataset_operations(api: Any, dataset_dict: Any, repo_id: str, parent: str, card: Any, tmp: Path) -> list:
+    """The operations of the one commit :func:`push_dataset` makes: each split written as parquet shards under
+    :data:`DATA_DIR`, ``card`` with the ``dataset_info`` and ``configs`` metadata of those shards, and the deletion
+    of every other file under :data:`DATA_DIR` at ``parent`` (an earlier push's shards)."""
+    import math
+
+    from datasets import DatasetInfo, SplitDict, SplitInfo
+    from datasets.info import DatasetInfosDict
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    adds, info, features = [], DatasetInfo(config_name="default", splits=SplitDict(), download_size=0,
+                                           dataset_size=0), None
+    for split, ds in dataset_dict.items():
+        if features is not None and ds.features != features:
+            raise HubError(f"the splits of the dataset for {repo_id!r} have different columns ({split!r}: "
+                           f"{ds.features} vs {features}); give every split the same features")
+        # The bytes of the rows this split holds (a split made by selecting rows shares one table with the others),
+        # as datasets estimates them for its dataset_info and its shard count.
+        features, nbytes = ds.features, int(ds.data.nbytes * len(ds) / max(1, ds.data.num_rows))
+        shards = max(1, math.ceil(nbytes / MAX_SHARD_BYTES))
+        for i in range(shards):
+            path_in_repo = f"{DATA_DIR}/{split}-{i:05d}-of-{shards:05d}.parquet"
+            local = tmp / path_in_repo.replace("/", "--")
+            ds.shard(num_shards=shards, index=i, contiguous=True).to_parquet(str(local))
+            info.download_size += local.stat().st_size
+            adds.append(CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=str(local)))
+        info.splits.add(SplitInfo(name=split, num_bytes=nbytes, num_examples=len(ds)))
+        info.dataset_size += nbytes
+    info.features, info.size_in_bytes = features, info.download_size + info.dataset_size
+    DatasetInfosDict({"default": info}).to_dataset_card_data(card.data)
+    MetadataConfigs({"default": {"data_files": [{"split": s, "path": f"{DATA_DIR}/{s}-*"}
+                                                for s in dataset_dict]}}).to_dataset_card_data(card.data)
+    adds.append(CommitOperationAdd(path_in_repo=CARD_NAME, path_or_fileobj=str(card).encode("utf-8")))
+    new = {a.path_in_repo for a in adds}
+    stale = [f for f in api.list_repo_files(repo_id, repo_type="dataset", revision=parent)
+             if f.startswith(DATA_DIR + "/") and f not in new]
+    return adds + [CommitOperationDelete(path_in_repo=f) for f in stale]
 
 
 def _delete_quietly(api: Any, repo_id: str) -> None:

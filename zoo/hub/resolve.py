@@ -5,7 +5,8 @@
 of the repository (or ``$GENOZOO_HUB_DIR/<org>/<arch>.<tag>/``); the Hub repo ``<org>/<arch>.<tag>`` (the record's
 ``hub_id``, else ``$GENOZOO_HUB_ORG``, default ``genozoo``) through ``hf_hub_download`` and its cache, at the
 record's pinned revision. The file's sha256 is checked against the record wherever it came from, so a bundled,
-cached or downloaded file that was truncated or altered is refused (and evicted from the cache). With
+cached or downloaded file that was truncated or altered is refused (and evicted from the cache); so is a config.json
+beside it whose architecture, encoding, labels or model arguments differ from the record's. With
 ``HF_HUB_OFFLINE=1`` the cache and the bundle are used and nothing is fetched.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from zoo.hub.errors import (ContractMismatchError, IntegrityError, UnknownArchit
                             hub_errors)
 from zoo.hub.folders import (CONFIG_NAME, META_KEYS, WEIGHTS_NAME, _family_io, _weights_in, build_for_loading,
                              fillable, load_weights, read_config, state_digest)
-from zoo.hub.validate import build_checked, sha256_file, verify_weights
+from zoo.hub.validate import build_checked, sha256_file, verify_config, verify_weights
 from zoo.registry import (DEFAULT_ORG, UnknownModelError, hub_org, is_model, model_entrypoint, pretrained_cfg,
                           repo_id_for, set_weight_loaders)
 
@@ -121,6 +122,28 @@ def resolve_pretrained(cfg, checkpoint_path: str | Path | None = None) -> tuple[
     return path, source
 
 
+#: What to do about a config.json that disagrees with its published record, by where it came from.
+_RECORD_FIXES = {
+    "bundle": "restore the bundled folder (git checkout -- hub/) or delete it to fetch the model from the Hub",
+    "hub": "it was removed from the cache; try again, and report it if it persists",
+    "path": "pass the published folder, or load this one as an unpublished model with zoo.hub.load_model(FOLDER, "
+            "allow_modified=True)",
+    "folder": "restore the folder, or pass --allow-modified (allow_modified=True) to load it as an unpublished model",
+}
+
+
+def _check_against_record(config: dict, cfg, config_path: Path, source: str, allow_modified: bool = False) -> bool:
+    """:func:`zoo.hub.validate.verify_config` with the advice for where ``config_path`` came from; a file from the
+    Hugging Face cache that disagrees is removed from it, as disagreeing weights are."""
+    try:
+        return verify_config(config, cfg, where=str(config_path), fix=_RECORD_FIXES[source],
+                             allow_modified=allow_modified)
+    except IntegrityError:
+        if source == "hub":
+            _evict(config_path)
+        raise
+
+
 def load_pretrained(cfg, builder: Callable[..., Any], args: dict[str, Any],
                     checkpoint_path: str | Path | None = None):
     """Build ``builder(**args)`` and load the published weights of ``cfg`` (see the module docstring for where
@@ -145,6 +168,8 @@ def load_pretrained(cfg, builder: Callable[..., Any], args: dict[str, Any],
             raise ContractMismatchError(f"{config_path} declares input encoding {saved['encoding']} but "
                                         f"{cfg.name} as built expects {model.encoding.to_dict()}; the weights were "
                                         f"trained for another input")
+        if cfg.sha256:  # the record pins these weights: their config.json must say what it says (labels, sizes)
+            _check_against_record(saved, cfg, config_path, source)
     skipped = load_weights(model, path, skip_prefixes=model.classifier_prefixes() if new_head else (),
                            skip_shape_mismatch=new_len)
     if skipped:
@@ -198,7 +223,8 @@ def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_l
     """Build a model from a model folder or Hub repo (``ORG/NAME``, at ``revision``): the architecture named in
     config.json comes from the registry, built from the saved constructor arguments (bounded and size-checked
     before anything is allocated, :func:`zoo.hub.validate.build_checked`); the weights must match the sha256
-    config.json records and, when it names a published record, that record's (``allow_modified=True`` loads them
+    config.json records and, when it names a published record, that record's, and config.json itself must then
+    state what the record states (:func:`zoo.hub.validate.verify_config`; ``allow_modified=True`` loads either
     anyway, with a warning, as an unpublished weight); they load strictly, and the input contract (``encoding``)
     must match the one the built model declares."""
     src = Path(dir_or_repo_id)
@@ -248,6 +274,11 @@ def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_l
         except (SafetensorError, OSError) as err:
             raise IntegrityError(f"{folder / WEIGHTS_NAME} is not a readable safetensors file ({err}); it is "
                                  f"truncated or corrupt, replace it") from err
+        except RuntimeError as err:  # load_state_dict(strict=True): the weights do not fit the layers described
+            why = " ".join(str(err).split())
+            raise ContractMismatchError(f"the weights in {folder} do not fit {arch!r} as {CONFIG_NAME} describes it "
+                                        f"({why[:200]}{'...' if len(why) > 200 else ''}); check the file or "
+                                        f"re-save the model") from err
     else:
         ctor = {k: v for k, v in config.items() if k not in META_KEYS}
         model = build_checked(builder, ctor, arch, where, on_meta=True)  # filled by load_weights (strict)
@@ -258,8 +289,11 @@ def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_l
         raise ContractMismatchError(f"{folder / CONFIG_NAME} declares input encoding {config['encoding']} but "
                                     f"{arch!r} built from it expects {model.encoding.to_dict()}; re-save the model")
     model.arch = arch
+    if claims and record.sha256:  # the weights the record pins: config.json must say what it says (labels, sizes)
+        claims = _check_against_record(config, record, folder / CONFIG_NAME, "folder" if src.is_dir() else "hub",
+                                       allow_modified=allow_modified)
     # Only intact weights carry the published record they name (its metrics, card and claims); a modified weight
-    # loaded with allow_modified is an unpublished one.
+    # or config loaded with allow_modified is an unpublished one.
     if claims:
         model.pretrained_cfg = record
         model.pretrained_digest = state_digest(model)
@@ -267,7 +301,7 @@ def load_model(dir_or_repo_id: str | Path, revision: str | None = None, *, map_l
 
 
 # create_model(..., pretrained=True) loads through this layer; the registry below does not import it.
-set_weight_loaders(load_pretrained, load_weights)
+set_weight_loaders(load_pretrained, load_weights, load_model=load_model)
 
 
 def load_named(spec: str, revision: str | None = None, *, allow_modified: bool = False):

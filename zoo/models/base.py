@@ -13,6 +13,7 @@ loaded into a model built on the ``meta`` device, without initializing what the 
 from __future__ import annotations
 
 import fnmatch
+import os
 from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
@@ -21,8 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.encoding import Encoding, encode_codes
+from zoo.errors import UserError
 from zoo.models.hubmixin import HubMixin
-from zoo.registry import load_layers
+from zoo.registry import UnknownModelError, load_layers, model_class
 
 PAPER_URL = "https://doi.org/10.1186/s12859-022-04660-8"
 
@@ -137,6 +139,39 @@ class ZooModel(
         if config is None and self.arch and ZooModel.config_hook is not None:
             config = ZooModel.config_hook(self)
         return super().save_pretrained(save_directory, config=config, **kwargs)
+
+    @classmethod
+    def _pretrained_class(cls, config: dict | None, where: str) -> type:
+        """The class ``cls.from_pretrained`` builds for a folder's config.json: the one its architecture (``arch``)
+        is built as, when that is ``cls`` or a subclass (so ``ZooModel.from_pretrained(folder)`` builds any
+        genozoo model). Another architecture is refused: built as ``cls`` with the folder's sizes, none of its
+        weights would fit and the model would look loaded but be random."""
+        arch = config.get("arch") if isinstance(config, dict) else None
+        if not isinstance(arch, str) or not arch:
+            if cls is ZooModel:
+                raise UserError(f"{where} has no config.json naming its architecture ('arch'), so "
+                                "ZooModel.from_pretrained cannot tell what to build; use the class it was saved "
+                                "from (TheClass.from_pretrained) or zoo.hub.load_model for a genozoo model folder")
+            return cls
+        try:
+            built = model_class(arch)
+        except UnknownModelError as err:
+            raise UserError(f"{where} holds architecture {arch!r}, which this genozoo does not have; upgrade "
+                            f"genozoo or check its config.json") from err
+        if built is not None and not issubclass(built, cls):
+            also = f" or zoo.create_model({arch!r}, checkpoint_path={where!r})" if os.path.isdir(where) else ""
+            raise UserError(f"{where} holds a {arch!r} model ({built.__name__}), which {cls.__name__}.from_pretrained "
+                            f"does not build; load it with zoo.hub.load_model({where!r}){also}")
+        if isinstance(config.get("genozoo"), dict):  # a family's own layout (transformers), not the mixin's
+            raise UserError(f"{where} is saved in the layout of the {config.get('family') or arch!r} family, which "
+                            f"from_pretrained does not read; load it with zoo.hub.load_model({where!r})")
+        return built or cls
+
+    def _loaded_from_config(self, config: dict | None) -> None:
+        """A model built from a genozoo config.json knows its architecture, so it saves and fine-tunes as one."""
+        arch = config.get("arch") if isinstance(config, dict) else None
+        if isinstance(arch, str) and arch and not self.arch:
+            self.arch = arch
 
     def num_parameters(self, trainable: bool = True) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable)

@@ -5,7 +5,8 @@ until the Hub itself is used.
 models derived from until issue #24 asked for a fast start-up): the constructor's JSON-able arguments are recorded
 as ``_hub_mixin_config`` when a model is created; ``save_pretrained`` writes ``model.safetensors``, ``config.json``
 (those arguments, or the ``config`` given) and, when the folder has none, the mixin's ``README.md`` card;
-``Class.from_pretrained(folder or repo id)`` builds the class from config.json and loads the safetensors weights;
+``Class.from_pretrained(folder or repo id)`` builds the class from config.json and loads the safetensors weights
+(refusing, in one sentence, a file that does not fit the class: torch would raise "size mismatch", or load nothing);
 ``push_to_hub`` saves into a temporary folder and uploads it in one commit. Importing ``huggingface_hub`` costs
 about 0.3 s (its HTTP stack and file locks), a sixth of a model's start-up, so it is imported only by what talks
 to the Hub (downloads, pushes) or renders its card; saving and loading a local folder need only ``safetensors``.
@@ -21,6 +22,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from zoo.errors import UserError
 
 __all__ = ["HubMixin", "CONFIG_NAME", "WEIGHTS_NAME", "CARD_NAME", "is_jsonable"]
 
@@ -55,6 +58,55 @@ def is_jsonable(value: Any) -> bool:
     if isinstance(value, dict):
         return all(isinstance(k, str) and is_jsonable(v) for k, v in value.items())
     return False
+
+
+def _looks_like_repo_id(s: str) -> bool:
+    """``ORG/NAME`` that is no existing path: what may be looked up on the Hub (a typo in a folder name is then
+    reported as such, not as a network failure)."""
+    parts = s.split("/")
+    return len(parts) == 2 and all(parts) and not s.startswith((".", "~")) and not os.path.exists(s)
+
+
+def _load_fitting(model, weights: str, *, strict: bool, device: str) -> None:
+    """``safetensors.torch.load_model`` with one sentence instead of torch's "size mismatch" traceback, and no
+    silent random model: the file must hold some tensor of ``model`` besides a classifier head (else it is another
+    architecture), each in the model's shape. Tensors the file lacks or has beyond the model are an error with
+    ``strict``, a warning without (they stay as initialized)."""
+    import warnings
+
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_model
+
+    name = type(model).__name__
+    try:
+        with safe_open(weights, framework="pt") as fh:
+            shapes = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
+    except (SafetensorError, OSError) as err:
+        raise UserError(f"{weights} is not a readable safetensors file ({err}); it is truncated or corrupt, "
+                        f"replace it") from err
+    own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    head = tuple(getattr(model, "classifier_prefixes", tuple)())  # a head of the same size proves nothing
+    if any(not k.startswith(head) for k in own) and not any(k in shapes for k in own if not k.startswith(head)):
+        raise UserError(f"none of the tensors in {weights} belong to {name}: it holds another architecture; load "
+                        f"its folder with zoo.hub.load_model, which builds the architecture its config.json names")
+    wrong = [f"{k} is {shapes[k]} in the file but {own[k]} in the model" for k in own if k in shapes and
+             shapes[k] != own[k]]
+    if wrong:
+        more = f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""
+        raise UserError(f"the weights in {weights} do not fit {name} as built: {wrong[0]}{more}; they were saved "
+                        f"with other sizes (num_classes, seq_len or model arguments), so build it as its config.json "
+                        f"says (leave out arguments that differ) or load it with zoo.hub.load_model")
+    missing, unexpected = load_model(model, weights, strict=False, device=device)
+    if missing or unexpected:
+        parts = [f"{len(missing)} tensor(s) of {name} missing from the file ({', '.join(sorted(missing)[:3])})"
+                 if missing else "",
+                 f"{len(unexpected)} tensor(s) in the file that {name} does not have "
+                 f"({', '.join(sorted(unexpected)[:3])})" if unexpected else ""]
+        what = " and ".join(p for p in parts if p)
+        if strict:
+            raise UserError(f"the weights in {weights} do not fit {name}: {what}; pass strict=False to load the "
+                            f"tensors that fit and leave the rest initialized")
+        warnings.warn(f"{weights}: {what}; those are left as initialized (strict=False)", stacklevel=3)
 
 
 class HubMixin:
@@ -137,10 +189,14 @@ class HubMixin:
                         local_files_only: bool = False, revision: str | None = None, map_location: str = "cpu",
                         strict: bool = False, **model_kwargs: Any):
         """Build ``cls`` from a folder's or Hub repo's ``config.json`` (arguments given here win) and load its
-        ``model.safetensors`` (``strict=False``, as huggingface_hub's mixin, leaves missing keys initialized);
-        the model is returned in eval mode."""
+        ``model.safetensors``; the model is returned in eval mode. ``strict=False``, as huggingface_hub's mixin,
+        leaves tensors the file lacks initialized (with a warning here); a file holding nothing of the model but a
+        classifier head, or tensors of other shapes, is refused with a :class:`zoo.errors.UserError` either way. A
+        subclass picks the class a config.json builds, or refuses it, in :meth:`_pretrained_class`."""
         model_id = str(pretrained_model_name_or_path)
         local = os.path.isdir(model_id)
+        if not local and not _looks_like_repo_id(model_id):
+            raise UserError(f"{model_id!r} is neither a model folder nor a Hub repo id (ORG/NAME); check the path")
         download = dict(revision=revision, cache_dir=cache_dir, force_download=force_download, token=token,
                         local_files_only=local_files_only)
         config_file = None
@@ -157,29 +213,45 @@ class HubMixin:
                 config_file = None  # a repo without config.json: the arguments given (or defaults) build it
         config = None
         if config_file is not None:
-            with open(config_file, encoding="utf-8") as fh:
-                config = json.load(fh)
-            params = cls._hub_mixin_init_parameters
+            try:
+                with open(config_file, encoding="utf-8") as fh:
+                    config = json.load(fh)
+            except ValueError as err:
+                raise UserError(f"{config_file} is not readable JSON ({err}); re-save the model") from err
+        target = cls._pretrained_class(config, model_id)
+        if config is not None:
+            params = target._hub_mixin_init_parameters
             for name in params:
                 if name != "self" and name not in model_kwargs and name in config:
                     model_kwargs[name] = config[name]
             if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
                 for key, value in config.items():
                     model_kwargs.setdefault(key, value)
-        model = cls(**model_kwargs)
+        model = target(**model_kwargs)
         if local:
             weights = os.path.join(model_id, WEIGHTS_NAME)
+            if not os.path.isfile(weights):
+                raise UserError(f"{model_id} has no {WEIGHTS_NAME}; copy the whole model folder")
         else:
             from huggingface_hub import hf_hub_download
 
             weights = hf_hub_download(model_id, WEIGHTS_NAME, **download)
-        from safetensors.torch import load_model
-
-        load_model(model, weights, strict=strict, device=map_location)
+        _load_fitting(model, weights, strict=strict, device=map_location)
         model.eval()
         if config is not None and getattr(model, "_hub_mixin_config", None) in (None, {}):
             model._hub_mixin_config = config
+        model._loaded_from_config(config)
         return model
+
+    @classmethod
+    def _pretrained_class(cls, config: dict | None, where: str) -> type:
+        """The class :meth:`from_pretrained` builds for ``config`` (None: the folder has no config.json): ``cls``.
+        A subclass returns a more specific class, or raises a :class:`zoo.errors.UserError` for a config it does
+        not build."""
+        return cls
+
+    def _loaded_from_config(self, config: dict | None) -> None:
+        """Called by :meth:`from_pretrained` on the loaded model with the config.json it was built from."""
 
     # ------------------------------------------------------------------------------------------------ push
     def push_to_hub(self, repo_id: str, *, config: dict | None = None,
