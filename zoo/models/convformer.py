@@ -91,7 +91,7 @@ class ConvFormer(ZooModel):
         return self.head(self.dropout(pooled))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.float()
+        x = x.to(self.head.weight.dtype)  # the parameters' dtype: float32, or what .double() / .half() made it
         if not self.strand_symmetric:
             return self._logits(x)
         if self.training:  # a random strand per sequence

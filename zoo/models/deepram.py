@@ -109,7 +109,8 @@ class DeepRAM(ZooModel):
         elif x.dim() == 2:  # k-mer word ids (fast_input): the first convolution gathers kernel columns
             x = self._pool_first(self.convs[1:], self._gathered_first_conv(x))
         else:
-            x = self.convs(self.input_dropout(x.float()))  # the k-mer one-hot arrives as uint8 0/1
+            # The k-mer one-hot arrives as uint8 0/1; computed in the parameters' dtype (float32, or .double())
+            x = self.convs(self.input_dropout(x.to(self.head.weight.dtype)))
         if len(self.lstms):
             return self._recurrent(x.transpose(1, 2), self.lstms)  # (N, steps, features): batch_first LSTMs
         return self.head(self.dense(torch.amax(x, dim=2)))  # GlobalMaxPool1D
@@ -151,13 +152,14 @@ class DeepRAM(ZooModel):
         R, V = self.region + 1, 4 ** self.k
         keep, p = None, self.input_dropout.p
         if self.training and p > 0:
-            keep = torch.empty(*words.shape, R, device=words.device).bernoulli_(1 - p).div_(1 - p)
+            keep = torch.empty(*words.shape, R, device=words.device, dtype=self.head.weight.dtype)
+            keep.bernoulli_(1 - p).div_(1 - p)
         if words.device.type in self.gathered_lstm_devices:
             return fastlstm.gathered_lstm(words, self.lstms[0], V, R, keep)
         # Elsewhere (cuDNN) the fused library LSTM is faster than a loop over steps: give it the dropped one-hot.
         idx = fastlstm.onehot_window_index(words, V, R).transpose(0, 1)  # (N, P, R) rows of R blocks of V + 1
-        x = torch.zeros(*idx.shape[:2], R * (V + 1), device=words.device)
-        x.scatter_(2, idx, keep if keep is not None else torch.ones(idx.shape, device=words.device))
+        x = torch.zeros(*idx.shape[:2], R * (V + 1), device=words.device, dtype=self.head.weight.dtype)
+        x.scatter_(2, idx, keep if keep is not None else x.new_ones(idx.shape))
         return self.lstms[0](x.view(*idx.shape[:2], R, V + 1)[..., :V].reshape(*idx.shape[:2], R * V))[0]
 
 
@@ -186,7 +188,8 @@ class DeepRAM(ZooModel):
         weights = None
         p = self.input_dropout.p
         if self.training and p > 0:
-            keep = torch.empty(n, P, R, device=words.device).bernoulli_(1 - p).div_(1 - p)  # (position, block)
+            keep = torch.empty(n, P, R, device=words.device, dtype=table.dtype)  # (position, block)
+            keep.bernoulli_(1 - p).div_(1 - p)
             weights = keep.unfold(1, K, 1).permute(0, 1, 3, 2).reshape(n * p_out, K * R)  # [p, (t, j)]
         out = fastpath.gather_rows(idx.reshape(n * p_out, K * R), table, weights)
         return out.add_(conv.bias).view(n, p_out, out_ch).transpose(1, 2)  # backward needs no output

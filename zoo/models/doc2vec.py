@@ -79,7 +79,8 @@ def _score_loss(s: torch.Tensor, counts: torch.Tensor, expected_neg: torch.Tenso
 def infer_paragraph_vectors(counts: torch.Tensor, out_weights: torch.Tensor, noise: torch.Tensor, *,
                             negative: int = 5, l2: float = 1.0, iters: int = 8) -> torch.Tensor:
     """Paragraph vectors ``(N, D)`` of documents given by word counts ``(N, V)``, with frozen output weights
-    ``(V, D)`` and negative-sampling distribution ``(V,)``.
+    ``(V, D)`` and negative-sampling distribution ``(V,)``; computed in float64, returned in ``out_weights``' dtype
+    (the model's: float32, or what ``.double()`` / ``.half()`` made it).
 
     Minimizes, per document, ``-sum_v c_v log s(u_v.d) - K n sum_v q_v log s(-u_v.d) + l2/2 |d|^2`` (``s`` the
     sigmoid, ``n`` the number of words, ``K = negative``): PV-DBOW's loss with its ``K`` sampled negatives per word
@@ -139,7 +140,7 @@ def infer_paragraph_vectors(counts: torch.Tensor, out_weights: torch.Tensor, noi
             best = torch.where(better[:, None], cand, best)
             best_f = torch.where(better, cand_f, best_f)
         y, f = best, best_f
-    return (y if to_scores is not None else y @ gram_inv @ U).float()
+    return (y if to_scores is not None else y @ gram_inv @ U).to(out_weights.dtype)  # the model's dtype
 
 
 def _gram_inverse(U: torch.Tensor) -> torch.Tensor | None:

@@ -141,7 +141,7 @@ class GenoNet(ZooModel):
         training loop feeds: the one-hot is then built here, N and padding all zero)."""
         if x.dim() == 2:
             x = F.one_hot((x + 1).clamp(min=0), 5)[..., 1:].transpose(1, 2)
-        x = x.float()
+        x = x.to(self.head.weight.dtype)  # the parameters' dtype: float32, or what .double() / .half() made it
         if self.rc_average and not self.training:
             return 0.5 * (self._logits(x) + self._logits(x.flip(1, 2)))  # one-hot ACGT: flipping both axes = RC
         return self._logits(x)
@@ -263,12 +263,12 @@ class GenoNetEnsemble(ZooModel):
             self._hub_mixin_config.update(num_classes=self.num_classes, label_names=self.label_names)
 
 
-def kmer_frequencies_from_bases(bases: torch.Tensor, k: int) -> torch.Tensor:
-    """``(N, 4**k)`` shares of each k-mer among the windows of ``bases`` (``(N, L)`` base indices, -1 for N and
-    padding) that hold no N or padding; zeros where ``L < k``."""
+def kmer_frequencies_from_bases(bases: torch.Tensor, k: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``(N, 4**k)`` shares (of ``dtype``) of each k-mer among the windows of ``bases`` (``(N, L)`` base indices, -1
+    for N and padding) that hold no N or padding; zeros where ``L < k``."""
     n, L = bases.shape[0], bases.shape[1]
     if L < k:
-        return torch.zeros(n, 1 << (2 * k), dtype=torch.float32, device=bases.device)
+        return torch.zeros(n, 1 << (2 * k), dtype=dtype, device=bases.device)
     valid = bases >= 0
     base = bases.clamp(min=0)
     words = base[:, :L - k + 1]
@@ -276,8 +276,8 @@ def kmer_frequencies_from_bases(bases: torch.Tensor, k: int) -> torch.Tensor:
     for j in range(1, k):
         words = words * 4 + base[:, j:L - k + 1 + j]
         ok = ok & valid[:, j:L - k + 1 + j]
-    weights = ok.float()
-    counts = torch.zeros(n, 1 << (2 * k), dtype=torch.float32, device=bases.device).scatter_add_(1, words, weights)
+    weights = ok.to(dtype)
+    counts = torch.zeros(n, 1 << (2 * k), dtype=dtype, device=bases.device).scatter_add_(1, words, weights)
     return counts / weights.sum(1, keepdim=True).clamp(min=1)
 
 
@@ -320,8 +320,8 @@ def genonet_logits(bases: torch.Tensor, stem_table: torch.Tensor, stem_bias: tor
             steps = F.adaptive_avg_pool1d(steps, bins)
         parts.append(steps.flatten(1))
     if kmer > 0:
-        frequencies = F.batch_norm(kmer_frequencies_from_bases(bases, kmer), mlp[4], mlp[5], mlp[6], mlp[7],
-                                   False, 0.0, eps)
+        frequencies = F.batch_norm(kmer_frequencies_from_bases(bases, kmer, stem_table.dtype), mlp[4], mlp[5],
+                                   mlp[6], mlp[7], False, 0.0, eps)
         parts.append(F.gelu(F.linear(frequencies, mlp[8], mlp[9])))
     hidden = F.gelu(F.linear(torch.cat(parts, dim=1), mlp[0], mlp[1]))
     return F.linear(hidden, mlp[2], mlp[3])

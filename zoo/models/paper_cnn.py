@@ -166,7 +166,7 @@ class NguyenCNN(ZooModel):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2:  # k-mer word ids (fast_input): the first convolution gathers stamps of its kernel
             return self._gathered_forward(x)
-        x = x.float()  # the k-mer image arrives as uint8 0/1
+        x = x.to(self.head.weight.dtype)  # the k-mer image arrives as uint8 0/1; the model may be .double()
         return self.head(self.dense(_flatten_channels_last(self.features(x))))
 
     def _gathered_forward(self, words: torch.Tensor) -> torch.Tensor:
@@ -210,7 +210,8 @@ class NguyenCNN(ZooModel):
             return self(x)
         first = self.features[0]
         vocab = 4 ** self.k
-        key = (id(first.weight), first.weight.data_ptr(), first.weight._version, first.weight.device)
+        key = (id(first.weight), first.weight.data_ptr(), first.weight._version, first.weight.device,
+               first.weight.dtype)
         cached = getattr(self, "_stamps", None)
         if cached is None or cached[0] != key:
             cached = (key, fastpath.word_table_2d(first.weight.detach(), vocab, self.region + 1))
@@ -279,7 +280,8 @@ class ZengCNN(ZooModel):
         return [(conv, 2.0 * self.l2) for conv in convs[1:]]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.amax(self.features(x.float()), dim=(2, 3))  # GlobalMaxPool2D; input: uint8 k-mer image
+        # GlobalMaxPool2D; input: the uint8 k-mer image, computed in the parameters' dtype (float32, or .double())
+        x = torch.amax(self.features(x.to(self.head.weight.dtype)), dim=(2, 3))
         return self.head(self.dense(x))
 
 
