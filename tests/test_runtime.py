@@ -40,7 +40,7 @@ def test_a_bad_thread_count_is_one_sentence_naming_its_source(monkeypatch, bad):
     monkeypatch.setenv(runtime.ENV_THREADS, bad)
     with pytest.raises(UserError, match=f"^{runtime.ENV_THREADS} must be a positive whole number"):
         runtime.resolve_threads()
-    with pytest.raises(UserError, match="^--threads must be"):
+    with pytest.raises(UserError, match=r"^threads \(--threads\) must be"):
         runtime.resolve_threads(-2)
 
 

@@ -9,12 +9,16 @@ progress total), so a bad encoding or a truncated gzip stream is refused before 
 The file formats themselves (FASTA, CSV/TSV, UCI, Zeng; gzipped or not) are parsed by :mod:`zoo.data.formats`;
 this module adds what a *prediction* input needs on top: standard input (``-``), a literal sequence given on the
 command line, a progress total (records counted by a pre-scan that also checks the decoding), batching, and a
-clear error for an input that holds no sequence at all. Standard input, pipes and in-memory bytes are spooled to a
-temporary file in chunks (the parsers read paths), so memory stays bounded whatever the size of the stream.
+clear error for an input that holds no sequence at all. :func:`sequence_list` and :func:`checked_strings` define
+the in-memory input of ``model.predict`` and ``zoo.explain.attribute`` (strings, ASCII bytes, lists, an
+``{id: sequence}`` dict, a pandas Series with its index as ids) and refuse everything else with one sentence.
+Standard input, pipes and in-memory bytes are spooled to a temporary file in chunks (the parsers read paths), so
+memory stays bounded whatever the size of the stream.
 """
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import re
 import shutil
@@ -22,12 +26,12 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator, TypeVar
+from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from zoo.errors import UserError
 
 __all__ = ["SequenceInput", "open_input", "open_text_input", "looks_like_sequence", "is_existing_path", "batched",
-           "count_records"]
+           "count_records", "sequence_list", "checked_strings"]
 
 T = TypeVar("T")
 _SEQUENCE_RE = re.compile(r"^[ACGTUNRYSWKMBDHVacgtunryswkmbdhv]+$")
@@ -45,6 +49,105 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     it = iter(items)
     while batch := list(itertools.islice(it, size)):
         yield batch
+
+
+_KINDS = "a DNA string, a list of them, or a dict {id: sequence}"
+
+
+def sequence_list(sequences: Any, ids: Any = None, *, verb: str = "predict") -> tuple[list[str], list]:
+    """``(ids, sequences)`` of what ``model.predict`` / ``zoo.explain.attribute`` were given, the one definition of
+    the in-memory input they accept: a DNA string (``str``, or ``bytes`` of ASCII text), any ordered collection of
+    them (list, tuple, 1-D numpy array, iterator), a ``{id: sequence}`` dict or a pandas Series (whose index
+    gives the ids unless ``ids`` is given). ``ids`` default to ``seq1``, ``seq2``, ...; a single id may be a
+    string. A set (no order), a DataFrame, a tensor, ``None`` or a non-collection is refused with one sentence
+    (:class:`UserError`). The entries are not checked here (the caller's fast path does; see
+    :func:`checked_strings`)."""
+    given = ids
+    if isinstance(sequences, (str, bytes, bytearray)):
+        seqs = [sequences]
+    else:
+        kind = type(sequences)
+        module = getattr(kind, "__module__", "") or ""
+        ndim = getattr(sequences, "ndim", None)
+        if sequences is None:
+            raise UserError(f"no sequences to {verb} (None); pass {_KINDS}")
+        if module.startswith("torch"):
+            raise UserError(f"sequences is a torch {kind.__name__}, but {verb} takes raw DNA strings; pass "
+                            f"{_KINDS}" + (" (for an encoded batch use model.predict_encoded(x))"
+                                           if verb == "predict" else ""))
+        if module.startswith("pandas") and kind.__name__ == "DataFrame":
+            raise UserError("sequences is a pandas DataFrame; pass its sequence column, e.g. df['sequence'] (its "
+                            "index gives the ids)")
+        if isinstance(ndim, int) and ndim != 1 and hasattr(sequences, "item"):  # a numpy array
+            if ndim != 0:
+                raise UserError(f"sequences is a {ndim}-dimensional array; pass a 1-dimensional array or a list "
+                                "of DNA strings")
+            seqs = [sequences.item()]
+        elif module.startswith("pandas") and kind.__name__ == "Series":
+            seqs = sequences.tolist()
+            if given is None:  # the row labels, so the predictions join back to the table
+                given = sequences.index.tolist()
+        elif isinstance(sequences, Mapping):
+            if given is not None:
+                raise UserError("the sequences are a dict, whose keys are their ids; do not pass ids as well")
+            given, seqs = list(sequences.keys()), list(sequences.values())
+        elif isinstance(sequences, (set, frozenset)):
+            raise UserError("sequences is a set, which has no order, so the results could not be matched to "
+                            "them; pass a list, or a dict {id: sequence}")
+        else:
+            try:
+                seqs = list(sequences)
+            except TypeError:
+                raise UserError(f"sequences must be {_KINDS}, not {kind.__name__}") from None
+    if not seqs:
+        raise UserError(f"no sequences to {verb}; pass {_KINDS}")
+    if given is None:
+        names = [f"seq{i + 1}" for i in range(len(seqs))]
+    elif isinstance(given, (str, bytes)):
+        names = [given.decode(errors="replace") if isinstance(given, bytes) else given]
+    else:
+        names = [str(i) for i in given]
+    if len(names) != len(seqs):
+        raise UserError(f"{len(names)} ids given for {len(seqs)} sequences")
+    return names, seqs
+
+
+def _what(value: Any) -> str:
+    """What a non-string entry is, for an error message."""
+    if value is None:
+        return "None (a missing value)"
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return f"{value} (a missing value, such as a blank cell of a table)"
+    if (isinstance(value, float) and math.isnan(value)) or \
+            (hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0 and value != value):
+        return "NaN (a missing value, such as a blank cell of a table)"
+    text = repr(value)
+    return f"a {type(value).__name__} ({text[:40] + '...' if len(text) > 40 else text})"
+
+
+def checked_strings(sequences: Sequence[Any], ids: Sequence[str]) -> list[str]:
+    """``sequences`` as strings: ``bytes`` decoded as ASCII; any other entry that is not a ``str`` (``None``, a
+    NaN from a blank table cell, a number) is refused with one sentence naming its id (:class:`UserError`)."""
+    out = list(sequences)
+    for i, s in enumerate(out):
+        if isinstance(s, str):
+            continue
+        if isinstance(s, (bytes, bytearray)):
+            try:
+                out[i] = bytes(s).decode("ascii")
+            except UnicodeDecodeError as e:
+                raise UserError(f"sequence {ids[i]!r} is bytes that are not ASCII text (byte {s[e.start]:#04x} at "
+                                f"position {e.start + 1}); pass it as a DNA string") from None
+            continue
+        if isinstance(s, tuple) and len(s) == 2:
+            text = repr(s)
+            raise UserError(f"sequence {ids[i]!r} is a pair {text[:40] + '...' if len(text) > 40 else text}, not a "
+                            "DNA string; for (id, sequence) pairs pass dict(pairs)")
+        missing = "a missing value" in _what(s)
+        raise UserError(f"sequence {ids[i]!r} is {_what(s)}, not a DNA string; "
+                        + ("remove the missing values first (for a pandas Series, series.dropna())" if missing
+                           else "pass each sequence as a string of A, C, G, T"))
+    return out
 
 
 def is_existing_path(text: str) -> bool:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import math
+import operator
 import os
 import re
 import sys
@@ -32,7 +33,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -40,7 +41,7 @@ import torch
 from zoo import runtime
 from zoo.encoding import EncodingError, reverse_complement, to_codes
 from zoo.errors import UserError
-from zoo.io import batched, is_existing_path, open_input
+from zoo.io import batched, checked_strings, is_existing_path, open_input, sequence_list
 from zoo.models.base import ZooModel, preferred_memory_format
 from zoo.outputs import atomic_output
 from zoo.runtime import check_device  # noqa: F401 (also zoo.predict's, as before)
@@ -262,11 +263,25 @@ def _check_classifier(model) -> None:
 
 
 # ------------------------------------------------------------------------------------------- prediction
+def whole_number(value, name: str, flag: str, default: int | None = None) -> int | None:
+    """``value`` as an int of at least 1 (``None``: ``default``); anything else (0, 1.5, "8", True) is one sentence
+    naming the option in both spellings, ``name`` (Python) and ``flag`` (command line)."""
+    if value is None:
+        return default
+    try:
+        n = None if isinstance(value, bool) else operator.index(value)  # int and numpy integers, not 1.5 or "8"
+    except TypeError:
+        n = None
+    if n is None or n < 1:
+        unit = " bp" if name == "max_length" else ""
+        raise UserError(f"{name} ({flag}) must be at least 1{unit} and a whole number"
+                        f"{'' if default is None else f' (or None for the default, {default})'}, not {value!r}")
+    return n
+
+
 def _max_length(model, max_length: int | None) -> int | None:
     if max_length is not None:
-        if max_length < 1:
-            raise UserError(f"the longest sequence to accept (max_length) must be at least 1 bp, not {max_length}")
-        return max_length
+        return whole_number(max_length, "max_length", "--max-length")
     L = model.encoding.length
     return None if L is None else MAX_LENGTH_FACTOR * L
 
@@ -322,7 +337,11 @@ def _prepare(model, batch: Sequence[tuple[str, str]], rc: bool, limit: int | Non
     enc = model.encoding
     ids = [str(r[0]) for r in batch]
     seqs = [r[1] for r in batch]
-    flags = input_flags(seqs, enc.length)
+    try:
+        flags = input_flags(seqs, enc.length)
+    except TypeError:  # an entry that is no str (found here at no cost to the fast path): decode bytes, or refuse
+        seqs = checked_strings(seqs, ids)
+        flags = input_flags(seqs, enc.length)
     stats = _length_stats(ids, seqs, model, limit, flags)
     try:
         codes = to_codes(seqs, enc.length, pad_mode=enc.pad_mode, ambiguity=enc.ambiguity, ids=ids)
@@ -396,8 +415,7 @@ def predict_records(model, records: Iterable[tuple[str, str]], *, batch_size: in
     from tqdm.auto import tqdm
 
     _check_classifier(model)
-    if batch_size < 1:
-        raise UserError(f"batch size must be at least 1, not {batch_size}")
+    batch_size = whole_number(batch_size, "batch_size", "--batch-size", DEFAULT_BATCH_SIZE)
     runtime.apply_env_threads()
     dev = resolve_device(device, model)
     limit = _max_length(model, max_length)
@@ -419,8 +437,8 @@ def predict_records(model, records: Iterable[tuple[str, str]], *, batch_size: in
         bar.close()
 
 
-def predict(model, sequences: str | Sequence[str], *, ids: Sequence[str] | None = None,
-            batch_size: int = DEFAULT_BATCH_SIZE, reverse_complement: bool = False,
+def predict(model, sequences: str | bytes | Sequence[str] | Mapping[str, str], *, ids: Sequence[str] | None = None,
+            batch_size: int | None = DEFAULT_BATCH_SIZE, reverse_complement: bool = False,
             device: str | torch.device | None = None, max_length: int | None = None,
             progress: bool = False, threads: int | None = None) -> Predictions:
     """Class probabilities with label names for raw sequences (``model.predict(sequences)`` calls this).
@@ -429,13 +447,14 @@ def predict(model, sequences: str | Sequence[str], *, ids: Sequence[str] | None 
     ``device``: ``None`` keeps the model where it is, ``"auto"`` takes CUDA when present. Sequences of another
     length than the model's are padded/cropped by its encoding (a warning says how many); a warning also counts
     the sequences whose prediction carries no or little information (``Predictions.flags``, :func:`input_flags`).
+
+    ``sequences``: a DNA string (``bytes`` are read as ASCII), a list (or tuple, 1-D array, iterator) of them, a
+    ``{id: sequence}`` dict, or a pandas Series, whose index gives the ids unless ``ids`` is given (so the
+    predictions join back to the table); a set (no order), ``None``, NaN or another non-string entry is refused
+    with one sentence naming it (:func:`zoo.io.sequence_list`). ``ids`` default to ``seq1``, ``seq2``, ...
+    ``batch_size``: ``None`` is the default (256).
     """
-    seqs = [sequences] if isinstance(sequences, str) else list(sequences)
-    if not seqs:
-        raise UserError("no sequences to predict; pass a list of DNA strings")
-    names = [f"seq{i + 1}" for i in range(len(seqs))] if ids is None else [str(i) for i in ids]
-    if len(names) != len(seqs):
-        raise UserError(f"{len(names)} ids given for {len(seqs)} sequences")
+    names, seqs = sequence_list(sequences, ids, verb="predict")
     parts = list(predict_records(model, zip(names, seqs), batch_size=batch_size,
                                  reverse_complement=reverse_complement, device=device, max_length=max_length,
                                  progress=progress, total=len(seqs), threads=threads))

@@ -152,7 +152,7 @@ def resolve_threads(threads: int | str | None = None, workers: int = 1) -> int:
     :class:`~zoo.errors.UserError` naming where it came from."""
     from zoo.errors import UserError
 
-    source = "--threads"
+    source = "threads (--threads)"
     if threads is None:
         threads, source = os.environ.get(ENV_THREADS) or None, ENV_THREADS
     if threads is None or str(threads).strip().lower() in ("0", "auto"):
@@ -286,13 +286,13 @@ def check_device(device: str) -> str:
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():
             raise UserError("device 'mps' was asked for but this torch has no MPS (Apple GPU) support here; use "
-                            "--device cpu or auto")
+                            "device 'cpu' or 'auto' (--device cpu)")
         return text
     match = re.fullmatch(r"cuda(?::(\d{1,3}))?", text)
     if match is None:
         raise UserError(f"device {text!r} is not understood; use auto, cpu, cuda or cuda:N")
     if not torch.cuda.is_available():
-        raise UserError(f"device {text!r} was asked for but CUDA is not available; use --device cpu or auto")
+        raise UserError(f"device {text!r} was asked for but CUDA is not available; use device 'cpu' or 'auto' (--device cpu)")
     if match.group(1) is not None and int(match.group(1)) >= torch.cuda.device_count():
         count = torch.cuda.device_count()
         raise UserError(f"device {text!r} was asked for but this machine has {count} CUDA device(s) "

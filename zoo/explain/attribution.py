@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -245,17 +245,15 @@ def _check_supported(model, method: str) -> None:
 
 # ---------------------------------------------------------------------------------------------- methods
 def _prepare(model, sequences, ids, target, device, batch_size, max_length=None):
-    from zoo.predict import _check_classifier, _inference, _length_stats, _max_length, resolve_device
+    from zoo.io import checked_strings, sequence_list
+    from zoo.predict import _check_classifier, _inference, _length_stats, _max_length, resolve_device, whole_number
 
     _check_classifier(model)
-    seqs = [sequences] if isinstance(sequences, str) else list(sequences)
-    if not seqs:
-        raise UserError("no sequences to explain; pass at least one DNA sequence")
-    names = [f"seq{i + 1}" for i in range(len(seqs))] if ids is None else [str(i) for i in ids]
-    if len(names) != len(seqs):
-        raise UserError(f"{len(names)} ids given for {len(seqs)} sequences")
-    if batch_size < 1:
-        raise UserError(f"batch size must be at least 1, not {batch_size}")
+    # The input predict accepts, refused alike (zoo.io.sequence_list); explanation is not the fast path, so every
+    # entry is checked up front.
+    names, seqs = sequence_list(sequences, ids, verb="explain")
+    seqs = checked_strings(seqs, names)
+    batch_size = whole_number(batch_size, "batch_size", "--batch-size", 64)
     # The same refusals as predict: an empty sequence, or one far longer than the model's input.
     _length_stats(names, seqs, model, _max_length(model, max_length))
     enc = model.encoding
@@ -269,7 +267,7 @@ def _prepare(model, sequences, ids, target, device, batch_size, max_length=None)
     else:
         t = _target_index(model, target)
         targets = np.full(len(seqs), t)
-    return seqs, names, codes, dev, probs, targets.astype(np.int64)
+    return seqs, names, codes, dev, probs, targets.astype(np.int64), batch_size
 
 
 def _target_index(model, target: int | str) -> int:
@@ -360,24 +358,27 @@ def _to_input_frame(seqs: Sequence[str], codes: np.ndarray, matrix: np.ndarray, 
     return clean(seqs, ambiguity=enc.ambiguity), mats, scs
 
 
-def attribute(model, sequences: str | Sequence[str], method: str = "integrated_gradients", *,
-              ids: Sequence[str] | None = None, target: int | str | None = None,
-              device: str | torch.device | None = None, batch_size: int = 64, n_steps: int = 50,
+def attribute(model, sequences: str | bytes | Sequence[str] | Mapping[str, str], method: str = "integrated_gradients",
+              *, ids: Sequence[str] | None = None, target: int | str | None = None,
+              device: str | torch.device | None = None, batch_size: int | None = 64, n_steps: int = 50,
               max_length: int | None = None) -> Attributions:
     """Per-nucleotide attributions of ``model``'s prediction for each sequence.
 
     ``method``: ``saliency`` (gradient x input), ``integrated_gradients`` (``ig``; ``n_steps`` steps from the
     all-zero one-hot) or ``ism`` (in-silico mutagenesis). ``target``: a class name or index (default: the
     predicted class of each sequence). Sequences are refused as :func:`zoo.predict.predict` refuses them: empty,
-    or longer than ``max_length`` (default: 10x the model's input length).
+    or longer than ``max_length`` (default: 10x the model's input length). ``sequences`` and ``ids`` are what
+    :func:`zoo.predict.predict` takes (a string, ASCII bytes, a list, an ``{id: sequence}`` dict, a pandas
+    Series whose index gives the ids); ``batch_size=None`` is the default (64).
     """
     name = _ALIASES.get(method, method)
     if name not in METHODS:
         raise UserError(f"unknown attribution method {method!r}; choose saliency, integrated_gradients (ig) or ism")
-    if n_steps < 1:
-        raise UserError(f"integration steps must be at least 1, not {n_steps}")
-    seqs, names, codes, dev, probs, targets = _prepare(model, sequences, ids, target, device, batch_size,
-                                                       max_length)
+    from zoo.predict import whole_number
+
+    n_steps = whole_number(n_steps, "n_steps", "--steps")
+    seqs, names, codes, dev, probs, targets, batch_size = _prepare(model, sequences, ids, target, device, batch_size,
+                                                                   max_length)
     _check_supported(model, name)  # after _prepare: a model that is no classifier is refused as such first
     from zoo.predict import _inference
 
