@@ -110,10 +110,10 @@ def test_bakeoff_names_the_runs_that_learned_nothing(data, tmp_path):
                   "-o", tmp_path / "report", cwd=data)
     assert out.returncode == 0, out.stderr
     warning = [ln for ln in out.stderr.splitlines() if "learned nothing" in ln and ln.startswith("genozoo:")]
-    assert warning == [f"genozoo: warning: 1 of 1 runs learned nothing (on validation no better than always "
-                       f"answering the most common class, nor than the class frequencies): tiny (fine-tuned, seed 0); "
-                       f"the learning rate 10 may be too high: run again with a lower one (--lr; the default is "
-                       f"0.001)"]
+    assert warning == ["genozoo: warning: 1 of 1 runs learned nothing (on validation no better than always "
+                       "answering the most common class, nor than the class frequencies): tiny (fine-tuned, seed 0); "
+                       "the learning rate 10 may be too high: run again with a lower one (--lr; the default is "
+                       "0.001)"]
     rows = list(csv.DictReader(open(tmp_path / "report" / "results.csv")))
     assert [r["learned_nothing"] for r in rows] == ["True"]
     assert "**Warning: 1 of 1 runs learned nothing" in (tmp_path / "report" / "recommendation.md").read_text()

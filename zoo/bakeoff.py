@@ -223,7 +223,7 @@ def bakeoff(data, *, validation=None, test=None, labels=None, label_names: Seque
     the same data and budget; see the module docstring. ``progress`` gets one line per finished run."""
     from zoo.data.user import label_names_of, load_data
     from zoo.engine import LearnedNothing
-    from zoo.finetune import finetune
+    from zoo.finetune import SmallSplit, finetune
 
     if metric not in METRICS:
         raise UserError(f"--metric must be one of {', '.join(METRICS)}, not {metric!r}")
@@ -246,6 +246,7 @@ def bakeoff(data, *, validation=None, test=None, labels=None, label_names: Seque
     lengths = {len(s) for s in ds["train"]["sequence"][:2000]}
     candidates = select_models(models, seq_len or (max(lengths) if lengths else None))
     rows: list[dict[str, Any]] = []
+    small = None  # finetune's sentence on a validation or test split too small to measure much
     for cand in candidates:
         modes = (["fine-tuned"] if cand.pretrained else []) + (["from scratch"] if scratch or not cand.pretrained
                                                                 else [])
@@ -254,6 +255,7 @@ def bakeoff(data, *, validation=None, test=None, labels=None, label_names: Seque
                 try:
                     with warnings.catch_warnings():  # each run's warning is summed up once, after the last run
                         warnings.simplefilter("ignore", LearnedNothing)
+                        warnings.simplefilter("ignore", SmallSplit)  # the same data in every run: said once below
                         r = finetune(cand.spec, ds, label_map=label_map, from_scratch=mode == "from scratch",
                                      seq_len=seq_len, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                                      device=device, quiet=quiet)
@@ -265,6 +267,7 @@ def bakeoff(data, *, validation=None, test=None, labels=None, label_names: Seque
                        **{f"test_{k}": v for k, v in r.metrics["test"].items()},
                        "learned_nothing": r.learned_nothing is not None}
                 rows.append(row)
+                small = r.small_splits
                 if progress is not None:
                     progress(f"{cand.name} ({mode}) seed {seed}: test {metric} "
                              f"{row.get('test_' + metric, float('nan')):.4f} in {r.seconds:.1f} s"
@@ -275,6 +278,8 @@ def bakeoff(data, *, validation=None, test=None, labels=None, label_names: Seque
     result = BakeoffResult(rows, candidates, data_name, split, {s: len(ds[s]) for s in ds}, settings, metric)
     if (note := learned_nothing_note(result)) is not None:
         warnings.warn(note, LearnedNothing, stacklevel=2)
+    if small:
+        warnings.warn(small, SmallSplit, stacklevel=2)
     return result
 
 

@@ -21,9 +21,9 @@ import os
 import random
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -39,9 +39,9 @@ from zoo.models.base import preferred_memory_format
 # The CPU tricks live in zoo.runtime (shared with prediction and the space); kept importable from here.
 from zoo.runtime import _glibc, check_device, flush_denormals, keep_freed_memory  # noqa: F401
 
-__all__ = ["TrainConfig", "TrainingDiverged", "LearnedNothing", "learned_nothing", "RANGES", "SplitData",
-           "Evaluation", "FitResult", "prepare", "seed_everything", "distributed_context", "flush_denormals",
-           "keep_freed_memory", "resolve_device", "evaluate", "fit"]
+__all__ = ["TrainConfig", "train_config", "TrainingDiverged", "LearnedNothing", "learned_nothing", "RANGES",
+           "SplitData", "Evaluation", "FitResult", "prepare", "seed_everything", "distributed_context",
+           "flush_denormals", "keep_freed_memory", "resolve_device", "evaluate", "fit"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("none", "cosine", "plateau")
@@ -108,6 +108,29 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "clip_grad_norm": (0, 1_000_000, True), "precise_bn": (0, 100_000, False), "num_workers": (0, 1024, False),
 }
 _INT_KEYS = {"epochs", "batch_size", "eval_batch_size", "warmup_epochs", "patience", "precise_bn", "num_workers"}
+
+
+def train_config(cfg: Any) -> TrainConfig:
+    """``cfg`` as a :class:`TrainConfig`: one already, ``None`` (the defaults) or a mapping of its fields
+    (``{"epochs": 1}``); an unknown key or another type is one sentence."""
+    if isinstance(cfg, TrainConfig):
+        return cfg
+    if cfg is None:
+        return TrainConfig()
+    if not isinstance(cfg, Mapping):
+        raise UserError(f"the training configuration must be a zoo.engine.TrainConfig or a dict of its fields "
+                        f"(such as {{'epochs': 1}}), not {type(cfg).__name__}")
+    known = [f.name for f in fields(TrainConfig)]
+    unknown = [k for k in cfg if k not in known]
+    if unknown:
+        import difflib
+
+        bad = unknown[0]
+        close = difflib.get_close_matches(str(bad), known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UserError(f"the training configuration has an unknown key {bad!r}; {hint}the keys are "
+                        f"{', '.join(known)}")
+    return TrainConfig(**cfg)
 
 
 def _check_ranges(cfg: "TrainConfig") -> None:
@@ -494,7 +517,7 @@ def _scheduler(opt, cfg: TrainConfig, steps_per_epoch: int):
 
 @flush_denormals()
 @keep_freed_memory()
-def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *,
+def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig | Mapping[str, Any] | None = None, *,
         run_dir: str | Path | None = None, resume: bool = False,
         on_epoch_end: Callable[[int, dict], None] | None = None) -> FitResult:
     """Train ``model`` (a :class:`~zoo.models.base.ZooModel`) in place and leave the best epoch's weights in it.
@@ -503,8 +526,10 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig, *
     :func:`seed_everything` for a run to be reproducible. ``on_epoch_end(epoch, record)`` is called after each
     epoch's checkpoint is written (tests use it to simulate a crash). A kept model that learned nothing
     (:func:`learned_nothing`) is still returned, with a :class:`LearnedNothing` warning and
-    ``FitResult.learned_nothing`` saying so.
+    ``FitResult.learned_nothing`` saying so. ``cfg`` may also be a dict of :class:`TrainConfig` fields
+    (``{"epochs": 1}``; an unknown key is refused) or ``None`` for the defaults.
     """
+    cfg = train_config(cfg)
     runtime.apply_env_threads()
     rank, world, _ = distributed_context()
     device = resolve_device(cfg.device)

@@ -17,7 +17,7 @@ import os
 from typing import Optional, Tuple
 
 __all__ = ["UserError", "EnvironmentFailure", "NetworkFailure", "Terminated", "os_error_sentence", "classify",
-           "read_failure", "write_failure", "USER_STATUS", "ENVIRONMENT_STATUS"]
+           "read_failure", "write_failure", "write_error", "USER_STATUS", "ENVIRONMENT_STATUS"]
 
 USER_STATUS, ENVIRONMENT_STATUS = 2, 1
 
@@ -109,6 +109,19 @@ def write_failure(err: OSError, path: str | os.PathLike, folder: str | os.PathLi
     else:
         why = _ENV_HINTS.get(err.errno or -1) or (err.strerror or str(err) or type(err).__name__).rstrip(".")
     return _failure(err, f"cannot write {shown!r}: {why}")
+
+
+def write_error(err: OSError, path: str | os.PathLike, folder: str | os.PathLike | None = None) -> Exception:
+    """:func:`write_failure` for the Python API, where every error is a genozoo one: a mistake in the path
+    (something that is not a folder on the way, a name too long, ...) is a :class:`UserError` "cannot write PATH:
+    why" (status 2) instead of the bare ``OSError`` the CLI's :func:`classify` words; anything else is the
+    :class:`EnvironmentFailure` of :func:`write_failure` (status 1)."""
+    failure = write_failure(err, path, folder)
+    if isinstance(failure, EnvironmentFailure) or failure.errno not in _USER_ERRNOS:
+        return failure
+    error = UserError(f"cannot write {os.fsdecode(os.fspath(path))!r}: it {_USER_ERRNOS[failure.errno]}")
+    error.errno = failure.errno  # what went wrong, for a caller that tells the cases apart
+    return error
 
 
 def classify(exc: BaseException) -> Optional[Tuple[str, int]]:

@@ -23,6 +23,11 @@ id) and data (FASTA / CSV / TSV files in any layout :func:`zoo.data.from_files` 
    nothing (:func:`zoo.engine.learned_nothing`: no better on validation than a constant answer, typically a
    learning rate far too high) is still written, with a warning, and its card says so.
 
+A validation or test split of fewer than :data:`FEW_SEQUENCES` (20) sequences is said in the card's notes and
+``FinetuneResult.small_splits`` and warned about (:class:`SmallSplit`) once the model is written:
+one sequence more or less right moves its accuracy by 5 points or more, so the best epoch and the reported metrics
+are then anecdotes, not measurements (a test accuracy of 1.000 from one sequence says nothing).
+
 ``from_scratch=True`` is the honest comparison: the same architecture (and constructor arguments) with fresh
 weights, trained on the same data with the same budget; its card says so and names no base model.
 ``compare_scratch=True`` trains that too after fine-tuning and reports both test results. A model passed in memory
@@ -48,7 +53,16 @@ from zoo.data.user import apply_label_map, is_dataset_dict as _is_dataset_dict, 
 from zoo.data.user import label_names_of as _label_names, load_data, parse_label_map, require_classes
 
 __all__ = ["FinetuneResult", "load_data", "adapt_model", "fresh_model", "apply_label_map", "parse_label_map",
-           "finetune"]
+           "finetune", "FEW_SEQUENCES", "SmallSplit"]
+
+#: A validation or test split smaller than this is warned about: below 20 sequences one sequence is 5 accuracy
+#: points or more, and the 95% interval of an accuracy spans +-20 points or more.
+FEW_SEQUENCES = 20
+
+
+class SmallSplit(UserWarning):
+    """The validation or test split holds fewer than :data:`FEW_SEQUENCES` sequences: its scores are too noisy to
+    choose an epoch or report a result by."""
 
 _log = logging.getLogger(__name__)
 
@@ -71,6 +85,7 @@ class FinetuneResult:
     cpu_seconds: float = 0.0             # CPU time of training (all threads)
     num_params: int = 0
     learned_nothing: str | None = None   # why the model learned nothing (zoo.engine.learned_nothing), if it did
+    small_splits: str | None = None      # which evaluation splits hold fewer than FEW_SEQUENCES sequences, if any
 
 
 # ------------------------------------------------------------------------------------------------ model
@@ -262,6 +277,7 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validat
     if num_classes is not None and num_classes != len(names):
         raise UserError(f"--num-classes {num_classes} does not match the data, which has {len(names)} classes "
                         f"({', '.join(names)})")
+    small = _small_splits(ds)
     length = seq_len or _default_seq_len(ds, base_model)
     ctor = dict(model_args) if model_args is not None else (_model_args(base_model) if base_model is not None else {})
     seed_everything(seed)
@@ -300,7 +316,8 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validat
         base_id = repo_id_for(record)
     result = FinetuneResult(model, base_id, names, length, transferred, fresh, metrics, fitted.history,
                             from_scratch=from_scratch, seconds=seconds, cpu_seconds=cpu[0],
-                            num_params=model.num_parameters(trainable=False), learned_nothing=fitted.learned_nothing)
+                            num_params=model.num_parameters(trainable=False), learned_nothing=fitted.learned_nothing,
+                            small_splits=small)
     if compare_scratch and not from_scratch:
         seed_everything(seed)
         scratch = fresh_model(arch, label_names=names, seq_len=length, model_args=ctor, seed=seed)
@@ -319,7 +336,24 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validat
         command = _command(spec or arch, data_flags, {**options, "o": str(output_dir)})
         result.output_dir = _save(result, Path(output_dir), spec or arch, data_name, split_desc, tag, command,
                                   seed)
+    if small:  # with the result it is about (a bake-off says it once for all its runs)
+        import warnings
+
+        warnings.warn(small, SmallSplit, stacklevel=2)
     return result
+
+
+def _small_splits(ds) -> str | None:
+    """One sentence about the evaluation splits (validation, test) of ``ds`` that hold fewer than
+    :data:`FEW_SEQUENCES` sequences, or None when none does."""
+    small = [(name, len(ds[name])) for name in ("validation", "test") if name in ds and len(ds[name]) < FEW_SEQUENCES]
+    if not small:
+        return None
+    plural = {n: f"{n} sequence{'' if n == 1 else 's'}" for _, n in small}
+    held = " and ".join(f"the {name} split {'holds ' if i == 0 else ''}only {plural[n]}"
+                        for i, (name, n) in enumerate(small))
+    return (f"{held}; with fewer than {FEW_SEQUENCES} sequences a split's scores (the best epoch, the reported "
+            f"metrics) are too noisy to trust, so give more data")
 
 
 def _unwritable(err: OSError, out: Path) -> OSError:
@@ -359,6 +393,8 @@ def _save(result: FinetuneResult, out: Path, base_spec: str, data_name: str, spl
                   f"(fine-tuned: {split_metrics.get('accuracy', float('nan')):.3f}).")
     if result.learned_nothing:  # whoever downloads the model is told too, not only the terminal that trained it
         notes += f" Warning: {result.learned_nothing}."
+    if result.small_splits:
+        notes += f" Warning: {result.small_splits}."
     card_cfg = PretrainedCfg(
         arch=model.arch, tag=tag, num_classes=model.num_classes, seq_len=model.seq_len,
         label_names=tuple(model.label_names), encoding=model.encoding.to_dict(), model_args=ctor,

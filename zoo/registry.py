@@ -25,7 +25,7 @@ from zoo.errors import UserError
 __all__ = [
     "PretrainedCfg", "UnknownModelError", "register_model", "register_pretrained", "list_models",
     "list_families", "model_family", "study_kwargs", "GEOMETRIES", "model_entrypoint", "model_class", "is_classifier",
-    "pretrained_cfg", "create_model",
+    "pretrained_cfg", "create_model", "ModelArgumentError", "RandomWeightsWarning",
     "is_model", "DEFAULT_ORG", "hub_org", "repo_id_for", "set_weight_loaders", "add_layer_loader", "load_layers",
 ]
 
@@ -216,7 +216,7 @@ def _unknown(name: str) -> UnknownModelError:
     if not isinstance(name, str):  # a corrupt config.json or a caller's mistake ("arch": 5): no crash in difflib
         return UnknownModelError(f"unknown model {name!r}: a model name is a string such as "
                                  "'deepram_conv1d_onehot.splice'; run `genozoo list` to see every model")
-    candidates = list(_entrypoints) + list(_pretrained)
+    candidates = [c for c in (*_entrypoints, *_pretrained) if c != name]  # never "did you mean" the name itself
     close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else \
         "; run `genozoo list` to see every model"
@@ -233,11 +233,16 @@ def is_model(name: str) -> bool:
 def list_models(pattern: str | list[str] = "*", pretrained: bool = False) -> list[str]:
     """Sorted architecture names matching a shell pattern (or list of patterns); with ``pretrained=True``
     the published ``arch.tag`` names instead (read from the records alone: no model module, no torch)."""
+    if not isinstance(pretrained, bool):
+        raise UserError(f"pretrained must be True or False, not {pretrained!r}")
+    patterns = [pattern] if isinstance(pattern, str) else \
+        list(pattern) if isinstance(pattern, (list, tuple, set, frozenset)) else None
+    if patterns is None or not all(isinstance(p, str) for p in patterns):
+        raise UserError(f"the pattern must be a string such as '*cnn*' (or a list of them), not {pattern!r}")
     if not pretrained:
         _ensure_models()
     _load_pretrained()
     names = list(_pretrained) if pretrained else list(_entrypoints)
-    patterns = [pattern] if isinstance(pattern, str) else list(pattern)
     return sorted({n for n in names for p in patterns if fnmatch.fnmatchcase(n, p)})
 
 
@@ -327,10 +332,78 @@ def is_classifier(arch: str) -> bool:
 def pretrained_cfg(name: str) -> PretrainedCfg:
     """The record of a published ``arch.tag`` weight (read from the records; no model module is imported)."""
     _load_pretrained()
-    if name not in _pretrained:
+    if not isinstance(name, str) or name not in _pretrained:
         _ensure_models()  # the error's suggestions include the architectures
+        if isinstance(name, str) and name in _entrypoints:
+            raise _no_tag(name)
         raise _unknown(name)
     return _pretrained[name]
+
+
+def _no_tag(arch: str) -> UnknownModelError:
+    """The sentence for an architecture name where a published ``arch.tag`` weight is needed: its tags, or where
+    to look when it has none."""
+    tags = sorted(n for n in _pretrained if n.split(".", 1)[0] == arch)
+    if len(tags) == 1:
+        return UnknownModelError(f"{arch!r} is an architecture, not a published weight; name its published weight "
+                                 f"{tags[0]!r}")
+    if tags:
+        return UnknownModelError(f"{arch!r} has several published weights; name one of {', '.join(tags)}")
+    family = sorted(n for n in _pretrained if model_family(n.split(".")[0]) == model_family(arch))
+    what = (f"an architecture to train yourself (genozoo train --arch {arch})" if is_classifier(arch)
+            else "not a classifier but a part other models build on, so nothing to train on labels")
+    return UnknownModelError(f"no published weights for {arch!r}, {what}; published weights of its "
+                             f"family: {', '.join(family) or 'none'} (all: genozoo list --pretrained)")
+
+
+class ModelArgumentError(UserError):
+    """An argument ``create_model`` cannot build the model with (a name the architecture does not take, a size
+    that is not a whole number); ``why`` is the sentence without the model's name."""
+
+    def __init__(self, name: str, why: str):
+        super().__init__(f"create_model({name!r}) {why}")
+        self.why = why
+
+
+class RandomWeightsWarning(UserWarning):
+    """A published ``arch.tag`` name was built without ``pretrained=True``: its geometry and labels, random
+    weights."""
+
+
+def _check_arguments(name: str, arch: str, pretrained: Any, num_classes: Any, seq_len: Any,
+                     kwargs: Mapping[str, Any]) -> None:
+    """Refuse, in one sentence, the arguments of :func:`create_model` that would otherwise fail deep inside a
+    constructor (a raw ``TypeError``) or be taken for something else (``pretrained="no"`` is true)."""
+    import inspect
+    import numbers
+
+    if not isinstance(pretrained, bool):
+        raise ModelArgumentError(name, f"got pretrained={pretrained!r}; pass True (load the published weights) or "
+                                       f"False")
+    for key, value in (("num_classes", num_classes), ("seq_len", seq_len)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+            raise ModelArgumentError(name, f"got {key}={value!r}; {key} must be a whole number (an int) such as "
+                                           f"{2 if key == 'num_classes' else 100}")
+    if not kwargs:
+        return
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    accepted: list[str] = []
+    # The builder's own arguments, then (when it passes the rest on) those of the class it builds.
+    for target in (model_entrypoint(arch), model_class(arch)):
+        if target is None:
+            return
+        params = inspect.signature(target if target is model_entrypoint(arch) else target.__init__).parameters
+        accepted += [p for p in params if p != "self" and params[p].kind in named and p not in accepted]
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            break
+    else:
+        return  # the class takes any keyword too
+    unknown = [k for k in kwargs if k not in accepted]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], accepted, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ModelArgumentError(name, f"got an unexpected keyword argument {unknown[0]!r}; {hint}{arch} takes "
+                                       f"{', '.join(accepted)}")
 
 
 def create_model(name: str, pretrained: bool = False, *, num_classes: int | None = None,
@@ -350,24 +423,32 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
     or length is fine-tuning: :mod:`zoo.finetune`). A weights file without a config.json beside it is loaded into
     ``name`` built from the arguments given.
     """
+    return _create_model(name, pretrained, num_classes=num_classes, seq_len=seq_len,
+                         checkpoint_path=checkpoint_path, kwargs=kwargs, warn_random=True)
+
+
+def _create_model(name: str, pretrained: bool, *, num_classes: int | None, seq_len: int | None,
+                  checkpoint_path: str | Path | None, kwargs: dict[str, Any], warn_random: bool):
+    """:func:`create_model`; ``warn_random=False`` builds a published name's geometry without weights quietly
+    (``genozoo info arch.tag`` shows its layers)."""
     _ensure_models()
     _load_pretrained()
+    if not isinstance(name, str):
+        raise _unknown(name)
     cfg = None
     if name in _pretrained or "." in name:
         cfg = pretrained_cfg(name)
         arch = cfg.arch
     else:
         arch = name
-        if pretrained:
-            tags = [n for n in _pretrained if n.startswith(arch + ".")]
-            if not tags:
-                model_entrypoint(arch)  # a name that is no architecture either gets the "unknown model" sentence
-                family = sorted(n for n in _pretrained if model_family(n.split(".")[0]) == model_family(arch))
-                what = (f"an architecture to train yourself (genozoo train --arch {arch})" if is_classifier(arch)
-                        else "not a classifier but a part other models build on, so nothing to train on labels")
-                raise UnknownModelError(f"no published weights for {arch!r}, {what}; published weights of its "
-                                        f"family: {', '.join(family) or 'none'} (all: genozoo list --pretrained)")
-            raise UnknownModelError(f"{arch!r} has several published weights; name one of {', '.join(tags)}")
+        if pretrained is True:
+            model_entrypoint(arch)  # a name that is no architecture either gets the "unknown model" sentence
+            raise _no_tag(arch)
+    _check_arguments(name, arch, pretrained, num_classes, seq_len, kwargs)
+    if num_classes is not None:
+        num_classes = int(num_classes)
+    if seq_len is not None:
+        seq_len = int(seq_len)
     builder = model_entrypoint(arch)
     folder = _saved_folder(checkpoint_path) if cfg is None else None
     if folder is not None:
@@ -391,6 +472,11 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
     model.arch = arch
     if checkpoint_path is not None:
         _loader("load_weights")(model, checkpoint_path)
+    elif cfg is not None and warn_random:
+        import warnings
+
+        warnings.warn(f"{name} has published weights but was built with random ones; pass pretrained=True to load "
+                      f"them", RandomWeightsWarning, stacklevel=3)
     return model
 
 
@@ -442,8 +528,13 @@ def create_model_from_args(name: str, where: str, **kwargs: Any):
     """:func:`create_model` with arguments a user wrote (``where`` names them: a recipe's ``model_args``,
     ``--model-args``): one the architecture does not take, or a value it cannot be built with, is one sentence
     (a :class:`UserError`) instead of the constructor's traceback."""
+    kwargs = dict(kwargs)
     try:
-        model = create_model(name, **kwargs)
+        model = _create_model(name, kwargs.pop("pretrained", False), num_classes=kwargs.pop("num_classes", None),
+                              seq_len=kwargs.pop("seq_len", None),
+                              checkpoint_path=kwargs.pop("checkpoint_path", None), kwargs=kwargs, warn_random=False)
+    except ModelArgumentError as err:
+        raise UserError(f"{where} do not build {name!r}: {err.why}") from err
     except UserError:
         raise
     except BUILD_ERRORS as err:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from zoo.cli import add_threads_option
 from zoo.cli.dataopts import add_data_options, data_kwargs, parse_source
@@ -30,11 +31,15 @@ def cmd_bakeoff(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(line, file=sys.stderr, flush=True)
 
-    result = bakeoff(parse_source(args.data), **data_kwargs(args), label_map=args.label_map, models=args.models,
-                     epochs=args.epochs, seeds=args.seeds, scratch=args.scratch,
-                     max_train=args.max_train or None, lr=args.lr, batch_size=args.batch_size, seq_len=args.seq_len,
-                     metric=args.metric, device=args.device, quiet=True, progress=progress)
+    # The runs' warnings are shown once the report is written: a report that cannot be written is its one sentence.
+    with warnings.catch_warnings(record=True) as said:
+        result = bakeoff(parse_source(args.data), **data_kwargs(args), label_map=args.label_map,
+                         models=args.models, epochs=args.epochs, seeds=args.seeds, scratch=args.scratch,
+                         max_train=args.max_train or None, lr=args.lr, batch_size=args.batch_size,
+                         seq_len=args.seq_len, metric=args.metric, device=args.device, quiet=True, progress=progress)
     files = write_report(result, args.output, overwrite=args.overwrite)
+    for w in said:
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     print(leaderboard_markdown(result))
     print(recommend(result))
     print("wrote " + ", ".join(str(f) for f in files), file=sys.stderr)

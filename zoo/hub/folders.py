@@ -27,8 +27,8 @@ from zoo.outputs import json_text
 from zoo.registry import model_family, repo_id_for
 from zoo.version import __version__
 
-__all__ = ["WEIGHTS_NAME", "CONFIG_NAME", "CARD_NAME", "RECORD_NAME", "META_KEYS", "state_digest", "load_weights",
-           "fillable", "build_for_loading", "model_config", "save_model", "read_config"]
+__all__ = ["WEIGHTS_NAME", "CONFIG_NAME", "CARD_NAME", "RECORD_NAME", "MODEL_FILES", "META_KEYS", "state_digest",
+           "load_weights", "fillable", "build_for_loading", "model_config", "save_model", "read_config"]
 
 WEIGHTS_NAME, CONFIG_NAME, CARD_NAME = "model.safetensors", "config.json", "README.md"
 #: The record a card was rendered from, kept beside a weight that is not in the registry (a fine-tune), so
@@ -197,6 +197,14 @@ def _family_io(family: str) -> tuple[Callable | None, Callable | None]:
     return None, None
 
 
+#: Files a model folder holds beside its weights and config.json that describe that one model: the card, the record
+#: it was rendered from, a fine-tune's metrics and epochs, a published weight's reference predictions, and the
+#: tokenizer of a ``transformers`` folder. When :func:`save_model` replaces a folder's model with other weights,
+#: those it does not write again are removed, so a folder never mixes two models' files.
+MODEL_FILES = (CARD_NAME, RECORD_NAME, "metrics.json", "epochs.json", "reference.json", "tokenizer.json",
+               "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "added_tokens.json")
+
+
 def save_model(model, directory: str | Path, cfg=None, *, dataset: str | None = None, split: str | None = None,
                data_revision: str | None = None, card: bool = True, keep_record: bool = False) -> Path:
     """Write ``model.safetensors``, ``config.json`` and (``card=True``) ``README.md`` into ``directory``.
@@ -205,59 +213,116 @@ def save_model(model, directory: str | Path, cfg=None, *, dataset: str | None = 
     weight (its record: metrics, datasets, no ``base_model``); a changed one names them as ``base_model``.
     ``keep_record=True`` also writes ``cfg`` as ``record.json`` (a weight outside the registry, e.g. a fine-tune),
     which :func:`rerender_card` renders from. The files are written into a temporary sibling folder first and
-    moved in one by one with ``os.replace``, so a crash never leaves a half-written file; other files in
-    ``directory`` are kept.
+    moved in one by one with ``os.replace``, so a crash never leaves a half-written file. When ``directory``
+    already holds a model with other weights, the files that described it (:data:`MODEL_FILES`: its card,
+    record, metrics, ...) and are not written again are removed; files of any other name are kept. A path that
+    cannot be written is one sentence naming ``directory`` (:func:`zoo.errors.write_error`), and the folders
+    this call created are removed again.
     """
+    from zoo.errors import UserError
+    from zoo.outputs import _make_folders, _unmake
+
     if cfg is None:
         cfg = _unchanged_published(model)
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)  # the folder itself only once its files are written
+    if os.path.lexists(directory) and not directory.is_dir():
+        raise UserError(f"cannot write the model folder {str(directory)!r}: it exists and is not a folder; give a "
+                        f"new or existing folder")
     config = model_config(model, cfg, dataset=dataset, split=split, data_revision=data_revision)
     tmp = directory.parent / f".{directory.name}.{os.getpid()}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    made: list[Path] = []
+    created = False
     try:
-        if card:
-            from zoo.cards import render_model_card  # the card templates and data registry: for saving only
-
-            (tmp / CARD_NAME).write_text(render_model_card(config, cfg), encoding="utf-8")
-        save_hook, _ = _family_io(config["family"])
-        if save_hook is not None:  # the family's own layout (transformers), plus genozoo's metadata keys
-            try:
-                save_hook(model, tmp / "family")
-            except Exception as err:  # safetensors reports a failed write (a full disk) as its own error
-                converted = _as_os_error(err, tmp / "family" / WEIGHTS_NAME)
-                if converted is err:
-                    raise
-                raise converted from err
-            for f in (tmp / "family").iterdir():
-                os.replace(f, tmp / f.name)
-            (tmp / "family").rmdir()
-            merged = {**json.loads((tmp / CONFIG_NAME).read_text()), **{k: config[k] for k in META_KEYS if k in config}}
-            (tmp / CONFIG_NAME).write_text(json.dumps(merged, indent=2, sort_keys=True))
-        else:
-            try:
-                model.save_pretrained(tmp, config=config)  # mixin: safetensors + config.json (+ its card if none)
-            except Exception as err:  # safetensors reports a failed write (a full disk) as its own error
-                converted = _as_os_error(err, tmp / WEIGHTS_NAME)
-                if converted is err:
-                    raise
-                raise converted from err
-        if not card:
-            (tmp / CARD_NAME).unlink(missing_ok=True)
-        if keep_record and cfg is not None:
-            (tmp / RECORD_NAME).write_text(json_text(cfg.to_dict(), sort_keys=True) + "\n")  # metrics: strict
-        # The folder records the sha256 of its own weights, so every later load can check them.
-        written = json.loads((tmp / CONFIG_NAME).read_text(encoding="utf-8"))
-        written[WEIGHTS_SHA_KEY] = sha256_file(tmp / WEIGHTS_NAME)
-        (tmp / CONFIG_NAME).write_text(json.dumps(written, indent=2, sort_keys=True), encoding="utf-8")
+        made = _make_folders(directory.parent, directory)  # the folder itself only once its files are written
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        _write_folder(model, tmp, config, cfg, card=card, keep_record=keep_record)
+        old_sha = _old_weights_sha(directory)
+        created = not directory.exists()
         directory.mkdir(exist_ok=True)
-        for f in sorted(tmp.iterdir()):
+        written = sorted(tmp.iterdir())
+        for f in written:
             make_readable(f)  # safetensors writes 0600 files; a model folder is meant to be shared
             os.replace(f, directory / f.name)
+        if old_sha is not None and old_sha != sha256_file(directory / WEIGHTS_NAME):
+            names = {f.name for f in written}
+            for stale in MODEL_FILES:  # another model's: its card, record, metrics must not stay beside these weights
+                if stale not in names:
+                    (directory / stale).unlink(missing_ok=True)
+    except OSError as err:
+        if created:
+            shutil.rmtree(directory, ignore_errors=True)
+        _unmake(made)
+        raise _save_error(err, directory, tmp) from err
+    except BaseException:
+        if created:
+            shutil.rmtree(directory, ignore_errors=True)
+        _unmake(made)
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return directory
+
+
+def _old_weights_sha(directory: Path) -> str | None:
+    """The sha256 of the weights ``directory`` holds before a save (None: none), to tell a re-save of the same
+    model (publishing writes twice) from another model replacing them."""
+    weights = directory / WEIGHTS_NAME
+    if not weights.is_file():
+        return "" if (directory / CONFIG_NAME).is_file() else None  # a config without weights: another model's
+    return sha256_file(weights)
+
+
+def _save_error(err: OSError, directory: Path, tmp: Path) -> Exception:
+    """``err``, raised while writing the model folder ``directory`` (through its temporary sibling ``tmp``), as one
+    sentence naming ``directory``, never the temporary folder; an error about another file is left as it is."""
+    from zoo.errors import EnvironmentFailure, UserError, write_error
+
+    if isinstance(err, (EnvironmentFailure, UserError)) or err.errno is None:
+        return err
+    names = [os.path.abspath(os.fsdecode(f)) for f in (err.filename, err.filename2) if f is not None]
+    ours = [str(directory.absolute()), str(tmp.absolute()), str(directory.absolute().parent)]
+    if names and not any(n == o or n.startswith(o + os.sep) for n in names for o in ours):
+        return err
+    return write_error(err, directory, directory.parent)
+
+
+def _write_folder(model, tmp: Path, config: dict[str, Any], cfg, *, card: bool, keep_record: bool) -> None:
+    """The files of a model folder, written into the empty folder ``tmp`` (see :func:`save_model`)."""
+    if card:
+        from zoo.cards import render_model_card  # the card templates and data registry: for saving only
+
+        (tmp / CARD_NAME).write_text(render_model_card(config, cfg), encoding="utf-8")
+    save_hook, _ = _family_io(config["family"])
+    if save_hook is not None:  # the family's own layout (transformers), plus genozoo's metadata keys
+        try:
+            save_hook(model, tmp / "family")
+        except Exception as err:  # safetensors reports a failed write (a full disk) as its own error
+            converted = _as_os_error(err, tmp / "family" / WEIGHTS_NAME)
+            if converted is err:
+                raise
+            raise converted from err
+        for f in (tmp / "family").iterdir():
+            os.replace(f, tmp / f.name)
+        (tmp / "family").rmdir()
+        merged = {**json.loads((tmp / CONFIG_NAME).read_text()), **{k: config[k] for k in META_KEYS if k in config}}
+        (tmp / CONFIG_NAME).write_text(json.dumps(merged, indent=2, sort_keys=True))
+    else:
+        try:
+            model.save_pretrained(tmp, config=config)  # mixin: safetensors + config.json (+ its card if none)
+        except Exception as err:  # safetensors reports a failed write (a full disk) as its own error
+            converted = _as_os_error(err, tmp / WEIGHTS_NAME)
+            if converted is err:
+                raise
+            raise converted from err
+    if not card:
+        (tmp / CARD_NAME).unlink(missing_ok=True)
+    if keep_record and cfg is not None:
+        (tmp / RECORD_NAME).write_text(json_text(cfg.to_dict(), sort_keys=True) + "\n")  # metrics: strict
+    # The folder records the sha256 of its own weights, so every later load can check them.
+    written = json.loads((tmp / CONFIG_NAME).read_text(encoding="utf-8"))
+    written[WEIGHTS_SHA_KEY] = sha256_file(tmp / WEIGHTS_NAME)
+    (tmp / CONFIG_NAME).write_text(json.dumps(written, indent=2, sort_keys=True), encoding="utf-8")
 
 
 def _as_os_error(err: Exception, path: Path) -> Exception:

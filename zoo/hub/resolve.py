@@ -41,6 +41,41 @@ def hub_dir() -> Path:
     return Path(os.environ.get("GENOZOO_HUB_DIR") or resource_dir("hub"))
 
 
+_warned_hub_dirs: set[str] = set()
+
+
+def _bundle_dir() -> Path:
+    """:func:`hub_dir` for loading published weights: a ``$GENOZOO_HUB_DIR`` that is not a folder (a typo, a
+    volume not mounted) is said once, in one warning, instead of being taken silently for an empty bundle."""
+    folder = hub_dir()
+    value = os.environ.get("GENOZOO_HUB_DIR")
+    if value and not folder.is_dir() and value not in _warned_hub_dirs:
+        _warned_hub_dirs.add(value)
+        what = "is not a folder" if os.path.lexists(folder) else "does not exist"
+        warnings.warn(f"GENOZOO_HUB_DIR={value!r} {what}, so no bundled weights are used and published weights "
+                      f"come from the Hub (or its cache); point it at a hub folder, or unset it", stacklevel=6)
+    return folder
+
+
+def _bundle_fix(what: str) -> str:
+    """What to do about a bundled ``what`` (file or folder) that is not the published one, by where the bundle
+    is: a ``$GENOZOO_HUB_DIR`` folder, the copy an installed genozoo carries, or a checkout's ``hub/``."""
+    from zoo.resources import BUNDLE_DIR
+
+    folder = hub_dir()
+    if os.environ.get("GENOZOO_HUB_DIR"):
+        return (f"restore the bundled {what} in GENOZOO_HUB_DIR ({folder}) from where you copied it, or delete "
+                f"the model's folder there to fetch it from the Hub")
+    try:
+        installed = folder.resolve().is_relative_to(BUNDLE_DIR.resolve())
+    except OSError:
+        installed = False
+    if installed:
+        return (f"reinstall genozoo (pip install --force-reinstall --no-deps genozoo) to restore the bundled {what}, "
+                f"or delete it to fetch the model from the Hub")
+    return f"restore the bundled {what} (git checkout -- hub/) or delete it to fetch the model from the Hub"
+
+
 def _is_repo_id(s: str) -> bool:
     parts = s.split("/")
     return len(parts) == 2 and all(parts) and not s.startswith((".", "~")) and not Path(s).exists()
@@ -104,7 +139,7 @@ def resolve_pretrained(cfg, checkpoint_path: str | Path | None = None) -> tuple[
                                        f"nor a folder holding one")
     else:
         repo_id = repo_id_for(cfg)
-        bundled = hub_dir() / repo_id / WEIGHTS_NAME
+        bundled = _bundle_dir() / repo_id / WEIGHTS_NAME
         if bundled.is_file():
             path, source = bundled, "bundle"
         else:
@@ -114,7 +149,7 @@ def resolve_pretrained(cfg, checkpoint_path: str | Path | None = None) -> tuple[
             _evict(path)
             fix = "it was removed from the cache; try again, and report it if it persists"
         elif source == "bundle":
-            fix = "restore the bundled file (git checkout -- hub/) or delete it to fetch from the Hub"
+            fix = _bundle_fix("file")
         else:
             fix = "it is not the published file (truncated, altered or another weight); pass the right file"
         raise IntegrityError(f"{path} does not match the sha256 recorded for {cfg.name} ({cfg.sha256[:12]}...); "
@@ -124,7 +159,6 @@ def resolve_pretrained(cfg, checkpoint_path: str | Path | None = None) -> tuple[
 
 #: What to do about a config.json that disagrees with its published record, by where it came from.
 _RECORD_FIXES = {
-    "bundle": "restore the bundled folder (git checkout -- hub/) or delete it to fetch the model from the Hub",
     "hub": "it was removed from the cache; try again, and report it if it persists",
     "path": "pass the published folder, or load this one as an unpublished model with zoo.hub.load_model(FOLDER, "
             "allow_modified=True)",
@@ -136,7 +170,8 @@ def _check_against_record(config: dict, cfg, config_path: Path, source: str, all
     """:func:`zoo.hub.validate.verify_config` with the advice for where ``config_path`` came from; a file from the
     Hugging Face cache that disagrees is removed from it, as disagreeing weights are."""
     try:
-        return verify_config(config, cfg, where=str(config_path), fix=_RECORD_FIXES[source],
+        fix = _bundle_fix("folder") if source == "bundle" else _RECORD_FIXES[source]
+        return verify_config(config, cfg, where=str(config_path), fix=fix,
                              allow_modified=allow_modified)
     except IntegrityError:
         if source == "hub":

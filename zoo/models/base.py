@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from pathlib import Path
 from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
@@ -22,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.encoding import Encoding, encode_codes
-from zoo.errors import UserError
+from zoo.errors import UserError, write_error
 from zoo.models.hubmixin import HubMixin
 from zoo.registry import UnknownModelError, load_layers, model_class
 
@@ -138,7 +139,10 @@ class ZooModel(
             load_layers()  # the hub attaches config_hook when loaded; a model built directly may come first
         if config is None and self.arch and ZooModel.config_hook is not None:
             config = ZooModel.config_hook(self)
-        return super().save_pretrained(save_directory, config=config, **kwargs)
+        try:
+            return super().save_pretrained(save_directory, config=config, **kwargs)
+        except OSError as e:  # one sentence naming the folder (a file on the way, /proc, a full disk), as save_model
+            raise write_error(e, save_directory, Path(save_directory).parent) from None
 
     @classmethod
     def _pretrained_class(cls, config: dict | None, where: str) -> type:
