@@ -527,7 +527,9 @@ def fit(model: torch.nn.Module, train: Any, validation: Any, cfg: TrainConfig | 
     epoch's checkpoint is written (tests use it to simulate a crash). A kept model that learned nothing
     (:func:`learned_nothing`) is still returned, with a :class:`LearnedNothing` warning and
     ``FitResult.learned_nothing`` saying so. ``cfg`` may also be a dict of :class:`TrainConfig` fields
-    (``{"epochs": 1}``; an unknown key is refused) or ``None`` for the defaults.
+    (``{"epochs": 1}``; an unknown key is refused) or ``None`` for the defaults. Only the weights change: the
+    model keeps the label names it was built with (build it with the data's, or use :func:`zoo.finetune.finetune`,
+    which does) and is left in training mode, as after any PyTorch loop (``model.predict`` evaluates either way).
     """
     cfg = train_config(cfg)
     runtime.apply_env_threads()
