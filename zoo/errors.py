@@ -17,6 +17,7 @@ import os
 from typing import Optional, Tuple
 
 __all__ = ["UserError", "EnvironmentFailure", "NetworkFailure", "Terminated", "os_error_sentence", "classify",
+           "OPTIONAL_EXTRAS", "missing_extra",
            "read_failure", "write_failure", "write_error", "USER_STATUS", "ENVIRONMENT_STATUS"]
 
 USER_STATUS, ENVIRONMENT_STATUS = 2, 1
@@ -124,8 +125,27 @@ def write_error(err: OSError, path: str | os.PathLike, folder: str | os.PathLike
     return error
 
 
+#: The optional dependencies of genozoo and the extra that installs each (pyproject.toml's optional-dependencies).
+OPTIONAL_EXTRAS = {"gradio": "space", "gradio_client": "space", "uvloop": "space", "httptools": "space",
+                   "captum": "explain", "logomaker": "explain", "pyjaspar": "explain", "gensim": "nlp"}
+
+
+def missing_extra(exc: BaseException) -> Optional[str]:
+    """The sentence for an optional dependency that is not installed (``ModuleNotFoundError`` of a module of
+    :data:`OPTIONAL_EXTRAS`), naming the extra that brings it, or ``None``."""
+    name = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+    top = (name or "").split(".")[0]
+    if top not in OPTIONAL_EXTRAS:
+        return None
+    extra = OPTIONAL_EXTRAS[top]
+    return (f"this needs {top}, which is not installed: it comes with genozoo's optional '{extra}' extra "
+            f"(pip install 'genozoo[{extra}]')")
+
+
 def classify(exc: BaseException) -> Optional[Tuple[str, int]]:
     """``(one sentence, exit status)`` for an error a user may see, or ``None`` for a genuine bug."""
+    if (sentence := missing_extra(exc)) is not None:  # the installation's, not the input's: status 1
+        return sentence, ENVIRONMENT_STATUS
     if isinstance(exc, EnvironmentFailure):  # first: it may also be a UserError of its family (HubError)
         return str(exc), ENVIRONMENT_STATUS
     if isinstance(exc, UserError):

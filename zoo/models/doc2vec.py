@@ -179,7 +179,7 @@ def train_doc2vec(x: torch.Tensor, k: int, vector_size: int, *, negative: int = 
         from gensim.models.callbacks import CallbackAny2Vec
         from gensim.models.doc2vec import Doc2Vec, TaggedDocument
     except ImportError as e:  # gensim is the optional extra "nlp"
-        raise ImportError("fitting doc2vec needs gensim: pip install 'genozoo[nlp]'") from e
+        raise ModuleNotFoundError("fitting doc2vec needs gensim: pip install 'genozoo[nlp]'", name="gensim") from e
     from tqdm.auto import tqdm
 
     docs = [TaggedDocument(words, [i]) for i, words in enumerate(documents(x, k))]
