@@ -95,3 +95,19 @@ def test_space_note_and_predictions_use_the_same_definition(model_dir):
     pred = Catalogue._predictions(model, ["a", "b", "c"], seqs, np.full((3, 2), 0.5, dtype=np.float32))
     assert pred.flags == input_flags(seqs, L) == [NO_BASES, MOSTLY_PADDING, ""]
     assert pred.lengths.unreliable_message().startswith("1 of 3 sequences holds no A, C, G or T")
+
+
+def test_explain_warns_as_predict_does(model_dir, tmp_path):
+    from zoo.explain import attribute
+    from zoo.predict import load_model
+
+    model = load_model(model_dir)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        attribute(model, [SEQS["allN"], OK], "saliency")
+    assert ("1 of 2 sequences holds no A, C, G or T: its prediction carries no information"
+            in [str(w.message) for w in caught])
+    out = run_cli("explain", model_dir, SEQS["one"], "--method", "saliency", "-o", "a.png", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert ("genozoo: warning: 1 of 1 sequence is mostly padding or N (bases in fewer than half of the model's 40 bp "
+            "input): its prediction is unreliable") in out.stderr.splitlines()

@@ -25,6 +25,7 @@ the log-odds over the three possible substitutions (positive: the observed base 
 from __future__ import annotations
 
 import contextlib
+import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -254,8 +255,11 @@ def _prepare(model, sequences, ids, target, device, batch_size, max_length=None)
     names, seqs = sequence_list(sequences, ids, verb="explain")
     seqs = checked_strings(seqs, names)
     batch_size = whole_number(batch_size, "batch_size", "--batch-size", 64)
-    # The same refusals as predict: an empty sequence, or one far longer than the model's input.
-    _length_stats(names, seqs, model, _max_length(model, max_length))
+    # The same refusals as predict: an empty sequence, or one far longer than the model's input; and its warning
+    # when an answer carries no or little information (explaining it cannot tell more than the answer does).
+    stats = _length_stats(names, seqs, model, _max_length(model, max_length))
+    if (note := stats.unreliable_message()) is not None:
+        warnings.warn(note, stacklevel=3)
     enc = model.encoding
     codes = to_codes(seqs, enc.length, pad_mode=enc.pad_mode, ambiguity=enc.ambiguity, ids=names)
     dev = resolve_device(device, model)
