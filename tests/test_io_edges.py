@@ -164,3 +164,16 @@ def test_an_output_folder_under_a_file_is_refused_before_any_work(model_dir, tmp
         line = sentence(*cli(*argv, cwd=tmp_path)[::2], 2)
         assert "goes through something that is not a folder" in line, line
     assert sorted(os.listdir(tmp_path)) == ["tr.csv"]
+
+
+def test_dna_in_blocks_is_refused_by_position_not_as_an_unknown_format(tmp_path):
+    """A line of DNA with blanks (blocks of ten, as sequence viewers print it) is one sequence per line whose blank
+    is refused by position, the sentence the space gives for the same pasted line."""
+    from zoo.data.formats import detect_format
+    from zoo.errors import UserError
+
+    (tmp_path / "blocks.txt").write_text("acgtacgtac gtacgtacgt\n")
+    assert detect_format(tmp_path / "blocks.txt") == "lines"
+    (tmp_path / "words.txt").write_text("hello world\n")
+    with pytest.raises(UserError, match="cannot tell the format"):
+        detect_format(tmp_path / "words.txt")

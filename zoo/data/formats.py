@@ -97,6 +97,10 @@ def detect_format(path: str | os.PathLike) -> str:
         return "tsv"
     if "," in first:
         return "csv"
+    # DNA in blocks ("acgtacgtac gtacgtacgt"): one sequence per line, whose blanks the encoding then refuses by
+    # position, as the Gradio space refuses the same pasted line (not "cannot tell the format").
+    if len(parts_blank) > 1 and all(_DNA_RE.match(part) for part in parts_blank):
+        return "lines"
     raise FormatError(f"cannot tell the format of {str(path)!r}; give FASTA, CSV or TSV with a header row, or one "
                       f"sequence per line, or name the format (--format, format=: {', '.join(FORMATS)})")
 

@@ -255,13 +255,13 @@ def _prepare(model, sequences, ids, target, device, batch_size, max_length=None)
     names, seqs = sequence_list(sequences, ids, verb="explain")
     seqs = checked_strings(seqs, names)
     batch_size = whole_number(batch_size, "batch_size", "--batch-size", 64)
-    # The same refusals as predict: an empty sequence, or one far longer than the model's input; and its warning
-    # when an answer carries no or little information (explaining it cannot tell more than the answer does).
+    # The same refusals as predict: an empty sequence, or one far longer than the model's input; and, for input
+    # that encodes, its warning when an answer carries no or little information (an explanation cannot tell more).
     stats = _length_stats(names, seqs, model, _max_length(model, max_length))
-    if (note := stats.unreliable_message()) is not None:
-        warnings.warn(note, stacklevel=3)
     enc = model.encoding
     codes = to_codes(seqs, enc.length, pad_mode=enc.pad_mode, ambiguity=enc.ambiguity, ids=names)
+    if (note := stats.unreliable_message()) is not None:
+        warnings.warn(note, stacklevel=3)
     dev = resolve_device(device, model)
     with _inference(model, dev), torch.inference_mode():  # eval mode: no dropout in the predicted probabilities
         probs = torch.cat([model.probabilities(model(encode_codes(c, enc).to(dev))).float().cpu()
