@@ -38,3 +38,18 @@ def test_every_architecture_has_the_classifier_the_readme_names():
         model = zoo.create_model(arch, num_classes=2, seq_len=60)
         head = model.get_classifier()
         assert any(p.requires_grad for p in head.parameters())
+
+
+def test_data_report_says_a_single_class_and_splits_too_small_to_measure():
+    import datasets
+
+    from zoo.data.quality import quality_report
+
+    rows = {"sequence": ["ACGT" * 25] * 3, "label": [1, 1, 1]}
+    dd = datasets.DatasetDict({"train": datasets.Dataset.from_dict(rows),
+                               "test": datasets.Dataset.from_dict({k: v[:1] for k, v in rows.items()})})
+    warnings = quality_report(dd)["warnings"]
+    assert "train: every row is of one class ('1'): a classifier trained on it learns nothing" in warnings
+    assert any(w.startswith("the test split holds only 1 sequence; with fewer than 20 sequences") for w in warnings)
+    unlabelled = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"sequence": ["ACGT"] * 30})})
+    assert not any("one class" in w for w in quality_report(unlabelled)["warnings"])

@@ -49,15 +49,12 @@ import torch
 
 from zoo.errors import UserError
 
+from zoo.data.quality import FEW_SEQUENCES, small_splits
 from zoo.data.user import apply_label_map, is_dataset_dict as _is_dataset_dict, is_files as _is_files
 from zoo.data.user import label_names_of as _label_names, load_data, parse_label_map, require_classes
 
 __all__ = ["FinetuneResult", "load_data", "adapt_model", "fresh_model", "apply_label_map", "parse_label_map",
            "finetune", "FEW_SEQUENCES", "SmallSplit"]
-
-#: A validation or test split smaller than this is warned about: below 20 sequences one sequence is 5 accuracy
-#: points or more, and the 95% interval of an accuracy spans +-20 points or more.
-FEW_SEQUENCES = 20
 
 
 class SmallSplit(UserWarning):
@@ -344,16 +341,8 @@ def finetune(base, data, output_dir: str | os.PathLike | None = None, *, validat
 
 
 def _small_splits(ds) -> str | None:
-    """One sentence about the evaluation splits (validation, test) of ``ds`` that hold fewer than
-    :data:`FEW_SEQUENCES` sequences, or None when none does."""
-    small = [(name, len(ds[name])) for name in ("validation", "test") if name in ds and len(ds[name]) < FEW_SEQUENCES]
-    if not small:
-        return None
-    plural = {n: f"{n} sequence{'' if n == 1 else 's'}" for _, n in small}
-    held = " and ".join(f"the {name} split {'holds ' if i == 0 else ''}only {plural[n]}"
-                        for i, (name, n) in enumerate(small))
-    return (f"{held}; with fewer than {FEW_SEQUENCES} sequences a split's scores (the best epoch, the reported "
-            f"metrics) are too noisy to trust, so give more data")
+    """:func:`zoo.data.quality.small_splits` of ``ds``'s splits."""
+    return small_splits({name: len(ds[name]) for name in ds})
 
 
 def _unwritable(err: OSError, out: Path) -> OSError:

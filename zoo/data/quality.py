@@ -10,6 +10,9 @@ cleaned sequences, upper case:
   equal to their own reverse complement, are not counted).
 * *leakage* (across splits): rows of a later split (validation, test) whose sequence, or whose reverse complement,
   is in an earlier split (train, validation). A model can memorise these, so test scores on them are inflated.
+
+It also says when labelled data holds a single class (nothing to classify) and when an evaluation split is too
+small to measure anything (:func:`small_splits`, the sentence fine-tuning writes into its card too).
 """
 from __future__ import annotations
 
@@ -19,9 +22,25 @@ from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["quality_report", "report_markdown", "SPLIT_ORDER"]
+__all__ = ["quality_report", "report_markdown", "small_splits", "SPLIT_ORDER", "FEW_SEQUENCES"]
 
 SPLIT_ORDER = ("train", "validation", "test")
+#: An evaluation split (validation, test) of fewer sequences gives scores too noisy to trust: one sequence more or
+#: less right moves its accuracy by 5 points or more.
+FEW_SEQUENCES = 20
+
+
+def small_splits(sizes: Mapping[str, int]) -> str | None:
+    """One sentence about the evaluation splits (validation, test) among ``sizes`` (split -> rows) that hold fewer
+    than :data:`FEW_SEQUENCES` sequences, or None when none does."""
+    small = [(name, sizes[name]) for name in ("validation", "test") if name in sizes and sizes[name] < FEW_SEQUENCES]
+    if not small:
+        return None
+    plural = {n: f"{n} sequence{'' if n == 1 else 's'}" for _, n in small}
+    held = " and ".join(f"the {name} split {'holds ' if i == 0 else ''}only {plural[n]}"
+                        for i, (name, n) in enumerate(small))
+    return (f"{held}; with fewer than {FEW_SEQUENCES} sequences a split's scores (the best epoch, the reported "
+            f"metrics) are too noisy to trust, so give more data")
 
 
 def _rc_all(seqs: list[str]) -> list[str]:
@@ -79,6 +98,7 @@ def quality_report(dd: Mapping[str, Any], name: str | None = None) -> dict[str, 
         palindromes = sum(1 for s, r in zip(seqs, rc) if r == s)
         report["splits"][split] = {
             "rows": n,
+            "labelled": "label" in ds.column_names,
             "classes": {k: counts.get(k, 0) for k in (names or sorted(counts))},
             "class_fraction": {k: round(counts.get(k, 0) / n, 4) if n else 0.0 for k in (names or sorted(counts))},
             "length": _length_stats(lengths),
@@ -105,6 +125,11 @@ def quality_report(dd: Mapping[str, Any], name: str | None = None) -> dict[str, 
 def _warnings(report: dict) -> list[str]:
     out = []
     for split, r in report["splits"].items():
+        present = [k for k, v in r["classes"].items() if v]
+        if r["rows"] and r.get("labelled") and len(present) == 1:
+            out.append(f"{split}: every row is of one class ({present[0]!r}): "
+                       + ("a classifier trained on it learns nothing" if split == "train" else
+                          "its scores cannot tell whether a model tells the classes apart"))
         if r["rows"] and r["class_fraction"]:
             fr = [v for v in r["class_fraction"].values()]
             if min(fr) < 0.5 * max(fr) and len(fr) > 1:
@@ -117,6 +142,8 @@ def _warnings(report: dict) -> list[str]:
             out.append(f"{split}: {r['reverse_complement_duplicates']} row(s) whose reverse complement is another row")
         if r["n_fraction"] > 0.01:
             out.append(f"{split}: {r['n_fraction']:.1%} of bases are N")
+    if (small := small_splits({split: r["rows"] for split, r in report["splits"].items()})) is not None:
+        out.append(small)
     for pair, r in report["leakage"].items():
         if r["exact"] or r["reverse_complement"]:
             a, b = pair.split("->")
