@@ -43,3 +43,22 @@ def test_evaluate_scores_another_protocol_only_when_told(splice_run, capsys):
     other = json.loads(captured.out)
     assert "(protocol=default), not the split of the run's recipe (splice, protocol=paper)" in captured.err
     assert other["accuracy"] != pytest.approx(metrics["test"]["accuracy"], abs=1e-9)  # other rows, other score
+
+
+def test_a_published_model_without_the_checkouts_data_folder_evaluates_on_the_benchmarks_own_source(tmp_path):
+    """An installed package has no ../shared/data: the published recipe's local copy is then skipped for the
+    benchmark's own download or cache (here: offline and an empty cache, so the sentence says that), instead of
+    'data source ../shared/data/splice does not exist'."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import pathlib, sys\nimport zoo.recipes as r\nr._REPO = pathlib.Path('/nonexistent')\n"
+              "from zoo.cli import main\nsys.exit(main(['evaluate', 'genonet_small.splice']))")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GENOZOO_CACHE": str(tmp_path / "cache"),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 2, out.stderr
+    assert "is not in the cache" in out.stderr and "offline" in out.stderr, out.stderr
+    assert "does not exist" not in out.stderr

@@ -266,6 +266,14 @@ def _source(source: str | None) -> str | None:
                     f"--source=null to download them from their original URLs")
 
 
+def _source_here(source: str | None) -> str | None:
+    """:func:`_source` when it names something on this machine, else None (the benchmark's default source)."""
+    try:
+        return _source(source)
+    except UserError:
+        return None
+
+
 def _label_names(ds) -> list[str]:
     feature = ds["train"].features.get("label")
     names = getattr(feature, "names", None)
@@ -469,8 +477,11 @@ def evaluate_model(model_ref: str, dataset: str | None = None, split: str = "tes
             raise UserError("--protocol is empty; name a split protocol of the benchmark (see `genozoo data info "
                             f"{dataset}`), or drop it")
         data_args["protocol"] = protocol
-    probe = Recipe(arch=getattr(model, "arch", "") or "model", dataset=dataset,
-                   source=source or (recipe.source if own else None), data_args=data_args)
+    # The recipe's local copy when this machine has it (a checkout's ../shared/data), else the benchmark's own
+    # download or cache (checksummed): an installed package has no such folder.
+    recipe_source = _source_here(recipe.source) if own else None
+    probe = Recipe(arch=getattr(model, "arch", "") or "model", dataset=dataset, source=source or recipe_source,
+                   data_args=data_args)
     ds = load_data(probe, need=(split,))
     data_names = list(getattr(ds[split].features.get("label"), "names", None) or model.label_names)
     if len(data_names) != model.num_classes:

@@ -14,8 +14,8 @@ from zoo.cli.dataopts import add_data_options
 from zoo.cli.options import SEED_MAX, device, int_range
 
 RECIPE_HELP = ("Free --key=value (or --key value) arguments override recipe keys, e.g. --epochs=5 --lr 3e-4 "
-               "--batch_size=64 --patience=null --model_args.dropout=0.2; an unknown key is an error. Keys: see "
-               "train/README.md.")
+               "--batch_size=64 --patience=null --model_args.dropout=0.2; an unknown key is an error. Keys: the fields "
+               "of a recipe (every run folder's recipe.yaml lists them all, resolved).")
 
 
 def _recipe_path(ref: str) -> Path:
@@ -148,10 +148,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "run folder OUT/<arch>.<tag>/seed<S>/ (resolved recipe, run.json with git commit and package "
                     "versions, per-epoch log, metrics.json, model.safetensors). Under torchrun it trains with "
                     "DistributedDataParallel.",
-        epilog=RECIPE_HELP + " Examples: genozoo train train/recipes/cnn_zeng_2_conv2d.splice.yaml --epochs=5; "
+        epilog=RECIPE_HELP + " Examples: genozoo train cnn_zeng_2_conv2d.splice --epochs=5 (a published model's bundled recipe); "
+               "genozoo train my_recipe.yaml; "
                "genozoo train --arch deepram_recurrent_onehot --dataset splice")
-    p.add_argument("recipe", nargs="?", help="a recipe YAML file, or a published name arch.tag found in "
-                                             "train/recipes/")
+    p.add_argument("recipe", nargs="?", help="a recipe YAML file, or a published name arch.tag (its recipe "
+                                             "is bundled with genozoo)")
     p.add_argument("--arch", help="architecture to train (without RECIPE: default settings)")
     add_data_options(p, data_flag="--dataset", required=False,
                      extra_help=", a zoo.data benchmark name, or a data folder (saved DatasetDict, or "
@@ -205,7 +206,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(default: %(default)s)")
     p.add_argument("--datasets", default="splice",
                    help="comma-separated recipe tags (splice, histone_h3_gue, motif_ctcf, motif_ezh2: uses "
-                        "train/recipes/<arch>.<tag>.yaml) or data names/folders (default: %(default)s)")
+                        "the bundled recipe <arch>.<tag>) or data names/folders (default: %(default)s)")
     p.add_argument("--seeds", type=_seeds, default=3,
                    help="seeds per cell: a count N (the recipe's first N seeds) or a list such as 1,2 or 2, (only those; "
                         "e.g. to add seeds to cells finished elsewhere) (default: %(default)s)")
@@ -213,10 +214,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--report", help="write results.csv, leaderboard.md and figures/ here instead of into --out "
                                     "(e.g. a folder you commit, while the run folders stay in --out)")
     p.add_argument("--merge", metavar="RESULTS_CSV",
-                   help="keep the rows of an earlier results.csv (e.g. train/results/results.csv) for every "
+                   help="keep the rows of an earlier results.csv (in a checkout: train/results/results.csv) for every "
                         "arch x tag x seed with no finished run in --out (a run here replaces its row), so a grid "
                         "continued on another machine extends the table")
-    p.add_argument("--recipes", help="folder of recipe YAML files (default: the repository's train/recipes)")
+    p.add_argument("--recipes", help="folder of recipe YAML files (default: the bundled recipes, train/recipes in a checkout)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     add_threads_option(p)
