@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="genozoo",
         description="Pretrained neural-network baselines for genomic DNA sequence classification: list and inspect "
-                    "models, load benchmarks, train, publish, predict, fine-tune and explain.",
+                    "models, load benchmarks, predict, fine-tune, explain, compare baselines on your data (bakeoff), "
+                    "try them in the browser (space), train and publish.",
         epilog="Run `genozoo COMMAND --help` for the options of a command.",
     )
     from zoo import __version__

@@ -84,7 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="model input length (default: the data's when all sequences share one, else each base "
                         "model's)")
     p.add_argument("--device", default="auto", type=device,
-                   help="auto (CUDA when present), cpu or cuda (default: auto)")
+                   help="auto (CUDA when present), cpu, cuda or cuda:N (mps where torch has it) (default: auto)")
     p.add_argument("-o", "--output", default="bakeoff", help="folder for results.csv, leaderboard.md, "
                                                             "recommendation.md, bakeoff.png (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true",
