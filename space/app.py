@@ -116,17 +116,49 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
         # Results of another task or model must not stay on the page beside the new choice.
         return ("", None, None, gr.update(choices=[], value=None), None, "")
 
-    @_user_errors
-    def on_task(task: str):
-        names = cat.models_for(cat.check_task(task))
-        return (gr.update(choices=names, value=names[0]), cat.entry(names[0]).summary(), method_update(names[0]),
-                *empty_results())
+    def unchanged(n: int) -> tuple:
+        return tuple(gr.update() for _ in range(n))
+
+    # The pickers take typed text (a model of a freshly trained folder may be typed in), so an emptied box sends ''
+    # when it loses the focus: that is no choice. The box gets back the last real choice (kept in the page), and
+    # its echo, the same choice again, changes nothing, so nothing on the page goes into an error.
+    def refused(choice: str | None, check) -> bool:
+        """Whether ``choice`` is no choice the box offers; a typed name that is none gets its sentence as a
+        warning (the box then goes back, so nothing is in error)."""
+        if choice and str(choice).strip():
+            try:
+                check(choice)
+            except UserError as e:
+                gr.Warning(_sentence(str(e)))
+                return True
+            return False
+        return True
 
     @_user_errors
-    def on_model(name: str):
-        if not name:
-            return "", gr.update(), None, ""
-        return cat.entry(name).summary(), method_update(name), None, ""
+    def on_task(choice: str, last: str):
+        if refused(choice, cat.check_task):
+            return (gr.update(value=last), *unchanged(10))
+        if choice == last:
+            return unchanged(11)
+        names = cat.models_for(choice)
+        return (gr.update(), choice, gr.update(choices=names, value=names[0]), cat.entry(names[0]).summary(),
+                method_update(names[0]), *empty_results())
+
+    @_user_errors
+    def on_model(name: str, last: str):
+        if refused(name, cat.entry):
+            return (gr.update(value=last), *unchanged(9))
+        if name == last:
+            return unchanged(10)
+        return (gr.update(), name, cat.entry(name).summary(), method_update(name), *empty_results())
+
+    @_user_errors
+    def on_compare_task(choice: str, last: str):
+        if refused(choice, cat.check_task):
+            return gr.update(value=last), gr.update(), gr.update()
+        if choice == last:
+            return unchanged(3)
+        return gr.update(), choice, None  # the other task's comparison leaves with it
 
     @_user_errors
     def examples(task: str) -> str:
@@ -247,18 +279,29 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
                 c_ex = gr.Button("Example sequences for this task")
                 c_run = gr.Button("Compare all models", variant="primary", elem_id="compare")
             c_table = gr.Dataframe(label="All models", interactive=False, elem_id="comparison")
+        # The last real choice of each picker (an emptied box goes back to it). Hidden boxes, not gr.State: a
+        # State makes every open page hold a heartbeat connection to the server.
+        last_task, last_model, c_last_task = (gr.Textbox(v, visible=False) for v in (task0, model0, task0))
+        results = [status, table, chart, seq_pick, logo, caption]  # the order of empty_results()
 
-        task.change(on_task, task, [model, card, method, status, table, chart, seq_pick, logo, caption],
+        task.change(on_task, [task, last_task], [task, last_task, model, card, method, *results],
                     api_visibility="private")
-        model.change(on_model, model, [card, method, logo, caption], api_visibility="private")
+        model.change(on_model, [model, last_model], [model, last_model, card, method, *results],
+                     api_visibility="private")
+        c_task.change(on_compare_task, [c_task, c_last_task], [c_task, c_last_task, c_table],
+                      api_visibility="private")
         ex_btn.click(examples, task, text, api_name="examples", queue=False)
         # preprocess/postprocess off: the inputs are plain strings (and an upload's FileData, which Gradio still
         # checks and moves into its cache), the outputs already what the page's Markdown and Dataframe take;
         # Gradio would otherwise run each of the five components' converters on a worker thread of its own.
-        run.click(predict, [model, text, upload], [status, table], api_name="predict",
-                  concurrency_limit=concurrency, concurrency_id="predict", preprocess=False,
-                  postprocess=False).success(
-            draw, table, [chart, seq_pick], api_visibility="private", queue=False)
+        predicted = run.click(predict, [model, text, upload], [status, table], api_name="predict",
+                              concurrency_limit=concurrency, concurrency_id="predict", preprocess=False,
+                              postprocess=False)
+        predicted.success(draw, table, [chart, seq_pick], api_visibility="private", queue=False)
+        # A failed Predict (its sentence is the toast) takes the previous run's results off the page, as a task
+        # switch does: they would read as the answer to the input that failed. The page's own follow-up event, so
+        # the API pays nothing for it.
+        predicted.failure(empty_results, None, results, api_visibility="private", queue=False)
         if _explain_available():
             ex_run.click(explain, [model, text, upload, seq_pick, method], [logo, caption], api_name="explain",
                          concurrency_limit=1, concurrency_id="explain")

@@ -19,6 +19,7 @@ import re
 import sys
 import tempfile
 import threading
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from space_input import Limits, padding_note, parse_sequences
 from zoo.encoding import EncodingError, to_codes
 from zoo.errors import UserError
 from zoo.models.base import preferred_memory_format
-from zoo.predict import Predictions, input_flags, length_stats
+from zoo.predict import Predictions, UnreliableInput, input_flags, length_stats
 
 __all__ = ["Limits", "Entry", "Catalogue", "ranking_key", "parse_sequences", "padding_note", "resolve_device", "default_hub_dir"]
 
@@ -390,18 +391,19 @@ class Catalogue:
         (``..._CTCF@12-30``, the example sequences) is shaded."""
         from PIL import Image
 
-        from zoo.explain import METHOD_TITLES, attribute
+        from zoo.explain import METHOD_ALIASES, METHOD_TITLES, attribute  # the names `genozoo explain` takes too
         from zoo.explain.logos import draw_logos
 
         methods = self.methods(name)
-        method = method or methods[0]
+        method = METHOD_ALIASES.get(method, method) if method else methods[0]
         if method not in methods:
-            offered = ", ".join(f"{m} ({METHOD_TITLES[m]})" for m in methods)
+            offered = ", ".join(_method_name(m) for m in methods)
             known = method in METHOD_TITLES
             raise UserError(f"{'model ' + name + ' does not support' if known else 'there is no'} attribution "
                             f"method {method!r}; {'it offers' if known else 'pick one of'} {offered}")
         model = self.model(name)
-        with self._explain_lock:  # gradients through a shared model: one explanation at a time
+        with self._explain_lock, warnings.catch_warnings():  # gradients through a shared model: one at a time
+            warnings.simplefilter("ignore", UnreliableInput)  # the caption says it, not the server log
             attr = attribute(model, [sequence], method, ids=[seq_id], device=None)
         m = re.search(r"@(\d+)-(\d+)", seq_id)
         marks = {0: (int(m.group(1)) - 1, int(m.group(2)))} if m else None
@@ -413,21 +415,27 @@ class Catalogue:
         label = attr.label_names[attr.targets[0]]
         caption = (f"**{seq_id}**: {METHOD_TITLES[method]} for '{label}' "
                    f"(p = {attr.probabilities[0, attr.targets[0]]:.3f}), model `{name}`")
+        if input_flags([sequence], model.encoding.length)[0]:  # the prediction explained says little or nothing
+            caption += f"\n\n**Warning: {padding_note(sequence, model.encoding.length)}.**"
         return image, caption
 
     def compare(self, task: str, sequences: Sequence[str], ids: Sequence[str]) -> tuple[list[str], list[list]]:
         """Every model of ``task`` on the same sequences: one row per (sequence, model) with the class
-        probabilities, the predicted label and the model's test metric."""
+        probabilities, the predicted label, the model's test metric and the note ``/predict`` gives the sequence
+        (padded, cropped, mostly padding, no bases: :func:`padding_note`)."""
         names = self.models_for(self.check_task(task))
         labels = self.entries[names[0]].label_names
-        headers = ["id", "model", *[f"p({c})" for c in labels], "predicted", "test metric"]
-        rows = []
+        headers = ["id", "model", *[f"p({c})" for c in labels], "predicted", "test metric", "note"]
+        rows, notes = [], {}
         for name in names:
-            probs = self.predict(name, sequences, ids).probabilities
+            pred = self.predict(name, sequences, ids)
+            length = pred.lengths.length
+            if length not in notes:  # a task's models share their input length, as a rule
+                notes[length] = [padding_note(s, length) for s in sequences]
             entry = self.entries[name]
-            for sid, p in zip(ids, probs):
+            for sid, p, note in zip(ids, pred.probabilities, notes[length]):
                 rows.append([sid, name, *[round(float(v), 4) for v in p], entry.label_names[int(p.argmax())],
-                             entry.metric()])
+                             entry.metric(), note])
         order = {sid: i for i, sid in enumerate(ids)}
         rows.sort(key=lambda r: (order[r[0]], r[1]))
         trim_memory()
@@ -451,6 +459,18 @@ class Catalogue:
         ids = [f"synthetic-{i + 1}" + (f"_{motif}@{s.start[i] + 1}-{s.end[i]}" if s.motif[i] >= 0 else "_none")
                for i in range(n)]
         return ids, seqs
+
+
+def _method_name(method: str) -> str:
+    """``ism (in-silico mutagenesis)``, ``integrated_gradients (integrated gradients, or ig)``, ``saliency
+    (gradient x input)``: a method's name and title, the title's repeat of the name left out."""
+    from zoo.explain import METHOD_ALIASES, METHOD_TITLES
+
+    title = METHOD_TITLES[method]
+    if title.startswith(method + " ("):
+        return title
+    aliases = [a for a, m in METHOD_ALIASES.items() if m == method and len(a) < 4]
+    return f"{method} ({title}{', or ' + ', '.join(aliases) if aliases else ''})"
 
 
 def _reference_inputs(folder: Path) -> list[str] | None:

@@ -1,6 +1,7 @@
 """What a user gives the space, read and checked: the per-request limits, sequences parsed from pasted text and
 uploads by the CLI's own reader (:mod:`zoo.io`, so the space and ``genozoo predict`` read the same sequences or
-refuse them with the same sentence), and the note on how a sequence fits the model's input (padded, cropped,
+refuse them with the same sentence, save that a hint naming a command-line option, ``--format`` say, is reworded
+to what a user of the page can do), and the note on how a sequence fits the model's input (padded, cropped,
 mostly padding or N, no bases at all: :func:`zoo.predict.input_flags`, the definition ``genozoo predict`` flags
 by). Messages name an upload by its file name, never by the server's temporary path.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,7 @@ from pathlib import Path
 from zoo.errors import UserError
 from zoo.io import open_input, open_text_input
 
-__all__ = ["Limits", "parse_sequences", "padding_note"]
+__all__ = ["Limits", "parse_sequences", "padding_note", "space_wording"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,27 @@ def _check_upload(path: Path, name: str, limits: Limits) -> None:
             return  # a damaged gzip: the reader below refuses it with the CLI's sentence
 
 
+_EXTENSIONS = ".fa or .fasta for FASTA, .csv or .tsv for a table, .txt for one sequence per line"
+#: The reader's hints name `genozoo predict`'s options, which the page does not have: what to do in the page instead.
+_SPACE_HINTS = (
+    (re.compile(r"name it with --sequence-column \(sequence_column=\)"),
+     "rename the column that holds the DNA to 'sequence' (or seq, dna or text) and upload the file again"),
+    (re.compile(r", or name the format \(--format, format=[^)]*\)"), f" ({_EXTENSIONS}; gzipped or not)"),
+    (re.compile(r"name the right format \(--format, format=\)"), f"give the file the extension of its format "
+                                                                  f"({_EXTENSIONS})"),
+    (re.compile(r"name the right one \(--[\w-]+, \w+=\)"), "rename the column that holds the DNA to 'sequence'"),
+    (re.compile(r" \(--[\w-]+, [\w=: ,]*\)"), ""),  # any other option: the sentence stands without it
+)
+
+
+def space_wording(message: str) -> str:
+    """A message of the CLI's reader (:mod:`zoo.io`) as the space gives it: its hints about `genozoo predict`'s
+    options (``--sequence-column``, ``--format``) replaced by what a user of the page can do."""
+    for pattern, hint in _SPACE_HINTS:
+        message = pattern.sub(hint, message)
+    return message
+
+
 def _read_upload(path: Path, limits: Limits, add) -> None:
     """The records of an upload, read exactly as ``genozoo predict FILE`` reads them (:func:`zoo.io.open_input`).
     Messages name the file as the user knows it, never by the server's temporary path."""
@@ -64,7 +87,7 @@ def _read_upload(path: Path, limits: Limits, add) -> None:
                 add(ident, seq)
     except UserError as e:
         msg = str(e).replace(repr(str(path)), repr(name)).replace(str(path), name)
-        raise type(e)(msg) from None
+        raise type(e)(space_wording(msg)) from None
     except (ValueError, EOFError, OSError, UnicodeError, zlib.error, csv.Error):
         # Undecodable bytes, a truncated or corrupt gzip, an over-long CSV field: the file is not one we can read.
         raise UserError(f"the uploaded file {name!r} cannot be read as FASTA, CSV or TSV text (UTF-8, gzipped or "
@@ -90,9 +113,12 @@ def parse_sequences(text: str | None = None, upload: str | Path | None = None,
         seqs.append(seq)
 
     if text and text.strip():
-        with open_text_input(text) as inp:
-            for ident, seq in inp:
-                add(ident, seq)
+        try:
+            with open_text_input(text) as inp:
+                for ident, seq in inp:
+                    add(ident, seq)
+        except UserError as e:
+            raise type(e)(space_wording(str(e))) from None
     if upload:
         _read_upload(Path(upload), limits, add)
     if not seqs:

@@ -404,3 +404,60 @@ def test_models_are_freed_without_the_cycle_collector():
             assert ref() is None, f"{name} is not freed by reference counting (a reference cycle)"
     finally:
         gc.enable()
+
+
+def test_explain_flags_what_predict_flags_and_takes_the_clis_method_names(space):
+    """The caption of a logo of a sequence with no bases, or one that is mostly padding, says so in /predict's
+    words; `genozoo explain --method ig` is understood; a refused method is named once, with its title."""
+    from gradio_client.exceptions import AppError
+
+    cat, client = space
+    name = f"{DEMO_ARCHS[0]}.{DEMO_TASK}"
+    for seq, warning in (("N" * 101, "no A, C, G or T: this prediction carries no information"),
+                         ("ACGTACGTAC", "mostly padding (10 of 101 bp): this prediction is unreliable")):
+        _, caption = client.predict(name, seq, None, "", "saliency", api_name="/explain")
+        assert caption.endswith(f"**Warning: {warning}.**"), caption
+    _, caption = client.predict(name, "ACGT" * 25, None, "", "saliency", api_name="/explain")
+    assert "Warning" not in caption
+    _, caption = client.predict(name, "ACGT" * 25, None, "", "ig", api_name="/explain")
+    assert "integrated gradients" in caption
+    with pytest.raises(AppError) as err:
+        client.predict(name, "ACGT" * 25, None, "", "nope", api_name="/explain")
+    assert str(err.value).endswith("there is no attribution method 'nope'; pick one of saliency (gradient x input), "
+                                   "integrated_gradients (integrated gradients, or ig), ism (in-silico mutagenesis)")
+
+
+def test_compare_notes_what_predict_notes(space):
+    """/compare's table carries /predict's note column: no bases, mostly padding, cropped, padded."""
+    cat, client = space
+    seqs = {"none": "N" * 101, "tiny": "ACGTACGTAC", "long": "ACGT" * 40, "short": "ACGT" * 15,
+            "fit": "ACGT" * 25 + "A"}
+    out = client.predict(DEMO_TASK, "\n".join(f">{i}\n{s}" for i, s in seqs.items()), None, api_name="/compare")
+    assert out["headers"][-1] == "note"
+    name = f"{DEMO_ARCHS[0]}.{DEMO_TASK}"
+    predicted = client.predict(name, "\n".join(f">{i}\n{s}" for i, s in seqs.items()), None, api_name="/predict")
+    want = {r[0]: r[-1] for r in predicted[1]["data"]}
+    assert want["none"].startswith("no A, C, G or T") and want["long"] == "cropped to 101" and want["fit"] == ""
+    assert len(out["data"]) == len(seqs) * len(cat.models_for(DEMO_TASK))
+    for row in out["data"]:
+        assert row[-1] == want[row[0]], row
+
+
+@pytest.mark.parametrize("name, content, hint", [
+    ("names.csv", "name,label\nx,1\n", "rename the column that holds the DNA to 'sequence' (or seq, dna or text)"),
+    ("notes.txt", "hello world\n", "or one sequence per line (.fa or .fasta for FASTA, .csv or .tsv"),
+    ("headless.fa", "ACGT\n>a\nACGT\n", "give the file the extension of its format (.fa or .fasta for FASTA"),
+])
+def test_upload_messages_name_what_the_page_offers(space, tmp_path, name, content, hint):
+    """The reader's hints name `genozoo predict`'s options (--sequence-column, --format); the space says what to
+    do in the page instead."""
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    cat, client = space
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(AppError) as err:
+        client.predict(f"{DEMO_ARCHS[0]}.{DEMO_TASK}", "", handle_file(str(path)), api_name="/predict")
+    msg = str(err.value)
+    assert hint in msg and "--" not in msg and "=)" not in msg, msg

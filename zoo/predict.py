@@ -46,7 +46,7 @@ from zoo.models.base import ZooModel, preferred_memory_format
 from zoo.outputs import atomic_output
 from zoo.runtime import check_device  # noqa: F401 (also zoo.predict's, as before)
 
-__all__ = ["MAX_LENGTH_FACTOR", "NO_BASES", "MOSTLY_PADDING", "Predictions", "LengthStats", "PredictSummary",
+__all__ = ["MAX_LENGTH_FACTOR", "NO_BASES", "MOSTLY_PADDING", "UnreliableInput", "Predictions", "LengthStats", "PredictSummary",
            "load_model", "resolve_device", "check_device", "base_counts", "flags_from_counts", "input_flags",
            "length_stats", "predict", "predict_records", "predict_file"]
 
@@ -55,6 +55,11 @@ MAX_LENGTH_FACTOR = 10
 DEFAULT_BATCH_SIZE = 256
 #: The values of the ``flag`` column (:func:`input_flags`): why a prediction carries no or little information.
 NO_BASES, MOSTLY_PADDING = "no_bases", "mostly_padding"
+
+
+class UnreliableInput(UserWarning):
+    """Some predictions (or the explanations of them) carry no or little information (:func:`input_flags`)."""
+
 _IS_BASE = np.zeros(256, dtype=np.int64)
 _IS_BASE[np.frombuffer(b"ACGTUacgtu", dtype=np.uint8)] = 1
 
@@ -461,9 +466,10 @@ def predict(model, sequences: str | bytes | Sequence[str] | Mapping[str, str], *
     stats = LengthStats(model.encoding.length, model.encoding.pad_mode)
     for p in parts:
         stats.add(p.lengths)
-    for msg in (stats.message(), stats.unreliable_message()):
-        if msg is not None:
-            warnings.warn(msg, stacklevel=2)
+    if (msg := stats.message()) is not None:
+        warnings.warn(msg, stacklevel=2)
+    if (msg := stats.unreliable_message()) is not None:
+        warnings.warn(msg, UnreliableInput, stacklevel=2)
     return Predictions(names, np.concatenate([p.probabilities for p in parts]), list(model.label_names), stats,
                        [f for p in parts for f in p.flags])
 

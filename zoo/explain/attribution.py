@@ -37,16 +37,18 @@ from zoo.encoding import ALPHABET, PAD, Encoding, clean, encode_codes, one_hot, 
 from zoo.errors import UserError
 
 __all__ = ["METHODS", "METHOD_TITLES", "Attributions", "attribute", "saliency", "integrated_gradients",
-           "in_silico_mutagenesis", "supported_methods", "nucleotide_representation", "GradientUnsupportedError"]
+           "in_silico_mutagenesis", "supported_methods", "nucleotide_representation", "GradientUnsupportedError",
+           "METHOD_ALIASES"]
 
 METHODS = ("saliency", "integrated_gradients", "ism")
 #: What each method is called wherever a person reads it (logo titles, the space's method picker): one source, so
 #: the picture names the method the button said.
 METHOD_TITLES = {"saliency": "saliency (gradient x input)", "integrated_gradients": "integrated gradients",
                  "ism": "in-silico mutagenesis"}
-_ALIASES = {"ig": "integrated_gradients", "integrated-gradients": "integrated_gradients",
-            "gradient_x_input": "saliency", "grad_x_input": "saliency", "mutagenesis": "ism",
-            "in_silico_mutagenesis": "ism"}
+#: Other names :func:`attribute`, ``genozoo explain --method`` and the space take for the methods.
+METHOD_ALIASES = {"ig": "integrated_gradients", "integrated-gradients": "integrated_gradients",
+                  "gradient_x_input": "saliency", "grad_x_input": "saliency", "mutagenesis": "ism",
+                  "in_silico_mutagenesis": "ism"}
 
 
 class GradientUnsupportedError(UserError):
@@ -247,7 +249,8 @@ def _check_supported(model, method: str) -> None:
 # ---------------------------------------------------------------------------------------------- methods
 def _prepare(model, sequences, ids, target, device, batch_size, max_length=None):
     from zoo.io import checked_strings, sequence_list
-    from zoo.predict import _check_classifier, _inference, _length_stats, _max_length, resolve_device, whole_number
+    from zoo.predict import (UnreliableInput, _check_classifier, _inference, _length_stats, _max_length,
+                             resolve_device, whole_number)
 
     _check_classifier(model)
     # The input predict accepts, refused alike (zoo.io.sequence_list); explanation is not the fast path, so every
@@ -261,7 +264,7 @@ def _prepare(model, sequences, ids, target, device, batch_size, max_length=None)
     enc = model.encoding
     codes = to_codes(seqs, enc.length, pad_mode=enc.pad_mode, ambiguity=enc.ambiguity, ids=names)
     if (note := stats.unreliable_message()) is not None:
-        warnings.warn(note, stacklevel=3)
+        warnings.warn(note, UnreliableInput, stacklevel=3)
     dev = resolve_device(device, model)
     with _inference(model, dev), torch.inference_mode():  # eval mode: no dropout in the predicted probabilities
         probs = torch.cat([model.probabilities(model(encode_codes(c, enc).to(dev))).float().cpu()
@@ -375,7 +378,7 @@ def attribute(model, sequences: str | bytes | Sequence[str] | Mapping[str, str],
     :func:`zoo.predict.predict` takes (a string, ASCII bytes, a list, an ``{id: sequence}`` dict, a pandas
     Series whose index gives the ids); ``batch_size=None`` is the default (64).
     """
-    name = _ALIASES.get(method, method)
+    name = METHOD_ALIASES.get(method, method)
     if name not in METHODS:
         raise UserError(f"unknown attribution method {method!r}; choose saliency, integrated_gradients (ig) or ism")
     from zoo.predict import whole_number
