@@ -39,6 +39,7 @@ import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from genozoo_space import Catalogue, Limits, freeze_startup_heap, padding_note, parse_sequences  # noqa: E402
+from space_input import parse_input  # noqa: E402
 from zoo.errors import UserError  # noqa: E402
 
 __all__ = ["build_demo", "launch"]
@@ -175,9 +176,9 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
         if isinstance(upload, dict):  # the event skips Gradio's preprocessing: an upload comes as its FileData
             upload = upload.get("path")
         if upload or len(text or "") > INLINE_TEXT:
-            ids, seqs = await asyncio.to_thread(parse_sequences, text, upload, lim)
+            ids, seqs, renamed = await asyncio.to_thread(parse_input, text, upload, lim)
         else:
-            ids, seqs = parse_sequences(text, upload, lim)
+            ids, seqs, renamed = parse_input(text, upload, lim)
         pred = await cat.apredict(entry.name, seqs, ids)
         probs, labels = pred.probabilities, pred.label_names
         L = pred.lengths.length
@@ -191,6 +192,8 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
         status = f"{len(seqs)} sequence(s) through `{entry.name}` on {cat.device}."
         if pred.lengths.message():
             status += f" {pred.lengths.message()}."
+        if renamed:  # the table, the Sequence picker and /explain all use the new ids
+            status += f" Note: {renamed}."
         if (unreliable := pred.lengths.unreliable_message()):  # the sentence `genozoo predict` writes
             status += f"\n\n**Warning: {unreliable}.**"
         return status, table
@@ -314,10 +317,13 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
 
 def launch(host: str = "127.0.0.1", port: int = 7860, device: str = "auto", hub_dir: str | None = None,
            limits: Limits = Limits(), concurrency: int = 32, max_queue: int = 64, max_models: int = 8,
-           threads: int | None = None, block: bool = True, defaults: dict[str, str] | None = None) -> gr.Blocks:
+           threads: int | None = None, block: bool = True, defaults: dict[str, str] | None = None,
+           announce=None) -> gr.Blocks:
     """Build and start the space on ``host:port`` (``port=0``: a free port); ``block=False`` returns at once. A
     port in use, or a host that is no address of this machine, is refused in one sentence before any model loads.
-    ``defaults``: task -> the model the page starts with for that task (default: the best by validation)."""
+    ``defaults``: task -> the model the page starts with for that task (default: the best by validation).
+    ``announce``: called once the catalogue is built and its names checked, before the models load (the command
+    says then that it will serve, so a refused ``--default`` comes before any such line)."""
     # The compute lanes take the GIL back between C++ calls (a few per GenoNet pass, hundreds per BERT pass) while
     # the event loop runs Python; each such wait lasts up to the switch interval, 5 ms by default.
     sys.setswitchinterval(0.0005)
@@ -326,6 +332,8 @@ def launch(host: str = "127.0.0.1", port: int = 7860, device: str = "auto", hub_
 
     port = check_address(host, port)  # before the models load: a taken port or a bad host is one sentence
     catalogue = Catalogue(hub_dir, device, limits, max_models=max_models, threads=threads, defaults=defaults)
+    if announce is not None:
+        announce()
     catalogue.warm_up(freeze=True)
     demo = build_demo(catalogue, concurrency=concurrency, max_queue=max_queue)
     # quiet: Gradio's own lines would suggest share=True, which this space does not offer.

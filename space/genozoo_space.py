@@ -36,7 +36,8 @@ from zoo.errors import UserError
 from zoo.models.base import preferred_memory_format
 from zoo.predict import Predictions, UnreliableInput, input_flags, length_stats
 
-__all__ = ["Limits", "Entry", "Catalogue", "ranking_key", "parse_sequences", "padding_note", "resolve_device", "default_hub_dir"]
+__all__ = ["Limits", "Entry", "Catalogue", "DefaultRefused", "ranking_key", "parse_sequences", "padding_note",
+           "resolve_device", "default_hub_dir"]
 
 
 def _bound_malloc() -> None:
@@ -94,6 +95,47 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 # ------------------------------------------------------------------------------------------- catalogue
+class DefaultRefused(UserError):
+    """A task's chosen default model (``defaults``, the command's ``--default TASK=MODEL``) the catalogue does not
+    offer for that task; ``choice`` is the ``TASK=MODEL`` given, so the command can name its option."""
+
+    def __init__(self, choice: str, message: str):
+        super().__init__(message)
+        self.choice = choice
+
+
+def _recorded(folder: Path) -> dict:
+    """The metrics a model folder records beside its weights, as config keys (``metrics`` on the test split,
+    ``validation``, ``seeds``): ``metrics.json`` as ``genozoo finetune`` writes it (``{"test": {...}, "validation":
+    {...}}``), else its ``record.json`` (a :class:`zoo.PretrainedCfg`), whose metrics count as test metrics unless
+    its notes say they are on the validation split. Read once, when the catalogue is built."""
+    def read(name: str) -> dict:
+        try:
+            data = json.loads((folder / name).read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    out: dict = {}
+    scores = read("metrics.json")
+    for split, key in (("test", "metrics"), ("validation", "validation")):
+        values = scores.get(split)
+        if isinstance(values, dict):
+            kept = {k: {"mean": float(v)} for k, v in values.items()
+                    if k != "loss" and isinstance(v, (int, float)) and not isinstance(v, bool)}
+            if kept:
+                out[key] = kept
+    record = read("record.json")
+    if ("metrics" not in out and isinstance(record.get("metrics"), dict) and record["metrics"]
+            and "on the validation split" not in str(record.get("notes") or "")):
+        out["metrics"] = record["metrics"]
+    if "validation" not in out and isinstance(record.get("validation"), dict) and record["validation"]:
+        out["validation"] = record["validation"]
+    if isinstance(record.get("seeds"), list) and record["seeds"]:
+        out["seeds"] = record["seeds"]
+    return out
+
+
 @dataclass
 class Entry:
     """One model the space can run: a published record (``cfg``) and/or a local folder (``path``)."""
@@ -123,8 +165,11 @@ class Entry:
             if isinstance(m, dict) and "mean" in m:
                 from zoo.summary import format_mean_sd
 
-                n = len(self.cfg.seeds) if self.cfg is not None and self.cfg.seeds else None
-                return f"{key} {format_mean_sd(m['mean'], m.get('sd'), n)}"
+                seeds = self.cfg.seeds if self.cfg is not None else self.config.get("seeds")
+                n = len(seeds) if seeds else None
+                # A folder's card has no seed list of its own, so its one-seed metric says so here.
+                one = " (one seed)" if self.cfg is None and n == 1 else ""
+                return f"{key} {format_mean_sd(m['mean'], m.get('sd'), n)}{one}"
             if isinstance(m, (int, float)):
                 return f"{key} {m:.3f}"
         return ""
@@ -213,16 +258,23 @@ class Catalogue:
                 self.entries[name].config = config
             elif isinstance(config, dict) and config.get("arch") and (folder / "model.safetensors").exists():
                 task = config.get("task") or (config.get("name") or name).rsplit(".", 1)[-1]
-                self.entries[name] = Entry(name, task, path=folder, config=config)
+                self.entries[name] = Entry(name, task, path=folder, config={**_recorded(folder), **config})
         if not self.entries:
             raise UserError(f"no published models and no model folders under {self.hub_dir}; publish a model "
                             f"(genozoo push / the hub/ folder) or point GENOZOO_HUB_DIR at a folder of models")
         self.defaults: dict[str, str] = {}
         for task, name in (defaults or {}).items():
-            self.defaults[self.check_task(task)] = self.entry(name).name
-            if self.entries[name].task != task:
-                raise UserError(f"model {name!r} is a model of task {self.entries[name].task}, not of {task}; pick "
-                                f"one of {', '.join(self.models_for(task))}")
+            try:
+                self.check_task(task)
+                if name not in self.entries:
+                    raise UserError(f"model {name!r} is not offered for task {task}; pick one of "
+                                    f"{', '.join(self.models_for(task))}")
+                if self.entries[name].task != task:
+                    raise UserError(f"model {name!r} is a model of task {self.entries[name].task}, not of {task}; "
+                                    f"pick one of {', '.join(self.models_for(task))}")
+            except UserError as e:
+                raise DefaultRefused(f"{task}={name}", str(e)) from None
+            self.defaults[task] = name
 
     def warm_up(self, freeze: bool = False) -> None:
         """Pay the one-time costs at start rather than in a user's request: :meth:`import_libraries`, then

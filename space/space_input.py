@@ -17,7 +17,7 @@ from pathlib import Path
 from zoo.errors import UserError
 from zoo.io import open_input, open_text_input
 
-__all__ = ["Limits", "parse_sequences", "padding_note", "space_wording"]
+__all__ = ["Limits", "parse_sequences", "parse_input", "unique_ids", "padding_note", "space_wording"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,29 @@ def _read_upload(path: Path, limits: Limits, add) -> None:
                         "not); check that it is such a file and complete, not a binary or cut-off download") from None
 
 
+def unique_ids(ids: list[str]) -> tuple[list[str], str]:
+    """``ids`` with each repeat renamed (the second ``a`` becomes ``a (2)``, the third ``a (3)``, skipping a name
+    the input already uses), so every sequence can be named on its own (the Explain picker and ``/explain`` pick a
+    sequence by its id), and a sentence saying what was renamed (``""`` when nothing was)."""
+    if len(set(ids)) == len(ids):
+        return ids, ""
+    taken, seen, out, renamed = set(ids), {}, [], []
+    for ident in ids:
+        seen[ident] = seen.get(ident, 0) + 1
+        if seen[ident] == 1:
+            out.append(ident)
+            continue
+        n = seen[ident]
+        while f"{ident} ({n})" in taken:
+            n += 1
+        new = f"{ident} ({n})"
+        taken.add(new)
+        out.append(new)
+        renamed.append(f"{new!r} is sequence {len(out)}")
+    shown = "; ".join(renamed[:3]) + (f"; and {len(renamed) - 3} more" if len(renamed) > 3 else "")
+    return out, f"ids repeated in the input were made unique: {shown}"
+
+
 def parse_sequences(text: str | None = None, upload: str | Path | None = None,
                     limits: Limits = Limits()) -> tuple[list[str], list[str]]:
     """Sequence ids and sequences from pasted text and/or an uploaded file, parsed by :mod:`zoo.io` as the CLI
@@ -102,7 +125,15 @@ def parse_sequences(text: str | None = None, upload: str | Path | None = None,
     Pasted text is FASTA (``>id`` headers, sequence over one or more lines) or one sequence per line (ids
     ``seq1``, ``seq2``, ...). An upload is any file ``genozoo predict`` reads (FASTA, CSV/TSV with a ``sequence``
     column, plain or gzipped). Characters are checked when encoding, which names the sequence and position.
+    A repeated id is made unique (:func:`unique_ids`), so the same input gives the same ids to every endpoint.
     """
+    ids, seqs, _ = parse_input(text, upload, limits)
+    return ids, seqs
+
+
+def parse_input(text: str | None = None, upload: str | Path | None = None,
+                limits: Limits = Limits()) -> tuple[list[str], list[str], str]:
+    """:func:`parse_sequences`, and the sentence of :func:`unique_ids` (``""`` when every id was unique)."""
     ids: list[str] = []
     seqs: list[str] = []
 
@@ -129,7 +160,8 @@ def parse_sequences(text: str | None = None, upload: str | Path | None = None,
         if len(s) > limits.max_length:
             raise UserError(f"sequence {sid!r} (number {i + 1}) is {len(s):,} bp long, the space takes at most "
                             f"{limits.max_length:,} bp; cut it to the model's length")
-    return ids, seqs
+    ids, note = unique_ids(ids)
+    return ids, seqs, note
 
 
 def padding_note(sequence: str | int, model_length: int | None) -> str:

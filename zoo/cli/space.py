@@ -112,14 +112,20 @@ def cmd_space(args: argparse.Namespace) -> int:
     # SIGTERM (docker stop, tini) ends the space like Ctrl-C: gradio closes its server and the command returns 0.
     signal.signal(signal.SIGTERM, _interrupt)
     app = _app_module()
-    from genozoo_space import Limits
+    from genozoo_space import DefaultRefused, Limits
 
     limits = Limits(max_sequences=args.max_sequences, max_length=args.max_length)
-    print(f"genozoo space: loading the default model of every task, then serving http://{args.host}:{args.port}",
-          flush=True)
-    app.launch(host=args.host, port=args.port, device=args.device, hub_dir=args.hub_dir, limits=limits,
-               concurrency=args.concurrency, max_queue=args.max_queue, max_models=args.max_models,
-               threads=args.threads or None, block=True, defaults=defaults)
+
+    def announce() -> None:  # once the catalogue has checked the names: a refused --default is said before it
+        print(f"genozoo space: loading the default model of every task, then serving http://{args.host}:"
+              f"{args.port}", flush=True)
+
+    try:
+        app.launch(host=args.host, port=args.port, device=args.device, hub_dir=args.hub_dir, limits=limits,
+                   concurrency=args.concurrency, max_queue=args.max_queue, max_models=args.max_models,
+                   threads=args.threads or None, block=True, defaults=defaults, announce=announce)
+    except DefaultRefused as e:  # the catalogue's sentence, naming the option the bad value came from
+        raise UserError(f"--default {e.choice}: {e}") from None
     return 0
 
 
