@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -73,22 +74,29 @@ def demo_hub(tmp_path_factory) -> Path:
     return hub
 
 
-@pytest.fixture(scope="module")
-def space(demo_hub):
-    """A running space on 127.0.0.1 and a gradio_client connected to it."""
+@contextmanager
+def served(cat):
+    """``(cat, client)``: the catalogue ``cat`` behind a running space on 127.0.0.1 and a gradio_client connected
+    to it, closed on exit."""
     import app
     from gradio_client import Client
-    from genozoo_space import Catalogue, Limits
 
-    cat = Catalogue(demo_hub, "cpu", Limits(max_sequences=10, max_length=300))
     demo = app.build_demo(cat)
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
                 ssr_mode=False, show_error=True)
     try:
-        client = Client(demo.local_url, verbose=False)
-        yield cat, client
+        yield cat, Client(demo.local_url, verbose=False)
     finally:
         demo.close()
+
+
+@pytest.fixture(scope="module")
+def space(demo_hub):
+    """A running space on 127.0.0.1 and a gradio_client connected to it."""
+    from genozoo_space import Catalogue, Limits
+
+    with served(Catalogue(demo_hub, "cpu", Limits(max_sequences=10, max_length=300))) as pair:
+        yield pair
 
 
 def _table(result) -> tuple[list[str], list[list]]:

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "space"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from test_space import free_port  # noqa: E402
+from test_space import served  # noqa: E402
 
 PUBLISHED = zoo.list_models(pretrained=True)
 pytestmark = pytest.mark.skipif(not PUBLISHED, reason="no published models installed")
@@ -27,18 +27,10 @@ pytestmark = pytest.mark.skipif(not PUBLISHED, reason="no published models insta
 
 @pytest.fixture(scope="module")
 def space():
-    import app
-    from gradio_client import Client
     from genozoo_space import Catalogue, Limits
 
-    cat = Catalogue(None, "cpu", Limits(max_sequences=10, max_length=1000), max_models=4)
-    demo = app.build_demo(cat)
-    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-                ssr_mode=False, show_error=True)
-    try:
-        yield cat, Client(demo.local_url, verbose=False)
-    finally:
-        demo.close()
+    with served(Catalogue(None, "cpu", Limits(max_sequences=10, max_length=1000), max_models=4)) as pair:
+        yield pair
 
 
 def _fasta(ids, seqs) -> str:

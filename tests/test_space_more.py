@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import zoo
-from test_space import DEMO_ARCHS, DEMO_TASK, free_port, train_demo_models
+from test_space import DEMO_ARCHS, DEMO_TASK, served, train_demo_models
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "space"))
@@ -42,18 +42,10 @@ def hub(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def space(hub):
-    import app
-    from gradio_client import Client
     from genozoo_space import Catalogue
 
-    cat = Catalogue(hub, "cpu")
-    demo = app.build_demo(cat)
-    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-                ssr_mode=False, show_error=True)
-    try:
-        yield cat, Client(demo.local_url, verbose=False)
-    finally:
-        demo.close()
+    with served(Catalogue(hub, "cpu")) as pair:
+        yield pair
 
 
 def test_repeated_ids_each_get_their_own_id_on_every_endpoint(space):
