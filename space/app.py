@@ -18,6 +18,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Callable
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -318,7 +319,7 @@ def build_demo(catalogue: Catalogue | None = None, *, concurrency: int = 32, max
 def launch(host: str = "127.0.0.1", port: int = 7860, device: str = "auto", hub_dir: str | None = None,
            limits: Limits = Limits(), concurrency: int = 32, max_queue: int = 64, max_models: int = 8,
            threads: int | None = None, block: bool = True, defaults: dict[str, str] | None = None,
-           announce=None) -> gr.Blocks:
+           announce: Callable[[], None] | None = None) -> gr.Blocks:
     """Build and start the space on ``host:port`` (``port=0``: a free port); ``block=False`` returns at once. A
     port in use, or a host that is no address of this machine, is refused in one sentence before any model loads.
     ``defaults``: task -> the model the page starts with for that task (default: the best by validation).
